@@ -1,0 +1,407 @@
+"""FrameDatabase: every recorded frame, normalized once, with a FAISS index.
+
+On disk (see ``db/README.md``)::
+
+    db/NAME/
+      manifest.json     format version, parameters, etalon, counts, recordings, sha256 of each file
+      keypoints.npy     (N, 70, 3) float32  raw x, y, confidence as read
+      normalized.npy    (N, 70, 2) float32  normalized x, y (NaN for unusable frames)
+      transforms.npy    (N, 2, 3) float64   each frame's image -> normalized map
+      frames.parquet    one row per frame: recording, frame, time_s, source, usable, reason, ...
+      index.faiss       IndexIDMap2(IndexFlatL2) over sqrt(w)-weighted normalized usable frames
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import quality
+from ._version import __version__
+from .errors import DatabaseError, InputError, ParameterError
+from .layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_weights, point_order_lips_first
+from .normalize import Normalizer
+from .storage import atomic_directory, sha256_file
+
+FORMAT = "sketchsynth-frame-db"
+FORMAT_VERSION = 1
+DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
+DEFAULT_DB = os.path.join("db", "default")
+
+
+class FrameDatabase:
+    """A speaker's recorded frames, normalized and indexed for matching.
+
+    Parameters
+    ----------
+    weights : array of shape (70,), optional
+        Point weights; default the method's (lips 10, eyes 2, others 1).
+    mode : {"affine", "similarity"}
+        Normalization (see :class:`sketchsynth.normalize.Normalizer`).
+    anchors : tuple of 3 int
+        Normalization anchors, OpenPose 0-based; default (35, 40, 46).
+    stable_points : tuple of int
+        Points of the similarity fit.
+    anchor_min_confidence : float
+        Frames with an anchor below this confidence are unusable.
+    max_gap : int
+        Points missing for at most this many consecutive frames are interpolated.
+    person : {"largest", "first", "confident"} or int
+        Which face to keep when a JSON file lists several people.
+    fps : float, optional
+        Frame rate of keypoint recordings without an ``fps.txt`` sidecar.
+    n_workers : int, optional
+        Processes for reading JSON (default: CPU count).
+
+    Attributes
+    ----------
+    keypoints_ : np.ndarray, shape (n_frames, 70, 3), float32
+    normalized_ : np.ndarray, shape (n_frames, 70, 2), float32
+    transforms_ : np.ndarray, shape (n_frames, 2, 3), float64
+    frames_ : pandas.DataFrame
+        The frame table, one row per frame.
+    usable_rows_ : np.ndarray, shape (n_usable,), int64
+    successor_ : np.ndarray, shape (n_frames,), int64
+        Row of the next frame of the same recording (-1 at a recording's end or
+        a hole in its frame numbers).
+    weights_ : np.ndarray, shape (70,), float32
+    normalizer_ : Normalizer
+    index_ : faiss.Index
+    recordings_ : list of dict
+    """
+
+    def __init__(self, weights=None, mode: str = "affine", anchors=DEFAULT_ANCHORS,
+                 stable_points=DEFAULT_STABLE_POINTS, anchor_min_confidence: float = 0.2, max_gap: int = 3,
+                 person="largest", fps: float | None = None, n_workers: int | None = None):
+        self.weights = weights
+        self.mode = mode
+        self.anchors = anchors
+        self.stable_points = stable_points
+        self.anchor_min_confidence = anchor_min_confidence
+        self.max_gap = max_gap
+        self.person = person
+        self.fps = fps
+        self.n_workers = n_workers
+
+    def __repr__(self):
+        p = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"FrameDatabase({p})"
+
+    def get_params(self) -> dict:
+        return {"weights": None if self.weights is None else list(map(float, self.weights)), "mode": self.mode,
+                "anchors": list(self.anchors), "stable_points": list(self.stable_points),
+                "anchor_min_confidence": self.anchor_min_confidence, "max_gap": self.max_gap,
+                "person": self.person, "fps": self.fps, "n_workers": self.n_workers}
+
+    # ------------------------------------------------------------------ build
+    def _check_params(self):
+        w = default_weights() if self.weights is None else np.asarray(self.weights, dtype=np.float32)
+        if w.shape != (N_POINTS,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ParameterError(f"weights must be {N_POINTS} non-negative numbers, not all zero")
+        if not 0 <= self.anchor_min_confidence <= 1:
+            raise ParameterError(f"anchor_min_confidence must be within 0-1, got {self.anchor_min_confidence}")
+        if int(self.max_gap) != self.max_gap or self.max_gap < 0:
+            raise ParameterError(f"max_gap must be a whole number >= 0, got {self.max_gap}")
+        return w
+
+    def build(self, source, progress: bool = False) -> "FrameDatabase":
+        """Read recordings, assess and normalize every frame, and index the usable ones.
+
+        Parameters
+        ----------
+        source : path or list of Track
+            A recording or a folder of recordings (see
+            :func:`sketchsynth.io.recordings.discover`), or tracks already read.
+        progress : bool
+            Show progress bars.
+
+        Returns
+        -------
+        self
+        """
+        from .io.recordings import Track, discover, load_tracks
+
+        w = self._check_params()
+        normalizer = Normalizer(self.mode, self.anchors, self.stable_points)
+        normalizer._check()
+        if isinstance(source, (list, tuple)) and all(isinstance(t, Track) for t in source):
+            tracks = list(source)
+            self.source_ = None
+        else:
+            self.source_ = os.fspath(source)
+            tracks = load_tracks(discover(source), fps=self.fps, person=self.person, n_workers=self.n_workers,
+                                 progress=progress)
+        if not tracks or sum(len(t) for t in tracks) == 0:
+            raise InputError("no frames in the recordings", self.source_)
+        self._assemble(tracks, w, normalizer)
+        return self
+
+    def _assemble(self, tracks, w, normalizer):
+        raws, cleans, tables, recs = [], [], [], []
+        row = 0
+        for t in tracks:
+            clean, usable, reason, n_filled = quality.assess_frames(
+                t.keypoints, t.n_people, t.frames, normalizer.anchors, self.anchor_min_confidence, self.max_gap)
+            raws.append(t.keypoints)
+            cleans.append(clean)
+            tables.append(pd.DataFrame({
+                "recording": t.name, "frame": t.frames.astype(np.int64), "time_s": t.time_s.astype(np.float64),
+                "source": t.sources, "usable": usable, "reason": reason.astype(str),
+                "filled_points": n_filled, "pupils_estimated": bool(t.pupils_estimated),
+                "n_people": t.n_people.astype(np.int16)}))
+            recs.append({"name": t.name, "path": os.path.abspath(t.path), "kind": t.kind, "fps": float(t.fps),
+                         "fps_source": t.fps_source, "n_frames": int(len(t)), "first_row": row,
+                         "pupils_estimated": bool(t.pupils_estimated), "video": t.video,
+                         **({"extra": t.extra} if t.extra else {})})
+            row += len(t)
+        names = [r["name"] for r in recs]
+        if len(set(names)) != len(names):
+            raise InputError(f"two recordings share a name ({names}); rename one")
+        table = pd.concat(tables, ignore_index=True)
+        keypoints = np.concatenate(raws).astype(np.float32)
+        clean = np.concatenate(cleans)
+        usable = table["usable"].to_numpy().copy()
+        if not usable.any():
+            counts = table.loc[~table["usable"], "reason"].value_counts().to_dict()
+            raise InputError(f"no usable frame in {len(table)} frames ({counts})", self.source_)
+        normalizer.fit(clean, usable)
+        normalized, mats, ok = normalizer.transform(clean)
+        degenerate = usable & ~ok
+        usable &= ok
+        reasons = table["reason"].to_numpy().copy()
+        reasons[degenerate] = quality.DEGENERATE_ANCHORS
+        normalized[~usable] = np.nan
+        table["usable"] = usable
+        table["reason"] = reasons
+        table["recording"] = table["recording"].astype("category")
+        self._set_state(keypoints, normalized, mats, table, w, normalizer, recs, index=None)
+        self.etalon_row_ = normalizer.etalon_index_
+
+    def _set_state(self, keypoints, normalized, transforms, table, weights, normalizer, recordings, index):
+        from .search import build_index, weighted_vectors
+
+        self.keypoints_ = keypoints
+        self.normalized_ = np.ascontiguousarray(normalized, dtype=np.float32)
+        self.transforms_ = transforms
+        self.frames_ = table
+        self.weights_ = np.asarray(weights, dtype=np.float32)
+        self.normalizer_ = normalizer
+        self.recordings_ = recordings
+        self.usable_rows_ = np.flatnonzero(table["usable"].to_numpy()).astype(np.int64)
+        self.n_usable_ = int(len(self.usable_rows_))
+        self.point_order_ = point_order_lips_first(self.weights_)
+        codes = table["recording"].cat.codes.to_numpy() if hasattr(table["recording"], "cat") else \
+            pd.factorize(table["recording"])[0]
+        fr = table["frame"].to_numpy()
+        nxt = np.arange(1, len(table) + 1, dtype=np.int64)
+        cont = np.zeros(len(table), dtype=bool)
+        cont[:-1] = (codes[1:] == codes[:-1]) & (fr[1:] == fr[:-1] + 1)
+        self.successor_ = np.where(cont, nxt, -1)
+        self._usable_vectors = None
+        self._usable_perm = None
+        if index is None:
+            index = build_index(weighted_vectors(self.normalized_[self.usable_rows_], self.weights_),
+                                self.usable_rows_)
+        self.index_ = index
+
+    @property
+    def n_frames_(self) -> int:
+        return len(self.frames_)
+
+    def usable_vectors(self) -> np.ndarray:
+        """Usable frames in FAISS space, shape (n_usable, 140), float32 (cached)."""
+        from .search import weighted_vectors
+
+        if self._usable_vectors is None:
+            self._usable_vectors = weighted_vectors(self.normalized_[self.usable_rows_], self.weights_)
+        return self._usable_vectors
+
+    def usable_permuted(self) -> np.ndarray:
+        """Usable normalized frames with points heaviest first, shape (n_usable, 70, 2) (cached)."""
+        if self._usable_perm is None:
+            self._usable_perm = np.ascontiguousarray(self.normalized_[self.usable_rows_][:, self.point_order_])
+        return self._usable_perm
+
+    def recording_fps(self) -> np.ndarray:
+        """Frame rate of every frame's recording, shape (n_frames,), float64."""
+        fps = {r["name"]: r["fps"] for r in self.recordings_}
+        return self.frames_["recording"].astype(str).map(fps).to_numpy(dtype=np.float64)
+
+    def normalize(self, keypoints: np.ndarray):
+        """Normalize input frames the way this database's frames were.
+
+        Parameters
+        ----------
+        keypoints : np.ndarray, shape (n_frames, 70, 3)
+
+        Returns
+        -------
+        normalized : np.ndarray, shape (n_frames, 70, 2), float32
+        matrices : np.ndarray, shape (n_frames, 2, 3), float64
+        ok : np.ndarray, shape (n_frames,), bool
+        """
+        return self.normalizer_.transform(keypoints)
+
+    # ------------------------------------------------------------------ disk
+    def manifest(self, files: dict | None = None) -> dict:
+        et_row = getattr(self, "etalon_row_", -1)
+        et = {"row": int(et_row), "points": np.round(self.normalizer_.etalon_, 6).tolist()}
+        if et_row >= 0:
+            et["recording"] = str(self.frames_["recording"].iloc[et_row])
+            et["frame"] = int(self.frames_["frame"].iloc[et_row])
+            et["anchor_spread_px"] = float(Normalizer.anchor_spread(self.keypoints_[et_row:et_row + 1],
+                                                                     self.normalizer_.anchors)[0])
+        reasons = self.frames_.loc[~self.frames_["usable"], "reason"].value_counts().to_dict()
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "sketchsynth_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "params": {
+                "weights": [float(x) for x in self.weights_],
+                "normalization": self.normalizer_.get_params(),
+                "anchor_min_confidence": self.anchor_min_confidence,
+                "max_gap": int(self.max_gap),
+                "person": self.person,
+            },
+            "etalon": et,
+            "counts": {"frames": int(self.n_frames_), "usable": int(self.n_usable_),
+                       "recordings": len(self.recordings_), "unusable_by_reason": {k: int(v) for k, v in reasons.items()},
+                       "filled_points": int(self.frames_["filled_points"].sum())},
+            "recordings": self.recordings_,
+            "files": files or {},
+        }
+
+    def save(self, path: str | os.PathLike = DEFAULT_DB, force: bool = False) -> Path:
+        """Write the database atomically (temporary folder, then rename).
+
+        Parameters
+        ----------
+        path : path
+            Database folder (default ``db/default``).
+        force : bool
+            Replace an existing database.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        import faiss
+
+        if not hasattr(self, "frames_"):
+            raise RuntimeError("FrameDatabase is not built: call build() or load() first")
+        with atomic_directory(path, force=force, error=DatabaseError, what="database") as tmp:
+            np.save(tmp / "keypoints.npy", np.ascontiguousarray(self.keypoints_, np.float32))
+            np.save(tmp / "normalized.npy", self.normalized_)
+            np.save(tmp / "transforms.npy", np.ascontiguousarray(self.transforms_, np.float64))
+            table = self.frames_.copy()
+            table.to_parquet(tmp / "frames.parquet", index=False)
+            faiss.write_index(self.index_, os.fspath(tmp / "index.faiss"))
+            files = {f: {"bytes": (tmp / f).stat().st_size, "sha256": sha256_file(tmp / f)} for f in DATA_FILES}
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest(files), indent=1))
+        self.path_ = Path(os.path.abspath(path))
+        return self.path_
+
+    @classmethod
+    def load(cls, path: str | os.PathLike = DEFAULT_DB, verify: str = "size") -> "FrameDatabase":
+        """Open a database written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path
+        verify : {"size", "sha256", "none"}
+            Check every data file's size (fast, default) or full sha256 against
+            the manifest.
+
+        Raises
+        ------
+        DatabaseError
+            Missing, from another format version, or failing its checks; the
+            message says how to rebuild.
+        """
+        import faiss
+
+        path = Path(path)
+        rebuild = "rebuild it with: sketchsynth build-db RECORDINGS --db " + os.fspath(path) + " --force"
+        mpath = path / "manifest.json"
+        if not path.is_dir():
+            raise DatabaseError("no database here (build one with: sketchsynth build-db RECORDINGS --db "
+                                f"{os.fspath(path)})", path)
+        try:
+            man = json.loads(mpath.read_text())
+        except FileNotFoundError:
+            raise DatabaseError(f"manifest.json is missing; {rebuild}", path) from None
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            raise DatabaseError(f"manifest.json is unreadable ({str(e)[:80]}); {rebuild}", path) from None
+        if not isinstance(man, dict) or man.get("format") != FORMAT:
+            raise DatabaseError(f"not a sketchsynth database manifest; {rebuild}", mpath)
+        if man.get("format_version") != FORMAT_VERSION:
+            raise DatabaseError(f"database format version {man.get('format_version')} (this sketchsynth "
+                                f"{__version__} reads version {FORMAT_VERSION}); {rebuild}", path)
+        files = man.get("files")
+        if not isinstance(files, dict) or set(files) != set(DATA_FILES):
+            raise DatabaseError(f"manifest lists files {sorted(files or [])}, expected {list(DATA_FILES)}; "
+                                f"{rebuild}", mpath)
+        for name, meta in files.items():
+            if os.path.basename(name) != name or name in ("", ".", ".."):
+                raise DatabaseError(f"manifest points outside the database folder ({name!r}); {rebuild}", mpath)
+            f = path / name
+            if not f.is_file():
+                raise DatabaseError(f"{name} is missing; {rebuild}", path)
+            if verify in ("size", "sha256") and f.stat().st_size != meta.get("bytes"):
+                raise DatabaseError(f"{name} has {f.stat().st_size} bytes, manifest says {meta.get('bytes')} "
+                                    f"(truncated or replaced); {rebuild}", path)
+            if verify == "sha256" and sha256_file(f) != meta.get("sha256"):
+                raise DatabaseError(f"{name} fails its sha256 check (corrupt); {rebuild}", path)
+        try:
+            params = man["params"]
+            keypoints = np.asarray(np.load(path / "keypoints.npy", mmap_mode="r"))
+            normalized = np.asarray(np.load(path / "normalized.npy", mmap_mode="r"))
+            transforms = np.asarray(np.load(path / "transforms.npy", mmap_mode="r"))
+            table = pd.read_parquet(path / "frames.parquet")
+            index = faiss.read_index(os.fspath(path / "index.faiss"))
+            norm = params["normalization"]
+            normalizer = Normalizer(norm["mode"], tuple(norm["anchors"]), tuple(norm["stable_points"]),
+                                    norm.get("max_condition", 8.0)).set_etalon(np.asarray(man["etalon"]["points"]))
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise DatabaseError(f"cannot read the database ({str(e).splitlines()[0][:100]}); {rebuild}",
+                                path) from None
+        n = man["counts"]["frames"]
+        shapes = {"keypoints.npy": (keypoints.shape, (n, N_POINTS, 3)),
+                  "normalized.npy": (normalized.shape, (n, N_POINTS, 2)),
+                  "transforms.npy": (transforms.shape, (n, 2, 3))}
+        for name, (got, want) in shapes.items():
+            if got != want:
+                raise DatabaseError(f"{name} has shape {got}, expected {want}; {rebuild}", path)
+        if len(table) != n or index.ntotal != man["counts"]["usable"]:
+            raise DatabaseError(f"frame table or index does not match the manifest's counts; {rebuild}", path)
+        db = cls(weights=params["weights"], mode=norm["mode"], anchors=tuple(norm["anchors"]),
+                 stable_points=tuple(norm["stable_points"]), anchor_min_confidence=params["anchor_min_confidence"],
+                 max_gap=params["max_gap"], person=params["person"])
+        table["recording"] = table["recording"].astype("category")
+        db._set_state(keypoints, normalized, transforms, table, np.asarray(params["weights"], np.float32),
+                      normalizer, man["recordings"], index)
+        db.etalon_row_ = int(man["etalon"].get("row", -1))
+        db.manifest_ = man
+        db.path_ = Path(os.path.abspath(path))
+        return db
+
+    def summary(self) -> str:
+        """A short human-readable description of the database."""
+        reasons = self.frames_.loc[~self.frames_["usable"], "reason"].value_counts()
+        unusable = ", ".join(f"{v} {k}" for k, v in reasons.items()) or "none"
+        rec = ", ".join(f"{r['name']} ({r['n_frames']} frames, {r['fps']:g} fps from {r['fps_source']})"
+                        for r in self.recordings_[:4])
+        if len(self.recordings_) > 4:
+            rec += f", ... ({len(self.recordings_)} recordings)"
+        et = self.etalon_row_
+        et_txt = (f"{self.frames_['recording'].iloc[et]} frame {self.frames_['frame'].iloc[et]}" if et >= 0
+                  else "stored")
+        return (f"{self.n_frames_} frames, {self.n_usable_} usable (unusable: {unusable}); "
+                f"{self.normalizer_.mode} normalization on points {list(self.normalizer_.anchors)}, "
+                f"etalon {et_txt}; recordings: {rec}")

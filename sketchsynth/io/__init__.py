@@ -1,0 +1,1 @@
+"""Readers and writers: OpenPose JSON, landmark arrays, recordings folders."""

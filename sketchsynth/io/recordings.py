@@ -1,0 +1,335 @@
+"""Find recordings under a path and load each as a keypoint track.
+
+A *recording* is one continuous take of the speaker:
+
+- a folder of OpenPose JSON files (``*_keypoints.json``, frame number in the name);
+- a ``.npy`` / ``.npz`` landmark array of shape (n_frames, 68|70, 2|3);
+- a video file (tracked by :mod:`sketchsynth.track`).
+
+``discover`` accepts a single recording or a folder of them (searched
+recursively; symlinked folders are followed once).
+
+OpenPose JSON carries no frame rate. It comes from a sidecar file -- ``fps.txt``
+holding one number, inside the recording folder, next to a landmark file as
+``<name>.fps.txt``, or in a parent folder up to the root given -- or else from the
+``fps`` argument (``--fps``). The track records which.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ParameterError
+from ..layout import N_POINTS
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm")
+LANDMARK_EXTENSIONS = (".npy", ".npz")
+FPS_SIDECAR = "fps.txt"
+
+
+@dataclass
+class Recording:
+    """A recording found on disk, not yet read.
+
+    Attributes
+    ----------
+    name : str
+        Path relative to the folder given to :func:`discover` ('/'-separated).
+    path : str
+    kind : {"openpose", "landmarks", "video"}
+    root : str
+        The folder :func:`discover` searched, bounding the sidecar search.
+    """
+
+    name: str
+    path: str
+    kind: str
+    root: str
+
+
+@dataclass
+class Track:
+    """One recording's keypoints in frame order.
+
+    Attributes
+    ----------
+    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
+        As read: image pixels and confidence, zeros where nothing was found.
+    frames : np.ndarray, shape (n_frames,), int64
+        Frame numbers (from file names, or 0... for arrays and videos).
+    time_s : np.ndarray, shape (n_frames,), float64
+    n_people : np.ndarray, shape (n_frames,), int16
+    sources : list of str
+        Per-frame source (file name, or ``"<file>#<frame>"``).
+    fps : float
+    fps_source : str
+        ``"sidecar:<path>"``, ``"option"``, ``"container"`` (video) ...
+    pupils_estimated : bool
+    video : str or None
+        Video file the frames come from (None for keypoint-only recordings).
+    """
+
+    name: str
+    path: str
+    kind: str
+    keypoints: np.ndarray
+    frames: np.ndarray
+    time_s: np.ndarray
+    n_people: np.ndarray
+    sources: list
+    fps: float
+    fps_source: str
+    pupils_estimated: bool = False
+    video: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.frames)
+
+
+def _has_json(folder: str) -> bool:
+    try:
+        return any(e.name.lower().endswith(".json") and e.is_file() for e in os.scandir(folder))
+    except OSError:
+        return False
+
+
+def _kind_of_file(path: str) -> str | None:
+    low = path.lower()
+    if low.endswith(LANDMARK_EXTENSIONS):
+        return "landmarks"
+    if low.endswith(VIDEO_EXTENSIONS):
+        return "video"
+    return None
+
+
+def discover(path: str | os.PathLike) -> list[Recording]:
+    """Recordings at ``path``: one recording, or every recording below a folder.
+
+    Parameters
+    ----------
+    path : path
+        A folder of OpenPose JSON, a landmark array, a video, or a folder holding
+        any mix of these (at any depth).
+
+    Returns
+    -------
+    list of Recording
+        Sorted by name.
+
+    Raises
+    ------
+    InputError
+        The path does not exist, cannot be read, or holds no recording.
+    """
+    root = os.fspath(path)
+    if not os.path.exists(root):
+        raise InputError("no such file or folder", root)
+    if os.path.isfile(root):
+        kind = _kind_of_file(root)
+        if kind is None:
+            if root.lower().endswith(".json"):
+                raise InputError("a single JSON file is not a recording: give the folder holding "
+                                 "one *_keypoints.json per frame", root)
+            raise InputError("not a recording: expected a folder of OpenPose JSON, a .npy/.npz "
+                             "landmark array or a video file", root)
+        stem = Path(root).stem
+        return [Recording(stem, root, kind, os.path.dirname(root) or ".")]
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise InputError("folder is not readable (check its permissions)", root)
+    if _has_json(root):
+        return [Recording(Path(os.path.abspath(root)).name, root, "openpose", root)]
+
+    found: list[Recording] = []
+    seen_real: set[str] = set()
+
+    def walk(folder: str, rel: str):
+        real = os.path.realpath(folder)
+        if real in seen_real:  # a symlink loop or a folder linked twice
+            return
+        seen_real.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            raise InputError(f"cannot list folder ({e.strerror})", folder) from None
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            name = f"{rel}/{e.name}" if rel else e.name
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if not os.access(e.path, os.R_OK | os.X_OK):
+                    raise InputError("folder is not readable (check its permissions)", e.path)
+                if _has_json(e.path):
+                    found.append(Recording(name, e.path, "openpose", root))
+                else:
+                    walk(e.path, name)
+            elif e.is_file():
+                kind = _kind_of_file(e.name)
+                if kind is not None:
+                    found.append(Recording(name.rsplit(".", 1)[0], e.path, kind, root))
+
+    walk(root, "")
+    if not found:
+        raise InputError("no recordings here: expected folders of OpenPose JSON "
+                         "(*_keypoints.json), .npy/.npz landmark arrays or videos", root)
+    found.sort(key=lambda r: r.name)
+    return found
+
+
+def _read_sidecar(path: str) -> float:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+        fps = float(text.split()[0])
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        raise InputError("frame-rate sidecar must hold one positive number, e.g. 30", path) from None
+    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        raise InputError(f"frame rate {fps:g} is not plausible (expected 1-1000)", path)
+    return fps
+
+
+def find_fps_sidecar(rec: Recording) -> str | None:
+    """Path of the frame-rate sidecar that applies to a recording, if any."""
+    p = Path(rec.path)
+    candidates = []
+    if rec.kind == "openpose":
+        candidates.append(p / FPS_SIDECAR)
+        parent = p.parent
+    else:
+        candidates.append(p.with_name(p.stem + ".fps.txt"))
+        parent = p.parent
+    root = Path(os.path.abspath(rec.root))
+    parent = Path(os.path.abspath(parent))
+    while True:
+        candidates.append(parent / FPS_SIDECAR)
+        if parent == root or root not in parent.parents:
+            break
+        parent = parent.parent
+    return next((os.fspath(c) for c in candidates if c.is_file()), None)
+
+
+def resolve_fps(rec: Recording, fps: float | None, assume: float | None = None) -> tuple[float, str]:
+    """Frame rate of a keypoint recording: its sidecar, else ``fps``, else ``assume``.
+
+    Returns
+    -------
+    fps : float
+    source : str
+        ``"sidecar:<path>"``, ``"option"`` or ``"assumed"``.
+
+    Raises
+    ------
+    InputError
+        Neither a sidecar nor ``fps`` is given.
+    """
+    side = find_fps_sidecar(rec)
+    if side is not None:
+        return _read_sidecar(side), f"sidecar:{side}"
+    if fps is None and assume is not None:
+        return float(assume), "assumed"
+    if fps is None:
+        raise InputError(f"no frame rate: OpenPose JSON does not store one; pass --fps (e.g. --fps 30) "
+                         f"or put a file '{FPS_SIDECAR}' holding it in the recording folder", rec.path)
+    return float(fps), "option"
+
+
+def check_fps(fps):
+    if fps is not None and (not np.isfinite(fps) or fps <= 0 or fps > 1000):
+        raise ParameterError(f"--fps must be a frame rate between 0 and 1000, got {fps}")
+    return fps
+
+
+def load_tracks(recordings: list[Recording], fps: float | None = None, person="largest",
+                n_workers: int | None = None, progress: bool = False, video_options: dict | None = None,
+                assume_fps: float | None = None) -> list[Track]:
+    """Read every recording into a :class:`Track`.
+
+    Parameters
+    ----------
+    recordings : list of Recording
+    fps : float, optional
+        Frame rate of keypoint recordings without a sidecar.
+    assume_fps : float, optional
+        Frame rate to assume (source ``"assumed"``) when neither a sidecar nor
+        ``fps`` gives one; by default that is an error.
+    person : str or int
+        Face choice when a JSON file lists several people (see
+        :func:`sketchsynth.io.openpose.parse_frame`).
+    n_workers : int, optional
+        Processes for parsing JSON (default: CPU count).
+    video_options : dict, optional
+        Passed to the video tracker.
+
+    Returns
+    -------
+    list of Track
+    """
+    from .landmarks import read_landmark_file
+    from .openpose import list_frame_files, read_openpose_files
+
+    check_fps(fps)
+    tracks: list[Track | None] = [None] * len(recordings)
+    json_jobs = []
+    for i, rec in enumerate(recordings):
+        if rec.kind == "openpose":
+            names, frames = list_frame_files(rec.path)
+            rate, src = resolve_fps(rec, fps, assume_fps)
+            json_jobs.append((i, names, frames, rate, src))
+        elif rec.kind == "landmarks":
+            kp, estimated, frames, own_fps = read_landmark_file(rec.path)
+            if own_fps is not None and find_fps_sidecar(rec) is None:
+                rate, src = own_fps, "file"
+            else:
+                rate, src = resolve_fps(rec, fps, assume_fps)
+            if frames is None:
+                frames = np.arange(len(kp), dtype=np.int64)
+            base = os.path.basename(rec.path)
+            n_people = (kp[..., 2] > 0).any(axis=1).astype(np.int16)
+            tracks[i] = Track(rec.name, rec.path, rec.kind, kp, frames, frames / rate, n_people,
+                              [f"{base}#{f}" for f in frames], rate, src, estimated)
+        elif rec.kind == "video":
+            try:
+                from ..track import track_video_recording
+            except ImportError:
+                raise InputError("video input needs the face tracker, which this version does not have yet; "
+                                 "track the video with OpenPose and give the folder of JSON", rec.path) from None
+            tracks[i] = track_video_recording(rec, **(video_options or {}))
+        else:  # pragma: no cover - discover() only makes the kinds above
+            raise InputError(f"unknown recording kind {rec.kind}", rec.path)
+    if json_jobs:
+        parsed = read_openpose_files([(recordings[i].path, names) for i, names, *_ in json_jobs],
+                                     person=person, n_workers=n_workers)
+        for (i, names, frames, rate, src), (kp, n_people) in zip(json_jobs, parsed):
+            rec = recordings[i]
+            tracks[i] = Track(rec.name, rec.path, rec.kind, kp, frames, frames / rate, n_people,
+                              names, rate, src)
+    for t in tracks:
+        assert t is not None and t.keypoints.shape[1:] == (N_POINTS, 3)
+    return tracks  # type: ignore[return-value]
+
+
+def load_input(path: str | os.PathLike, fps: float | None = None, person="largest",
+               video_options: dict | None = None, assume_fps: float = 25.0) -> Track:
+    """Read a match input: one recording (a folder of OpenPose JSON, an array, or a video).
+
+    Unlike a database recording, an input without a known frame rate is still
+    usable: ``assume_fps`` is taken and the track's ``fps_source`` says
+    ``"assumed"``.
+
+    Returns
+    -------
+    Track
+        keypoints of shape (n_frames, 70, 3), float32.
+    """
+    recs = discover(path)
+    if len(recs) != 1:
+        raise InputError(f"holds {len(recs)} recordings; give one recording (a folder of JSON, "
+                         "an array or a video) as the match input", path)
+    return load_tracks(recs, fps=fps, person=person, video_options=video_options, assume_fps=assume_fps)[0]

@@ -1,0 +1,156 @@
+"""The 70-point OpenPose face layout: the only module that knows keypoint indices.
+
+OpenPose's face model writes 70 points: the iBUG-68 landmarks in their usual order
+(0-based here, so iBUG's point 1 is our 0) followed by the two pupils, 68 (right
+eye in the image's left half) and 69. dlib's 68-point predictor uses the same
+order, so a 68-point track is points 0-67 of this layout.
+
+Everything else in sketchsynth asks this module for groups, weights, anchor
+points and render chains instead of writing indices itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_POINTS = 70
+"""Points per frame in the OpenPose face layout."""
+
+N_LANDMARKS_68 = 68
+"""Points in an iBUG-68 / dlib track (OpenPose points 0-67)."""
+
+GROUPS: dict[str, np.ndarray] = {
+    "jaw": np.arange(0, 17),
+    "brows": np.arange(17, 27),
+    "nose": np.arange(27, 36),
+    "eyes": np.arange(36, 48),
+    "lips": np.arange(48, 68),
+    "pupils": np.arange(68, 70),
+}
+"""Named point groups (0-based, OpenPose face order)."""
+
+RIGHT_EYE = np.arange(36, 42)
+"""Contour of the eye on the image's left (subject's right eye)."""
+LEFT_EYE = np.arange(42, 48)
+OUTER_LIPS = np.arange(48, 60)
+INNER_LIPS = np.arange(60, 68)
+MOUTH = GROUPS["lips"]
+PUPILS = GROUPS["pupils"]
+
+# OpenPose's face render pairs, grouped into polylines. Closed loops repeat
+# nothing here; the renderer closes them.
+CHAINS: tuple[tuple[np.ndarray, bool], ...] = (
+    (np.arange(0, 17), False),   # jaw
+    (np.arange(17, 22), False),  # right brow
+    (np.arange(22, 27), False),  # left brow
+    (np.arange(27, 31), False),  # nose bridge
+    (np.arange(31, 36), False),  # nostrils
+    (np.arange(36, 42), True),   # right eye
+    (np.arange(42, 48), True),   # left eye
+    (np.arange(48, 60), True),   # outer lips
+    (np.arange(60, 68), True),   # inner lips
+)
+"""Render chains as ``(indices, closed)``; pupils are drawn as dots."""
+
+DEFAULT_ANCHORS = (35, 40, 46)
+"""The method's normalization anchors: its 'nose' and the two eyes' 'edge points'.
+
+In OpenPose's 0-based numbering 35 is the left nostril edge and 40, 46 lie on the
+lower eyelids; they are kept because the method used them.
+"""
+
+ORIGIN_POINT = 35
+"""Point moved to the origin by normalization (the method's most stable point)."""
+
+DEFAULT_STABLE_POINTS = (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
+"""Points for the similarity-fit normalization: nose bridge and base, eye corners."""
+
+LIP_WEIGHT = 10.0
+EYE_WEIGHT = 2.0
+OTHER_WEIGHT = 1.0
+
+
+def default_weights() -> np.ndarray:
+    """The method's point weights: lips 10, eyes and pupils 2, every other point 1.
+
+    Returns
+    -------
+    np.ndarray, shape (70,), float32
+    """
+    w = np.full(N_POINTS, OTHER_WEIGHT, dtype=np.float32)
+    w[GROUPS["eyes"]] = EYE_WEIGHT
+    w[GROUPS["pupils"]] = EYE_WEIGHT
+    w[GROUPS["lips"]] = LIP_WEIGHT
+    return w
+
+
+def point_order_lips_first(weights: np.ndarray) -> np.ndarray:
+    """Point indices ordered by decreasing weight (lips first), for early abandoning.
+
+    Parameters
+    ----------
+    weights : np.ndarray, shape (70,)
+
+    Returns
+    -------
+    np.ndarray, shape (70,), int64
+    """
+    return np.argsort(-np.asarray(weights, dtype=np.float64), kind="stable").astype(np.int64)
+
+
+def estimate_pupils(points68: np.ndarray) -> np.ndarray:
+    """Pupils as eye-contour centroids, for trackers that give only 68 points.
+
+    Parameters
+    ----------
+    points68 : np.ndarray, shape (n_frames, 68, 2) or (n_frames, 68, 3)
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames, 2, 2)
+        x, y of points 68 and 69.
+    """
+    xy = np.asarray(points68)[..., :2]
+    return np.stack([xy[:, RIGHT_EYE].mean(axis=1), xy[:, LEFT_EYE].mean(axis=1)], axis=1)
+
+
+def inter_ocular(keypoints: np.ndarray) -> np.ndarray:
+    """Distance between the outer eye corners (points 36 and 45), a face-size unit.
+
+    Parameters
+    ----------
+    keypoints : np.ndarray, shape (n_frames, 70, 2|3)
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames,)
+    """
+    xy = np.asarray(keypoints)[..., :2]
+    return np.linalg.norm(xy[:, 36] - xy[:, 45], axis=-1)
+
+
+def group_of(point: int) -> str:
+    """Name of the group a point belongs to (``"lips"``, ``"jaw"``...)."""
+    for name, idx in GROUPS.items():
+        if point in idx:
+            return name
+    raise IndexError(f"point {point} is outside the 70-point face layout")
+
+
+def check_point_indices(indices, what: str) -> tuple[int, ...]:
+    """Validate user-given point indices (anchors, stable points).
+
+    Raises
+    ------
+    ParameterError
+        When an index is outside 0-69 or repeated.
+    """
+    from .errors import ParameterError
+
+    out = tuple(int(i) for i in indices)
+    bad = [i for i in out if not 0 <= i < N_POINTS]
+    if bad:
+        raise ParameterError(f"{what}: point(s) {bad} outside 0-{N_POINTS - 1} (OpenPose face, 0-based)")
+    if len(set(out)) != len(out):
+        raise ParameterError(f"{what}: repeated point in {list(out)}")
+    return out

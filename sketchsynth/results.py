@@ -1,0 +1,164 @@
+"""Write and read a match's output folder.
+
+::
+
+    OUT/
+      selection.csv          one row per input frame: input_frame, db_index, recording, frame, target_cost, ...
+      matched/               the matched keypoints as OpenPose JSON, in the input's image coordinates
+      input_keypoints.npy    (T, 70, 3) float32, the input as read
+      matched_keypoints.npy  (T, 70, 3) float32, the matched frames in input coordinates (NaN: no match)
+      comparison.png         input (black) vs match (blue) at t-1, t, t+1
+      summary.json           what was matched against what, counts, costs, timings
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .io.openpose import write_openpose_folder
+from .storage import atomic_directory
+
+SELECTION_COLUMNS = ["input_frame", "db_index", "recording", "frame", "target_cost"]
+
+
+def selection_table(db, result, input_frames: np.ndarray, extra: dict | None = None) -> pd.DataFrame:
+    """One row per input frame; match fields empty for frames without a usable face.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    result : MatchResult
+    input_frames : np.ndarray, shape (n_frames,)
+        Frame numbers of the input.
+    extra : dict of column -> array, optional
+        More per-frame columns (e.g. join costs).
+    """
+    rows = result.rows
+    ok = rows >= 0
+    table = pd.DataFrame({"input_frame": np.asarray(input_frames, dtype=np.int64)})
+    table["db_index"] = pd.array(np.where(ok, rows, 0), dtype="Int64")
+    table.loc[~ok, "db_index"] = pd.NA
+    rec = np.full(len(rows), None, dtype=object)
+    rec[ok] = db.frames_["recording"].astype(str).to_numpy()[rows[ok]]
+    table["recording"] = rec
+    fr = pd.array(np.where(ok, db.frames_["frame"].to_numpy()[np.maximum(rows, 0)], 0), dtype="Int64")
+    table["frame"] = fr
+    table.loc[~ok, "frame"] = pd.NA
+    table["target_cost"] = np.where(ok, result.target_cost, np.nan)
+    for k, v in (extra or {}).items():
+        table[k] = v
+    table["input_reason"] = np.where(result.usable, "", result.reason).astype(str)
+    return table
+
+
+def _pick_plot_frame(result) -> int:
+    u = np.flatnonzero(result.rows >= 0)
+    if u.size == 0:
+        return len(result.rows) // 2
+    return int(u[len(u) // 2])
+
+
+def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool = False,
+                        plot_frames=None, extra_columns: dict | None = None, summary_extra: dict | None = None,
+                        matched_kp: np.ndarray | None = None, write_files=None) -> dict:
+    """Write the output folder of a match atomically.
+
+    Parameters
+    ----------
+    out : path
+    db : FrameDatabase
+    result : MatchResult
+    track : Track
+        The input as read (frame numbers, name, fps).
+    force : bool
+        Replace an existing output folder.
+    plot_frames : list of int, optional
+        Input frame indices to draw comparison figures for (default: one in the middle).
+    extra_columns : dict, optional
+        More selection columns.
+    summary_extra : dict, optional
+        More summary entries.
+    matched_kp : np.ndarray, shape (n_frames, 70, 3), optional
+        Matched keypoints in input coordinates (default computed from ``result``).
+    write_files : callable(tmpdir), optional
+        Writes more files (e.g. videos) into the folder before it is renamed into place.
+
+    Returns
+    -------
+    dict
+        The summary (also written to ``summary.json``).
+    """
+    from .matching import matched_in_input_coords
+    from .plot import save_comparison
+
+    if matched_kp is None:
+        matched_kp = matched_in_input_coords(db, result)
+    table = selection_table(db, result, track.frames, extra_columns)
+    plot_frames = [_pick_plot_frame(result)] if plot_frames is None else list(plot_frames)
+    for t in plot_frames:
+        if not 0 <= t < len(result):
+            raise InputError(f"--plot-frame {t} is outside the input (0-{len(result) - 1})")
+    ok = result.rows >= 0
+    labels = [f"db: {r} frame {f}" if o else "no match" for r, f, o in
+              zip(table["recording"], table["frame"].fillna(-1), ok)]
+    summary = {
+        "input": os.path.abspath(track.path),
+        "input_fps": track.fps,
+        "input_fps_source": track.fps_source,
+        "database": os.fspath(getattr(db, "path_", "")),
+        "metric": result.metric,
+        "prefilter_k": result.k,
+        "exhaustive": result.exhaustive,
+        "frames": int(len(result)),
+        "matched_frames": int(ok.sum()),
+        "unmatched_frames": int((~ok).sum()),
+        "mean_target_cost": float(np.nanmean(result.target_cost)) if ok.any() else None,
+        "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
+        "plots": [f"comparison_{t:05d}.png" if len(plot_frames) > 1 else "comparison.png" for t in plot_frames],
+    }
+    summary.update(summary_extra or {})
+    with atomic_directory(out, force=force, error=InputError, what="output folder") as tmp:
+        table.to_csv(tmp / "selection.csv", index=False, float_format="%.6g")
+        write_openpose_folder(tmp / "matched", np.where(np.isfinite(matched_kp), matched_kp, np.nan),
+                              frames=track.frames, prefix=_safe_prefix(track.name))
+        np.save(tmp / "input_keypoints.npy", np.asarray(track.keypoints, np.float32))
+        np.save(tmp / "matched_keypoints.npy", np.asarray(matched_kp, np.float32))
+        for t, name in zip(plot_frames, summary["plots"]):
+            save_comparison(tmp / name, track.keypoints, matched_kp, t, labels=labels, costs=result.target_cost,
+                            title=f"{track.name}: input (black) vs match (blue), metric {result.metric}")
+        if write_files is not None:
+            write_files(tmp)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _safe_prefix(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "input"
+
+
+def load_match_outputs(out: str | os.PathLike) -> dict:
+    """Read back what :func:`write_match_outputs` wrote.
+
+    Returns
+    -------
+    dict with ``input`` and ``matched`` (n_frames, 70, 3) arrays, ``selection``
+    (DataFrame) and ``summary`` (dict).
+    """
+    out = Path(out)
+    need = ["selection.csv", "input_keypoints.npy", "matched_keypoints.npy", "summary.json"]
+    missing = [n for n in need if not (out / n).is_file()]
+    if missing:
+        raise InputError(f"not a sketchsynth match output (missing {', '.join(missing)}); "
+                         "run sketchsynth match first", out)
+    try:
+        return {"input": np.load(out / "input_keypoints.npy"), "matched": np.load(out / "matched_keypoints.npy"),
+                "selection": pd.read_csv(out / "selection.csv"),
+                "summary": json.loads((out / "summary.json").read_text())}
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read match output ({str(e)[:100]})", out) from None

@@ -1,0 +1,83 @@
+"""Shared fixtures: the real data in ../shared/data (copied before anything writes) and bundled examples."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SHARED = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, read-only. Missing data fails the run unless explicitly allowed."""
+    if not SHARED.is_dir():
+        if os.environ.get("SKETCHSYNTH_ALLOW_NO_SHARED") == "1":
+            pytest.skip(f"real data not found at {SHARED}")
+        pytest.fail(f"real data not found at {SHARED}; put ../shared/data beside the checkout or set "
+                    "SKETCHSYNTH_SHARED_DATA (SKETCHSYNTH_ALLOW_NO_SHARED=1 skips these tests)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def henan_dir(shared_data, tmp_path_factory) -> Path:
+    """A private copy of the henan take's OpenPose JSON (10,820 files, 30 fps)."""
+    dst = tmp_path_factory.mktemp("henan") / "keypoints"
+    shutil.copytree(shared_data / "henan" / "keypoints", dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def fadg0_dir(shared_data, tmp_path_factory) -> Path:
+    """A private copy of the four fadg0 sentences' OpenPose JSON, with fps.txt = 25."""
+    dst = tmp_path_factory.mktemp("fadg0") / "keypoints"
+    shutil.copytree(shared_data / "fadg0" / "keypoints", dst)
+    (dst / "fps.txt").write_text("25\n")
+    return dst
+
+
+def henan_frames(henan_dir: Path, lo: int, hi: int) -> list[Path]:
+    """Files of henan frames lo..hi (inclusive, by frame number)."""
+    out = []
+    for p in sorted(henan_dir.iterdir()):
+        if p.name.endswith("_keypoints.json") and lo <= int(p.name.split("_")[0]) <= hi:
+            out.append(p)
+    return out
+
+
+@pytest.fixture(scope="session")
+def henan_split(henan_dir, tmp_path_factory) -> dict:
+    """The henan take split in time: frames 1-7820 for a database, 7821-11000 held out (3,000 files)."""
+    base = tmp_path_factory.mktemp("henan_split")
+    parts = {"db": (1, 7820), "heldout": (7821, 11000)}
+    out = {}
+    for name, (lo, hi) in parts.items():
+        d = base / name
+        d.mkdir()
+        for p in henan_frames(henan_dir, lo, hi):
+            os.link(p, d / p.name) if hasattr(os, "link") else shutil.copy(p, d / p.name)
+        (d / "fps.txt").write_text("30\n")
+        out[name] = d
+    return out
+
+
+@pytest.fixture(scope="session")
+def example_db(tmp_path_factory):
+    """The demo database built from examples/recordings (3,000 henan frames)."""
+    from sketchsynth import FrameDatabase
+
+    path = tmp_path_factory.mktemp("dbs") / "example"
+    db = FrameDatabase().build(EXAMPLES / "recordings")
+    db.save(path)
+    return path
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
