@@ -133,3 +133,177 @@ def one_euro(xy, valid, restart, dt, min_cutoff, beta, d_cutoff, scale):
             out[t, p, 0] = hx
             out[t, p, 1] = hy
     return out
+
+
+JOIN_SUCCESSOR = 0
+JOIN_METHOD = 1
+
+
+@numba.njit(cache=True, inline="always")
+def _frame_dist_bounded(db, ra, rb, w, order, metric, bound):
+    """Weighted distance between database rows ``ra`` and ``rb``; inf as soon as it exceeds ``bound``.
+
+    Points go heaviest first (``order``), so a hopeless pair is usually dropped on the lips.
+    """
+    a = db[ra]
+    b = db[rb]
+    acc = 0.0
+    for i in range(order.shape[0]):
+        p = order[i]
+        dx = np.float64(a[p, 0]) - b[p, 0]
+        dy = np.float64(a[p, 1]) - b[p, 1]
+        d2 = dx * dx + dy * dy
+        acc += w[p] * (np.sqrt(d2) if metric == METRIC_SUM else d2)
+        if acc > bound:
+            return np.inf
+    return acc
+
+
+@numba.njit(cache=True)
+def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, order, seg_start,
+                    lam, jump_cost, join_mode, metric, n_succ, beam):
+    """Build the candidate lattice step by step and run Viterbi over it.
+
+    Column t holds the top-K rows of input frame t (``top``, best first) followed by
+    the recording successors of the ``n_succ`` best states of column t-1 (by
+    accumulated cost) that are not there yet. Every state of column t-1 connects
+    to every state of column t:
+
+        score[t, b] = target[t, b] + min_a (score[t-1, a] + lam * join(a, b))
+
+    join(a, b) = 0 when b is a's recording successor (``join_mode`` successor),
+    else dist(succ(a) or a, b) + jump_cost; ``join_mode`` method: dist(a, b),
+    plus jump_cost unless b is a's successor. The min scans a in increasing score
+    and stops once score + lam * jump_cost cannot win (exact). Ties keep the
+    predecessor, then the lower score rank. States more than ``beam`` above the
+    column's best are pruned (inf).
+
+    db (N, 70, 2) f32; succ, prev (N,) i64 usable successor / predecessor row or -1;
+    top (T, K) i64; top_cost (T, K) f64; queries (T, 70, 2) f32; qweights (T, 70) f64;
+    jweights (70,) f64; order (70,) i64; seg_start (T,) bool (no join into it).
+    Returns rows (T, W) i64, target (T, W) f64, score (T, W) f64, back (T, W) i32,
+    width (T,) i32, path (T,) i32 state index per step; W = K + n_succ.
+    """
+    T, K = top.shape
+    W = K + n_succ
+    N = db.shape[0]
+    rows = np.full((T, W), -1, dtype=np.int64)
+    target = np.full((T, W), np.inf)
+    score = np.full((T, W), np.inf)
+    back = np.full((T, W), -1, dtype=np.int32)
+    width = np.zeros(T, dtype=np.int32)
+    path = np.full(T, -1, dtype=np.int32)
+    pos_prev = np.full(N, -1, dtype=np.int32)
+    pos_cur = np.full(N, -1, dtype=np.int32)
+    rank = np.zeros(W, dtype=np.int64)
+    for t in range(T):
+        # pos_cur last held column t-2: clear it
+        if t >= 2:
+            for a in range(width[t - 2]):
+                pos_cur[rows[t - 2, a]] = -1
+        w = 0
+        for j in range(K):
+            r = top[t, j]
+            if r < 0 or pos_cur[r] >= 0:
+                continue
+            rows[t, w] = r
+            target[t, w] = top_cost[t, j]
+            pos_cur[r] = w
+            w += 1
+        joined = t > 0 and not seg_start[t] and width[t - 1] > 0
+        wp = width[t - 1] if joined else 0
+        if joined:
+            rank[:wp] = np.argsort(score[t - 1, :wp], kind="mergesort")
+            if lam > 0.0:
+                for i in range(min(n_succ, wp)):
+                    a = rank[i]
+                    if score[t - 1, a] == np.inf:
+                        break
+                    s = succ[rows[t - 1, a]]
+                    if s >= 0 and pos_cur[s] < 0:
+                        rows[t, w] = s
+                        target[t, w] = _frame_cost(db[s], queries[t], qweights[t], metric)
+                        pos_cur[s] = w
+                        w += 1
+        width[t] = w
+        best_col = np.inf
+        for b in range(w):
+            if not joined:
+                score[t, b] = target[t, b]
+            elif lam == 0.0:
+                a = rank[0]
+                score[t, b] = target[t, b] + score[t - 1, a]
+                back[t, b] = a
+            else:
+                rb = rows[t, b]
+                best = np.inf
+                bi = -1
+                p = prev[rb]
+                pa = pos_prev[p] if p >= 0 else -1
+                if pa >= 0 and score[t - 1, pa] < np.inf:
+                    j = 0.0
+                    if join_mode == JOIN_METHOD:
+                        j = _frame_dist_bounded(db, p, rb, jweights, order, metric, np.inf)
+                    best = score[t - 1, pa] + lam * j
+                    bi = pa
+                for i in range(wp):
+                    a = rank[i]
+                    sa = score[t - 1, a]
+                    if sa + lam * jump_cost >= best:
+                        break  # sorted by score: nothing further can win
+                    if a == pa:
+                        continue
+                    ra = rows[t - 1, a]
+                    anchor = ra
+                    if join_mode == JOIN_SUCCESSOR and succ[ra] >= 0:
+                        anchor = succ[ra]
+                    d = _frame_dist_bounded(db, anchor, rb, jweights, order, metric,
+                                            (best - sa) / lam - jump_cost)
+                    c = sa + lam * (d + jump_cost)
+                    if c < best:
+                        best = c
+                        bi = a
+                score[t, b] = target[t, b] + best
+                back[t, b] = bi
+            if score[t, b] < best_col:
+                best_col = score[t, b]
+        if beam < np.inf:
+            for b in range(w):
+                if score[t, b] > best_col + beam:
+                    score[t, b] = np.inf
+        # backtrack each segment from its last step
+        if t == T - 1 or seg_start[t + 1]:
+            s = 0
+            for b in range(1, w):
+                if score[t, b] < score[t, s]:
+                    s = b
+            u = t
+            while True:
+                path[u] = s
+                if u == 0 or seg_start[u]:
+                    break
+                s = back[u, s]
+                u -= 1
+        tmp = pos_prev
+        pos_prev = pos_cur
+        pos_cur = tmp
+    return rows, target, score, back, width, path
+
+
+@numba.njit(cache=True, parallel=True)
+def apply_affine(points, mats):
+    """x' = M[:, :2] @ x + M[:, 2] per frame, in one pass.
+
+    points (n, P, C>=2) f32; mats (n, 2, 3) f64. Returns (n, P, 2) f32; NaN matrices give NaN.
+    """
+    n, p_n = points.shape[0], points.shape[1]
+    out = np.empty((n, p_n, 2), dtype=np.float32)
+    for i in numba.prange(n):
+        a, b, c = mats[i, 0, 0], mats[i, 0, 1], mats[i, 0, 2]
+        d, e, f = mats[i, 1, 0], mats[i, 1, 1], mats[i, 1, 2]
+        for p in range(p_n):
+            x = np.float64(points[i, p, 0])
+            y = np.float64(points[i, p, 1])
+            out[i, p, 0] = a * x + b * y + c
+            out[i, p, 1] = d * x + e * y + f
+    return out

@@ -57,6 +57,10 @@ class FrameDatabase:
         Frame rate of keypoint recordings without an ``fps.txt`` sidecar.
     n_workers : int, optional
         Processes for reading JSON (default: CPU count).
+    track_filter : {"none", "one-euro", "savgol"}
+        Temporal filter against tracker jitter applied to each recording before
+        normalization (see :func:`sketchsynth.filters.filter_keypoints`);
+        ``keypoints_`` stays as read.
 
     Attributes
     ----------
@@ -77,7 +81,8 @@ class FrameDatabase:
 
     def __init__(self, weights=None, mode: str = "affine", anchors=DEFAULT_ANCHORS,
                  stable_points=DEFAULT_STABLE_POINTS, anchor_min_confidence: float = 0.2, max_gap: int = 3,
-                 person="largest", fps: float | None = None, n_workers: int | None = None):
+                 person="largest", fps: float | None = None, n_workers: int | None = None,
+                 track_filter: str = "none"):
         self.weights = weights
         self.mode = mode
         self.anchors = anchors
@@ -87,6 +92,7 @@ class FrameDatabase:
         self.person = person
         self.fps = fps
         self.n_workers = n_workers
+        self.track_filter = track_filter
 
     def __repr__(self):
         p = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -96,7 +102,8 @@ class FrameDatabase:
         return {"weights": None if self.weights is None else list(map(float, self.weights)), "mode": self.mode,
                 "anchors": list(self.anchors), "stable_points": list(self.stable_points),
                 "anchor_min_confidence": self.anchor_min_confidence, "max_gap": self.max_gap,
-                "person": self.person, "fps": self.fps, "n_workers": self.n_workers}
+                "person": self.person, "fps": self.fps, "n_workers": self.n_workers,
+                "track_filter": self.track_filter}
 
     # ------------------------------------------------------------------ build
     def _check_params(self):
@@ -107,6 +114,10 @@ class FrameDatabase:
             raise ParameterError(f"anchor_min_confidence must be within 0-1, got {self.anchor_min_confidence}")
         if int(self.max_gap) != self.max_gap or self.max_gap < 0:
             raise ParameterError(f"max_gap must be a whole number >= 0, got {self.max_gap}")
+        from .filters import METHODS
+
+        if self.track_filter not in METHODS:
+            raise ParameterError(f"--filter must be one of {', '.join(METHODS)}, got {self.track_filter!r}")
         return w
 
     def build(self, source, progress: bool = False) -> "FrameDatabase":
@@ -147,6 +158,10 @@ class FrameDatabase:
         for t in tracks:
             clean, usable, reason, n_filled = quality.assess_frames(
                 t.keypoints, t.n_people, t.frames, normalizer.anchors, self.anchor_min_confidence, self.max_gap)
+            if self.track_filter != "none":
+                from .filters import filter_keypoints
+
+                clean = filter_keypoints(clean, t.fps, self.track_filter, frames=t.frames)
             raws.append(t.keypoints)
             cleans.append(clean)
             tables.append(pd.DataFrame({
@@ -268,6 +283,7 @@ class FrameDatabase:
                 "anchor_min_confidence": self.anchor_min_confidence,
                 "max_gap": int(self.max_gap),
                 "person": self.person,
+                "track_filter": self.track_filter,
             },
             "etalon": et,
             "counts": {"frames": int(self.n_frames_), "usable": int(self.n_usable_),
@@ -382,7 +398,8 @@ class FrameDatabase:
             raise DatabaseError(f"frame table or index does not match the manifest's counts; {rebuild}", path)
         db = cls(weights=params["weights"], mode=norm["mode"], anchors=tuple(norm["anchors"]),
                  stable_points=tuple(norm["stable_points"]), anchor_min_confidence=params["anchor_min_confidence"],
-                 max_gap=params["max_gap"], person=params["person"])
+                 max_gap=params["max_gap"], person=params["person"],
+                 track_filter=params.get("track_filter", "none"))
         table["recording"] = table["recording"].astype("category")
         db._set_state(keypoints, normalized, transforms, table, np.asarray(params["weights"], np.float32),
                       normalizer, man["recordings"], index)

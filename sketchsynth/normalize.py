@@ -92,7 +92,7 @@ class Normalizer:
         -------
         np.ndarray, shape (n_frames,), float64
         """
-        a = np.asarray(keypoints, dtype=np.float64)[:, list(anchors), :2]
+        a = np.asarray(keypoints)[:, list(anchors), :2].astype(np.float64)
         return (np.linalg.norm(a[:, 0] - a[:, 1], axis=-1) + np.linalg.norm(a[:, 0] - a[:, 2], axis=-1)
                 + np.linalg.norm(a[:, 1] - a[:, 2], axis=-1))
 
@@ -140,9 +140,14 @@ class Normalizer:
 
     def _triangle_ok(self, tri: np.ndarray) -> np.ndarray:
         """Non-degenerate anchor triangles, shape (n, 3, 2) -> (n,) bool."""
-        p = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]], axis=-1)  # columns
-        s = np.linalg.svd(np.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0), compute_uv=False)
-        return np.isfinite(tri).all(axis=(1, 2)) & (s[:, 1] > 1e-9) & (s[:, 0] <= self.max_condition * s[:, 1])
+        u = np.nan_to_num(tri[:, 1] - tri[:, 0], nan=0.0, posinf=0.0, neginf=0.0)
+        v = np.nan_to_num(tri[:, 2] - tri[:, 0], nan=0.0, posinf=0.0, neginf=0.0)
+        # singular values of the 2x2 matrix [u v] in closed form (an SVD per frame is slow)
+        tr = (u * u).sum(1) + (v * v).sum(1)
+        det = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+        s_max = np.sqrt((tr + np.sqrt(np.maximum(tr * tr - 4 * det * det, 0.0))) / 2)
+        s_min = det / np.where(s_max > 0, s_max, 1.0)
+        return np.isfinite(tri).all(axis=(1, 2)) & (s_min > 1e-9) & (s_max <= self.max_condition * s_min)
 
     def transform_matrices(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each frame's map into normalized space.
@@ -160,21 +165,22 @@ class Normalizer:
         """
         if not hasattr(self, "etalon_"):
             raise RuntimeError("Normalizer is not fitted: call fit() or set_etalon() first")
-        xy = np.asarray(keypoints, dtype=np.float64)[..., :2]
-        n = len(xy)
+        kp = np.asarray(keypoints)
+        n = len(kp)
         mats = np.full((n, 2, 3), np.nan)
         if self.mode == "affine":
             a0, a1, a2 = self.anchors
-            ok = self._triangle_ok(xy[:, [a0, a1, a2]])
-            P = np.stack([xy[:, a1] - xy[:, a0], xy[:, a2] - xy[:, a0]], axis=-1)  # (n, 2, 2), columns
+            tri = kp[:, [a0, a1, a2], :2].astype(np.float64)  # only the anchors matter here
+            ok = self._triangle_ok(tri)
+            P = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]], axis=-1)  # (n, 2, 2), columns
             E = np.stack([self.etalon_[a1] - self.etalon_[a0], self.etalon_[a2] - self.etalon_[a0]], axis=-1)
-            P_ok = P[ok]
-            A = E[None] @ np.linalg.inv(P_ok)  # sends the frame's anchor vectors onto the etalon's
+            A = E[None] @ np.linalg.inv(P[ok])  # sends the frame's anchor vectors onto the etalon's
             mats[ok, :, :2] = A
-            mats[ok, :, 2] = self.etalon_[a0] - (A @ xy[ok, a0, :, None])[..., 0]
+            mats[ok, :, 2] = self.etalon_[a0] - (A @ tri[ok, 0, :, None])[..., 0]
         else:
             idx = list(self.stable_points)
-            src = xy[:, idx, 0] + 1j * xy[:, idx, 1]            # (n, m) complex points
+            xy = kp[:, idx, :2].astype(np.float64)
+            src = xy[..., 0] + 1j * xy[..., 1]            # (n, m) complex points
             dst = self.etalon_[idx, 0] + 1j * self.etalon_[idx, 1]
             src_c = src - src.mean(axis=1, keepdims=True)
             dst_c = dst - dst.mean()
@@ -204,8 +210,11 @@ class Normalizer:
         matrices : np.ndarray, shape (n_frames, 2, 3), float64
         ok : np.ndarray, shape (n_frames,), bool
         """
+        from ._kernels import apply_affine
+
         mats, ok = self.transform_matrices(keypoints)
-        return apply_matrices(keypoints, mats).astype(np.float32), mats, ok
+        kp = np.ascontiguousarray(keypoints, dtype=np.float32)
+        return apply_affine(kp, mats), mats, ok
 
     @staticmethod
     def inverse_transform(normalized: np.ndarray, matrices: np.ndarray) -> np.ndarray:
@@ -241,10 +250,19 @@ def apply_matrices(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     Returns
     -------
     np.ndarray, shape (n_frames, n_points, 2), float64
+
+    Notes
+    -----
+    :func:`sketchsynth._kernels.apply_affine` is the float32 kernel that
+    :meth:`Normalizer.transform` uses; this is its plain-numpy twin.
     """
-    xy = np.asarray(points, dtype=np.float64)[..., :2]
-    m = np.asarray(matrices, dtype=np.float64)
-    return np.einsum("nij,npj->npi", m[:, :, :2], xy) + m[:, None, :, 2]
+    pts = np.asarray(points)
+    x, y = pts[..., 0].astype(np.float64), pts[..., 1].astype(np.float64)
+    m = np.asarray(matrices, dtype=np.float64)[:, None]  # (n, 1, 2, 3) broadcasts over points
+    out = np.empty(x.shape + (2,))
+    out[..., 0] = m[..., 0, 0] * x + m[..., 0, 1] * y + m[..., 0, 2]
+    out[..., 1] = m[..., 1, 0] * x + m[..., 1, 1] * y + m[..., 1, 2]
+    return out
 
 
 def invert_matrices(matrices: np.ndarray) -> np.ndarray:

@@ -11,14 +11,18 @@ from .options import fps_option, person_option
 
 @click.command("stable-points")
 @click.argument("recordings", type=click.Path())
-@click.option("--scale", type=click.Choice(["none", "interocular"]), default="none", show_default=True,
-              help="Divide each frame's distances by its inter-ocular distance (discounts zoom).")
+@click.option("--measure", type=click.Choice(["std", "cv"]), default="std", show_default=True,
+              help="Standard deviation of each distance over time, or its coefficient of variation "
+                   "(std/mean, which favours points far from the rest).")
+@click.option("--scale", type=click.Choice(["interocular", "none"]), default="interocular", show_default=True,
+              help="Measure distances in units of each frame's inter-ocular distance (discounts zoom), "
+                   "or in pixels.")
 @click.option("--top", type=int, default=10, show_default=True, help="Rows of the ranking to print (0: all).")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, help="Save a bar plot (.png or .pdf).")
 @click.option("--csv", "csv_path", type=click.Path(), default=None, help="Save the full ranking as CSV.")
 @fps_option
 @person_option
-def command(recordings, scale, top, plot_path, csv_path, fps, person):
+def command(recordings, measure, scale, top, plot_path, csv_path, fps, person):
     """Rank the 70 face points by how much their distances to all other points vary over time.
 
     The method this project implements found nose point 35 the most stable and
@@ -49,10 +53,11 @@ def command(recordings, scale, top, plot_path, csv_path, fps, person):
     kp = np.concatenate(keep)
     if len(kp) < 2:
         raise InputError("fewer than 2 frames with every point present; nothing to rank", recordings)
-    table = stable_points(kp, scale=scale)
+    table = stable_points(kp, scale=scale, measure=measure)
     dt = time.perf_counter() - t0
     click.echo(f"{len(kp)} frames from {len(tracks)} recording(s), {dt:.2f} s. "
-               f"Most stable first (mean coefficient of variation of distances to the other 69 points):")
+               f"Most stable first (mean {measure} of distances to the other 69 points, "
+               f"{'in inter-ocular units' if scale == 'interocular' else 'in pixels'}):")
     shown = table if top == 0 else table.head(top)
     for r in shown.itertuples():
         click.echo(f"{r.rank:3d}. point {r.point:2d} ({r.group:6s}) {r.variation:.4f}")
@@ -64,5 +69,5 @@ def command(recordings, scale, top, plot_path, csv_path, fps, person):
     if plot_path:
         if not plot_path.lower().endswith((".png", ".pdf")):
             raise ParameterError(f"--plot must end in .png or .pdf: {plot_path}")
-        save_bar_plot(table, plot_path, title=f"{recordings}: {len(kp)} frames, scale={scale}")
+        save_bar_plot(table, plot_path, title=f"{recordings}: {len(kp)} frames, measure={measure}, scale={scale}")
         click.echo(f"Wrote {plot_path}")

@@ -265,7 +265,9 @@ def load_tracks(recordings: list[Recording], fps: float | None = None, person="l
     n_workers : int, optional
         Processes for parsing JSON (default: CPU count).
     video_options : dict, optional
-        Passed to the video tracker.
+        Passed to :func:`sketchsynth.track.track_video_recording` (tracker
+        parameters, ``jitter_filter``...). Videos are tracked in parallel
+        processes (``n_workers``), each once: tracks are cached.
 
     Returns
     -------
@@ -277,6 +279,7 @@ def load_tracks(recordings: list[Recording], fps: float | None = None, person="l
     check_fps(fps)
     tracks: list[Track | None] = [None] * len(recordings)
     json_jobs = []
+    video_jobs = []
     for i, rec in enumerate(recordings):
         if rec.kind == "openpose":
             names, frames = list_frame_files(rec.path)
@@ -295,14 +298,17 @@ def load_tracks(recordings: list[Recording], fps: float | None = None, person="l
             tracks[i] = Track(rec.name, rec.path, rec.kind, kp, frames, frames / rate, n_people,
                               [f"{base}#{f}" for f in frames], rate, src, estimated)
         elif rec.kind == "video":
-            try:
-                from ..track import track_video_recording
-            except ImportError:
-                raise InputError("video input needs the face tracker, which this version does not have yet; "
-                                 "track the video with OpenPose and give the folder of JSON", rec.path) from None
-            tracks[i] = track_video_recording(rec, **(video_options or {}))
+            video_jobs.append(i)
         else:  # pragma: no cover - discover() only makes the kinds above
             raise InputError(f"unknown recording kind {rec.kind}", rec.path)
+    if video_jobs:
+        from ..track import track_video_recordings
+
+        # Tracked in worker processes, one video each, all cores busy.
+        found = track_video_recordings([recordings[i] for i in video_jobs], n_workers=n_workers, progress=progress,
+                                       **(video_options or {}))
+        for i, t in zip(video_jobs, found):
+            tracks[i] = t
     if json_jobs:
         parsed = read_openpose_files([(recordings[i].path, names) for i, names, *_ in json_jobs],
                                      person=person, n_workers=n_workers)

@@ -1,0 +1,694 @@
+"""Offline face tracking: video -> 70 OpenPose face keypoints per frame.
+
+The ``"dlib"`` backend finds faces with dlib's HOG detector and fits its 68-point
+shape predictor (``shape_predictor_68_face_landmarks.dat`` from the
+``face-recognition-models`` package). dlib's 68 points come in iBUG order, which
+is OpenPose's points 0-67; the pupils 68 and 69 are the eye-contour centroids
+(:func:`sketchsynth.layout.estimate_pupils`) with the lower confidence
+:data:`sketchsynth.io.landmarks.ESTIMATED_PUPIL_CONFIDENCE`. The model was trained
+on iBUG 300-W, whose terms exclude commercial use.
+
+Speed. The detector costs about 17 ms on a 640x480 frame and the predictor under
+1 ms, so the tracker detects only every ``detect_every`` frames, on a frame
+shrunk so the face is about :data:`DETECT_FACE_PX` pixels wide, and in between
+follows the face: the predictor is fitted in a box derived from the previous
+frame's landmarks. It re-detects at once when following looks lost (the face
+jumped or changed size, or the box holds a flat, featureless patch).
+
+Tracked keypoints are cached (see :func:`cache_dir`), keyed by the file's size,
+modification time and first megabyte and by the tracker's parameters, so a video
+is tracked once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DependencyError, InputError, ParameterError, require
+from .layout import N_LANDMARKS_68, N_POINTS
+
+BACKENDS = ("dlib",)
+MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
+SYSTEM_MODEL_DIRS = ("/usr/share/dlib", "/usr/local/share/dlib")
+"""Where Debian's ``libdlib-data`` and source installs put the model file."""
+
+DETECT_FACE_PX = 90
+"""Face width (pixels) the frame is shrunk to for detection once a face was seen.
+dlib's HOG window is 80 px and its pyramid steps by 5/6; faces of 80-100 px were
+found in every sampled frame of the clips in ../shared/data, while full-size
+frames missed some (a 109 px GRID face fell between pyramid levels)."""
+
+BLIND_MAX_SIDE = 640
+"""Longest image side for detection when no face is being followed."""
+
+TRACKER_VERSION = 1
+"""Bumped when the tracker's output changes, so stale cache entries are not reused."""
+
+POINT_CONFIDENCE = 1.0
+"""dlib gives no per-point confidence: fitted points get this, missing faces 0."""
+
+
+def cache_dir() -> Path:
+    """Folder of cached tracks: ``$SKETCHSYNTH_CACHE/tracks`` (default ``~/.cache/sketchsynth/tracks``)."""
+    root = os.environ.get("SKETCHSYNTH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sketchsynth")
+    return Path(root) / "tracks"
+
+
+def find_model(name: str = MODEL_FILE) -> str:
+    """Path of dlib's landmark model file.
+
+    Looked up in the ``face_recognition_models`` package without importing it
+    (its ``__init__`` needs ``pkg_resources``), then in the system folders
+    where ``libdlib-data`` installs it.
+
+    Raises
+    ------
+    DependencyError
+        The package is not installed and no system copy exists.
+    """
+    places = []
+    spec = find_spec("face_recognition_models")
+    if spec is not None:
+        places += [os.path.join(p, "models") for p in (spec.submodule_search_locations or [])]
+    places += list(SYSTEM_MODEL_DIRS)
+    for folder in places:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    raise DependencyError(f"face tracking needs dlib's landmark model {name} (from the 'face-recognition-models' "
+                          "package): pip install 'sketchsynth[video]'")
+
+
+@dataclass
+class TrackedVideo:
+    """What :meth:`FaceTracker.track` returns.
+
+    Attributes
+    ----------
+    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
+        Image pixels and confidence; zeros in frames without a face.
+    time_s : np.ndarray, shape (n_frames,), float64
+        Presentation time of each frame (from its timestamp).
+    n_faces : np.ndarray, shape (n_frames,), int16
+        Faces the detector saw (1 on followed frames, 0 without a face).
+    detected : np.ndarray, shape (n_frames,), bool
+        Frames where the detector ran and found the face (others were followed).
+    info : dict
+        ``probe`` results and the tracker's parameters.
+    from_cache : bool
+    """
+
+    keypoints: np.ndarray
+    time_s: np.ndarray
+    n_faces: np.ndarray
+    detected: np.ndarray
+    info: dict
+    from_cache: bool = False
+
+
+class FaceTracker:
+    """Track one face through a video and give the OpenPose 70-point layout.
+
+    Parameters
+    ----------
+    backend : {"dlib"}
+    detect_every : int
+        Run the face detector every this many frames (1: every frame); in
+        between the face is followed from the previous landmarks.
+    downscale : "auto" or float
+        Shrink factor of the frame for detection (0 < f <= 1). ``"auto"`` shrinks
+        it so a face already seen is about :data:`DETECT_FACE_PX` wide, and
+        caps the image's long side at :data:`BLIND_MAX_SIDE` when searching.
+    upsample : int
+        dlib's upsampling steps when searching for a face not yet seen; 1 finds
+        faces down to about 40 px, at four times the cost.
+    max_jump : float
+        Following is taken as lost when the face's centre moves more than this
+        fraction of its width between frames ...
+    max_zoom : float
+        ... or its size changes by more than this factor.
+    min_contrast : float
+        ... or the face box's grey levels vary less than this (standard
+        deviation, 0-255): a flat patch holds no face.
+    cache : bool
+        Read and write the track cache (:func:`cache_dir`).
+
+    Attributes
+    ----------
+    model_path_ : str
+        The landmark model used (set on first use).
+    """
+
+    def __init__(self, backend: str = "dlib", detect_every: int = 5, downscale="auto", upsample: int = 0,
+                 max_jump: float = 0.25, max_zoom: float = 1.25, min_contrast: float = 6.0, cache: bool = True):
+        self.backend = backend
+        self.detect_every = detect_every
+        self.downscale = downscale
+        self.upsample = upsample
+        self.max_jump = max_jump
+        self.max_zoom = max_zoom
+        self.min_contrast = min_contrast
+        self.cache = cache
+
+    def __repr__(self):
+        p = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"FaceTracker({p})"
+
+    def get_params(self) -> dict:
+        return {"backend": self.backend, "detect_every": self.detect_every, "downscale": self.downscale,
+                "upsample": self.upsample, "max_jump": self.max_jump, "max_zoom": self.max_zoom,
+                "min_contrast": self.min_contrast, "cache": self.cache}
+
+    # ------------------------------------------------------------------ setup
+    def _check(self):
+        if self.backend not in BACKENDS:
+            raise ParameterError(f"tracker backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if int(self.detect_every) != self.detect_every or self.detect_every < 1:
+            raise ParameterError(f"detect_every must be a whole number >= 1, got {self.detect_every}")
+        if self.downscale != "auto":
+            try:
+                f = float(self.downscale)
+            except (TypeError, ValueError):
+                f = -1.0
+            if not 0 < f <= 1:
+                raise ParameterError(f"downscale must be 'auto' or a factor in (0, 1], got {self.downscale!r}")
+        if int(self.upsample) != self.upsample or not 0 <= self.upsample <= 3:
+            raise ParameterError(f"upsample must be 0, 1, 2 or 3, got {self.upsample}")
+        if not (self.max_jump > 0 and self.max_zoom > 1 and self.min_contrast >= 0):
+            raise ParameterError("max_jump must be > 0, max_zoom > 1 and min_contrast >= 0")
+
+    def _load(self):
+        if getattr(self, "_predictor", None) is None:
+            self._check()
+            dlib = require("dlib", "video", "face tracking")
+            self.model_path_ = find_model()
+            self._dlib = dlib
+            self._detector = dlib.get_frontal_face_detector()
+            self._predictor = dlib.shape_predictor(self.model_path_)
+        return self
+
+    def __getstate__(self):  # dlib objects do not pickle; workers load their own
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def cache_params(self) -> dict:
+        """The parameters that change the output (the cache key's part)."""
+        p = self.get_params()
+        p.pop("cache")
+        p["version"] = TRACKER_VERSION
+        return p
+
+    # ------------------------------------------------------------------ detection
+    def _detect_at(self, gray: np.ndarray, scale: float, upsample: int):
+        """Faces as (left, top, right, bottom) in full-frame pixels, largest first."""
+        import cv2
+
+        img = gray
+        if abs(scale - 1.0) > 1e-3:
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            img = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interp)
+        rects, _, _ = self._detector.run(img, int(upsample), 0.0)
+        boxes = [np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64) / scale for r in rects]
+        boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+        return boxes
+
+    def _detect(self, gray: np.ndarray, face_width: float | None):
+        """Detect faces; with a known face width the frame is shrunk to make it cheap."""
+        h, w = gray.shape[:2]
+        if self.downscale != "auto":
+            scales = [float(self.downscale)]
+        elif face_width is not None:
+            s = float(np.clip(DETECT_FACE_PX / max(face_width, 1.0), 0.05, 1.0))
+            scales = [s, s * 1.25]
+        else:
+            s0 = min(1.0, BLIND_MAX_SIDE / max(h, w))
+            # Several scales: a face between two pyramid levels is missed at one scale, found at another.
+            scales = [s0, s0 * 0.75, s0 * 0.55]
+        for k, s in enumerate(scales):
+            boxes = self._detect_at(gray, min(s, 1.0), self.upsample if face_width is None and k == 0 else 0)
+            if boxes:
+                return boxes
+        return []
+
+    # ------------------------------------------------------------------ landmarks
+    def _fit(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+        l, t, r, b = (int(round(v)) for v in box)
+        shape = self._predictor(gray, self._dlib.rectangle(l, t, r, b))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+    @staticmethod
+    def _extent(pts: np.ndarray):
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        return (lo + hi) / 2, hi - lo
+
+    def _box_from_landmarks(self, pts: np.ndarray, rel: np.ndarray) -> np.ndarray:
+        c, size = self._extent(pts)
+        side = rel[2] * size[0]  # the detector's box is square
+        cx, cy = c[0] + rel[0] * size[0], c[1] + rel[1] * size[1]
+        return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+    @staticmethod
+    def _relation(box: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        """Where the detector's box sits relative to the landmarks' extent: (dx, dy, width ratio)."""
+        c, size = FaceTracker._extent(pts)
+        size = np.maximum(size, 1.0)
+        bc = (box[:2] + box[2:]) / 2
+        return np.array([(bc[0] - c[0]) / size[0], (bc[1] - c[1]) / size[1], (box[2] - box[0]) / size[0]])
+
+    def _lost(self, gray, prev: np.ndarray, pts: np.ndarray) -> bool:
+        c0, s0 = self._extent(prev)
+        c1, s1 = self._extent(pts)
+        w0 = max(s0[0], 1.0)
+        if np.linalg.norm(c1 - c0) > self.max_jump * w0:
+            return True
+        zoom = max(s1[0], 1.0) / w0
+        if zoom > self.max_zoom or zoom < 1 / self.max_zoom:
+            return True
+        h, w = gray.shape[:2]
+        lo = np.clip(np.floor(c1 - s1 / 2).astype(int), 0, [w, h])
+        hi = np.clip(np.ceil(c1 + s1 / 2).astype(int), 0, [w, h])
+        patch = gray[lo[1]:hi[1]:2, lo[0]:hi[0]:2]
+        return patch.size < 16 or float(patch.std()) < self.min_contrast
+
+    # ------------------------------------------------------------------ tracking
+    def track_frames(self, frames, n_frames: int | None = None, progress=None):
+        """Track a face through grey frames.
+
+        Parameters
+        ----------
+        frames : iterable of np.ndarray, shape (height, width), uint8
+            Grey images in display order.
+        n_frames : int, optional
+            For the progress bar.
+        progress : callable(int), optional
+            Called with the number of frames done since the last call.
+
+        Returns
+        -------
+        keypoints : np.ndarray, shape (n_frames, 70, 3), float32
+            Zeros where no face was found.
+        n_faces : np.ndarray, shape (n_frames,), int16
+        detected : np.ndarray, shape (n_frames,), bool
+        """
+        self._load()
+        pts68 = []
+        n_faces, detected = [], []
+        prev = None                     # previous frame's 68 points, or None when no face is followed
+        rel = np.array([0.0, 0.1, 1.1])  # detector box vs landmark extent; refined at every detection
+        since = 0
+        done = 0
+        for gray in frames:
+            pts = None
+            faces = 0
+            was_detected = False
+            if prev is None or since >= self.detect_every:
+                width = None if prev is None else float(self._extent(prev)[1][0]) * rel[2]
+                boxes = self._detect(gray, width)
+                if boxes:
+                    box = boxes[0]
+                    pts = self._fit(gray, box)
+                    found = self._relation(box, pts)
+                    rel = found if prev is None else 0.7 * rel + 0.3 * found
+                    faces, was_detected = len(boxes), True
+                since = 0
+            if pts is None and prev is not None:
+                # Between detections, or when the detector missed a face it saw before (a turned head):
+                # follow it, unless following looks lost.
+                pts = self._fit(gray, self._box_from_landmarks(prev, rel))
+                if self._lost(gray, prev, pts):
+                    pts = None
+                    if since > 0:  # lost between detections: look for the face now
+                        boxes = self._detect(gray, float(self._extent(prev)[1][0]) * rel[2])
+                        if boxes:
+                            pts = self._fit(gray, boxes[0])
+                            faces, was_detected, since = len(boxes), True, 0
+                else:
+                    faces = 1
+            since += 1
+            prev = pts
+            pts68.append(pts)
+            n_faces.append(faces)
+            detected.append(was_detected)
+            done += 1
+            if progress is not None and done % 16 == 0:
+                progress(16)
+        if progress is not None and done % 16:
+            progress(done % 16)
+        return self._to_openpose(pts68), np.asarray(n_faces, np.int16), np.asarray(detected, bool)
+
+    @staticmethod
+    def _to_openpose(pts68: list) -> np.ndarray:
+        from .io.landmarks import to_openpose70
+
+        arr = np.full((len(pts68), N_LANDMARKS_68, 3), np.nan)
+        for i, p in enumerate(pts68):
+            if p is not None:
+                arr[i, :, :2] = p
+                arr[i, :, 2] = POINT_CONFIDENCE
+        if not len(arr):
+            return np.zeros((0, N_POINTS, 3), np.float32)
+        kp, _ = to_openpose70(arr)
+        return kp
+
+    def track(self, path: str | os.PathLike, progress: bool = False, threads: int = 0,
+              progress_callback=None) -> TrackedVideo:
+        """Track the face through a video file (or return the cached track).
+
+        Parameters
+        ----------
+        path : path
+        progress : bool
+            Show a tqdm bar.
+        threads : int
+            Decoder threads (see :func:`sketchsynth.io.video.iter_frames`).
+        progress_callback : callable(int), optional
+            Called with frames done (instead of a bar; used by worker processes).
+
+        Returns
+        -------
+        TrackedVideo
+
+        Raises
+        ------
+        InputError
+            The file is not a readable video.
+        DependencyError
+            PyAV, dlib or the model file is missing.
+        """
+        from .io.video import iter_frames, probe
+
+        path = os.fspath(path)
+        self._check()
+        info = probe(path)
+        key = cache_key(path, self.cache_params()) if self.cache else None
+        if key is not None:
+            hit = _read_cache(key, info.n_frames)
+            if hit is not None:
+                if progress_callback is not None:
+                    progress_callback(info.n_frames)
+                return hit
+        self._load()
+        times = []
+
+        def grey():
+            for _, t, img in iter_frames(path, fmt="gray", threads=threads):
+                times.append(t)
+                yield img
+
+        bar = None
+        callback = progress_callback
+        if progress and callback is None:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=info.n_frames, unit="frame", desc=f"tracking {os.path.basename(path)}", leave=False)
+            callback = bar.update
+        try:
+            kp, n_faces, detected = self.track_frames(grey(), info.n_frames, callback)
+        finally:
+            if bar is not None:
+                bar.close()
+        meta = {"video": _video_meta(info), "tracker": self.cache_params(), "model": os.path.basename(self.model_path_)}
+        out = TrackedVideo(kp, np.asarray(times, np.float64), n_faces, detected, meta)
+        if key is not None:
+            _write_cache(key, out)
+        return out
+
+
+def _video_meta(info) -> dict:
+    return {"path": os.path.abspath(info.path), "fps": info.fps, "n_frames": info.n_frames, "width": info.width,
+            "height": info.height, "duration": info.duration, "start_time": info.start_time,
+            "has_audio": info.has_audio, "audio_sample_rate": info.audio_sample_rate,
+            "variable_frame_rate": info.variable_frame_rate, "rotation": info.rotation, "codec": info.codec}
+
+
+# ---------------------------------------------------------------------- cache
+def cache_key(path: str, params: dict) -> str:
+    """Key of a video's cached track: size, mtime and first MiB of the file, and the tracker's parameters."""
+    st = os.stat(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        h.update(fh.read(1 << 20))
+    h.update(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "params": params},
+                        sort_keys=True).encode())
+    return f"{Path(path).stem[:40]}-{h.hexdigest()[:24]}"
+
+
+def _cache_file(key: str) -> Path:
+    return cache_dir() / f"{key}.npz"
+
+
+def _read_cache(key: str, n_frames: int) -> TrackedVideo | None:
+    f = _cache_file(key)
+    if not f.is_file():
+        return None
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            out = TrackedVideo(z["keypoints"].astype(np.float32), z["time_s"], z["n_faces"], z["detected"],
+                               json.loads(str(z["info"])), from_cache=True)
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged entry is re-tracked and rewritten
+    if out.keypoints.shape != (n_frames, N_POINTS, 3) or len(out.time_s) != n_frames:
+        return None
+    return out
+
+
+def _write_cache(key: str, tv: TrackedVideo):
+    f = _cache_file(key)
+    try:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, keypoints=tv.keypoints, time_s=tv.time_s, n_faces=tv.n_faces,
+                                detected=tv.detected, info=np.array(json.dumps(tv.info)))
+        os.replace(tmp, f)
+    except OSError:
+        pass  # the cache is an optimisation: an unwritable cache folder only costs re-tracking
+
+
+# ---------------------------------------------------------------------- recordings
+TRACK_OPTIONS = ("backend", "detect_every", "downscale", "upsample", "max_jump", "max_zoom", "min_contrast", "cache")
+
+
+def split_options(options: dict) -> tuple[dict, dict]:
+    """Split ``track_video_recording`` options into tracker parameters and the rest."""
+    tracker = {k: v for k, v in options.items() if k in TRACK_OPTIONS}
+    rest = {k: v for k, v in options.items() if k not in TRACK_OPTIONS}
+    return tracker, rest
+
+
+DEFAULT_FILTER = "one-euro"
+"""Temporal filter applied to tracked video by default (``jitter_filter=None`` turns it off)."""
+
+
+def smooth_track(keypoints: np.ndarray, fps: float, method: str | None = DEFAULT_FILTER,
+                 params: dict | None = None) -> np.ndarray:
+    """Take the tracker's frame-to-frame jitter out with :func:`sketchsynth.filters.filter_keypoints`.
+
+    Parameters
+    ----------
+    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
+        Points with confidence 0 (frames without a face) are left untouched.
+    fps : float
+    method : str or None
+        A method of :mod:`sketchsynth.filters` (``"one-euro"``, ``"savgol"``), or
+        None / ``"none"`` for no filtering.
+    params : dict, optional
+        The method's parameters.
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames, 70, 3), float32
+    """
+    if method is None or method == "none":
+        return np.asarray(keypoints, np.float32)
+    from .filters import filter_keypoints
+
+    return filter_keypoints(keypoints, fps, method=method, **(params or {}))
+
+
+def track_video_recording(rec, progress: bool = False, jitter_filter: str | None = DEFAULT_FILTER,
+                          filter_params: dict | None = None, threads: int = 0, progress_callback=None,
+                          require_face: bool = True, **tracker_options):
+    """Track a video recording into a :class:`~sketchsynth.io.recordings.Track`.
+
+    Parameters
+    ----------
+    rec : Recording
+        ``kind == "video"``.
+    progress : bool
+        Show a progress bar.
+    jitter_filter : str or None
+        Temporal filter for the tracked points (default ``"one-euro"``; None or
+        ``"none"`` keeps the raw tracker output).
+    filter_params : dict, optional
+        Parameters of the filter.
+    threads : int
+        Decoder threads.
+    progress_callback : callable(int), optional
+        Receives frames done (worker processes report through it).
+    require_face : bool
+        Raise when no frame has a face (default); otherwise return the empty track.
+    **tracker_options
+        :class:`FaceTracker` parameters (``detect_every``, ``downscale``, ...).
+
+    Returns
+    -------
+    Track
+        keypoints (n_frames, 70, 3) float32, frames 0..n-1, ``time_s`` from the
+        timestamps, ``fps`` from the container, ``video`` the file, and in
+        ``extra`` the audio reference (``"audio"``: the file or None) and the
+        video's properties.
+
+    Raises
+    ------
+    InputError
+        Not a readable video, or no face in any frame.
+    """
+    from .io.recordings import Track
+
+    unknown = sorted(set(tracker_options) - set(TRACK_OPTIONS))
+    if unknown:
+        raise ParameterError(f"unknown video option(s) {', '.join(unknown)} (known: {', '.join(TRACK_OPTIONS)}, "
+                             "jitter_filter, filter_params)")
+    tracker = FaceTracker(**tracker_options)
+    tv = tracker.track(rec.path, progress=progress, threads=threads, progress_callback=progress_callback)
+    video = tv.info["video"]
+    n = len(tv.keypoints)
+    faces = int((tv.n_faces > 0).sum())
+    if faces == 0 and require_face:
+        raise InputError(f"no face found in any of its {n} frames (the tracker needs a frontal face at least "
+                         "about 80 pixels wide; for small faces try upsample=1)", rec.path)
+    kp = smooth_track(tv.keypoints, video["fps"], jitter_filter, filter_params)
+    frames = np.arange(n, dtype=np.int64)
+    base = os.path.basename(rec.path)
+    extra = {"audio": os.path.abspath(rec.path) if video["has_audio"] else None,
+             "audio_sample_rate": video["audio_sample_rate"], "width": video["width"], "height": video["height"],
+             "start_time": video["start_time"], "duration": video["duration"],
+             "variable_frame_rate": video["variable_frame_rate"], "rotation": video["rotation"],
+             "frames_with_face": faces, "tracker": tv.info["tracker"],
+             "filter": None if jitter_filter in (None, "none") else {"method": jitter_filter,
+                                                                      **(filter_params or {})}}
+    return Track(rec.name, rec.path, "video", kp, frames, tv.time_s.astype(np.float64),
+                 (tv.n_faces > 0).astype(np.int16), [f"{base}#{f}" for f in frames], float(video["fps"]),
+                 "container", pupils_estimated=True, video=os.path.abspath(rec.path), extra=extra)
+
+
+def _track_worker(args):
+    rec, options, queue, slot = args
+
+    def report(k):
+        if queue is not None:
+            queue.put((slot, k))
+
+    try:
+        return track_video_recording(rec, progress=False, threads=1, progress_callback=report, **options)
+    finally:
+        if queue is not None:
+            queue.put((slot, None))
+
+
+def track_video_recordings(recordings: list, n_workers: int | None = None, progress: bool = False,
+                           **options) -> list:
+    """Track several video recordings in parallel worker processes.
+
+    Parameters
+    ----------
+    recordings : list of Recording
+        Video recordings.
+    n_workers : int, optional
+        Processes (default: CPU count, at most one per video). Cached videos
+        are read in this process.
+    progress : bool
+        One bar per video and an overall bar (frames).
+    **options
+        Passed to :func:`track_video_recording`.
+
+    Returns
+    -------
+    list of Track
+        In the order given.
+    """
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    from .io.video import probe
+
+    if not recordings:
+        return []
+    tracker = FaceTracker(**split_options(options)[0])
+    tracker._check()
+    infos = [probe(r.path) for r in recordings]  # a bad file fails here, before any tracking
+    out = [None] * len(recordings)
+    todo = []
+    for i, r in enumerate(recordings):
+        if tracker.cache and _cache_file(cache_key(r.path, tracker.cache_params())).is_file():
+            out[i] = track_video_recording(r, progress=False, **options)
+        else:
+            todo.append(i)
+    n_workers = min(n_workers or os.cpu_count() or 1, len(todo))
+    if n_workers <= 1:
+        for i in todo:
+            out[i] = track_video_recording(recordings[i], progress=progress, **options)
+        return out
+    recordings = [recordings[i] for i in todo]
+    infos = [infos[i] for i in todo]
+    bars, overall = {}, None
+    if progress:
+        from tqdm.auto import tqdm
+
+        overall = tqdm(total=sum(i.n_frames for i in infos), unit="frame", desc="tracking videos", position=0)
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    manager = ctx.Manager() if progress else None
+    queue = manager.Queue() if manager is not None else None
+    try:
+        with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as ex:
+            futs = {ex.submit(_track_worker, (r, options, queue, i)): i for i, r in enumerate(recordings)}
+            pending = set(futs)
+            try:
+                while pending:
+                    done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                    for f in done:
+                        out[todo[futs[f]]] = f.result()  # re-raises a worker's InputError here
+                    _drain(queue, bars, overall, recordings, infos)
+            except BaseException:
+                for f in pending:  # do not start videos whose result will be thrown away
+                    f.cancel()
+                raise
+            _drain(queue, bars, overall, recordings, infos)
+    finally:
+        for b in bars.values():
+            b.close()
+        if overall is not None:
+            overall.close()
+        if manager is not None:
+            manager.shutdown()
+    return out
+
+
+def _drain(queue, bars, overall, recordings, infos):
+    if queue is None:
+        return
+    import queue as _q
+
+    from tqdm.auto import tqdm
+
+    while True:
+        try:
+            slot, k = queue.get_nowait()
+        except _q.Empty:
+            return
+        if k is None:
+            if slot in bars:
+                bars.pop(slot).close()
+            continue
+        if slot not in bars:
+            bars[slot] = tqdm(total=infos[slot].n_frames, unit="frame", leave=False, position=1 + len(bars),
+                              desc=os.path.basename(recordings[slot].path))
+        bars[slot].update(k)
+        overall.update(k)

@@ -1,0 +1,148 @@
+"""Reading and writing OpenPose JSON on the real tracks."""
+
+import os
+
+import numpy as np
+import orjson
+import pytest
+
+from sketchsynth.errors import InputError
+from sketchsynth.io import openpose
+from sketchsynth.io._jsonscan import FALLBACK, scan
+from sketchsynth.io.openpose import (list_frame_files, parse_frame, read_openpose_folder,
+                                     write_openpose_folder)
+
+
+def test_reads_the_henan_take_in_numeric_order(henan_dir):
+    fr = read_openpose_folder(henan_dir)
+    assert fr.keypoints.shape == (10_820, 70, 3) and fr.keypoints.dtype == np.float32
+    assert (np.diff(fr.frames) > 0).all() and fr.frames[0] == 1 and fr.frames[-1] == 11_000
+    # the one hole in the take: 180 frame numbers missing
+    assert np.diff(fr.frames).max() == 181
+    first = orjson.loads((henan_dir / "00001_keypoints.json").read_bytes())
+    np.testing.assert_array_equal(fr.keypoints[0].reshape(-1),
+                                  np.float32(first["people"][0]["face_keypoints_2d"]))
+
+
+def test_frame_numbers_sort_numerically_not_lexically(fadg0_dir, tmp_path):
+    src = sorted((fadg0_dir / "sa1").iterdir())[:12]
+    for i, p in enumerate(src):  # names 'x_9_keypoints.json' < 'x_10_...' only numerically
+        (tmp_path / f"x_{i}_keypoints.json").write_bytes(p.read_bytes())
+    names, frames = list_frame_files(tmp_path)
+    assert frames.tolist() == list(range(12))
+    assert names[2] == "x_2_keypoints.json" and names[10] == "x_10_keypoints.json"
+
+
+def test_fadg0_files_count_from_zero(fadg0_dir):
+    names, frames = list_frame_files(fadg0_dir / "sa1")
+    assert frames[0] == 0 and len(frames) == 120 and names[0] == "sa1_000_keypoints.json"
+
+
+def test_round_trip_is_exact(fadg0_dir, tmp_path):
+    fr = read_openpose_folder(fadg0_dir / "si1279")
+    write_openpose_folder(tmp_path / "out", fr.keypoints, fr.frames, prefix="si1279")
+    back = read_openpose_folder(tmp_path / "out")
+    np.testing.assert_array_equal(back.keypoints, fr.keypoints)
+    np.testing.assert_array_equal(back.frames, fr.frames)
+    assert back.files[0] == f"si1279_{fr.frames[0]:012d}_keypoints.json"
+
+
+def test_nan_frames_are_written_without_people(tmp_path):
+    kp = np.zeros((2, 70, 3), np.float32)
+    kp[0] = 1.0
+    kp[1] = np.nan
+    write_openpose_folder(tmp_path, kp)
+    doc = orjson.loads((tmp_path / "frame_000000000001_keypoints.json").read_bytes())
+    assert doc["people"] == []
+    fr = read_openpose_folder(tmp_path)
+    assert fr.n_people.tolist() == [1, 0]
+
+
+def _doc(faces):
+    return orjson.dumps({"version": 1.3, "people": [{"person_id": [-1], "face_keypoints_2d": f} for f in faces]})
+
+
+def test_several_people_keep_the_largest_face(fadg0_dir):
+    real = orjson.loads((fadg0_dir / "sa1" / "sa1_010_keypoints.json").read_bytes())
+    big = real["people"][0]["face_keypoints_2d"]
+    small = np.asarray(big).reshape(70, 3)
+    small[:, :2] = small[:, :2] * 0.3 + 5
+    data = _doc([small.reshape(-1).tolist(), big])
+    face, n = parse_frame(data, "x.json")
+    assert n == 2
+    np.testing.assert_array_equal(face.reshape(-1), np.float32(big))
+    first, _ = parse_frame(data, "x.json", person="first")
+    np.testing.assert_allclose(first[:, :2], small[:, :2], rtol=1e-6)
+    by_index, _ = parse_frame(data, "x.json", person=0)
+    np.testing.assert_array_equal(by_index, first)
+
+
+def _corruptions(data: bytes):
+    """Variants of a real file: some still valid, most not."""
+    yield data
+    yield data[: len(data) // 2]                                   # truncated
+    yield data[:-1]                                                # missing last brace
+    yield data + b" x"                                             # trailing junk
+    yield data.replace(b'"people"', b'"persons"', 1)                # no people
+    yield data.replace(b"face_keypoints_2d", b"face_keypoints_2e", 1)  # no face
+    yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":["1",', 1)  # string
+    yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[NaN,', 1)
+    yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[1e400,', 1)
+    yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[-5e7,7,', 1)
+    yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[1.0,2.0,', 1)  # 212 values
+    yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[[', 1).replace(b'],"hand_left', b']],"hand_left', 1)
+    yield data.replace(b'"people":[{', b'"people":[{"face_keypoints_2d":[],', 1)  # duplicate key
+    yield data.replace(b'"version"', b'"v\\u0065rsion"', 1)
+    yield data.replace(b"0.", b"00.", 1)
+    yield data.replace(b"{", b"[", 1)
+    yield b""
+    yield b"   \n"
+    yield b'{"people":[]}'
+    yield b'{"people":{}}'
+    yield b'{"people":[1]}'
+    yield b'{"people":[{"face_keypoints_2d":[]}]}'
+
+
+def _reference(data):
+    try:
+        face, n = parse_frame(data, "x.json")
+    except InputError:
+        return "error"
+    return (np.zeros((70, 3), np.float32) if face is None else face), n
+
+
+@pytest.mark.parametrize("sub", ["sa1", "si1909"])
+def test_numba_scanner_agrees_with_orjson(fadg0_dir, henan_dir, sub):
+    files = sorted((fadg0_dir / sub).iterdir())[:5] + sorted(henan_dir.iterdir())[:5]
+    cases = [c for f in files for c in _corruptions(f.read_bytes())]
+    offsets = np.zeros(len(cases) + 1, np.int64)
+    np.cumsum([len(c) for c in cases], out=offsets[1:])
+    faces, n_people, status = scan(b"".join(cases), offsets, openpose.MAX_COORDINATE)
+    accepted = 0
+    for i, c in enumerate(cases):
+        ref = _reference(c)
+        if status[i] == FALLBACK:
+            continue  # the full parser decides; nothing to compare
+        accepted += 1
+        assert ref != "error", f"scanner accepted a document orjson rejects: case {i % 22}"
+        np.testing.assert_array_equal(faces[i], ref[0])
+        assert n_people[i] == ref[1]
+    assert accepted >= len(files)  # every pristine file takes the fast path
+
+
+def test_reader_reports_the_bad_file_by_name(fadg0_dir, tmp_path):
+    d = tmp_path / "rec"
+    d.mkdir()
+    for p in sorted((fadg0_dir / "sa2").iterdir())[:5]:
+        (d / p.name).write_bytes(p.read_bytes())
+    bad = d / "sa2_003_keypoints.json"
+    bad.write_bytes(bad.read_bytes()[:300])
+    with pytest.raises(InputError, match="sa2_003_keypoints.json: truncated or not valid JSON"):
+        read_openpose_folder(d)
+
+
+def test_parallel_and_serial_reads_agree(henan_dir):
+    a = read_openpose_folder(henan_dir, n_workers=1)
+    b = read_openpose_folder(henan_dir, n_workers=2, parallel_threshold=100)
+    np.testing.assert_array_equal(a.keypoints, b.keypoints)
+    np.testing.assert_array_equal(a.n_people, b.n_people)
