@@ -54,6 +54,8 @@ TRACKER_VERSION = 1
 POINT_CONFIDENCE = 1.0
 """dlib gives no per-point confidence: fitted points get this, missing faces 0."""
 
+_LOADED: dict = {}  # model path -> (detector, predictor), per process
+
 
 def cache_dir() -> Path:
     """Folder of cached tracks: ``$SKETCHSYNTH_CACHE/tracks`` (default ``~/.cache/sketchsynth/tracks``)."""
@@ -190,8 +192,9 @@ class FaceTracker:
             dlib = require("dlib", "video", "face tracking")
             self.model_path_ = find_model()
             self._dlib = dlib
-            self._detector = dlib.get_frontal_face_detector()
-            self._predictor = dlib.shape_predictor(self.model_path_)
+            if self.model_path_ not in _LOADED:  # the model takes ~0.5 s to load: once per process
+                _LOADED[self.model_path_] = (dlib.get_frontal_face_detector(), dlib.shape_predictor(self.model_path_))
+            self._detector, self._predictor = _LOADED[self.model_path_]
         return self
 
     def __getstate__(self):  # dlib objects do not pickle; workers load their own
@@ -688,7 +691,9 @@ def _drain(queue, bars, overall, recordings, infos):
                 bars.pop(slot).close()
             continue
         if slot not in bars:
-            bars[slot] = tqdm(total=infos[slot].n_frames, unit="frame", leave=False, position=1 + len(bars),
+            used = {b.pos for b in bars.values()}
+            pos = next(p for p in range(1, len(bars) + 2) if p not in used and -p not in used)
+            bars[slot] = tqdm(total=infos[slot].n_frames, unit="frame", leave=False, position=pos,
                               desc=os.path.basename(recordings[slot].path))
         bars[slot].update(k)
         overall.update(k)
