@@ -45,3 +45,35 @@ def parse_points(text: str | None, what: str):
     except ValueError:
         raise ParameterError(f"{what}: expected comma-separated point numbers like 35,40,46, got {text!r}") from None
     return check_point_indices(pts, what)
+
+
+def video_options(f):
+    """Options of the face tracker used on video inputs; the command receives them as ``video_opts`` (a dict)."""
+    def collect(ctx, param, value):
+        opts = ctx.params.setdefault("video_opts", {})
+        if value is not None:
+            opts[param.name] = value
+        return value
+
+    f = click.option("--detect-every", type=int, default=None, expose_value=False, callback=collect,
+                     help="Video: run the face detector every N frames and follow the face in between "
+                          "[default: 5; 1 detects in every frame].")(f)
+    f = click.option("--jitter-filter", type=click.Choice(["one-euro", "savgol", "none"]), default=None,
+                     expose_value=False, callback=collect,
+                     help="Video: temporal filter against the tracker's jitter [default: one-euro; none: off].")(f)
+    f = click.option("--no-cache", "no_cache", is_flag=True, default=None, expose_value=False, callback=collect,
+                     help="Video: track again instead of reusing cached keypoints.")(f)
+    return f
+
+
+def tracker_kwargs(video_opts: dict | None) -> dict:
+    """CLI video options -> keyword arguments of :func:`sketchsynth.track.track_video_recording`."""
+    opts = dict(video_opts or {})
+    out = {}
+    if opts.get("detect_every") is not None:
+        out["detect_every"] = opts["detect_every"]
+    if opts.get("jitter_filter") is not None:
+        out["jitter_filter"] = None if opts["jitter_filter"] == "none" else opts["jitter_filter"]
+    if opts.get("no_cache"):
+        out["cache"] = False
+    return out
