@@ -160,7 +160,7 @@ def _frame_dist_bounded(db, ra, rb, w, order, metric, bound):
 
 
 @numba.njit(cache=True)
-def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, order, seg_start,
+def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, order, seg_start, full,
                     lam, jump_cost, join_mode, metric, n_succ, beam):
     """Build the candidate lattice step by step and run Viterbi over it.
 
@@ -178,9 +178,14 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
     predecessor, then the lower score rank. States more than ``beam`` above the
     column's best are pruned (inf).
 
+    Where ``full[t]`` (input frame t has every point, so its target cost is the
+    join's own distance to the input) and the metric is ``sum`` (a true metric),
+    the triangle inequality dist(x, b) >= |target(x) - target(b)| skips most
+    pairs without computing their distance; it never changes the result.
+
     db (N, 70, 2) f32; succ, prev (N,) i64 usable successor / predecessor row or -1;
     top (T, K) i64; top_cost (T, K) f64; queries (T, 70, 2) f32; qweights (T, 70) f64;
-    jweights (70,) f64; order (70,) i64; seg_start (T,) bool (no join into it).
+    jweights (70,) f64; order (70,) i64; seg_start (T,) bool (no join into it); full (T,) bool.
     Returns rows (T, W) i64, target (T, W) f64, score (T, W) f64, back (T, W) i32,
     width (T,) i32, path (T,) i32 state index per step; W = K + n_succ.
     """
@@ -196,6 +201,7 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
     pos_prev = np.full(N, -1, dtype=np.int32)
     pos_cur = np.full(N, -1, dtype=np.int32)
     rank = np.zeros(W, dtype=np.int64)
+    t_anchor = np.empty(W)  # target cost at step t of each previous state's join anchor (-1: not yet)
     for t in range(T):
         # pos_cur last held column t-2: clear it
         if t >= 2:
@@ -236,6 +242,9 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
                 back[t, b] = a
             else:
                 rb = rows[t, b]
+                tri = full[t] and metric == METRIC_SUM
+                if b == 0:
+                    t_anchor[:wp] = -1.0
                 best = np.inf
                 bi = -1
                 p = prev[rb]
@@ -257,6 +266,15 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
                     anchor = ra
                     if join_mode == JOIN_SUCCESSOR and succ[ra] >= 0:
                         anchor = succ[ra]
+                    if tri:
+                        if t_anchor[a] < 0.0:
+                            pc = pos_cur[anchor]
+                            t_anchor[a] = target[t, pc] if pc >= 0 else \
+                                _frame_cost(db[anchor], queries[t], qweights[t], metric)
+                        # shrunk a hair so rounding can never prune a pair that would win
+                        lb = abs(t_anchor[a] - target[t, b]) * (1.0 - 1e-9)
+                        if sa + lam * (lb + jump_cost) >= best:
+                            continue
                     d = _frame_dist_bounded(db, anchor, rb, jweights, order, metric,
                                             (best - sa) / lam - jump_cost)
                     c = sa + lam * (d + jump_cost)

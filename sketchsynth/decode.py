@@ -111,7 +111,8 @@ class ViterbiDecoder:
         so that one setting carries over between databases, face sizes and metrics.
     beam : float, optional
         Drop lattice states whose accumulated cost exceeds their step's best by
-        more than this (approximate, faster); None keeps every state (exact).
+        more than this many median per-frame target costs (approximate, faster);
+        None keeps every state (exact).
     successors : int, optional
         Best states of each step whose recording successors join the next
         column (default: ``candidates``).
@@ -196,11 +197,13 @@ class ViterbiDecoder:
         # setting carries over between databases (face sizes), metrics and inputs.
         cost_unit = float(np.median(top_cost[:, 0])) if len(u) else 0.0
         jump_cost = float(self.jump_cost) * cost_unit
+        qweights = np.ascontiguousarray(result.qweights[u], np.float64)
+        jweights = db.weights_.astype(np.float64)
+        full = (qweights == jweights[None]).all(axis=1)
         rows_l, target_l, score_l, _, width_l, path = _kernels.viterbi_lattice(
             db.normalized_, succ, prev, top, top_cost, np.ascontiguousarray(result.normalized[u], np.float32),
-            np.ascontiguousarray(result.qweights[u], np.float64), db.weights_.astype(np.float64),
-            db.point_order_, seg_start, lam, jump_cost, JOINS[self.join], metric, n_succ,
-            np.inf if self.beam is None else float(self.beam))
+            qweights, jweights, db.point_order_, seg_start, full, lam, jump_cost, JOINS[self.join], metric, n_succ,
+            np.inf if self.beam is None else float(self.beam) * cost_unit)
         t1 = time.perf_counter()
         steps = np.arange(len(u))
         rows = np.full(n, -1, dtype=np.int64)

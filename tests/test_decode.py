@@ -1,0 +1,254 @@
+"""The Viterbi decoder: kernel against reference and brute force, and its behaviour on the real henan take."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from sketchsynth import _kernels
+from sketchsynth.decode import ViterbiDecoder, _viterbi_reference, blend_seams, path_joins, path_stats, usable_links
+from sketchsynth.errors import ParameterError
+from sketchsynth.layout import default_weights, point_order_lips_first
+
+JOIN_MODES = [_kernels.JOIN_SUCCESSOR, _kernels.JOIN_METHOD]
+METRICS = [_kernels.METRIC_SUM, _kernels.METRIC_SQ]
+
+
+def _random_lattice(rng, T, K, n_rec=4, rec_len=12, missing=0.0):
+    """A random database of short recordings and per-frame top-K lists with exact costs."""
+    N = n_rec * rec_len
+    db = rng.normal(size=(N, 70, 2)).astype(np.float32)
+    # recordings move slowly, so successors are near each other as in real takes
+    db = np.cumsum(db * 0.2, axis=0).astype(np.float32)
+    succ = np.arange(1, N + 1, dtype=np.int64)
+    succ[rec_len - 1::rec_len] = -1
+    prev = np.full(N, -1, dtype=np.int64)
+    prev[succ[succ >= 0]] = np.flatnonzero(succ >= 0)
+    w = default_weights().astype(np.float64)
+    queries = (db[rng.integers(0, N, T)] + rng.normal(scale=0.3, size=(T, 70, 2))).astype(np.float32)
+    qweights = np.tile(w, (T, 1))
+    qweights[rng.random((T, 70)) < missing] = 0.0
+    full = (qweights == w).all(axis=1)
+    return db, succ, prev, w, queries, qweights, full
+
+
+def _top_k(db, queries, qweights, K, metric):
+    from sketchsynth.search import candidate_costs_reference
+
+    T = len(queries)
+    allrows = np.tile(np.arange(len(db)), (T, 1))
+    cost = candidate_costs_reference(db, queries, qweights, allrows, "sum" if metric == 0 else "sq")
+    order = np.argsort(cost, axis=1, kind="stable")[:, :K]
+    return order.astype(np.int64), np.take_along_axis(cost, order, 1)
+
+
+def _run(fn, db, succ, prev, top, top_cost, queries, qweights, w, seg, full, lam, jc, join, metric, n_succ, beam):
+    if fn is _kernels.viterbi_lattice:
+        return fn(db, succ, prev, top, top_cost, queries, qweights, w, point_order_lips_first(w), seg, full,
+                  lam, jc, join, metric, n_succ, beam)
+    return fn(db, succ, prev, top, top_cost, queries, qweights, w, seg, lam, jc, join, metric, n_succ, beam)
+
+
+def _join(db, succ, w, a, b, jc, join, metric):
+    follows = succ[a] == b
+    x = (succ[a] if succ[a] >= 0 else a) if join == _kernels.JOIN_SUCCESSOR else a
+    d = np.linalg.norm(db[x].astype(np.float64) - db[b], axis=-1)
+    d = ((d if metric == _kernels.METRIC_SUM else d ** 2) * w).sum()
+    if join == _kernels.JOIN_SUCCESSOR:
+        return 0.0 if follows else d + jc
+    return d + (0.0 if follows else jc)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("join", JOIN_MODES)
+def test_kernel_matches_reference_on_random_lattices(seed, join):
+    rng = np.random.default_rng(seed)
+    T, K = int(rng.integers(2, 40)), int(rng.integers(1, 7))
+    metric = METRICS[seed % 2]
+    db, succ, prev, w, q, qw, full = _random_lattice(rng, T, K, missing=0.02 * (seed % 3))
+    top, top_cost = _top_k(db, q, qw, K, metric)
+    seg = np.zeros(T, bool)
+    seg[0] = True
+    seg[rng.random(T) < 0.1] = True
+    lam = [0.0, 0.3, 1.0, 4.0][seed % 4]
+    jc = [0.0, 5.0, 40.0][seed % 3]
+    n_succ = 0 if lam == 0 else int(rng.integers(0, 2 * K + 1))
+    beam = np.inf if seed < 4 else 60.0
+    args = (db, succ, prev, top, top_cost, q, qw, w, seg, full, lam, jc, join, metric, n_succ, beam)
+    got = _run(_kernels.viterbi_lattice, *args)
+    want = _run(_viterbi_reference, *args)
+    names = ["rows", "target", "score", "back", "width", "path"]
+    for name, g, r in zip(names, got, want):
+        if name in ("target", "score"):
+            np.testing.assert_allclose(g, r, rtol=1e-9, err_msg=name)
+        else:
+            np.testing.assert_array_equal(g, r, err_msg=name)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_viterbi_finds_the_brute_force_optimum(seed):
+    rng = np.random.default_rng(100 + seed)
+    T, K = 4, 3
+    metric = METRICS[seed % 2]
+    join = JOIN_MODES[(seed // 2) % 2]
+    db, succ, prev, w, q, qw, full = _random_lattice(rng, T, K, n_rec=3, rec_len=6)
+    top, top_cost = _top_k(db, q, qw, K, metric)
+    # some inputs follow a recording, so successor chains matter
+    top[1:, 0] = np.where(succ[top[:-1, 0]] >= 0, succ[top[:-1, 0]], top[1:, 0])
+    top_cost = _top_k_cost(db, q, qw, top, metric)
+    seg = np.zeros(T, bool)
+    seg[0] = True
+    lam, jc = [0.5, 2.0][seed % 2], [0.0, 20.0][(seed // 4) % 2]
+    rows, target, score, _, width, path = _kernels.viterbi_lattice(
+        db, succ, prev, top, top_cost, q, qw, w, point_order_lips_first(w), seg, full, lam, jc, join, metric, 3,
+        np.inf)
+    best = np.inf
+    for states in itertools.product(*[range(width[t]) for t in range(T)]):
+        r = [rows[t, s] for t, s in enumerate(states)]
+        c = sum(target[t, s] for t, s in enumerate(states))
+        c += lam * sum(_join(db, succ, w, r[t - 1], r[t], jc, join, metric) for t in range(1, T))
+        best = min(best, c)
+    assert score[T - 1, :width[T - 1]].min() == pytest.approx(best, rel=1e-9)
+    chosen = [rows[t, path[t]] for t in range(T)]
+    c = sum(target[t, path[t]] for t in range(T))
+    c += lam * sum(_join(db, succ, w, chosen[t - 1], chosen[t], jc, join, metric) for t in range(1, T))
+    assert c == pytest.approx(best, rel=1e-9)
+
+
+def _top_k_cost(db, q, qw, top, metric):
+    from sketchsynth.search import candidate_costs_reference
+
+    return candidate_costs_reference(db, q, qw, top, "sum" if metric == 0 else "sq")
+
+
+def test_successors_join_the_lattice():
+    rng = np.random.default_rng(7)
+    T, K = 30, 4
+    db, succ, prev, w, q, qw, full = _random_lattice(rng, T, K)
+    top, top_cost = _top_k(db, q, qw, K, 0)
+    seg = np.zeros(T, bool)
+    seg[0] = True
+    rows, _, score, _, width, _ = _kernels.viterbi_lattice(
+        db, succ, prev, top, top_cost, q, qw, w, point_order_lips_first(w), seg, full, 1.0, 0.0, 0, 0, K, np.inf)
+    for t in range(1, T):
+        col = set(rows[t, :width[t]].tolist())
+        assert set(top[t].tolist()) <= col
+        best_prev = rows[t - 1, np.argsort(score[t - 1, :width[t - 1]], kind="stable")[:K]]
+        assert {int(succ[r]) for r in best_prev if succ[r] >= 0} <= col
+        assert len(col) == width[t]  # no duplicates
+
+
+# ---------------------------------------------------------------------------- real data
+@pytest.fixture(scope="module")
+def henan_match(henan_split):
+    """A database of henan frames 1-7820 and the per-frame match of 600 held-out frames."""
+    from sketchsynth import FrameDatabase, match
+    from sketchsynth.io.recordings import discover, load_tracks
+
+    db = FrameDatabase().build(henan_split["db"])
+    held = load_tracks(discover(henan_split["heldout"]))[0]
+    return db, held, match(db, held.keypoints[:600])
+
+
+def test_smooth_zero_is_the_per_frame_match(henan_match):
+    db, _, res = henan_match
+    d = ViterbiDecoder(smooth=0.0).decode(db, res)
+    np.testing.assert_array_equal(d.rows, res.rows)
+    np.testing.assert_array_equal(d.target_cost, res.target_cost)
+
+
+@pytest.mark.parametrize("smooth, jump_cost", [(0.5, 0.0), (0.5, 1.5), (2.0, 0.0)])
+def test_smoothing_trades_target_cost_for_fewer_jumps(henan_match, smooth, jump_cost):
+    db, held, res = henan_match
+    greedy = ViterbiDecoder(smooth=0.0).decode(db, res)
+    d = ViterbiDecoder(smooth=smooth, jump_cost=jump_cost).decode(db, res)
+    assert d.is_jump.sum() < greedy.is_jump.sum() / 2
+    assert np.nanmean(d.target_cost) > np.nanmean(greedy.target_cost)
+    # optimal for its own objective: cheaper than the greedy path under it
+    lam = smooth
+    g_join, _ = path_joins(db, greedy.rows, greedy.segment_start, "successor", d.params["jump_cost_abs"])
+    assert d.total_cost <= np.nansum(greedy.target_cost) + lam * np.nansum(g_join) + 1e-6
+
+
+def test_recording_matched_against_itself_is_the_identity(henan_match):
+    db, _, _ = henan_match
+    from sketchsynth import match
+
+    rows = np.arange(2000, 2300)
+    res = match(db, db.keypoints_[rows])
+    d = ViterbiDecoder(smooth=1.0, jump_cost=0.5).decode(db, res)
+    np.testing.assert_array_equal(d.rows, rows)
+    assert not d.is_jump.any()
+    np.testing.assert_array_equal(d.target_cost, 0.0)
+    assert d.total_cost == 0.0
+
+
+def test_unusable_frames_split_the_sequence(henan_match):
+    db, held, _ = henan_match
+    from sketchsynth import match
+
+    kp = held.keypoints[:200].copy()
+    kp[50:53] = 0  # OpenPose found nobody
+    res = match(db, kp)
+    d = ViterbiDecoder(smooth=0.5).decode(db, res)
+    assert (d.rows[50:53] == -1).all() and np.isnan(d.target_cost[50:53]).all()
+    assert d.segment_start[0] and d.segment_start[53] and d.segment_start.sum() == 2
+    assert not d.is_jump[[0, 53]].any() and np.isnan(d.join_cost[[0, 53]]).all()
+    st = path_stats(d.is_jump, res.usable, d.segment_start, 30.0)
+    assert st["frames"] == 197 and st["runs"] == d.is_jump.sum() + 2
+
+
+def test_beam_is_approximate_but_close(henan_match):
+    db, _, res = henan_match
+    exact = ViterbiDecoder(smooth=0.5, jump_cost=1.0).decode(db, res)
+    wide = ViterbiDecoder(smooth=0.5, jump_cost=1.0, beam=1e12).decode(db, res)
+    np.testing.assert_array_equal(wide.rows, exact.rows)
+    narrow = ViterbiDecoder(smooth=0.5, jump_cost=1.0, beam=1.0).decode(db, res)
+    assert narrow.total_cost >= exact.total_cost - 1e-6
+    assert narrow.total_cost <= 1.1 * exact.total_cost
+
+
+def test_seam_blend_is_continuous_and_fades(henan_match):
+    db, _, res = henan_match
+    d = ViterbiDecoder(smooth=0.5).decode(db, res)
+    raw = blend_seams(db, d.rows, d.is_jump, 0)
+    out = blend_seams(db, d.rows, d.is_jump, 4)
+    succ, _ = usable_links(db)
+    t = np.flatnonzero(d.is_jump)
+    t = t[(np.diff(np.append(t, len(d.rows))) > 4)]  # jumps with no other jump in their blend
+    assert t.size
+    for j in t[:20]:
+        a = d.rows[j - 1]
+        cont = succ[a] if succ[a] >= 0 else a
+        # at the jump the output is where the previous stream was going (plus its own leftover blend)
+        left = out[j - 1] - raw[j - 1]
+        assert np.abs(out[j] - (db.normalized_[cont] + left * _fade_at(j, d.is_jump))).max() < 1e-3
+        np.testing.assert_allclose(out[j + 4], raw[j + 4])
+    # frames far from any jump are untouched
+    far = np.ones(len(d.rows), bool)
+    for j in np.flatnonzero(d.is_jump):
+        far[j:j + 4] = False
+    np.testing.assert_array_equal(out[far], raw[far])
+
+
+def _fade_at(j, is_jump):
+    prev = np.flatnonzero(is_jump[:j])
+    if not prev.size or j - prev[-1] > 4:
+        return 0.0
+    s = (j - prev[-1]) / 4
+    # the leftover at j is the previous offset faded one more step than at j-1
+    s0 = (j - 1 - prev[-1]) / 4
+    f = lambda x: 1 - x * x * (3 - 2 * x)  # noqa: E731
+    return f(s) / f(s0) if f(s0) else 0.0
+
+
+@pytest.mark.parametrize("kwargs, match_", [
+    ({"smooth": -0.1}, "--smooth"), ({"candidates": 0}, "--candidates"), ({"join": "nearest"}, "--join"),
+    ({"jump_cost": -1}, "--jump-cost"), ({"beam": 0}, "--beam"), ({"candidates": 10**7}, "larger than the database"),
+])
+def test_bad_parameters(henan_match, kwargs, match_):
+    db, _, res = henan_match
+    with pytest.raises(ParameterError, match=match_):
+        ViterbiDecoder(**kwargs).decode(db, res)
