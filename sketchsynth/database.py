@@ -120,7 +120,7 @@ class FrameDatabase:
             raise ParameterError(f"--filter must be one of {', '.join(METHODS)}, got {self.track_filter!r}")
         return w
 
-    def build(self, source, progress: bool = False) -> "FrameDatabase":
+    def build(self, source, progress: bool = False, video_options: dict | None = None) -> "FrameDatabase":
         """Read recordings, assess and normalize every frame, and index the usable ones.
 
         Parameters
@@ -130,6 +130,9 @@ class FrameDatabase:
             :func:`sketchsynth.io.recordings.discover`), or tracks already read.
         progress : bool
             Show progress bars.
+        video_options : dict, optional
+            For video recordings: :func:`sketchsynth.track.track_video_recording`
+            options (``detect_every``, ``jitter_filter``...).
 
         Returns
         -------
@@ -146,7 +149,7 @@ class FrameDatabase:
         else:
             self.source_ = os.fspath(source)
             tracks = load_tracks(discover(source), fps=self.fps, person=self.person, n_workers=self.n_workers,
-                                 progress=progress)
+                                 progress=progress, video_options=video_options)
         if not tracks or sum(len(t) for t in tracks) == 0:
             raise InputError("no frames in the recordings", self.source_)
         self._assemble(tracks, w, normalizer)

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .options import db_option, force_option, fps_option, parse_points, person_option
+from .options import db_option, force_option, fps_option, parse_points, person_option, tracker_kwargs, video_options
 
 
 @click.command("build-db")
@@ -25,8 +25,9 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
 @click.option("--max-gap", type=int, default=3, show_default=True,
               help="Interpolate points missing for at most this many consecutive frames.")
 @click.option("--workers", type=int, default=None, help="Processes reading JSON (default: all cores).")
+@video_options
 def command(recordings, db_path, fps, force, person, mode, anchors, stable_points, anchor_min_confidence, max_gap,
-            workers):
+            workers, video_opts):
     """Build a frame database from RECORDINGS.
 
     RECORDINGS is one recording or a folder of them: folders of OpenPose JSON
@@ -56,6 +57,6 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
             from ..errors import DatabaseError
 
             raise DatabaseError("database exists; add --force to replace it", db_path)
-        db.build(recordings, progress=True)
+        db.build(recordings, progress=True, video_options=tracker_kwargs(video_opts))
         path = db.save(db_path, force=force)
     click.echo(f"Wrote {path} in {time.perf_counter() - t0:.1f} s: {db.summary()}")
