@@ -227,6 +227,38 @@ class FrameDatabase:
                                 self.usable_rows_)
         self.index_ = index
 
+    def check_settings(self, weights=None, mode: str | None = None, anchors=None) -> None:
+        """Fail unless this database was built with the settings a query expects.
+
+        Parameters
+        ----------
+        weights : array of shape (70,), optional
+        mode : {"affine", "similarity"}, optional
+        anchors : tuple of 3 int, optional
+            None leaves a setting unchecked.
+
+        Raises
+        ------
+        DatabaseError
+            Naming what differs and how to fix it.
+        """
+        from .layout import describe_weights
+
+        where = getattr(self, "path_", None)
+        if weights is not None:
+            want = np.asarray(weights, dtype=np.float32)
+            if want.shape != self.weights_.shape or not np.allclose(want, self.weights_, rtol=1e-6, atol=0):
+                raise DatabaseError(f"built with weights {describe_weights(self.weights_)}, but "
+                                    f"{describe_weights(want)} were expected; rebuild it with those weights "
+                                    "or match against a database that has them", where)
+        if mode is not None and mode != self.normalizer_.mode:
+            raise DatabaseError(f"built with {self.normalizer_.mode} normalization, but {mode} was expected; "
+                                f"rebuild it with build-db --mode {mode}", where)
+        if anchors is not None and tuple(anchors) != tuple(self.normalizer_.anchors):
+            raise DatabaseError(f"built with normalization anchors {list(self.normalizer_.anchors)}, but "
+                                f"{list(anchors)} were expected; rebuild it with build-db --anchors "
+                                f"{','.join(map(str, anchors))}", where)
+
     @property
     def n_frames_(self) -> int:
         return len(self.frames_)

@@ -273,6 +273,8 @@ class Config:
     db_filter: str = "none"
     seam_blend: int = 0
     join: str = "successor"
+    curve: bool = False
+    """Part of the lambda sweep (drawn as one line in the plot)."""
 
     def key(self):
         return (self.db_filter, self.input_filter)
@@ -299,8 +301,12 @@ def default_configs(smooth=None, jump_cost=None, smooth_grid=DEFAULT_SMOOTH_GRID
     lam = DEFAULT_SMOOTH if smooth is None else smooth
     jc = DEFAULT_JUMP_COST if jump_cost is None else jump_cost
     grid = sorted(set(float(x) for x in smooth_grid) | {float(lam)})
-    out = [Config("greedy (per-frame)", 0.0)]
-    out += [Config(f"viterbi λ={g:g}" + (" (default)" if g == lam else ""), g, jc) for g in grid if g > 0]
+    out = [Config("greedy (per-frame)", 0.0, curve=True)]
+    out += [Config(f"viterbi λ={g:g}, jump cost {jc:g}" + (" (default)" if g == lam else ""), g, jc, curve=True)
+            for g in grid if g > 0]
+    if jc > 0:
+        # the join's distance term alone, for comparison with the jump cost's effect
+        out.append(Config("viterbi λ=2, jump cost 0", 2.0, 0.0))
     if seam_blend:
         out.append(Config(f"viterbi λ={lam:g} + seam blend {seam_blend}", lam, jc, seam_blend=seam_blend))
     for f in filters or ():
@@ -313,7 +319,7 @@ def default_configs(smooth=None, jump_cost=None, smooth_grid=DEFAULT_SMOOTH_GRID
 
 
 def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates: int | None = None,
-             guard: int = 0, db_params: dict | None = None, progress=None) -> Report:
+             guard: int = 0, db_params: dict | None = None, beam: float | None = None, progress=None) -> Report:
     """Build a database from part of the recordings, synthesize the rest, compare with the truth.
 
     Parameters
@@ -331,6 +337,8 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
         See :func:`split_tracks`.
     db_params : dict, optional
         Passed to :class:`~sketchsynth.database.FrameDatabase` (weights, mode, anchors...).
+    beam : float, optional
+        The decoders' beam (see :class:`~sketchsynth.decode.ViterbiDecoder`).
     progress : callable(str), optional
         Called with a line per step.
 
@@ -386,7 +394,7 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
                     raise InputError(f"held-out part {h.name} has {int(res.usable.sum())} usable frames; "
                                      "need at least 2", h.path)
                 t0 = time.perf_counter()
-                dec = ViterbiDecoder(smooth=c.smooth, candidates=K, join=c.join, jump_cost=c.jump_cost)
+                dec = ViterbiDecoder(smooth=c.smooth, candidates=K, join=c.join, jump_cost=c.jump_cost, beam=beam)
                 d = dec.decode(db, res)
                 timings["decode_s"] += time.perf_counter() - t0
                 out_norm = blend_seams(db, d.rows, d.is_jump, c.seam_blend)
@@ -402,7 +410,7 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
         m = pool(sums[i], fps)
         rows.append({"name": c.name, "smooth": c.smooth, "jump_cost": c.jump_cost, "join": c.join,
                      "input_filter": c.input_filter, "db_filter": c.db_filter, "seam_blend": c.seam_blend,
-                     **m})
+                     "curve": c.curve, **m})
     base = next((r for r in rows if r["smooth"] == 0 and r["input_filter"] == "none"
                  and r["db_filter"] == "none"), None)
     for r in rows:
@@ -410,8 +418,9 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
             r["jump_reduction"] = base["jumps_per_s"] / r["jumps_per_s"] if r["jumps_per_s"] else float("inf")
             r["cost_rise"] = r["target_cost"] / base["target_cost"] - 1
     timings["total_s"] = time.perf_counter() - t_start
-    settings = {"metric": metric, "candidates": K, "guard": guard, "fps": fps,
-                "database": {k: v for k, v in (db_params or {}).items()}}
+    settings = {"metric": metric, "candidates": K, "guard": guard, "fps": fps, "beam": beam,
+                "database": {k: (np.asarray(v).tolist() if isinstance(v, (np.ndarray, tuple)) else v)
+                             for k, v in (db_params or {}).items()}}
     return Report(rows, fold_info, settings, {k: round(v, 3) for k, v in timings.items()})
 
 
@@ -439,11 +448,10 @@ def save_lmd_plot(report: Report, path) -> str:
 
     fig = Figure(figsize=(6.4, 4.4), dpi=150)
     ax = fig.add_subplot(1, 1, 1)
-    plain = [r for r in report.rows if r["input_filter"] == "none" and r["db_filter"] == "none"
-             and not r["seam_blend"]]
+    plain = [r for r in report.rows if r.get("curve")]
     plain.sort(key=lambda r: r["smooth"])
     ax.plot([r["jumps_per_s"] for r in plain], [r["lmd_px"] for r in plain], "o-", color="tab:blue",
-            label="per-frame (λ=0) and Viterbi")
+            label="per-frame (λ=0) and Viterbi, λ sweep")
     for r in plain:
         ax.annotate(f"λ={r['smooth']:g}", (r["jumps_per_s"], r["lmd_px"]), textcoords="offset points",
                     xytext=(4, 4), fontsize=7)

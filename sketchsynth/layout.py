@@ -154,3 +154,64 @@ def check_point_indices(indices, what: str) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         raise ParameterError(f"{what}: repeated point in {list(out)}")
     return out
+
+
+def parse_weights(spec: str) -> np.ndarray:
+    """Point weights from a short text, for options like ``--expect-weights``.
+
+    Parameters
+    ----------
+    spec : str
+        ``"default"`` (the method's: lips 10, eyes and pupils 2, others 1);
+        ``group=value`` pairs changing the default (``"lips=5,eyes=1"``; groups
+        jaw, brows, nose, eyes, lips, pupils, and ``all`` applied first); or 70
+        comma-separated numbers in point order.
+
+    Returns
+    -------
+    np.ndarray, shape (70,), float32
+
+    Raises
+    ------
+    ParameterError
+    """
+    from .errors import ParameterError
+
+    text = spec.replace(" ", "")
+    if text in ("", "default"):
+        return default_weights()
+    parts = [p for p in text.split(",") if p]
+    try:
+        if all("=" not in p for p in parts):
+            w = np.array([float(p) for p in parts], dtype=np.float32)
+            if w.shape != (N_POINTS,):
+                raise ParameterError(f"weights: got {w.size} numbers, expected {N_POINTS} (one per point) or "
+                                     "group=value pairs like lips=10,eyes=2")
+        else:
+            pairs = dict(p.split("=", 1) for p in parts)
+            unknown = sorted(set(pairs) - set(GROUPS) - {"all"})
+            if unknown:
+                raise ParameterError(f"weights: unknown group(s) {unknown}; use {', '.join(GROUPS)} or all")
+            w = default_weights()
+            if "all" in pairs:
+                w[:] = float(pairs.pop("all"))
+            for name, v in pairs.items():
+                w[GROUPS[name]] = float(v)
+    except ValueError:
+        raise ParameterError(f"weights: cannot read {spec!r}; expected e.g. lips=10,eyes=2,pupils=2 or "
+                             "70 numbers") from None
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ParameterError(f"weights: need non-negative numbers, not all zero, got {spec!r}")
+    return w
+
+
+def describe_weights(weights) -> str:
+    """``"lips 10, eyes 2, ..."`` when every group has one weight, else the 70 numbers."""
+    w = np.asarray(weights, dtype=np.float64)
+    parts = []
+    for name, idx in GROUPS.items():
+        vals = np.unique(w[idx])
+        if len(vals) != 1:
+            return "[" + ", ".join(f"{x:g}" for x in w) + "]"
+        parts.append(f"{name} {vals[0]:g}")
+    return ", ".join(parts)

@@ -50,6 +50,13 @@ class MatchResult:
         NaN for unusable input frames.
     candidates, candidate_costs : np.ndarray, shape (n_frames, k)
         Re-ranked candidates (database rows) and their exact costs, best first.
+    decoding : Decoding or None
+        When :func:`match` ran a decoder: its whole-sequence choice, which
+        ``rows`` and ``target_cost`` then hold; the per-frame choice stays in
+        ``frame_rows`` and ``frame_cost``.
+    join_cost, is_jump : np.ndarray, shape (n_frames,), or None
+        The decoding's join cost from the previous frame (NaN where none) and
+        whether the choice leaves the previous choice's recording.
     """
 
     keypoints: np.ndarray
@@ -66,6 +73,11 @@ class MatchResult:
     k: int
     exhaustive: bool
     timings: dict = field(default_factory=dict)
+    decoding: object = None
+    frame_rows: np.ndarray | None = None
+    frame_cost: np.ndarray | None = None
+    join_cost: np.ndarray | None = None
+    is_jump: np.ndarray | None = None
 
     def __len__(self):
         return len(self.rows)
@@ -130,8 +142,8 @@ def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, m
 
 
 def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFILTER_K,
-          exhaustive_search: bool = False) -> MatchResult:
-    """Pick the nearest database frame for each input frame.
+          exhaustive_search: bool = False, decoder=None) -> MatchResult:
+    """Pick the nearest database frame for each input frame, or the best sequence.
 
     Parameters
     ----------
@@ -144,6 +156,10 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
     exhaustive_search : bool
         Search every usable database frame (numba, early abandoning, seeded with
         the prefilter's best) instead of trusting the prefilter.
+    decoder : ViterbiDecoder, optional
+        Choose the whole sequence at once (:mod:`sketchsynth.decode`); the
+        prefilter is widened to the decoder's ``candidates`` if needed. Needs at
+        least 2 usable input frames.
 
     Returns
     -------
@@ -152,6 +168,9 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
     check_metric(metric)
     if int(k) != k or k < 1:
         raise ParameterError(f"-k must be a whole number >= 1, got {k}")
+    if decoder is not None:
+        decoder.check(db)
+        k = max(int(k), int(decoder.candidates))
     t0 = time.perf_counter()
     normalized, mats, usable, reason, qweights = prepare_input(db, keypoints)
     t1 = time.perf_counter()
@@ -165,11 +184,22 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
         r, c = exhaustive(db, normalized[u], qweights[u], rows[u], best[u], metric)
         rows[u], best[u] = r, c
         timings["exhaustive_s"] = time.perf_counter() - t2
-    return MatchResult(np.asarray(keypoints, np.float32), normalized, mats, usable, reason, qweights, rows, best,
-                       cand, cost, metric, int(k), bool(exhaustive_search), timings)
+    result = MatchResult(np.asarray(keypoints, np.float32), normalized, mats, usable, reason, qweights, rows, best,
+                         cand, cost, metric, int(k), bool(exhaustive_search), timings)
+    if decoder is not None:
+        if usable.sum() < 2:
+            raise InputError(f"the input has {int(usable.sum())} usable frame(s) of {len(usable)}; smooth "
+                             "synthesis needs at least 2 (check that a face was tracked)")
+        d = decoder.decode(db, result)
+        result.frame_rows, result.frame_cost = result.rows, result.target_cost
+        result.rows, result.target_cost = d.rows, d.target_cost
+        result.join_cost, result.is_jump, result.decoding = d.join_cost, d.is_jump, d
+        timings.update(d.timings)
+    return result
 
 
-def matched_in_input_coords(db, result: MatchResult, rows: np.ndarray | None = None) -> np.ndarray:
+def matched_in_input_coords(db, result: MatchResult, rows: np.ndarray | None = None,
+                            seam_blend: int = 0) -> np.ndarray:
     """The chosen database frames drawn where the input's face is.
 
     Parameters
@@ -178,6 +208,9 @@ def matched_in_input_coords(db, result: MatchResult, rows: np.ndarray | None = N
     result : MatchResult
     rows : np.ndarray, shape (n_frames,), optional
         Database rows to map (default ``result.rows``); -1 gives NaN.
+    seam_blend : int
+        Blend every jump's offset away over this many frames
+        (:func:`sketchsynth.decode.blend_seams`); 0 draws the frames as stored.
 
     Returns
     -------
@@ -190,7 +223,16 @@ def matched_in_input_coords(db, result: MatchResult, rows: np.ndarray | None = N
     out = np.full((len(rows), 70, 3), np.nan, dtype=np.float32)
     ok = rows >= 0
     if ok.any():
-        pts = Normalizer.inverse_transform(db.normalized_[rows[ok]], result.matrices[ok])
+        if seam_blend:
+            from .decode import blend_seams, path_joins
+
+            seg = np.ones(len(rows), bool)
+            seg[1:] = rows[:-1] < 0
+            _, is_jump = path_joins(db, rows, seg)
+            norm = blend_seams(db, rows, is_jump, seam_blend)[ok]
+        else:
+            norm = db.normalized_[rows[ok]]
+        pts = Normalizer.inverse_transform(norm, result.matrices[ok])
         out[ok, :, :2] = pts
         out[ok, :, 2] = db.keypoints_[rows[ok], :, 2]
     return out

@@ -181,8 +181,10 @@ def test_recording_matched_against_itself_is_the_identity(henan_match):
     d = ViterbiDecoder(smooth=1.0, jump_cost=0.5).decode(db, res)
     np.testing.assert_array_equal(d.rows, rows)
     assert not d.is_jump.any()
-    np.testing.assert_array_equal(d.target_cost, 0.0)
-    assert d.total_cost == 0.0
+    np.testing.assert_array_equal(d.join_cost[1:], 0.0)
+    # zero up to float32 re-normalization of the stored frames (typical costs here are ~500)
+    np.testing.assert_allclose(d.target_cost, 0.0, atol=1e-2)
+    assert d.total_cost == pytest.approx(np.sum(d.target_cost))
 
 
 def test_unusable_frames_split_the_sequence(henan_match):

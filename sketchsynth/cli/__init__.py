@@ -69,9 +69,9 @@ def cli():
 
 
 def _register():
-    from . import build_db, demo, info, match, plot, stable_points, track
+    from . import build_db, demo, evaluate, info, match, plot, stable_points, track
 
-    for mod in (build_db, match, plot, stable_points, info, demo, track):
+    for mod in (build_db, match, plot, stable_points, info, demo, track, evaluate):
         cli.add_command(mod.command)
 
 

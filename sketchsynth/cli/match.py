@@ -6,8 +6,10 @@ import os
 import time
 
 import click
+import numpy as np
 
-from .options import db_option, force_option, fps_option, metric_option, person_option, tracker_kwargs, video_options
+from .options import (check_expectations, db_option, expect_options, filter_option, force_option, fps_option,
+                      metric_option, person_option, smoothing_options, tracker_kwargs, video_options)
 
 
 @click.command("match")
@@ -28,25 +30,40 @@ from .options import db_option, force_option, fps_option, metric_option, person_
 @video_options
 @click.option("--sketch-layout", type=click.Choice(["side-by-side", "overlay"]), default="side-by-side",
               show_default=True, help="Video input: sketch.mp4 shows input and match side by side or overlaid.")
+@smoothing_options
+@click.option("--seam-blend", type=int, default=0, show_default=True, metavar="FRAMES",
+              help="Blend each remaining jump away over this many frames in the written keypoints "
+                   "(the selection does not change).")
+@filter_option
+@expect_options
 def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, person, force, video_opts,
-            sketch_layout):
-    """Match INPUT frame by frame against the database.
+            sketch_layout, smooth, candidates, join, jump_cost, beam, seam_blend, track_filter, expect_weights,
+            expect_normalization):
+    """Match INPUT against the database: the best database frame sequence for it.
+
+    With --smooth 0 every input frame gets its nearest database frame on its
+    own (the method's per-frame match). Otherwise the whole sequence is chosen
+    at once (Viterbi), trading target cost against join cost, so the output
+    plays recorded stretches instead of hopping between moments every frame.
 
     INPUT is a folder of OpenPose JSON, a .npy/.npz landmark array or a video
     (tracked first; then sketch.mp4 and, when the database has recorded video,
     frames.mp4 are written too, with the input's audio). Writes
-    OUT/selection.csv (input_frame, db_index, recording, frame, target_cost),
-    the matched keypoints as OpenPose JSON in the input's image coordinates
-    (OUT/matched/), and a comparison figure.
+    OUT/selection.csv (input_frame, db_index, recording, frame, target_cost,
+    join_cost, is_jump), the matched keypoints as OpenPose JSON in the input's
+    image coordinates (OUT/matched/), and a comparison figure.
 
     \b
     Example:
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --out out/sa1
+      sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --smooth 0   # per-frame
     """
     from ..database import FrameDatabase
+    from ..decode import ViterbiDecoder, path_stats
     from ..errors import ParameterError
+    from ..filters import filter_keypoints
     from ..io.recordings import load_input
-    from ..matching import match
+    from ..matching import match, matched_in_input_coords
     from ..results import write_match_outputs
     from ..search import check_metric
     from ..video_out import MatchVideoWriter
@@ -54,13 +71,30 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
     check_metric(metric)
     if k < 1:
         raise ParameterError(f"-k must be >= 1, got {k}")
+    if seam_blend < 0:
+        raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
+    decoder = ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost,
+                             beam=beam).check()
     t0 = time.perf_counter()
     db = FrameDatabase.load(db_path)
+    check_expectations(db, expect_weights, expect_normalization)
+    decoder.check(db)
     track = load_input(input_path, fps=fps, person=person, video_options=tracker_kwargs(video_opts))
     out = out or os.path.join("out", track.name.replace("/", "_"))
-    result = match(db, track.keypoints, metric=metric, k=k, exhaustive_search=exhaustive)
-    videos = MatchVideoWriter(db, result, track, layout=sketch_layout) if track.video else None
+    keypoints = track.keypoints if track_filter == "none" else \
+        filter_keypoints(track.keypoints, track.fps, track_filter, frames=track.frames)
+    result = match(db, keypoints, metric=metric, k=k, exhaustive_search=exhaustive, decoder=decoder)
+    dec = result.decoding
+    stats = path_stats(result.is_jump, result.rows >= 0, dec.segment_start, track.fps)
+    greedy = path_stats(*_jumps(db, result.frame_rows), track.fps)
+    matched_kp = matched_in_input_coords(db, result, seam_blend=seam_blend)
+    videos = MatchVideoWriter(db, result, track, matched_kp=matched_kp, layout=sketch_layout) if track.video else None
+    smoothing = {**dec.params, "seam_blend": seam_blend, "input_filter": track_filter, **stats,
+                 "per_frame_jumps_per_s": greedy["jumps_per_s"],
+                 "per_frame_mean_target_cost": float(np.nanmean(result.frame_cost)), "total_cost": dec.total_cost}
     summary = write_match_outputs(out, db, result, track, force=force, plot_frames=plot_frames or None,
+                                  extra_columns={"join_cost": result.join_cost, "is_jump": result.is_jump},
+                                  summary_extra={"smoothing": smoothing}, matched_kp=matched_kp,
                                   write_files=videos)
     cost = summary["mean_target_cost"]
     click.echo(f"Matched {summary['matched_frames']} of {summary['frames']} frames of {track.name} against "
@@ -68,7 +102,27 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
                f"{'exhaustive' if exhaustive else f'top-{k} prefilter'}) in {time.perf_counter() - t0:.2f} s; "
                f"mean target cost {cost:.4g}." if cost is not None else
                f"No input frame of {track.name} has a usable face; nothing matched.")
+    if smooth > 0:
+        rise = cost / smoothing["per_frame_mean_target_cost"] - 1
+        click.echo(f"Smooth synthesis (λ={smooth:g}, top-{candidates} + successors, {join} join, jump cost "
+                   f"{jump_cost:g}): {stats['frames']} frames, {stats['jumps_per_s']:.2f} jumps/s (per-frame "
+                   f"match: {greedy['jumps_per_s']:.2f}), mean run {stats['mean_run_frames']:.1f} frames "
+                   f"({stats['mean_run_s']:.2f} s), mean target cost {cost:.4g} ({100 * rise:+.1f}%).")
+    else:
+        click.echo(f"Per-frame match (--smooth 0): {stats['frames']} frames, {stats['jumps_per_s']:.2f} jumps/s, "
+                   f"mean run {stats['mean_run_frames']:.1f} frames, mean target cost {cost:.4g}.")
     click.echo(f"Wrote {out}/selection.csv, {out}/matched/ (OpenPose JSON) and "
                f"{', '.join(f'{out}/{p}' for p in summary['plots'])}")
     if videos is not None:
         click.echo(videos.summary_line(out))
+
+
+def _jumps(db, rows):
+    """(is_jump, usable, segment_start) of a row sequence, for :func:`sketchsynth.decode.path_stats`."""
+    from ..decode import path_joins
+
+    usable = rows >= 0
+    seg = usable.copy()
+    seg[1:] &= ~usable[:-1]
+    _, is_jump = path_joins(db, rows, seg)
+    return is_jump, usable, seg

@@ -77,3 +77,65 @@ def tracker_kwargs(video_opts: dict | None) -> dict:
     if opts.get("no_cache"):
         out["cache"] = False
     return out
+
+
+def smoothing_options(f):
+    """Options of the smooth (Viterbi) synthesis, shared by match and evaluate."""
+    from ..decode import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
+
+    f = click.option("--smooth", "smooth", type=float, default=DEFAULT_SMOOTH, show_default=True,
+                     help="Weight λ of the join cost against the target cost; 0 = the per-frame match.")(f)
+    f = click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True,
+                     help="Top-K database frames per input frame in the Viterbi lattice (recording successors "
+                          "of the previous step's best states are added).")(f)
+    f = click.option("--join", type=click.Choice(["successor", "method"]), default="successor", show_default=True,
+                     help="Join cost: 0 for a recording's next frame, else distance from where the recording "
+                          "would have gone (successor); or the distance between consecutive frames (method).")(f)
+    f = click.option("--jump-cost", type=float, default=DEFAULT_JUMP_COST, show_default=True,
+                     help="Extra join cost of every jump, in units of the input's median per-frame target cost.")(f)
+    f = click.option("--beam", type=float, default=None,
+                     help="Prune lattice states more than this many median target costs above their step's "
+                          "best (faster, approximate) [default: exact].")(f)
+    return f
+
+
+def filter_option(f):
+    return click.option("--filter", "track_filter", type=click.Choice(["none", "one-euro", "savgol"]),
+                        default="none", show_default=True,
+                        help="Temporal filter against tracker jitter on the input keypoints before matching "
+                             "(video input is already filtered by the tracker, see --jitter-filter).")(f)
+
+
+def expect_options(f):
+    f = click.option("--expect-weights", default=None,
+                     help="Fail unless the database was built with these point weights: default, "
+                          "group=value pairs (lips=10,eyes=2,...) or 70 numbers.")(f)
+    f = click.option("--expect-normalization", default=None,
+                     help="Fail unless the database was built with this normalization: affine, similarity, "
+                          "optionally with anchors (affine:35,40,46).")(f)
+    return f
+
+
+def parse_normalization(text: str | None):
+    """'affine:35,40,46' -> ('affine', (35, 40, 46)); 'similarity' -> ('similarity', None)."""
+    if text is None:
+        return None, None
+    from ..errors import ParameterError
+    from ..normalize import MODES
+
+    mode, _, anchors = text.replace(" ", "").partition(":")
+    if mode not in MODES:
+        raise ParameterError(f"--expect-normalization: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    pts = parse_points(anchors, "--expect-normalization anchors") if anchors else None
+    if pts is not None and len(pts) != 3:
+        raise ParameterError(f"--expect-normalization anchors: need exactly 3 points, got {list(pts)}")
+    return mode, pts
+
+
+def check_expectations(db, expect_weights: str | None, expect_normalization: str | None):
+    """Raise DatabaseError when ``db`` was built otherwise than the options say."""
+    from ..layout import parse_weights
+
+    weights = None if expect_weights is None else parse_weights(expect_weights)
+    mode, anchors = parse_normalization(expect_normalization)
+    db.check_settings(weights=weights, mode=mode, anchors=anchors)
