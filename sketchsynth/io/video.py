@@ -103,6 +103,9 @@ def _open(path, av=None):
         raise InputError("empty file (0 bytes), not a video", path)
     try:
         return av.open(path, metadata_errors="ignore")
+    except av.error.EOFError:
+        raise InputError("holds no frames: the file ends right after its header (an empty or unfinished "
+                         "recording)", path) from None
     except av.error.FFmpegError as e:
         with open(path, "rb") as fh:
             head = fh.read(12)
@@ -120,9 +123,10 @@ def _video_stream(container, path):
         if "audio" in kinds:
             raise InputError("audio-only file: it has no video stream (give a video with the speaker's face)",
                              path)
-        what = f"FFmpeg reads it as '{container.format.name}'" + (f" with {', '.join(kinds)} streams" if kinds
-                                                                  else " without streams")
-        raise InputError(f"not a video file ({what})", path)
+        if not kinds:
+            raise InputError("holds no frames and no streams (an empty or unfinished recording)", path)
+        raise InputError(f"not a video file (FFmpeg reads it as '{container.format.name}' with "
+                         f"{', '.join(kinds)} streams only)", path)
     return container.streams.video[0]
 
 
@@ -184,11 +188,6 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         codec = vs.codec_context.name
         width, height = vs.codec_context.width, vs.codec_context.height
         times = _frame_times(pts, tb, float(rate) if rate else None)
-        rotation = 0
-        try:
-            c.seek(0)
-        except av.error.FFmpegError:
-            pass
     # Decoding the first frame rejects streams FFmpeg only pretends to understand.
     with _open(path, av) as c:
         vs = c.streams.video[0]
