@@ -254,3 +254,93 @@ def test_bad_parameters(henan_match, kwargs, match_):
     db, _, res = henan_match
     with pytest.raises(ParameterError, match=match_):
         ViterbiDecoder(**kwargs).decode(db, res)
+
+
+# ---------------------------------------------------------------------------- CLI
+def _cli(args):
+    from click.testing import CliRunner
+
+    from sketchsynth.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def _clean_error(res, fragment):
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], res.stderr
+    assert "Traceback" not in res.output
+
+
+@pytest.fixture(scope="module")
+def example_input():
+    from conftest import EXAMPLES
+
+    return EXAMPLES / "inputs" / "henan_03001-03300"
+
+
+def test_match_command_smooths_and_reports(example_db, example_input, tmp_path):
+    import json
+
+    import pandas as pd
+
+    from sketchsynth import FrameDatabase, match
+    from sketchsynth.io.recordings import load_input
+
+    out = tmp_path / "smooth"
+    res = _cli(["match", example_input, "--db", example_db, "--out", out, "--seam-blend", "3"])
+    assert res.exit_code == 0, res.output
+    assert "Matched 300 of 300 frames" in res.output and "jumps/s" in res.output and "mean run" in res.output
+    sel = pd.read_csv(out / "selection.csv")
+    assert {"join_cost", "is_jump"} <= set(sel.columns) and len(sel) == 300
+    assert np.isnan(sel["join_cost"][0]) and not sel["is_jump"][0]
+    assert (sel["join_cost"][~sel["is_jump"]].iloc[1:] == 0).all() and (sel["join_cost"][sel["is_jump"]] > 0).all()
+    summary = json.loads((out / "summary.json").read_text())["smoothing"]
+    assert summary["jumps_per_s"] < summary["per_frame_jumps_per_s"] / 3
+    assert len(list((out / "matched").iterdir())) == 300
+
+    flat = tmp_path / "flat"
+    assert _cli(["match", example_input, "--db", example_db, "--out", flat, "--smooth", "0"]).exit_code == 0
+    db = FrameDatabase.load(example_db)
+    want = match(db, load_input(example_input).keypoints).rows
+    np.testing.assert_array_equal(pd.read_csv(flat / "selection.csv")["db_index"], want)
+
+
+@pytest.mark.parametrize("extra", [["--filter", "one-euro"], ["--join", "method", "--beam", "2"],
+                                   ["--exhaustive", "--candidates", "8", "-k", "4"]])
+def test_match_command_options(example_db, example_input, tmp_path, extra):
+    res = _cli(["match", example_input, "--db", example_db, "--out", tmp_path / "o", *extra])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--smooth", "-0.5"], "--smooth"),
+    (["--candidates", "3001"], "larger than the database's 3000 usable frames"),
+    (["--expect-weights", "lips=5"], "built with weights lips 10"),
+    (["--expect-normalization", "similarity"], "built with affine normalization"),
+    (["--expect-normalization", "affine:35,39,42"], "anchors [35, 40, 46]"),
+    (["--seam-blend", "-1"], "--seam-blend"),
+])
+def test_match_command_bad_options(example_db, example_input, tmp_path, args, fragment):
+    out = tmp_path / "o"
+    _clean_error(_cli(["match", example_input, "--db", example_db, "--out", out, *args]), fragment)
+    assert not out.exists()
+
+
+def test_match_command_expectations_that_hold(example_db, example_input, tmp_path):
+    res = _cli(["match", example_input, "--db", example_db, "--out", tmp_path / "o", "--expect-weights", "default",
+                "--expect-normalization", "affine:35,40,46"])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("n_usable", [0, 1])
+def test_match_command_needs_two_usable_frames(example_db, tmp_path, n_usable):
+    from conftest import EXAMPLES
+
+    with np.load(EXAMPLES / "recordings" / "henan_00001-03000.npz") as z:
+        kp = z["keypoints"][:5].copy()
+    kp[n_usable:] = 0
+    np.save(tmp_path / "few.npy", kp)
+    out = tmp_path / "o"
+    _clean_error(_cli(["match", tmp_path / "few.npy", "--db", example_db, "--out", out]), "at least 2")
+    assert not out.exists()
