@@ -352,6 +352,8 @@ class MatchVideoWriter:
         Mux the input's audio.
     crf : int
         x264 quality.
+    progress : bool
+        Show a progress bar per video.
 
     Attributes
     ----------
@@ -360,7 +362,7 @@ class MatchVideoWriter:
     """
 
     def __init__(self, db, result, track, matched_kp=None, rows=None, layout: str = "side-by-side",
-                 frames_video: bool = True, audio: bool = True, crf: int = 23):
+                 frames_video: bool = True, audio: bool = True, crf: int = 23, progress: bool = False):
         self.db = db
         self.result = result
         self.track = track
@@ -370,6 +372,7 @@ class MatchVideoWriter:
         self.frames_video = frames_video
         self.audio = audio
         self.crf = crf
+        self.progress = progress
         if layout not in LAYOUTS:
             raise ParameterError(f"sketch layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
         if track.video is None:
@@ -400,7 +403,8 @@ class MatchVideoWriter:
                   "input_index": index.tolist(), "layout": self.layout, "written": {}, "skipped": {}}
         kp_in = np.asarray(tr.keypoints, np.float32)
         report["written"]["sketch.mp4"] = write_video(
-            folder / "sketch.mp4", sketch_frames(kp_in, matched, size, index, self.layout), fps,
+            folder / "sketch.mp4", self._bar(sketch_frames(kp_in, matched, size, index, self.layout),
+                                             len(index), "sketch.mp4"), fps,
             audio=audio, audio_offset=offset, crf=self.crf)
         has_video = any(r.get("video") for r in self.db.recordings_)
         if not self.frames_video:
@@ -418,7 +422,8 @@ class MatchVideoWriter:
             else:
                 mats = np.asarray(res.matrices, np.float64)[index]
                 report["written"]["frames.mp4"] = write_video(
-                    folder / "frames.mp4", db_frame_images(self.db, rows_out, mats, size, matched, index), fps,
+                    folder / "frames.mp4", self._bar(db_frame_images(self.db, rows_out, mats, size, matched, index),
+                                                     len(index), "frames.mp4"), fps,
                     audio=audio, audio_offset=offset, crf=self.crf)
                 report["db_rows"] = rows_out.tolist()
         for v in report["written"].values():
@@ -426,6 +431,13 @@ class MatchVideoWriter:
         (folder / VIDEOS_JSON).write_text(json.dumps(report))
         self.report_ = report
         return report
+
+    def _bar(self, frames, total, name):
+        if not self.progress:
+            return frames
+        from tqdm.auto import tqdm
+
+        return tqdm(frames, total=total, unit="frame", desc=f"writing {name}", leave=False)
 
     def summary_line(self, out) -> str:
         """One sentence for the CLI: which videos were written (and why one was not)."""

@@ -79,7 +79,7 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
     db = FrameDatabase.load(db_path)
     check_expectations(db, expect_weights, expect_normalization)
     decoder.check(db)
-    track = load_input(input_path, fps=fps, person=person, video_options=tracker_kwargs(video_opts))
+    track = load_input(input_path, fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
     out = out or os.path.join("out", track.name.replace("/", "_"))
     keypoints = track.keypoints if track_filter == "none" else \
         filter_keypoints(track.keypoints, track.fps, track_filter, frames=track.frames)
@@ -88,7 +88,8 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
     stats = path_stats(result.is_jump, result.rows >= 0, dec.segment_start, track.fps)
     greedy = path_stats(*_jumps(db, result.frame_rows), track.fps)
     matched_kp = matched_in_input_coords(db, result, seam_blend=seam_blend)
-    videos = MatchVideoWriter(db, result, track, matched_kp=matched_kp, layout=sketch_layout) if track.video else None
+    videos = (MatchVideoWriter(db, result, track, matched_kp=matched_kp, layout=sketch_layout, progress=True)
+              if track.video else None)
     smoothing = {**dec.params, "seam_blend": seam_blend, "input_filter": track_filter, **stats,
                  "per_frame_jumps_per_s": greedy["jumps_per_s"],
                  "per_frame_mean_target_cost": float(np.nanmean(result.frame_cost)), "total_cost": dec.total_cost}

@@ -322,12 +322,12 @@ def load_tracks(recordings: list[Recording], fps: float | None = None, person="l
 
 
 def load_input(path: str | os.PathLike, fps: float | None = None, person="largest",
-               video_options: dict | None = None, assume_fps: float = 25.0) -> Track:
+               video_options: dict | None = None, assume_fps: float = 25.0, progress: bool = False) -> Track:
     """Read a match input: one recording (a folder of OpenPose JSON, an array, or a video).
 
     Unlike a database recording, an input without a known frame rate is still
     usable: ``assume_fps`` is taken and the track's ``fps_source`` says
-    ``"assumed"``.
+    ``"assumed"``. ``progress`` shows a bar while a video input is tracked.
 
     Returns
     -------
@@ -338,4 +338,5 @@ def load_input(path: str | os.PathLike, fps: float | None = None, person="larges
     if len(recs) != 1:
         raise InputError(f"holds {len(recs)} recordings; give one recording (a folder of JSON, "
                          "an array or a video) as the match input", path)
-    return load_tracks(recs, fps=fps, person=person, video_options=video_options, assume_fps=assume_fps)[0]
+    return load_tracks(recs, fps=fps, person=person, video_options=video_options, assume_fps=assume_fps,
+                       progress=progress)[0]
