@@ -201,7 +201,9 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
     pos_prev = np.full(N, -1, dtype=np.int32)
     pos_cur = np.full(N, -1, dtype=np.int32)
     rank = np.zeros(W, dtype=np.int64)
-    t_anchor = np.empty(W)  # target cost at step t of each previous state's join anchor (-1: not yet)
+    s_ord = np.empty(W)  # previous column's scores, ascending
+    anc_ord = np.empty(W, dtype=np.int64)  # ... their join anchors (successor, or the frame itself)
+    ta_ord = np.empty(W)  # ... the anchors' target cost at step t (-1: not computed yet)
     for t in range(T):
         # pos_cur last held column t-2: clear it
         if t >= 2:
@@ -233,6 +235,14 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
                         w += 1
         width[t] = w
         best_col = np.inf
+        if joined and lam > 0.0:
+            # the previous column in score order, with each state's join anchor
+            for i in range(wp):
+                a = rank[i]
+                s_ord[i] = score[t - 1, a]
+                ra = rows[t - 1, a]
+                anc_ord[i] = succ[ra] if (join_mode == JOIN_SUCCESSOR and succ[ra] >= 0) else ra
+                ta_ord[i] = -1.0
         for b in range(w):
             if not joined:
                 score[t, b] = target[t, b]
@@ -243,8 +253,6 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
             else:
                 rb = rows[t, b]
                 tri = full[t] and metric == METRIC_SUM
-                if b == 0:
-                    t_anchor[:wp] = -1.0
                 best = np.inf
                 bi = -1
                 p = prev[rb]
@@ -255,25 +263,26 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
                         j = _frame_dist_bounded(db, p, rb, jweights, order, metric, np.inf)
                     best = score[t - 1, pa] + lam * j
                     bi = pa
+                tb = target[t, b]
+                lamjc = lam * jump_cost
                 for i in range(wp):
-                    a = rank[i]
-                    sa = score[t - 1, a]
-                    if sa + lam * jump_cost >= best:
+                    sa = s_ord[i]
+                    if sa + lamjc >= best:
                         break  # sorted by score: nothing further can win
+                    a = rank[i]
                     if a == pa:
                         continue
-                    ra = rows[t - 1, a]
-                    anchor = ra
-                    if join_mode == JOIN_SUCCESSOR and succ[ra] >= 0:
-                        anchor = succ[ra]
+                    anchor = anc_ord[i]
                     if tri:
-                        if t_anchor[a] < 0.0:
+                        ta = ta_ord[i]
+                        if ta < 0.0:  # computed once per step, when first needed
                             pc = pos_cur[anchor]
-                            t_anchor[a] = target[t, pc] if pc >= 0 else \
+                            ta = target[t, pc] if pc >= 0 else \
                                 _frame_cost(db[anchor], queries[t], qweights[t], metric)
+                            ta_ord[i] = ta
                         # shrunk a hair so rounding can never prune a pair that would win
-                        lb = abs(t_anchor[a] - target[t, b]) * (1.0 - 1e-9)
-                        if sa + lam * (lb + jump_cost) >= best:
+                        lb = abs(ta - tb) * (1.0 - 1e-9)
+                        if sa + lam * lb + lamjc >= best:
                             continue
                     d = _frame_dist_bounded(db, anchor, rb, jweights, order, metric,
                                             (best - sa) / lam - jump_cost)
