@@ -71,9 +71,7 @@ def main(argv=None):
     db_path = work / "db"
 
     def build():
-        db = FrameDatabase().build(rec)
-        db.save(db_path, force=True)
-        return db
+        return FrameDatabase().build(rec, path=db_path, force=True)
 
     t_build, db = timeit(build, repeat=3)
     t0 = time.perf_counter()

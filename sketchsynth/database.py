@@ -13,7 +13,6 @@ On disk (see ``db/README.md``)::
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 from pathlib import Path
@@ -21,16 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import quality
 from ._version import __version__
+from .build import DATA_FILES, FORMAT, FORMAT_VERSION
 from .errors import DatabaseError, InputError, ParameterError
 from .layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_weights, point_order_lips_first
 from .normalize import Normalizer
 from .storage import atomic_directory, sha256_file
-
-FORMAT = "sketchsynth-frame-db"
-FORMAT_VERSION = 1
-DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
 DEFAULT_DB = os.path.join("db", "default")
 
 
@@ -120,8 +115,13 @@ class FrameDatabase:
             raise ParameterError(f"--filter must be one of {', '.join(METHODS)}, got {self.track_filter!r}")
         return w
 
-    def build(self, source, progress: bool = False, video_options: dict | None = None) -> "FrameDatabase":
+    def build(self, source, progress: bool = False, video_options: dict | None = None, path=None,
+              force: bool = False) -> "FrameDatabase":
         """Read recordings, assess and normalize every frame, and index the usable ones.
+
+        The build streams: frames are read, assessed and normalized a chunk at a
+        time into a folder (see :mod:`sketchsynth.build`), so memory stays bounded
+        by the chunk size and the FAISS index, whatever the recordings' length.
 
         Parameters
         ----------
@@ -133,72 +133,67 @@ class FrameDatabase:
         video_options : dict, optional
             For video recordings: :func:`sketchsynth.track.track_video_recording`
             options (``detect_every``, ``jitter_filter``...).
+        path : path, optional
+            Write the database there (atomically, as :meth:`save` does) and
+            memory-map it; by default it is built in a temporary folder and held
+            in memory.
+        force : bool
+            With ``path``: replace an existing database.
 
         Returns
         -------
         self
         """
-        from .io.recordings import Track, discover, load_tracks
+        import shutil
+        import tempfile
+
+        from .build import build_database
+        from .io.readers import open_readers, reader_from_track
+        from .io.recordings import Track, discover
+        from .storage import atomic_directory
 
         w = self._check_params()
         normalizer = Normalizer(self.mode, self.anchors, self.stable_points)
         normalizer._check()
         if isinstance(source, (list, tuple)) and all(isinstance(t, Track) for t in source):
-            tracks = list(source)
+            readers = [reader_from_track(t) for t in source]
             self.source_ = None
         else:
             self.source_ = os.fspath(source)
-            tracks = load_tracks(discover(source), fps=self.fps, person=self.person, n_workers=self.n_workers,
-                                 progress=progress, video_options=video_options)
-        if not tracks or sum(len(t) for t in tracks) == 0:
+            readers = open_readers(discover(source), fps=self.fps, n_workers=self.n_workers, progress=progress,
+                                   video_options=video_options)
+        if not readers or sum(r.n_frames for r in readers) == 0:
             raise InputError("no frames in the recordings", self.source_)
-        self._assemble(tracks, w, normalizer)
+
+        def write(folder):
+            try:
+                build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
+                               person=self.person, n_workers=self.n_workers, progress=progress,
+                               track_filter=self.track_filter)
+            except InputError as e:
+                if e.path is None and self.source_ is not None:
+                    raise InputError(e.message, self.source_) from None
+                raise
+
+        if path is not None:
+            with atomic_directory(path, force=force, error=DatabaseError, what="database") as tmp:
+                write(tmp)
+            self._adopt(FrameDatabase.load(path, verify="none"))
+        else:
+            tmp = tempfile.mkdtemp(prefix="sketchsynth-db-")
+            try:
+                write(tmp)
+                self._adopt(FrameDatabase.load(tmp, verify="none", in_memory=True))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            del self.path_
         return self
 
-    def _assemble(self, tracks, w, normalizer):
-        raws, cleans, tables, recs = [], [], [], []
-        row = 0
-        for t in tracks:
-            clean, usable, reason, n_filled = quality.assess_frames(
-                t.keypoints, t.n_people, t.frames, normalizer.anchors, self.anchor_min_confidence, self.max_gap)
-            if self.track_filter != "none":
-                from .filters import filter_keypoints
-
-                clean = filter_keypoints(clean, t.fps, self.track_filter, frames=t.frames)
-            raws.append(t.keypoints)
-            cleans.append(clean)
-            tables.append(pd.DataFrame({
-                "recording": t.name, "frame": t.frames.astype(np.int64), "time_s": t.time_s.astype(np.float64),
-                "source": t.sources, "usable": usable, "reason": reason.astype(str),
-                "filled_points": n_filled, "pupils_estimated": bool(t.pupils_estimated),
-                "n_people": t.n_people.astype(np.int16)}))
-            recs.append({"name": t.name, "path": os.path.abspath(t.path), "kind": t.kind, "fps": float(t.fps),
-                         "fps_source": t.fps_source, "n_frames": int(len(t)), "first_row": row,
-                         "pupils_estimated": bool(t.pupils_estimated), "video": t.video,
-                         **({"extra": t.extra} if t.extra else {})})
-            row += len(t)
-        names = [r["name"] for r in recs]
-        if len(set(names)) != len(names):
-            raise InputError(f"two recordings share a name ({names}); rename one")
-        table = pd.concat(tables, ignore_index=True)
-        keypoints = np.concatenate(raws).astype(np.float32)
-        clean = np.concatenate(cleans)
-        usable = table["usable"].to_numpy().copy()
-        if not usable.any():
-            counts = table.loc[~table["usable"], "reason"].value_counts().to_dict()
-            raise InputError(f"no usable frame in {len(table)} frames ({counts})", self.source_)
-        normalizer.fit(clean, usable)
-        normalized, mats, ok = normalizer.transform(clean)
-        degenerate = usable & ~ok
-        usable &= ok
-        reasons = table["reason"].to_numpy().copy()
-        reasons[degenerate] = quality.DEGENERATE_ANCHORS
-        normalized[~usable] = np.nan
-        table["usable"] = usable
-        table["reason"] = reasons
-        table["recording"] = table["recording"].astype("category")
-        self._set_state(keypoints, normalized, mats, table, w, normalizer, recs, index=None)
-        self.etalon_row_ = normalizer.etalon_index_
+    def _adopt(self, other: "FrameDatabase"):
+        """Take the fitted state of a database just written and loaded."""
+        for k, v in other.__dict__.items():
+            if k.endswith("_") or k.startswith("_"):
+                setattr(self, k, v)
 
     def _set_state(self, keypoints, normalized, transforms, table, weights, normalizer, recordings, index):
         from .search import build_index, weighted_vectors
@@ -298,7 +293,10 @@ class FrameDatabase:
         return self.normalizer_.transform(keypoints)
 
     # ------------------------------------------------------------------ disk
-    def manifest(self, files: dict | None = None) -> dict:
+    def manifest(self, folder) -> dict:
+        """The manifest for this database's data files already written in ``folder``."""
+        from .build import make_manifest
+
         et_row = getattr(self, "etalon_row_", -1)
         et = {"row": int(et_row), "points": np.round(self.normalizer_.etalon_, 6).tolist()}
         if et_row >= 0:
@@ -307,26 +305,11 @@ class FrameDatabase:
             et["anchor_spread_px"] = float(Normalizer.anchor_spread(self.keypoints_[et_row:et_row + 1],
                                                                      self.normalizer_.anchors)[0])
         reasons = self.frames_.loc[~self.frames_["usable"], "reason"].value_counts().to_dict()
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "sketchsynth_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "params": {
-                "weights": [float(x) for x in self.weights_],
-                "normalization": self.normalizer_.get_params(),
-                "anchor_min_confidence": self.anchor_min_confidence,
-                "max_gap": int(self.max_gap),
-                "person": self.person,
-                "track_filter": self.track_filter,
-            },
-            "etalon": et,
-            "counts": {"frames": int(self.n_frames_), "usable": int(self.n_usable_),
-                       "recordings": len(self.recordings_), "unusable_by_reason": {k: int(v) for k, v in reasons.items()},
-                       "filled_points": int(self.frames_["filled_points"].sum())},
-            "recordings": self.recordings_,
-            "files": files or {},
-        }
+        counts = {"frames": int(self.n_frames_), "usable": int(self.n_usable_), "recordings": len(self.recordings_),
+                  "unusable_by_reason": {k: int(v) for k, v in reasons.items()},
+                  "filled_points": int(self.frames_["filled_points"].sum())}
+        return make_manifest(self.weights_, self.normalizer_, self.anchor_min_confidence, self.max_gap, self.person,
+                             self.track_filter, et, counts, self.recordings_, folder)
 
     def save(self, path: str | os.PathLike = DEFAULT_DB, force: bool = False) -> Path:
         """Write the database atomically (temporary folder, then rename).
@@ -353,13 +336,13 @@ class FrameDatabase:
             table = self.frames_.copy()
             table.to_parquet(tmp / "frames.parquet", index=False)
             faiss.write_index(self.index_, os.fspath(tmp / "index.faiss"))
-            files = {f: {"bytes": (tmp / f).stat().st_size, "sha256": sha256_file(tmp / f)} for f in DATA_FILES}
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest(files), indent=1))
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest(tmp), indent=1))
         self.path_ = Path(os.path.abspath(path))
         return self.path_
 
     @classmethod
-    def load(cls, path: str | os.PathLike = DEFAULT_DB, verify: str = "size") -> "FrameDatabase":
+    def load(cls, path: str | os.PathLike = DEFAULT_DB, verify: str = "size", in_memory: bool = False
+             ) -> "FrameDatabase":
         """Open a database written by :meth:`save`.
 
         Parameters
@@ -368,6 +351,8 @@ class FrameDatabase:
         verify : {"size", "sha256", "none"}
             Check every data file's size (fast, default) or full sha256 against
             the manifest.
+        in_memory : bool
+            Read the arrays into memory instead of memory-mapping them.
 
         Raises
         ------
@@ -411,9 +396,10 @@ class FrameDatabase:
                 raise DatabaseError(f"{name} fails its sha256 check (corrupt); {rebuild}", path)
         try:
             params = man["params"]
-            keypoints = np.asarray(np.load(path / "keypoints.npy", mmap_mode="r"))
-            normalized = np.asarray(np.load(path / "normalized.npy", mmap_mode="r"))
-            transforms = np.asarray(np.load(path / "transforms.npy", mmap_mode="r"))
+            mode = None if in_memory else "r"
+            keypoints = np.asarray(np.load(path / "keypoints.npy", mmap_mode=mode))
+            normalized = np.asarray(np.load(path / "normalized.npy", mmap_mode=mode))
+            transforms = np.asarray(np.load(path / "transforms.npy", mmap_mode=mode))
             table = pd.read_parquet(path / "frames.parquet")
             index = faiss.read_index(os.fspath(path / "index.faiss"))
             norm = params["normalization"]

@@ -39,8 +39,7 @@ def run_demo(db_path="db/example", out="out/demo", examples=None, log=print) -> 
 
     paths = example_paths(examples)
     t0 = time.perf_counter()
-    db = FrameDatabase().build(paths["recordings"])
-    db.save(db_path, force=True)
+    db = FrameDatabase().build(paths["recordings"], path=db_path, force=True)
     t1 = time.perf_counter()
     log(f"1. Built {db_path} from {paths['recordings']} in {t1 - t0:.1f} s: {db.summary()}")
     track = load_input(paths["input"])

@@ -57,6 +57,6 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
             from ..errors import DatabaseError
 
             raise DatabaseError("database exists; add --force to replace it", db_path)
-        db.build(recordings, progress=True, video_options=tracker_kwargs(video_opts))
-        path = db.save(db_path, force=force)
+        db.build(recordings, progress=True, video_options=tracker_kwargs(video_opts), path=db_path, force=force)
+        path = db.path_
     click.echo(f"Wrote {path} in {time.perf_counter() - t0:.1f} s: {db.summary()}")

@@ -45,6 +45,13 @@ def to_openpose70(points: np.ndarray, path=None) -> tuple[np.ndarray, bool]:
         raise InputError(f"landmark array has shape {pts.shape}, expected (n_frames, 68 or 70, 2 or 3)", path)
     if pts.dtype.kind not in "fiu":
         raise InputError(f"landmark array has dtype {pts.dtype}, expected numbers", path)
+    if pts.shape[1:] == (N_POINTS, 3) and np.isfinite(pts).all():
+        # The common case (our own arrays, OpenPose converted): checks only, one float32 copy.
+        if np.abs(pts[..., :2]).max(initial=0) > MAX_COORDINATE:
+            raise InputError(f"landmark array has a coordinate beyond {MAX_COORDINATE:g} px", path)
+        if pts[..., 2].min(initial=0) < 0:
+            raise InputError("landmark array has a negative confidence", path)
+        return np.array(pts, dtype=np.float32), False
     pts = pts.astype(np.float64)
     if np.isinf(pts).any():
         raise InputError("landmark array holds infinite values", path)
@@ -73,21 +80,13 @@ def to_openpose70(points: np.ndarray, path=None) -> tuple[np.ndarray, bool]:
     return out.astype(np.float32), estimated
 
 
-def read_landmark_file(path: str | os.PathLike) -> tuple[np.ndarray, bool, np.ndarray | None, float | None]:
-    """Read a ``.npy`` or ``.npz`` landmark track.
-
-    Parameters
-    ----------
-    path : path
-        ``.npy`` holding an array of shape (n_frames, 68|70, 2|3), or ``.npz``
-        with one such array (named ``keypoints``, ``landmarks`` or ``points``, or
-        the only array in the file). An ``.npz`` may also hold ``frames``
-        (frame numbers, shape (n_frames,)) and ``fps`` (a scalar).
+def open_landmark_file(path: str | os.PathLike):
+    """Open a ``.npy`` / ``.npz`` landmark track without converting it (``.npy`` is memory-mapped).
 
     Returns
     -------
-    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
-    pupils_estimated : bool
+    points : np.ndarray, shape (n_frames, 68|70, 2|3)
+        Possibly a read-only memory map; convert slices with :func:`to_openpose70`.
     frames : np.ndarray, shape (n_frames,), int64, or None
     fps : float or None
     """
@@ -107,21 +106,45 @@ def read_landmark_file(path: str | os.PathLike) -> tuple[np.ndarray, bool, np.nd
                 if "fps" in keys:
                     fps = z["fps"]
         else:
-            arr = np.load(path, allow_pickle=False)
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except InputError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise InputError(f"cannot read landmark array ({str(e).splitlines()[0][:120]})", path) from None
     if arr.ndim == 0 or len(arr) == 0:
         raise InputError("landmark array has no frames", path)
-    keypoints, estimated = to_openpose70(arr, path)
+    if arr.ndim != 3 or arr.shape[1] not in (N_LANDMARKS_68, N_POINTS) or arr.shape[2] not in (2, 3):
+        raise InputError(f"landmark array has shape {arr.shape}, expected (n_frames, 68 or 70, 2 or 3)", path)
     if frames is not None:
         frames = np.asarray(frames)
-        if frames.shape != (len(keypoints),) or frames.dtype.kind not in "iu" or (np.diff(frames) <= 0).any():
-            raise InputError(f"'frames' must be {len(keypoints)} increasing whole numbers", path)
+        if frames.shape != (len(arr),) or frames.dtype.kind not in "iu" or (np.diff(frames) <= 0).any():
+            raise InputError(f"'frames' must be {len(arr)} increasing whole numbers", path)
         frames = frames.astype(np.int64)
     if fps is not None:
         fps = float(np.asarray(fps).reshape(-1)[0]) if np.asarray(fps).size == 1 else -1.0
         if not np.isfinite(fps) or not 0 < fps <= 1000:
             raise InputError("'fps' must be one frame rate between 0 and 1000", path)
+    return arr, frames, fps
+
+
+def read_landmark_file(path: str | os.PathLike) -> tuple[np.ndarray, bool, np.ndarray | None, float | None]:
+    """Read a ``.npy`` or ``.npz`` landmark track whole.
+
+    Parameters
+    ----------
+    path : path
+        ``.npy`` holding an array of shape (n_frames, 68|70, 2|3), or ``.npz``
+        with one such array (named ``keypoints``, ``landmarks`` or ``points``, or
+        the only array in the file). An ``.npz`` may also hold ``frames``
+        (frame numbers, shape (n_frames,)) and ``fps`` (a scalar).
+
+    Returns
+    -------
+    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
+    pupils_estimated : bool
+    frames : np.ndarray, shape (n_frames,), int64, or None
+    fps : float or None
+    """
+    arr, frames, fps = open_landmark_file(path)
+    keypoints, estimated = to_openpose70(np.asarray(arr), os.fspath(path))
     return keypoints, estimated, frames, fps

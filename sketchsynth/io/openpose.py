@@ -12,6 +12,7 @@ everything is still validated so a bad file is reported by name.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -225,38 +226,68 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _read_chunk(args):
-    """Read and parse files: the numba scanner for the plain case, orjson for the rest."""
+    """Read and parse files: the numba scanner for the plain case, orjson for the rest.
+
+    ``names`` may be str or bytes (a build keeps them as bytes: no per-frame objects).
+    """
     from ._jsonscan import FALLBACK, scan
 
     folder, names, person = args
+    if len(names) and isinstance(names[0], bytes):
+        folder = os.fsencode(folder)
     blobs = []
     for name in names:
         path = os.path.join(folder, name)
         try:
             blobs.append(_read_bytes(path))
         except OSError as e:
-            raise InputError(f"cannot read ({e.strerror})", path) from None
+            raise InputError(f"cannot read ({e.strerror})", os.fsdecode(path)) from None
     offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in blobs], out=offsets[1:])
     out, n_people, status = scan(b"".join(blobs), offsets, MAX_COORDINATE)
     for i in np.flatnonzero(status == FALLBACK):
-        path = os.path.join(folder, names[i])
+        path = os.fsdecode(os.path.join(folder, names[i]))
         face, n = parse_frame(blobs[i], path, person)
         n_people[i] = n
         out[i] = 0 if face is None else face
     return out, n_people
 
 
-def _parallel_map(fn, jobs, n_workers):
-    """Run ``fn`` over jobs in worker processes (fork where available: no re-import)."""
+_pool = None  # a process pool shared by successive reads (see worker_pool)
+
+
+def _new_pool(n_workers):
     import concurrent.futures as cf
     import multiprocessing as mp
 
     from ._jsonscan import scan
 
     scan(b'{"people":[]}', np.array([0, 13]), MAX_COORDINATE)  # compile/load once, before forking
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method)) as ex:
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"  # fork: no re-import
+    return cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method))
+
+
+@contextlib.contextmanager
+def worker_pool(n_workers: int | None = None):
+    """Keep one process pool for every read inside the block (a build reads chunk after chunk)."""
+    global _pool
+    n_workers = n_workers or os.cpu_count() or 1
+    if _pool is not None or n_workers <= 1:
+        yield
+        return
+    _pool = _new_pool(n_workers)
+    try:
+        yield
+    finally:
+        pool, _pool = _pool, None
+        pool.shutdown(cancel_futures=True)
+
+
+def _parallel_map(fn, jobs, n_workers):
+    """Run ``fn`` over jobs in worker processes (the shared pool if one is open)."""
+    if _pool is not None:
+        return list(_pool.map(fn, jobs))
+    with _new_pool(n_workers) as ex:
         return list(ex.map(fn, jobs))
 
 
@@ -293,28 +324,25 @@ def read_openpose_folder(folder: str | os.PathLike, person="largest", n_workers:
     OpenPoseFrames
         keypoints of shape (n_frames, 70, 3), float32.
     """
-    person = check_person_rule(person)
     names, frames = list_frame_files(folder)
-    folder = os.fspath(folder)
-    n_workers = n_workers or os.cpu_count() or 1
-    if n_workers > 1 and len(names) >= parallel_threshold:
-        step = math.ceil(len(names) / (4 * n_workers))
-        jobs = [(folder, names[i:i + step], person) for i in range(0, len(names), step)]
-        parts = _parallel_map(_read_chunk, jobs, n_workers)
-        keypoints = np.concatenate([p[0] for p in parts])
-        n_people = np.concatenate([p[1] for p in parts])
-    else:
-        keypoints, n_people = _read_chunk((folder, names, person))
+    (keypoints, n_people), = read_openpose_files([(folder, names)], person, n_workers, parallel_threshold)
     return OpenPoseFrames(keypoints, frames, n_people, names)
 
 
-def read_openpose_files(folder_jobs, person="largest", n_workers: int | None = None):
-    """Read several recordings' files in one worker pool.
+def read_openpose_files(folder_jobs, person="largest", n_workers: int | None = None,
+                        parallel_threshold: int = 4000):
+    """Read several recordings' files, in worker processes when there are many.
 
     Parameters
     ----------
     folder_jobs : list of (folder, names)
-        Files of each recording, already listed and sorted.
+        Files of each recording, already listed and sorted (str or bytes names).
+    person : str or int
+        See :func:`parse_frame`.
+    n_workers : int, optional
+        Processes (default: CPU count); a pool opened with :func:`worker_pool` is reused.
+    parallel_threshold : int
+        Fewer files than this are read in this process.
 
     Returns
     -------
@@ -324,7 +352,7 @@ def read_openpose_files(folder_jobs, person="largest", n_workers: int | None = N
     person = check_person_rule(person)
     n_workers = n_workers or os.cpu_count() or 1
     total = sum(len(n) for _, n in folder_jobs)
-    if n_workers <= 1 or total < 4000:
+    if n_workers <= 1 or total < parallel_threshold:
         return [_read_chunk((os.fspath(f), n, person)) for f, n in folder_jobs]
     step = max(256, math.ceil(total / (4 * n_workers)))
     jobs, owner = [], []

@@ -1,0 +1,271 @@
+"""Build a frame database into a folder, streaming: memory stays bounded by the chunk size and the index.
+
+Three passes over the frames, a chunk at a time:
+
+1. read every recording (OpenPose JSON parsed in worker processes) and append
+   the raw keypoints to ``keypoints.npy``;
+2. assess each frame (usable? short gaps filled) and score its anchor triangle,
+   to choose the etalon;
+3. normalize against the etalon, append to ``normalized.npy`` and
+   ``transforms.npy``, and add the usable frames to the FAISS index.
+
+Passes 2 and 3 read the raw rows back from disk in windows that overlap by
+``max_gap + 1`` frames, so gap filling sees the same neighbours as a whole-take
+pass would. Nothing per frame is kept as a Python object except, per chunk, the
+source names on their way into an Arrow column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import quality
+from ._version import __version__
+from .errors import InputError
+from .layout import N_POINTS
+from .normalize import Normalizer
+from .io.npy import NpyAppender, read_npy_rows
+from .storage import sha256_file
+
+FORMAT = "sketchsynth-frame-db"
+FORMAT_VERSION = 1
+DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
+CHUNK = 65_536
+REASONS = ("", quality.NO_PERSON, quality.ANCHOR_LOW_CONFIDENCE, quality.MISSING_POINTS,
+           quality.DEGENERATE_ANCHORS)
+_REASON_CODE = {r: i for i, r in enumerate(REASONS)}
+
+
+def _windows(n: int, size: int, margin: int):
+    """(lo, a, b, hi): core rows a:b of 0:n with context lo:hi."""
+    for a in range(0, n, size):
+        b = min(n, a + size)
+        yield max(0, a - margin), a, b, min(n, b + margin)
+
+
+def _progress(total, desc, enabled):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", disable=None if enabled else True, leave=False)
+
+
+def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer, anchor_min_confidence: float,
+                   max_gap: int, person="largest", n_workers: int | None = None, progress: bool = False,
+                   track_filter: str = "none", chunk: int = CHUNK) -> dict:
+    """Write a complete database into ``out_dir`` (which the caller renames into place).
+
+    Parameters
+    ----------
+    readers : list of RecordingReader
+    out_dir : path
+        An empty folder.
+    weights : np.ndarray, shape (70,), float32
+    normalizer : Normalizer
+        Unfitted; its etalon is chosen here.
+    anchor_min_confidence, max_gap, person :
+        See :class:`sketchsynth.database.FrameDatabase`.
+    track_filter : {"none", "one-euro", "savgol"}
+        Temporal filter against tracker jitter, applied to each recording's
+        assessed keypoints before normalizing. A filter needs a recording's whole
+        history, so with a filter each recording is held in memory once (one at a
+        time) and the filtered keypoints are spooled to a scratch file.
+    chunk : int
+        Frames per block; bounds the working memory (about 2 kB per frame).
+
+    Returns
+    -------
+    dict
+        The manifest written to ``out_dir/manifest.json``.
+    """
+    import faiss
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .io.readers import read_rows
+    from .search import weighted_vectors
+
+    out = Path(out_dir)
+    n = sum(r.n_frames for r in readers)
+    if n == 0:
+        raise InputError("no frames in the recordings")
+    names = [r.name for r in readers]
+    if len(set(names)) != len(names):
+        raise InputError(f"two recordings share a name ({names}); rename one")
+    first = np.concatenate([[0], np.cumsum([r.n_frames for r in readers])]).astype(np.int64)
+    anchors = list(normalizer.anchors)
+
+    # -- pass 1: raw keypoints ------------------------------------------------------------------------------
+    raw = NpyAppender(out / "keypoints.npy", (n, N_POINTS, 3), np.float32)
+    n_people = np.zeros(n, dtype=np.int16)
+    sources = []
+    from .io.openpose import worker_pool
+
+    n_json = sum(r.n_frames for r in readers if r.json_names is not None)
+    pool = worker_pool(n_workers) if n_json >= 4000 else contextlib.nullcontext()
+    with _progress(n, "reading", progress) as bar, pool:
+        pending, size = [], 0
+
+        def flush():
+            nonlocal pending, size
+            segments = [(readers[r_i], a, b) for r_i, a, b in pending]
+            for (r_i, a, b), (kp, npeo) in zip(pending, read_rows(segments, person=person, n_workers=n_workers)):
+                raw.append(kp)
+                row = first[r_i] + a
+                n_people[row:row + b - a] = npeo
+                sources.append(pa.array(readers[r_i].sources(a, b), type=pa.string()))
+                bar.update(b - a)
+            pending, size = [], 0
+
+        for r_i, r in enumerate(readers):
+            for a in range(0, r.n_frames, chunk):
+                b = min(r.n_frames, a + chunk)
+                pending.append((r_i, a, b))
+                size += b - a
+                if size >= chunk:
+                    flush()
+        flush()
+    raw.close()
+
+    # -- pass 2: usability and the etalon -------------------------------------------------------------------
+    usable = np.zeros(n, dtype=bool)
+    reason = np.zeros(n, dtype=np.int8)
+    filled = np.zeros(n, dtype=np.int16)
+    spread = np.full(n, -np.inf)
+    margin = int(max_gap) + 1
+
+    def assessed(r_i, lo, hi):
+        r = readers[r_i]
+        base = first[r_i]
+        kp = read_npy_rows(out / "keypoints.npy", base + lo, base + hi)
+        return quality.assess_frames(kp, n_people[base + lo:base + hi], r.frames[lo:hi], anchors,
+                                     anchor_min_confidence, max_gap)
+
+    scratch = out / ".filtered.npy"
+    if track_filter != "none":
+        from .filters import filter_keypoints
+
+        spool = NpyAppender(scratch, (n, N_POINTS, 3), np.float32)
+        for r_i, r in enumerate(readers):
+            clean, *_ = assessed(r_i, 0, r.n_frames)
+            spool.append(filter_keypoints(clean, r.fps, track_filter, frames=r.frames))
+        spool.close()
+
+    def cleaned(r_i, lo, a, b, hi):
+        """Assessed (and filtered) keypoints of rows a:b of recording r_i, read with context lo:hi."""
+        if track_filter != "none":
+            return read_npy_rows(scratch, first[r_i] + a, first[r_i] + b)
+        return assessed(r_i, lo, hi)[0][a - lo:b - lo]
+
+    for r_i, r in enumerate(readers):
+        for lo, a, b, hi in _windows(r.n_frames, chunk, margin):
+            clean, ok, why, nf = assessed(r_i, lo, hi)
+            s = slice(a - lo, b - lo)
+            rows = slice(first[r_i] + a, first[r_i] + b)
+            usable[rows], filled[rows] = ok[s], nf[s]
+            reason[rows] = [_REASON_CODE[w] for w in why[s]]
+            tri = clean[s][:, anchors, :2].astype(np.float64)
+            cand = ok[s] & normalizer._triangle_ok(tri)
+            spread[rows] = np.where(cand, Normalizer.anchor_spread(clean[s], anchors), -np.inf)
+    if not usable.any():
+        counts = {REASONS[c]: int(k) for c, k in zip(*np.unique(reason, return_counts=True))}
+        raise InputError(f"no usable frame in {n} frames ({counts})")
+    if not np.isfinite(spread).any():
+        raise InputError(f"no frame with a usable anchor triangle {anchors} to take the etalon from")
+    et_row = int(np.argmax(spread))
+    et_rec = int(np.searchsorted(first, et_row, side="right") - 1)
+    et_local = int(et_row - first[et_rec])
+    et_xy = cleaned(et_rec, max(0, et_local - margin), et_local, et_local + 1,
+                    min(readers[et_rec].n_frames, et_local + margin + 1))[0, :, :2].astype(np.float64)
+    normalizer.set_etalon(et_xy - et_xy[anchors[0]])
+    normalizer.etalon_index_ = et_row
+
+    # -- pass 3: normalize and index ------------------------------------------------------------------------
+    norm_out = NpyAppender(out / "normalized.npy", (n, N_POINTS, 2), np.float32)
+    mats_out = NpyAppender(out / "transforms.npy", (n, 2, 3), np.float64)
+    flat = faiss.IndexFlatL2(2 * N_POINTS)
+    # Reserve the final size up front: growing a std::vector chunk by chunk would
+    # briefly hold the old and the doubled buffer, up to 3x the index.
+    n_usable = int(usable.sum())
+    flat.codes.resize(n_usable * 2 * N_POINTS * 4)
+    flat.codes.resize(0)
+    index = faiss.IndexIDMap2(flat)
+    with _progress(n, "normalizing", progress) as bar:
+        for r_i, r in enumerate(readers):
+            for lo, a, b, hi in _windows(r.n_frames, chunk, margin):
+                clean = cleaned(r_i, lo, a, b, hi)
+                rows = np.arange(first[r_i] + a, first[r_i] + b)
+                normalized, mats, ok = normalizer.transform(clean)
+                degenerate = usable[rows] & ~ok
+                reason[rows[degenerate]] = _REASON_CODE[quality.DEGENERATE_ANCHORS]
+                usable[rows] &= ok
+                u = usable[rows]
+                normalized[~u] = np.nan
+                norm_out.append(normalized)
+                mats_out.append(mats)
+                if u.any():
+                    index.add_with_ids(weighted_vectors(normalized[u], weights), rows[u])
+                bar.update(b - a)
+    norm_out.close()
+    mats_out.close()
+    scratch.unlink(missing_ok=True)
+    faiss.write_index(index, os.fspath(out / "index.faiss"))
+
+    # -- frame table ----------------------------------------------------------------------------------------
+    rec_codes = np.repeat(np.arange(len(readers), dtype=np.int32), [r.n_frames for r in readers])
+    table = pa.table({
+        "recording": pa.DictionaryArray.from_arrays(pa.array(rec_codes), pa.array(names, type=pa.string())),
+        "frame": pa.array(np.concatenate([r.frames for r in readers]).astype(np.int64)),
+        "time_s": pa.array(np.concatenate([r.time_s for r in readers]).astype(np.float64)),
+        "source": pa.chunked_array(sources, type=pa.string()).combine_chunks(),
+        "usable": pa.array(usable),
+        "reason": pa.array([REASONS[c] for c in range(len(REASONS))], type=pa.string()).take(pa.array(reason)),
+        "filled_points": pa.array(filled),
+        "pupils_estimated": pa.array(np.repeat([r.pupils_estimated for r in readers],
+                                               [r.n_frames for r in readers])),
+        "n_people": pa.array(n_people),
+    })
+    pq.write_table(table, out / "frames.parquet")
+
+    recordings = [r.describe(first[i]) for i, r in enumerate(readers)]
+    et_kp = read_npy_rows(out / "keypoints.npy", et_row, et_row + 1)
+    etalon = {"row": et_row, "recording": names[et_rec], "frame": int(readers[et_rec].frames[et_local]),
+              "anchor_spread_px": float(Normalizer.anchor_spread(et_kp, anchors)[0]),
+              "points": np.round(normalizer.etalon_, 6).tolist()}
+    unusable = {REASONS[c]: int(k) for c, k in zip(*np.unique(reason[~usable], return_counts=True))}
+    counts = {"frames": int(n), "usable": int(usable.sum()), "recordings": len(readers),
+              "unusable_by_reason": unusable, "filled_points": int(filled.sum())}
+    manifest = make_manifest(weights, normalizer, anchor_min_confidence, max_gap, person, track_filter, etalon,
+                             counts, recordings, out)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def make_manifest(weights, normalizer: Normalizer, anchor_min_confidence, max_gap, person, track_filter,
+                  etalon: dict, counts: dict, recordings: list, folder) -> dict:
+    """The manifest of a database whose data files are already in ``folder``."""
+    files = {f: {"bytes": (Path(folder) / f).stat().st_size, "sha256": sha256_file(Path(folder) / f)}
+             for f in DATA_FILES}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sketchsynth_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "params": {
+            "weights": [float(x) for x in weights],
+            "normalization": normalizer.get_params(),
+            "anchor_min_confidence": float(anchor_min_confidence),
+            "max_gap": int(max_gap),
+            "person": person,
+            "track_filter": track_filter,
+        },
+        "etalon": etalon,
+        "counts": counts,
+        "recordings": recordings,
+        "files": files,
+    }

@@ -1,0 +1,51 @@
+"""Stream ``.npy`` files row block by row block: no memory map, so a long build's memory stays its own.
+
+Mapped file pages count in a process's resident memory for as long as the map
+lives; reading and writing blocks through a file handle keeps them in the page
+cache instead, where the kernel can drop them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class NpyAppender:
+    """Write a ``.npy`` of known shape row block by row block (no memory map, no full array)."""
+
+    def __init__(self, path, shape, dtype):
+        self.path = Path(path)
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.rows = 0
+        self._fh = open(self.path, "wb")
+        np.lib.format.write_array_header_1_0(self._fh, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                        "fortran_order": False, "shape": self.shape})
+        self.offset = self._fh.tell()
+
+    def append(self, block: np.ndarray):
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        assert block.shape[1:] == self.shape[1:]
+        self._fh.write(block.tobytes())
+        self.rows += len(block)
+
+    def close(self):
+        self._fh.flush()
+        self._fh.close()
+        if self.rows != self.shape[0]:
+            raise RuntimeError(f"{self.path.name}: wrote {self.rows} rows, header says {self.shape[0]}")
+
+
+def read_npy_rows(path, start: int, stop: int) -> np.ndarray:
+    """Rows start:stop of a ``.npy`` file, read (not mapped) into memory."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(fh)
+        row = int(np.prod(shape[1:])) * dtype.itemsize
+        fh.seek(fh.tell() + start * row)
+        out = np.fromfile(fh, dtype=dtype, count=(stop - start) * int(np.prod(shape[1:])))
+    return out.reshape((stop - start,) + tuple(shape[1:]))
