@@ -48,7 +48,7 @@ frames missed some (a 109 px GRID face fell between pyramid levels)."""
 BLIND_MAX_SIDE = 640
 """Longest image side for detection when no face is being followed."""
 
-TRACKER_VERSION = 1
+TRACKER_VERSION = 2
 """Bumped when the tracker's output changes, so stale cache entries are not reused."""
 
 POINT_CONFIDENCE = 1.0
@@ -139,6 +139,11 @@ class FaceTracker:
     min_contrast : float
         ... or the face box's grey levels vary less than this (standard
         deviation, 0-255): a flat patch holds no face.
+    max_missed : int
+        Scheduled detections that may fail in a row while the face is still
+        followed (a turned head the frontal detector misses); at the next
+        failure the face counts as gone, and the frames followed since the
+        first failure are marked faceless too (they may show background).
     cache : bool
         Read and write the track cache (:func:`cache_dir`).
 
@@ -149,7 +154,8 @@ class FaceTracker:
     """
 
     def __init__(self, backend: str = "dlib", detect_every: int = 5, downscale="auto", upsample: int = 0,
-                 max_jump: float = 0.25, max_zoom: float = 1.25, min_contrast: float = 6.0, cache: bool = True):
+                 max_jump: float = 0.25, max_zoom: float = 1.25, min_contrast: float = 6.0, max_missed: int = 1,
+                 cache: bool = True):
         self.backend = backend
         self.detect_every = detect_every
         self.downscale = downscale
@@ -157,6 +163,7 @@ class FaceTracker:
         self.max_jump = max_jump
         self.max_zoom = max_zoom
         self.min_contrast = min_contrast
+        self.max_missed = max_missed
         self.cache = cache
 
     def __repr__(self):
@@ -166,7 +173,7 @@ class FaceTracker:
     def get_params(self) -> dict:
         return {"backend": self.backend, "detect_every": self.detect_every, "downscale": self.downscale,
                 "upsample": self.upsample, "max_jump": self.max_jump, "max_zoom": self.max_zoom,
-                "min_contrast": self.min_contrast, "cache": self.cache}
+                "min_contrast": self.min_contrast, "max_missed": self.max_missed, "cache": self.cache}
 
     # ------------------------------------------------------------------ setup
     def _check(self):
@@ -185,6 +192,8 @@ class FaceTracker:
             raise ParameterError(f"upsample must be 0, 1, 2 or 3, got {self.upsample}")
         if not (self.max_jump > 0 and self.max_zoom > 1 and self.min_contrast >= 0):
             raise ParameterError("max_jump must be > 0, max_zoom > 1 and min_contrast >= 0")
+        if int(self.max_missed) != self.max_missed or self.max_missed < 0:
+            raise ParameterError(f"max_missed must be a whole number >= 0, got {self.max_missed}")
 
     def _load(self):
         if getattr(self, "_predictor", None) is None:
@@ -306,6 +315,7 @@ class FaceTracker:
         rel = np.array([0.0, 0.1, 1.1])  # detector box vs landmark extent; refined at every detection
         since = 0
         done = 0
+        missed = []  # frames followed since the first of the detections that failed in a row
         for gray in frames:
             pts = None
             faces = 0
@@ -319,6 +329,15 @@ class FaceTracker:
                     found = self._relation(box, pts)
                     rel = found if prev is None else 0.7 * rel + 0.3 * found
                     faces, was_detected = len(boxes), True
+                    missed = []
+                elif prev is not None:
+                    missed.append(len(pts68))
+                    if len(missed) > self.max_missed:
+                        # The detector has not seen the face for a while: whatever was followed since its
+                        # first miss may be background. Those frames become faceless, and so is this one.
+                        for k in range(missed[0], len(pts68)):
+                            pts68[k], n_faces[k] = None, 0
+                        prev, missed = None, []
                 since = 0
             if pts is None and prev is not None:
                 # Between detections, or when the detector missed a face it saw before (a turned head):
@@ -475,7 +494,8 @@ def _write_cache(key: str, tv: TrackedVideo):
 
 
 # ---------------------------------------------------------------------- recordings
-TRACK_OPTIONS = ("backend", "detect_every", "downscale", "upsample", "max_jump", "max_zoom", "min_contrast", "cache")
+TRACK_OPTIONS = ("backend", "detect_every", "downscale", "upsample", "max_jump", "max_zoom", "min_contrast",
+                 "max_missed", "cache")
 
 
 def split_options(options: dict) -> tuple[dict, dict]:

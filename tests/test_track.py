@@ -142,6 +142,21 @@ def test_frames_where_the_face_is_lost_are_flagged_not_fatal(fadg0_videos, tmp_p
     assert "60 frames, 50 usable (unusable: 10 no_person)" in r.output
 
 
+def test_face_leaving_the_picture_is_not_followed_into_the_background(fadg0_videos, shared_data, tmp_path):
+    """Frames 20-49 show a textured part of another video (a body, no face): all of them are faceless,
+    although following alone would have kept fitting landmarks to the texture."""
+    import cv2
+
+    from sketchsynth.io.video import iter_frames, read_frames, write_video
+
+    texture = cv2.resize(read_frames(shared_data / "speaker31" / "31.mp4", [100])[0][400:720, 0:500], (512, 384))
+    frames = (texture if 20 <= i < 50 else img for i, _, img in iter_frames(fadg0_videos / "sa2.mp4", stop=70))
+    path = write_video(tmp_path / "away.mp4", frames, 25)["path"]
+    for every in (1, 5):
+        found = track.FaceTracker(detect_every=every, cache=False).track(path).n_faces > 0
+        np.testing.assert_array_equal(found, (np.arange(70) < 20) | (np.arange(70) >= 50))
+
+
 def test_largest_of_several_faces_is_tracked(fadg0_videos, tmp_path):
     """Two copies of the speaker side by side, the right one larger: the tracker takes the larger."""
     import cv2
