@@ -111,3 +111,17 @@ def test_database_built_from_filtered_recordings(henan_split, tmp_path):
     assert _mouth_jitter(smooth.normalized_) < 0.6 * _mouth_jitter(plain.normalized_)
     with pytest.raises(ParameterError, match="--filter"):
         FrameDatabase(track_filter="median").build(henan_split["db"])
+
+
+def test_build_db_command_filter_option(fadg0_dir, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from sketchsynth.cli import cli
+
+    db = tmp_path / "db"
+    res = CliRunner().invoke(cli, ["build-db", str(fadg0_dir / "sa1"), "--db", str(db), "--fps", "25",
+                                   "--filter", "savgol"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((db / "manifest.json").read_text())["params"]["track_filter"] == "savgol"

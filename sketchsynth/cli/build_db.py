@@ -25,9 +25,12 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
 @click.option("--max-gap", type=int, default=3, show_default=True,
               help="Interpolate points missing for at most this many consecutive frames.")
 @click.option("--workers", type=int, default=None, help="Processes reading JSON (default: all cores).")
+@click.option("--filter", "track_filter", type=click.Choice(["none", "one-euro", "savgol"]), default="none",
+              show_default=True, help="Temporal filter against tracker jitter, applied to every recording before "
+                                      "normalization (keypoints.npy keeps the points as read).")
 @video_options
 def command(recordings, db_path, fps, force, person, mode, anchors, stable_points, anchor_min_confidence, max_gap,
-            workers, video_opts):
+            workers, track_filter, video_opts):
     """Build a frame database from RECORDINGS.
 
     RECORDINGS is one recording or a folder of them: folders of OpenPose JSON
@@ -47,7 +50,7 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     db = FrameDatabase(mode=mode, anchors=parse_points(anchors, "--anchors"),
                        stable_points=parse_points(stable_points, "--stable-points") or DEFAULT_STABLE_POINTS,
                        anchor_min_confidence=anchor_min_confidence, max_gap=max_gap, person=person, fps=fps,
-                       n_workers=workers)
+                       n_workers=workers, track_filter=track_filter)
     db._check_params()
     # Hold the lock for the whole build, so a second build of the same target fails at once.
     with target_lock(db_path):
