@@ -395,3 +395,22 @@ def test_resample_selection_for_a_variable_frame_rate_input():
     out_t, idx = output_timeline(times, 30.0, duration=8 / 30)
     assert len(out_t) == 8 and idx[0] == 0 and idx[-1] == 5
     np.testing.assert_array_equal(resample_selection(db, rows, times, out_t), np.arange(8) + 50)
+
+
+# ---------------------------------------------------------------------- the demo's video path
+def test_video_demo_runs_on_the_bundled_clips(tmp_path):
+    from conftest import EXAMPLES
+
+    from sketchsynth.demo_video import run_video_demo
+
+    bundle = EXAMPLES / "videos"
+    assert sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) < 1_000_000
+    assert "CC BY 4.0" in (bundle / "ATTRIBUTION.md").read_text() or "Attribution 4.0" in \
+        (bundle / "ATTRIBUTION.md").read_text()
+    lines = []
+    r = run_video_demo(tmp_path / "db", tmp_path / "out", log=lines.append)
+    assert len(lines) == 3 and "7 GRID clips" in lines[0]
+    for name in ("sketch.mp4", "frames.mp4"):
+        info = probe(tmp_path / "out" / name)
+        assert (info.n_frames, info.fps, info.has_audio) == (75, 25.0, True)
+    assert r["summary"]["matched_frames"] == 75
