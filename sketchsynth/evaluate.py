@@ -487,7 +487,10 @@ def write_report(out, report: Report, force: bool = False, title: str = "") -> d
            markdown_table(report), "",
            "LMD: mean distance over mouth points 48-67 between output and held-out truth; face dist: weighted "
            "mean point distance; velocity error: weighted mean distance between frame-to-frame displacements; "
-           "jitter: mean second difference of the mouth points (output, and in brackets the input's own).", ""]
+           "jitter: mean second difference of the mouth points (output, and in brackets the input's own). "
+           "Target cost is measured against the query as matched (the filtered input where a filter is "
+           "named); every other column against the unfiltered held-out truth. Cost rise and × fewer jumps "
+           "are relative to the per-frame match.", ""]
     with atomic_directory(out, force=force, error=InputError, what="report folder") as tmp:
         (tmp / "report.md").write_text("\n".join(md))
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1))
