@@ -64,6 +64,19 @@ def target_lock(target: str | os.PathLike, error=DatabaseError):
         os.close(fd)  # releases the flock; the file itself stays (removing it races other lockers)
 
 
+def close_inherited_locks():
+    """In a forked worker: drop the copies of the parent's lock descriptors.
+
+    A lock belongs to its open file description; a worker that kept a copy would
+    hold the parent's lock after the parent was killed. Pass this as the
+    ``initializer`` of every process pool.
+    """
+    for fd in _held_locks.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_locks.clear()
+
+
 def remove_stale_siblings(target: Path) -> list[str]:
     """Delete temporary folders that killed runs left beside ``target`` (call under the lock)."""
     removed = []

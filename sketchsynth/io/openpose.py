@@ -264,7 +264,10 @@ def _new_pool(n_workers):
 
     scan(b'{"people":[]}', np.array([0, 13]), MAX_COORDINATE)  # compile/load once, before forking
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"  # fork: no re-import
-    return cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method))
+    from ..storage import close_inherited_locks
+
+    return cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method),
+                                  initializer=close_inherited_locks)
 
 
 @contextlib.contextmanager
