@@ -172,9 +172,11 @@ def jitter_table() -> list[dict]:
         fps = tv.info["video"]["fps"]
         raw = tv.keypoints
         filt = smooth_track(raw, fps, DEFAULT_FILTER)
-        rows.append({"clip": rel, "frames": len(raw), "raw_pct_iod": jitter(raw), "filtered_pct_iod": jitter(filt),
-                     "mean_shift_pct_iod": float((np.linalg.norm(filt[..., :2] - raw[..., :2], axis=-1)
-                                                  / inter_ocular(raw)[:, None]).mean() * 100)})
+        face = (raw[..., 2] > 0).all(axis=1)
+        shift = np.linalg.norm(filt[face, :, :2] - raw[face, :, :2], axis=-1) / inter_ocular(raw[face])[:, None]
+        rows.append({"clip": rel, "frames": len(raw), "frames_with_face": int(face.sum()),
+                     "raw_pct_iod": jitter(raw), "filtered_pct_iod": jitter(filt),
+                     "mean_shift_pct_iod": float(shift.mean() * 100)})
     return rows
 
 

@@ -410,7 +410,7 @@ class FaceTracker:
         info = probe(path)
         key = cache_key(path, self.cache_params()) if self.cache else None
         if key is not None:
-            hit = _read_cache(key, info.n_frames)
+            hit = _read_cache(key)
             if hit is not None:
                 if progress_callback is not None:
                     progress_callback(info.n_frames)
@@ -465,7 +465,7 @@ def _cache_file(key: str) -> Path:
     return cache_dir() / f"{key}.npz"
 
 
-def _read_cache(key: str, n_frames: int) -> TrackedVideo | None:
+def _read_cache(key: str) -> TrackedVideo | None:
     f = _cache_file(key)
     if not f.is_file():
         return None
@@ -475,7 +475,8 @@ def _read_cache(key: str, n_frames: int) -> TrackedVideo | None:
                                json.loads(str(z["info"])), from_cache=True)
     except (OSError, ValueError, KeyError):
         return None  # a damaged entry is re-tracked and rewritten
-    if out.keypoints.shape != (n_frames, N_POINTS, 3) or len(out.time_s) != n_frames:
+    n = len(out.time_s)
+    if out.keypoints.shape != (n, N_POINTS, 3) or out.n_faces.shape != (n,) or out.detected.shape != (n,):
         return None
     return out
 
@@ -666,11 +667,19 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
         from tqdm.auto import tqdm
 
         overall = tqdm(total=sum(i.n_frames for i in infos), unit="frame", desc="tracking videos", position=0)
+    import multiprocessing.managers
+
+    from .storage import close_inherited_locks
+
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    manager = ctx.Manager() if progress else None
+    manager = None
+    if progress:
+        # Forked helpers must not keep a copy of build-db's lock (see close_inherited_locks).
+        manager = multiprocessing.managers.SyncManager(ctx=ctx)
+        manager.start(initializer=close_inherited_locks)
     queue = manager.Queue() if manager is not None else None
     try:
-        with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as ex:
+        with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=close_inherited_locks) as ex:
             futs = {ex.submit(_track_worker, (r, options, queue, i)): i for i, r in enumerate(recordings)}
             pending = set(futs)
             try:

@@ -186,7 +186,6 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         audio = c.streams.audio[0] if c.streams.audio else None
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
         codec = vs.codec_context.name
-        width, height = vs.codec_context.width, vs.codec_context.height
         times = _frame_times(pts, tb, float(rate) if rate else None)
     # Decoding the first frame rejects streams FFmpeg only pretends to understand.
     with _open(path, av) as c:
@@ -367,15 +366,10 @@ def read_frames(path: str | os.PathLike, indices, fmt: str = "bgr24", encode: st
     wanted = np.unique(idx)
     wanted_set = set(int(i) for i in wanted)
     got: dict[int, object] = {}
-    if encode is not None:
-        import cv2
+    keep = _keeper(encode)
     for i, _, img in iter_frames(path, fmt, threads=threads, start=int(wanted[0]), stop=int(wanted[-1]) + 1):
         if i in wanted_set:
-            if encode is None:
-                got[i] = img
-            else:
-                params = [cv2.IMWRITE_JPEG_QUALITY, 95] if encode == ".jpg" else []
-                got[i] = cv2.imencode(encode, img, params)[1].tobytes()
+            got[i] = keep(img)
     missing = [i for i in wanted_set if i not in got]
     if missing:
         raise InputError(f"frame {min(missing)} is beyond the video's end ({len(got)} of the requested frames "
@@ -383,29 +377,63 @@ def read_frames(path: str | os.PathLike, indices, fmt: str = "bgr24", encode: st
     return [got[int(i)] for i in idx]
 
 
-def fetch_frames(path: str | os.PathLike, times_s, fmt: str = "bgr24", encode: str | None = None,
-                 frame_times: np.ndarray | None = None) -> list:
-    """The frames shown at the given presentation times (nearest frame).
+def fetch_frames(path: str | os.PathLike, times_s, fmt: str = "bgr24", encode: str | None = None) -> list:
+    """The frames shown at the given presentation times (nearest frame), in one forward pass.
 
     Used to fetch recorded database frames back by their stored ``time_s``.
+    Frames are matched by the timestamps of the decoded frames themselves (as
+    :func:`iter_frames` reports them), so a decoder that drops a damaged frame
+    cannot shift the answer by one.
 
     Parameters
     ----------
     path : path
     times_s : array_like, shape (n,)
-        Seconds on the file's own timeline (as :func:`iter_frames` reports).
+        Seconds on the file's own timeline.
     fmt, encode :
         See :func:`read_frames`.
-    frame_times : np.ndarray, shape (n_frames,), optional
-        The file's frame times if already known (skips a probe).
 
     Returns
     -------
     list, length n
-        One frame (array, or bytes when ``encode`` is set) per time.
+        One frame (array, or bytes when ``encode`` is set) per time; repeated
+        times share one object.
     """
-    ft = probe(path).frame_times if frame_times is None else np.asarray(frame_times)
-    return read_frames(path, frame_indices_at(ft, times_s), fmt=fmt, encode=encode)
+    t = np.asarray(times_s, dtype=np.float64).reshape(-1)
+    if t.size == 0:
+        return []
+    if not np.isfinite(t).all():
+        raise ParameterError("frame times must be finite numbers")
+    order = np.argsort(t, kind="stable")
+    keep = _keeper(encode)
+    out: list = [None] * len(t)
+    k = 0  # next request, in time order
+    prev = None  # (time, image) of the previous decoded frame
+    for _, ft, img in iter_frames(path, fmt):
+        if prev is not None:
+            mid = (prev[0] + ft) / 2  # requests before the midpoint are nearer the previous frame
+            item = None
+            while k < len(order) and t[order[k]] < mid:
+                item = item if item is not None else keep(prev[1])
+                out[order[k]] = item
+                k += 1
+        if k == len(order):
+            break
+        prev = (ft, img)
+    if k < len(order):  # at or after the last frame
+        item = keep(prev[1])
+        for j in order[k:]:
+            out[j] = item
+    return out
+
+
+def _keeper(encode):
+    if encode is None:
+        return lambda img: img
+    import cv2
+
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if encode == ".jpg" else []
+    return lambda img: cv2.imencode(encode, img, params)[1].tobytes()
 
 
 def decode_image(item) -> np.ndarray:
