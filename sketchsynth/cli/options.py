@@ -83,19 +83,20 @@ def smoothing_options(f):
     """Options of the smooth (Viterbi) synthesis, shared by match and evaluate."""
     from ..decode import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
 
-    f = click.option("--smooth", "smooth", type=float, default=DEFAULT_SMOOTH, show_default=True,
-                     help="Weight λ of the join cost against the target cost; 0 = the per-frame match.")(f)
-    f = click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True,
-                     help="Top-K database frames per input frame in the Viterbi lattice (recording successors "
-                          "of the previous step's best states are added).")(f)
-    f = click.option("--join", type=click.Choice(["successor", "method"]), default="successor", show_default=True,
-                     help="Join cost: 0 for a recording's next frame, else distance from where the recording "
-                          "would have gone (successor); or the distance between consecutive frames (method).")(f)
-    f = click.option("--jump-cost", type=float, default=DEFAULT_JUMP_COST, show_default=True,
-                     help="Extra join cost of every jump, in units of the input's median per-frame target cost.")(f)
+    # applied last-first, so --help lists them in this order
     f = click.option("--beam", type=float, default=None,
                      help="Prune lattice states more than this many median target costs above their step's "
                           "best (faster, approximate) [default: exact].")(f)
+    f = click.option("--jump-cost", type=float, default=DEFAULT_JUMP_COST, show_default=True,
+                     help="Extra join cost of every jump, in units of the input's median per-frame target cost.")(f)
+    f = click.option("--join", type=click.Choice(["successor", "method"]), default="successor", show_default=True,
+                     help="Join cost: 0 for a recording's next frame, else distance from where the recording "
+                          "would have gone (successor); or the distance between consecutive frames (method).")(f)
+    f = click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True,
+                     help="Top-K database frames per input frame in the Viterbi lattice (recording successors "
+                          "of the previous step's best states are added).")(f)
+    f = click.option("--smooth", "smooth", type=float, default=DEFAULT_SMOOTH, show_default=True,
+                     help="Weight λ of the join cost against the target cost; 0 = the per-frame match.")(f)
     return f
 
 
@@ -107,12 +108,12 @@ def filter_option(f):
 
 
 def expect_options(f):
-    f = click.option("--expect-weights", default=None,
-                     help="Fail unless the database was built with these point weights: default, "
-                          "group=value pairs (lips=10,eyes=2,...) or 70 numbers.")(f)
     f = click.option("--expect-normalization", default=None,
                      help="Fail unless the database was built with this normalization: affine, similarity, "
                           "optionally with anchors (affine:35,40,46).")(f)
+    f = click.option("--expect-weights", default=None,
+                     help="Fail unless the database was built with these point weights: default, "
+                          "group=value pairs (lips=10,eyes=2,...) or 70 numbers.")(f)
     return f
 
 
