@@ -394,21 +394,27 @@ class FrameDatabase:
                                     f"(truncated or replaced); {rebuild}", path)
             if verify == "sha256" and sha256_file(f) != meta.get("sha256"):
                 raise DatabaseError(f"{name} fails its sha256 check (corrupt); {rebuild}", path)
+        def read(name, fn):
+            try:
+                return fn(path / name)
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+                raise DatabaseError(f"{name} is unreadable ({str(e).splitlines()[0][:80]}); {rebuild}",
+                                    path) from None
+
+        mode = None if in_memory else "r"
+        keypoints = read("keypoints.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
+        normalized = read("normalized.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
+        transforms = read("transforms.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
+        table = read("frames.parquet", pd.read_parquet)
+        index = read("index.faiss", lambda f: faiss.read_index(os.fspath(f)))
         try:
             params = man["params"]
-            mode = None if in_memory else "r"
-            keypoints = np.asarray(np.load(path / "keypoints.npy", mmap_mode=mode))
-            normalized = np.asarray(np.load(path / "normalized.npy", mmap_mode=mode))
-            transforms = np.asarray(np.load(path / "transforms.npy", mmap_mode=mode))
-            table = pd.read_parquet(path / "frames.parquet")
-            index = faiss.read_index(os.fspath(path / "index.faiss"))
             norm = params["normalization"]
             normalizer = Normalizer(norm["mode"], tuple(norm["anchors"]), tuple(norm["stable_points"]),
                                     norm.get("max_condition", 8.0)).set_etalon(np.asarray(man["etalon"]["points"]))
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-            raise DatabaseError(f"cannot read the database ({str(e).splitlines()[0][:100]}); {rebuild}",
-                                path) from None
-        n = man["counts"]["frames"]
+            n = int(man["counts"]["frames"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise DatabaseError(f"manifest.json is incomplete ({str(e)[:60]}); {rebuild}", path) from None
         shapes = {"keypoints.npy": (keypoints.shape, (n, N_POINTS, 3)),
                   "normalized.npy": (normalized.shape, (n, N_POINTS, 2)),
                   "transforms.npy": (transforms.shape, (n, 2, 3))}

@@ -1,0 +1,286 @@
+"""Generate the bad-input corpus: every way an input can be broken, each a CLI call that must fail cleanly.
+
+Each case is a command line plus what its one-line error must mention. Inputs are
+made from the real data (../shared/data) by damaging copies, so they look like
+what trackers, cameras and disks really produce.
+
+    python tests/corpus/make_corpus.py OUTDIR     # writes the corpus and lists the cases
+
+The test ``tests/test_corpus.py`` runs every case through the CLI and requires exit
+status 2, exactly one line on stderr naming the file (or option) and the problem,
+no traceback, and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+
+@dataclass
+class Case:
+    """One bad input: ``args`` for ``sketchsynth``, fragments the error line must contain."""
+
+    id: str
+    kind: str
+    args: list
+    expect: list
+    must_not_exist: list = field(default_factory=list)   # outputs that must not appear
+    unchanged: list = field(default_factory=list)        # databases that must still load, checksums verified
+
+
+def _json_recording(src: Path, dst: Path, n: int = 8, fps: float = 25) -> Path:
+    dst.mkdir(parents=True)
+    for p in sorted(src.glob("*_keypoints.json"))[:n]:
+        (dst / p.name).write_bytes(p.read_bytes())
+    (dst / "fps.txt").write_text(f"{fps:g}\n")
+    return dst
+
+
+def _set_face(path: Path, values):
+    doc = orjson.loads(path.read_bytes())
+    doc["people"][0]["face_keypoints_2d"] = values
+    path.write_bytes(orjson.dumps(doc))
+
+
+def _replace(path: Path, old: bytes, new: bytes):
+    path.write_bytes(path.read_bytes().replace(old, new, 1))
+
+
+def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> list[Case]:
+    """Write every bad input under ``root``; return the cases."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    sa1 = shared / "fadg0" / "keypoints" / "sa1"
+    real = sorted(sa1.glob("*_keypoints.json"))[4].read_bytes()
+    cases: list[Case] = []
+    out = root / "outputs"
+    dbs = root / "dbs"
+
+    def build_case(cid, kind, rec, expect, extra=()):
+        target = dbs / cid
+        cases.append(Case(cid, kind, ["build-db", str(rec), "--db", str(target), *extra], expect,
+                          must_not_exist=[target]))
+
+    # ---------------------------------------------------------------- OpenPose JSON, one damaged file
+    victim = "sa1_003_keypoints.json"
+    json_damage = {
+        "json-malformed": (lambda p: p.write_bytes(b'{"version": 1.3, "people": [}'), "not valid JSON"),
+        "json-truncated": (lambda p: p.write_bytes(real[: len(real) // 3]), "truncated"),
+        "json-empty-file": (lambda p: p.write_bytes(b""), "empty file"),
+        "json-wrong-length": (lambda p: _set_face(p, [1.0] * 204), "has 204 values, expected 210"),
+        "json-too-long": (lambda p: _set_face(p, [1.0] * 213), "has 213 values"),
+        "json-strings-for-numbers": (lambda p: _set_face(p, ["412.5"] * 210), "where a number is expected"),
+        "json-null-in-face": (lambda p: _set_face(p, [None] + [1.0] * 209), "where a number is expected"),
+        "json-nan": (lambda p: _replace(p, b'"face_keypoints_2d":[', b'"face_keypoints_2d":[NaN,'), "NaN or Infinity"),
+        "json-infinity": (lambda p: _replace(p, b'"face_keypoints_2d":[', b'"face_keypoints_2d":[-Infinity,'),
+                          "NaN or Infinity"),
+        "json-overflow": (lambda p: _replace(p, b'"face_keypoints_2d":[', b'"face_keypoints_2d":[1e999,'),
+                          "too large"),
+        "json-huge-coordinates": (lambda p: _set_face(p, [3e9, 2e9, 0.9] * 70), "beyond"),
+        "json-negative-confidence": (lambda p: _set_face(p, [400.0, 300.0, -0.3] * 70), "negative confidence"),
+        "json-top-level-array": (lambda p: p.write_bytes(b"[1, 2, 3]"), "not an OpenPose keypoint file"),
+        "json-people-not-a-list": (lambda p: p.write_bytes(b'{"people": {"face_keypoints_2d": []}}'),
+                                   "'people' is not a list"),
+        "json-person-not-an-object": (lambda p: p.write_bytes(b'{"people": [17]}'), "people[0] is not an object"),
+        "json-face-not-a-list": (lambda p: p.write_bytes(b'{"people": [{"face_keypoints_2d": 5}]}'),
+                                 "is not a list"),
+        "json-binary-junk": (lambda p: p.write_bytes(bytes(range(256)) * 4), "not valid JSON"),
+        "json-utf16": (lambda p: p.write_bytes(real.decode().encode("utf-16")), "not valid JSON"),
+    }
+    for cid, (damage, message) in json_damage.items():
+        rec = _json_recording(sa1, root / cid / "sa1")
+        damage(rec / victim)
+        build_case(cid, "openpose-json", rec, [victim, message])
+
+    # whole recordings without a usable frame
+    rec = _json_recording(sa1, root / "json-no-people" / "sa1")
+    for p in rec.glob("*.json"):
+        p.write_bytes(b'{"version":1.3,"people":[]}')
+    build_case("json-no-people", "openpose-json", rec, ["no usable frame", "no_person"])
+    rec = _json_recording(sa1, root / "json-all-zero-face" / "sa1")
+    for p in rec.glob("*.json"):
+        _set_face(p, [0.0] * 210)
+    build_case("json-all-zero-face", "openpose-json", rec, ["no usable frame", "no_person"])
+    rec = _json_recording(sa1, root / "json-several-people-missing-index" / "sa1")
+    for p in rec.glob("*.json"):
+        doc = orjson.loads(p.read_bytes())
+        doc["people"] = doc["people"] * 2  # two people, and the user asks for a third
+        p.write_bytes(orjson.dumps(doc))
+    build_case("json-several-people-missing-index", "openpose-json", rec, ["no usable frame"],
+               extra=["--person", "2"])
+    rec = _json_recording(sa1, root / "json-low-confidence-anchors" / "sa1")
+    for p in rec.glob("*.json"):
+        doc = orjson.loads(p.read_bytes())
+        doc["people"][0]["face_keypoints_2d"][3 * 35 + 2] = 0.01
+        p.write_bytes(orjson.dumps(doc))
+    build_case("json-low-confidence-anchors", "openpose-json", rec, ["no usable frame", "anchor_low_confidence"])
+    rec = _json_recording(sa1, root / "json-duplicate-frame" / "sa1")
+    (rec / "sa1_0003_keypoints.json").write_bytes((rec / victim).read_bytes())
+    build_case("json-duplicate-frame", "openpose-json", rec, ["same frame number 3"])
+    rec = _json_recording(sa1, root / "json-no-frame-number" / "sa1")
+    (rec / "final_keypoints.json").write_bytes(real)
+    build_case("json-no-frame-number", "openpose-json", rec, ["final_keypoints.json", "no frame number"])
+    rec = _json_recording(sa1, root / "json-no-fps" / "sa1")
+    (rec / "fps.txt").unlink()
+    build_case("json-no-fps", "openpose-json", rec, ["no frame rate", "--fps"])
+    rec = _json_recording(sa1, root / "json-bad-fps-sidecar" / "sa1")
+    (rec / "fps.txt").write_text("twenty-five")
+    build_case("json-bad-fps-sidecar", "openpose-json", rec, ["fps.txt", "one positive number"])
+    one = root / "json-single-file" / "x_000_keypoints.json"
+    one.parent.mkdir()
+    one.write_bytes(real)
+    build_case("json-single-file", "openpose-json", one, ["single JSON file is not a recording"])
+
+    # ---------------------------------------------------------------- landmark arrays
+    kp = np.stack([np.asarray(orjson.loads(p.read_bytes())["people"][0]["face_keypoints_2d"], np.float32)
+                   .reshape(70, 3) for p in sorted(sa1.glob("*.json"))[:20]])
+    lm = root / "landmarks"
+    lm.mkdir()
+    arrays = {
+        "npy-wrong-shape": (lambda p: np.save(p, kp[:, :50]), "shape (20, 50, 3)"),
+        "npy-strings": (lambda p: np.save(p, kp.astype(str)), "expected numbers"),
+        "npy-object": (lambda p: np.save(p, np.array([None] * 5, dtype=object), allow_pickle=True),
+                       "cannot read landmark array"),
+        "npy-no-frames": (lambda p: np.save(p, kp[:0]), "no frames"),
+        "npy-truncated": (lambda p: (np.save(p, kp), p.write_bytes(p.read_bytes()[:2000])), "cannot read landmark"),
+        "npy-infinite": (lambda p: np.save(p, np.where(np.arange(70)[None, :, None] == 3, np.inf, kp)), "infinite"),
+        "npy-negative-confidence": (lambda p: np.save(p, kp * np.float32([1, 1, -1])), "negative confidence"),
+        "npy-not-numpy": (lambda p: p.write_bytes(b"this is not an array\n" * 10), "cannot read landmark"),
+        "npz-unnamed-arrays": (lambda p: np.savez(p, a=kp, b=kp), "name the track"),
+        "npz-frames-not-increasing": (lambda p: np.savez(p, keypoints=kp, frames=np.zeros(20, np.int64)),
+                                      "'frames' must be 20 increasing"),
+        "npz-bad-fps": (lambda p: np.savez(p, keypoints=kp, fps=np.float32(-4)), "'fps' must be"),
+    }
+    for cid, (write, message) in arrays.items():
+        p = lm / (cid + (".npz" if cid.startswith("npz") else ".npy"))
+        write(p)
+        if p.suffix == ".npy" and not p.exists():  # np.savez adds the suffix itself
+            pass
+        p.with_name(p.stem + ".fps.txt").write_text("25")
+        build_case(cid, "landmarks", p, [p.name, message])
+
+    # ---------------------------------------------------------------- folders
+    empty = root / "folder-empty"
+    empty.mkdir()
+    build_case("folder-empty", "folder", empty, ["no recordings here"])
+    junk = root / "folder-no-recordings"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("hello")
+    (junk / "photo.png").write_bytes(b"\x89PNG")
+    build_case("folder-no-recordings", "folder", junk, ["no recordings here"])
+    loop = root / "folder-symlink-loop"
+    loop.mkdir()
+    os.symlink(loop, loop / "again")
+    os.symlink(loop / "again", loop / "and-again")
+    build_case("folder-symlink-loop", "folder", loop, ["no recordings here"])
+    dangling = root / "folder-dangling-link"
+    os.symlink(root / "does-not-exist", dangling)
+    build_case("folder-dangling-link", "folder", dangling, ["no such file or folder"])
+    uni = root / "récordings avec espaces ü" / "sa1 copy"
+    rec = _json_recording(sa1, uni)
+    (rec / victim).write_bytes(real[:100])
+    build_case("folder-unicode-and-spaces", "folder", uni.parent, ["récordings avec espaces ü/sa1 copy", victim])
+    if os.geteuid() != 0:  # root reads everything: permissions cannot be tested as root
+        locked = root / "folder-unreadable"
+        _json_recording(sa1, locked / "sa1")
+        os.chmod(locked / "sa1", 0)
+        build_case("folder-unreadable", "folder", locked, ["not readable"])
+
+    # ---------------------------------------------------------------- databases
+    good = _json_recording(sa1, root / "db-source" / "sa1", n=40)
+
+    def damaged_db(cid, damage, expect, command=("match",)):
+        from sketchsynth import FrameDatabase
+
+        path = dbs / cid
+        FrameDatabase(fps=25).build(good, path=path)
+        damage(path)
+        res = out / cid
+        if command[0] == "match":
+            args = ["match", str(good), "--db", str(path), "--out", str(res)]
+        else:
+            args = [*command, "--db", str(path)]
+        cases.append(Case(cid, "database", args, expect, must_not_exist=[res]))
+
+    def edit_manifest(fn):
+        def damage(path):
+            m = json.loads((path / "manifest.json").read_text())
+            fn(m)
+            (path / "manifest.json").write_text(json.dumps(m))
+        return damage
+
+    damaged_db("db-other-format-version", edit_manifest(lambda m: m.update(format_version=99)),
+               ["format version 99", "build-db"])
+    damaged_db("db-missing-file", lambda p: (p / "transforms.npy").unlink(), ["transforms.npy is missing"])
+    damaged_db("db-truncated-array", lambda p: (p / "normalized.npy").write_bytes((p / "normalized.npy")
+                                                                                  .read_bytes()[:-64]),
+               ["normalized.npy", "truncated"])
+    damaged_db("db-checksum-mismatch", lambda p: (p / "keypoints.npy").write_bytes(
+        (p / "keypoints.npy").read_bytes()[:-1] + b"\x01"), ["keypoints.npy", "sha256"],
+        command=("info", "--verify"))
+    damaged_db("db-manifest-outside",
+               edit_manifest(lambda m: m["files"].update({"../../etc/passwd": m["files"].pop("index.faiss")})),
+               ["manifest"])
+    damaged_db("db-manifest-not-json", lambda p: (p / "manifest.json").write_text("{'format': 1"),
+               ["manifest.json is unreadable"])
+    damaged_db("db-not-a-database", lambda p: [f.unlink() for f in p.iterdir()], ["manifest.json is missing"])
+    damaged_db("db-corrupt-index", lambda p: (p / "index.faiss").write_bytes(b"\0" * (p / "index.faiss").stat()
+                                                                             .st_size), ["index.faiss"])
+    cases.append(Case("db-does-not-exist", "database", ["match", str(good), "--db", str(dbs / "nowhere"), "--out",
+                                                           str(out / "db-does-not-exist")],
+                      ["no database here"], must_not_exist=[out / "db-does-not-exist"]))
+
+    # a bad rebuild over a good database (--force) must leave the good one in place
+    from sketchsynth import FrameDatabase
+
+    keep = dbs / "rebuild-over-existing"
+    FrameDatabase(fps=25).build(good, path=keep)
+    rec = _json_recording(sa1, root / "rebuild-over-existing" / "sa1")
+    (rec / victim).write_bytes(real[:-40])
+    cases.append(Case("rebuild-over-existing", "database", ["build-db", str(rec), "--db", str(keep), "--force"],
+                      [victim, "truncated"], unchanged=[keep]))
+
+    # ---------------------------------------------------------------- CLI values
+    if example_db is not None:
+        inp = Path(__file__).resolve().parents[2] / "examples" / "inputs" / "henan_03001-03300"
+
+        def value_case(cid, extra, expect, command="match"):
+            res = out / cid
+            args = ([command, str(inp), "--db", str(example_db), "--out", str(res), *extra] if command == "match"
+                    else [command, str(good), "--db", str(dbs / cid), *extra])
+            cases.append(Case(cid, "cli-value", args, expect, must_not_exist=[res, dbs / cid]))
+
+        value_case("cli-negative-k", ["-k", "-5"], ["-k must be >= 1"])
+        value_case("cli-unknown-metric", ["--metric", "cosine"], ["--metric", "cosine"])
+        value_case("cli-plot-frame-outside", ["--plot-frame", "5000"], ["--plot-frame 5000 is outside"])
+        value_case("cli-not-an-integer", ["-k", "many"], ["-k", "many"])
+        value_case("cli-bad-anchors", ["--anchors", "35,40"], ["exactly 3 points"], command="build-db")
+        value_case("cli-anchor-out-of-range", ["--anchors", "35,40,70"], ["outside 0-69"], command="build-db")
+        value_case("cli-zero-fps", ["--fps", "0"], ["--fps"], command="build-db")
+        value_case("cli-negative-max-gap", ["--max-gap", "-1"], ["max_gap"], command="build-db")
+        value_case("cli-unknown-person-rule", ["--person", "tallest"], ["--person"], command="build-db")
+    return cases
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        raise SystemExit("usage: python tests/corpus/make_corpus.py OUTDIR")
+    shared = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+    target = Path(argv[0])
+    if target.exists():
+        shutil.rmtree(target)
+    for c in build_corpus(target, shared):
+        print(f"{c.id:36s} sketchsynth {' '.join(c.args)}")
+
+
+if __name__ == "__main__":
+    main()

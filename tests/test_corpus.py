@@ -1,0 +1,68 @@
+"""Run the whole bad-input corpus through the CLI: every case one clean line, exit 2, nothing half-written."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sketchsynth import FrameDatabase
+from sketchsynth.cli import cli
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from make_corpus import build_corpus  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def corpus(shared_data, example_db, tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    return build_corpus(root, shared_data, example_db)
+
+
+def _problems(case, result):
+    problems = []
+    if result.exit_code != 2:
+        problems.append(f"exit {result.exit_code}" + (f" ({type(result.exception).__name__}: {result.exception})"
+                                                       if result.exception and result.exit_code != 2 else ""))
+    lines = result.stderr.strip().splitlines()
+    if len(lines) != 1:
+        problems.append(f"{len(lines)} stderr lines")
+    text = result.stderr + result.stdout
+    if "Traceback" in text:
+        problems.append("traceback")
+    line = lines[0] if lines else ""
+    for frag in case.expect:
+        if frag not in line:
+            problems.append(f"missing {frag!r}")
+    for p in case.must_not_exist:
+        if Path(p).exists():
+            problems.append(f"left {p}")
+        stray = [q.name for q in Path(p).parent.glob(f".{Path(p).name}.tmp-*")] if Path(p).parent.exists() else []
+        if stray:
+            problems.append(f"left temporary {stray}")
+    for db in case.unchanged:
+        try:
+            FrameDatabase.load(db, verify="sha256")
+        except Exception as e:  # noqa: BLE001 - any failure here is the finding
+            problems.append(f"database {db} damaged: {e}")
+    return problems, line
+
+
+def test_every_bad_input_is_one_clean_error(corpus):
+    runner = CliRunner()
+    kinds = {}
+    failures = []
+    for case in corpus:
+        result = runner.invoke(cli, case.args)
+        problems, line = _problems(case, result)
+        kinds.setdefault(case.kind, [0, 0])
+        kinds[case.kind][0] += 1
+        if problems:
+            failures.append(f"{case.id}: {', '.join(problems)} | {line}")
+        else:
+            kinds[case.kind][1] += 1
+    clean = sum(v[1] for v in kinds.values())
+    print(f"\n{len(corpus)} cases, {clean} clean errors ("
+          + ", ".join(f"{k}: {v[1]}/{v[0]}" for k, v in sorted(kinds.items())) + ")")
+    assert not failures, "\n".join(failures)
+    assert len(corpus) >= 40
