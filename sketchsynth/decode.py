@@ -30,7 +30,8 @@ O(T * (candidates + successors)). ``smooth=0`` needs no successors and gives
 exactly the per-frame match.
 
 **Unusable input frames** (no face, bad anchors) have no candidates: they split
-the input into segments decoded independently. The first frame of a segment has
+the input into segments decoded independently, as do holes in the input's frame
+numbers when they are given. The first frame of a segment has
 no join (``join_cost`` NaN, never a jump) and the output there is unmatched,
 as in per-frame matching.
 
@@ -162,7 +163,7 @@ class ViterbiDecoder:
                                  f"{db.n_usable_} usable frames; use at most {db.n_usable_}")
         return self
 
-    def decode(self, db, result) -> Decoding:
+    def decode(self, db, result, frames=None) -> Decoding:
         """Choose a database frame for every input frame of a per-frame match.
 
         Parameters
@@ -171,6 +172,9 @@ class ViterbiDecoder:
         result : MatchResult
             From :func:`sketchsynth.matching.match` (its ``candidates`` must be at
             least ``candidates`` wide: the prefilter's width).
+        frames : np.ndarray, shape (n_frames,), int, optional
+            The input's frame numbers: a hole in them (the input itself jumps)
+            starts a new segment, like an unusable frame.
 
         Returns
         -------
@@ -195,6 +199,11 @@ class ViterbiDecoder:
             top, top_cost = _prepend(top, top_cost, result.rows[u], result.target_cost[u])
         seg_start = np.ones(len(u), dtype=bool)
         seg_start[1:] = np.diff(u) != 1
+        if frames is not None:
+            fr = np.asarray(frames, dtype=np.int64)
+            if fr.shape != (n,):
+                raise ParameterError(f"frames has shape {fr.shape}, expected ({n},)")
+            seg_start[1:] |= np.diff(fr[u]) != 1
         succ, prev = usable_links(db)
         lam = float(self.smooth)
         n_succ = 0 if lam == 0 else int(K if self.successors is None else self.successors)

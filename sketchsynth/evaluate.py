@@ -395,7 +395,7 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
                                      "need at least 2", h.path)
                 t0 = time.perf_counter()
                 dec = ViterbiDecoder(smooth=c.smooth, candidates=K, join=c.join, jump_cost=c.jump_cost, beam=beam)
-                d = dec.decode(db, res)
+                d = dec.decode(db, res, frames=h.frames)
                 timings["decode_s"] += time.perf_counter() - t0
                 out_norm = blend_seams(db, d.rows, d.is_jump, c.seam_blend)
                 ok = d.rows >= 0

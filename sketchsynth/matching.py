@@ -142,7 +142,7 @@ def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, m
 
 
 def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFILTER_K,
-          exhaustive_search: bool = False, decoder=None) -> MatchResult:
+          exhaustive_search: bool = False, decoder=None, frames=None) -> MatchResult:
     """Pick the nearest database frame for each input frame, or the best sequence.
 
     Parameters
@@ -160,6 +160,9 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
         Choose the whole sequence at once (:mod:`sketchsynth.decode`); the
         prefilter is widened to the decoder's ``candidates`` if needed. Needs at
         least 2 usable input frames.
+    frames : np.ndarray, shape (n_frames,), int, optional
+        The input's frame numbers; with a decoder, a hole in them starts a new
+        segment (no join across it).
 
     Returns
     -------
@@ -190,7 +193,7 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
         if usable.sum() < 2:
             raise InputError(f"the input has {int(usable.sum())} usable frame(s) of {len(usable)}; smooth "
                              "synthesis needs at least 2 (check that a face was tracked)")
-        d = decoder.decode(db, result)
+        d = decoder.decode(db, result, frames=frames)
         result.frame_rows, result.frame_cost = result.rows, result.target_cost
         result.rows, result.target_cost = d.rows, d.target_cost
         result.join_cost, result.is_jump, result.decoding = d.join_cost, d.is_jump, d
@@ -226,9 +229,12 @@ def matched_in_input_coords(db, result: MatchResult, rows: np.ndarray | None = N
         if seam_blend:
             from .decode import blend_seams, path_joins
 
-            seg = np.ones(len(rows), bool)
-            seg[1:] = rows[:-1] < 0
-            _, is_jump = path_joins(db, rows, seg)
+            if rows is result.rows and result.is_jump is not None:
+                is_jump = result.is_jump  # the decoder's, which knows the input's segments
+            else:
+                seg = np.ones(len(rows), bool)
+                seg[1:] = rows[:-1] < 0
+                _, is_jump = path_joins(db, rows, seg)
             norm = blend_seams(db, rows, is_jump, seam_blend)[ok]
         else:
             norm = db.normalized_[rows[ok]]

@@ -344,3 +344,14 @@ def test_match_command_needs_two_usable_frames(example_db, tmp_path, n_usable):
     out = tmp_path / "o"
     _clean_error(_cli(["match", tmp_path / "few.npy", "--db", example_db, "--out", out]), "at least 2")
     assert not out.exists()
+
+
+def test_a_hole_in_the_input_frame_numbers_starts_a_segment(henan_match):
+    db, held, res = henan_match
+    frames = np.arange(len(res.rows))
+    frames[300:] += 100  # the input itself jumps 100 frames ahead here
+    d = ViterbiDecoder().decode(db, res, frames=frames)
+    assert d.segment_start[[0, 300]].all() and d.segment_start.sum() == 2
+    assert not d.is_jump[300] and np.isnan(d.join_cost[300])
+    with pytest.raises(ParameterError, match="frames has shape"):
+        ViterbiDecoder().decode(db, res, frames=frames[:10])

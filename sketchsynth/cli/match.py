@@ -83,10 +83,12 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
     out = out or os.path.join("out", track.name.replace("/", "_"))
     keypoints = track.keypoints if track_filter == "none" else \
         filter_keypoints(track.keypoints, track.fps, track_filter, frames=track.frames)
-    result = match(db, keypoints, metric=metric, k=k, exhaustive_search=exhaustive, decoder=decoder)
+    result = match(db, keypoints, metric=metric, k=k, exhaustive_search=exhaustive, decoder=decoder,
+                   frames=track.frames)
     dec = result.decoding
     stats = path_stats(result.is_jump, result.rows >= 0, dec.segment_start, track.fps)
-    greedy = path_stats(*_jumps(db, result.frame_rows), track.fps)
+    greedy = path_stats(_jumps(db, result.frame_rows, dec.segment_start), result.frame_rows >= 0, dec.segment_start,
+                        track.fps)
     matched_kp = matched_in_input_coords(db, result, seam_blend=seam_blend)
     videos = (MatchVideoWriter(db, result, track, matched_kp=matched_kp, layout=sketch_layout, progress=True)
               if track.video else None)
@@ -118,12 +120,8 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
         click.echo(videos.summary_line(out))
 
 
-def _jumps(db, rows):
-    """(is_jump, usable, segment_start) of a row sequence, for :func:`sketchsynth.decode.path_stats`."""
+def _jumps(db, rows, segment_start):
+    """Jump flags of a row sequence (the per-frame match's), for :func:`sketchsynth.decode.path_stats`."""
     from ..decode import path_joins
 
-    usable = rows >= 0
-    seg = usable.copy()
-    seg[1:] &= ~usable[:-1]
-    _, is_jump = path_joins(db, rows, seg)
-    return is_jump, usable, seg
+    return path_joins(db, rows, segment_start)[1]
