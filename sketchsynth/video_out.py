@@ -153,22 +153,20 @@ def sketch_frames(input_kp: np.ndarray, matched_kp: np.ndarray, size: tuple[int,
     w, h = size
     scale = min(1.0, max_height / h)
     pw, ph = int(round(w * scale)), int(round(h * scale))
+    panels = 1 if layout == "overlay" else 2
     for i in index:
-        left = np.empty((ph, pw, 3), np.uint8)
-        left[:] = WHITE
+        img = np.full((ph, pw * panels, 3), 255, np.uint8)
+        left = img[:, :pw]  # views: drawing on them draws on img
         draw_sketch(left, input_kp[i], BLACK, thickness, scale)
         if layout == "overlay":
             draw_sketch(left, matched_kp[i], BLUE, thickness, scale)
             _legend(left, [("input", BLACK), ("match", BLUE)])
-            yield left
-            continue
-        right = np.empty_like(left)
-        right[:] = WHITE
-        draw_sketch(right, matched_kp[i], BLUE, thickness, scale)
-        _legend(left, [("input", BLACK)])
-        _legend(right, [("match", BLUE)])
-        img = np.concatenate([left, right], axis=1)
-        cv2.line(img, (pw, 0), (pw, ph - 1), (200, 200, 200), 1)
+        else:
+            right = img[:, pw:]
+            draw_sketch(right, matched_kp[i], BLUE, thickness, scale)
+            _legend(left, [("input", BLACK)])
+            _legend(right, [("match", BLUE)])
+            cv2.line(img, (pw, 0), (pw, ph - 1), (200, 200, 200), 1)
         yield img
 
 

@@ -290,6 +290,30 @@ def test_match_video_writes_sketch_and_frames_videos(video_db, clips, tmp_path, 
     assert meta["db_rows"] == sel["db_index"].tolist()  # same rate: the selection itself, frame by frame
 
 
+def test_sketch_frames_draw_input_black_and_match_blue():
+    from sketchsynth.video_out import sketch_frames
+
+    rng = np.random.default_rng(0)
+    kp = np.concatenate([rng.uniform(100, 300, (3, 70, 2)), np.ones((3, 70, 1))], axis=2).astype(np.float32)
+    match = kp.copy()
+    match[..., :2] += 150
+    match[1] = np.nan  # no match in frame 1
+
+    def black(img):
+        return int((img.sum(axis=-1) < 150).sum())
+
+    def blue(img):
+        return int(((img[..., 0] > 150) & (img[..., 2] < 100)).sum())
+
+    side = list(sketch_frames(kp, match, (480, 400), np.array([0, 1, 2])))
+    assert side[0].shape == (400, 960, 3)
+    left, right = side[0][:, :480], side[0][:, 480:]
+    assert black(left) > 500 and blue(left) == 0 and blue(right) > 500 and black(right) < 50
+    assert blue(side[1][:, 480:]) == 0  # nothing matched, nothing drawn
+    over = next(sketch_frames(kp, match, (480, 400), np.array([2]), layout="overlay"))
+    assert over.shape == (400, 480, 3) and black(over) > 500 and blue(over) > 500
+
+
 def test_frames_video_shows_the_selected_database_frames_where_the_input_head_is(video_db, clips, tmp_path):
     """frames.mp4 frame t is DB frame rows[t] warped by inv(M_input[t]) o M_db[rows[t]]: its face
     lands on the input's face, so the warped database keypoints equal matched_in_input_coords."""
