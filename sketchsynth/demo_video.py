@@ -36,7 +36,7 @@ def video_example_paths(examples: str | os.PathLike | None = None) -> dict:
 
 
 def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=None, log=print,
-                   layout: str = "side-by-side") -> dict:
+                   layout: str = "side-by-side", smooth: float | None = None) -> dict:
     """Build ``db_path`` from the bundled GRID clips and match the held-out clip into ``out``.
 
     Both are replaced if they exist. Needs the ``video`` extra (PyAV, dlib and
@@ -51,6 +51,9 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
         Receives one line per step.
     layout : {"side-by-side", "overlay"}
         sketch.mp4's arrangement.
+    smooth : float, optional
+        Join-cost weight of the smooth decoder (default: ``sketchsynth match``'s);
+        0 matches every frame on its own, as the method did.
 
     Returns
     -------
@@ -59,6 +62,7 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
         fps, size and audio length of each video written).
     """
     from .database import FrameDatabase
+    from .decode import DEFAULT_SMOOTH, ViterbiDecoder
     from .io.recordings import load_input
     from .matching import match
     from .results import write_match_outputs
@@ -72,11 +76,14 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
     log(f"1. Tracked the faces of {len(db.recordings_)} GRID clips in {paths['recordings']} and built {db_path} "
         f"in {t1 - t0:.1f} s: {db.summary()}")
     track = load_input(paths["input"])
-    result = match(db, track.keypoints, metric="sum")
+    smooth = DEFAULT_SMOOTH if smooth is None else float(smooth)
+    decoder = ViterbiDecoder(smooth=smooth) if smooth > 0 else None
+    result = match(db, track.keypoints, metric="sum", decoder=decoder, frames=track.frames)
     videos = MatchVideoWriter(db, result, track, layout=layout)
     summary = write_match_outputs(out, db, result, track, force=True, write_files=videos)
     t2 = time.perf_counter()
+    how = f"smooth synthesis, lambda={smooth:g}" if decoder is not None else "per-frame match"
     log(f"2. Tracked and matched {track.name} ({len(track)} frames at {track.fps:g} fps, a clip not in the "
-        f"database) in {t2 - t1:.1f} s: mean target cost {summary['mean_target_cost']:.4g}.")
+        f"database; {how}) in {t2 - t1:.1f} s: mean target cost {summary['mean_target_cost']:.4g}.")
     log(f"3. {videos.summary_line(out)} Also {out}/selection.csv, {out}/matched/ and {out}/{summary['plots'][0]}.")
     return {"db": db_path, "out": out, "summary": summary, "videos": videos.report_}
