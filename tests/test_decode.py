@@ -152,11 +152,21 @@ def henan_match(henan_split):
     return db, held, match(db, held.keypoints[:600])
 
 
-def test_smooth_zero_is_the_per_frame_match(henan_match):
-    db, _, res = henan_match
+@pytest.mark.parametrize("how", ["prefilter", "exhaustive", "sq"])
+def test_smooth_zero_is_the_per_frame_match(henan_match, how):
+    from sketchsynth import match
+
+    db, held, res = henan_match
+    if how != "prefilter":
+        res = match(db, held.keypoints[:300], metric="sq" if how == "sq" else "sum",
+                    exhaustive_search=how == "exhaustive")
     d = ViterbiDecoder(smooth=0.0).decode(db, res)
     np.testing.assert_array_equal(d.rows, res.rows)
     np.testing.assert_array_equal(d.target_cost, res.target_cost)
+    via_match = match(db, res.keypoints, metric=res.metric, exhaustive_search=res.exhaustive,
+                      decoder=ViterbiDecoder(smooth=0.0))
+    np.testing.assert_array_equal(via_match.rows, res.rows)
+    np.testing.assert_array_equal(via_match.frame_rows, res.rows)
 
 
 @pytest.mark.parametrize("smooth, jump_cost", [(0.5, 0.0), (0.5, 1.5), (2.0, 0.0)])
