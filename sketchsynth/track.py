@@ -428,7 +428,8 @@ class FaceTracker:
         if progress and callback is None:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=info.n_frames, unit="frame", desc=f"tracking {os.path.basename(path)}", leave=False)
+            bar = tqdm(total=info.n_frames, unit="frame", desc=f"tracking {os.path.basename(path)}", leave=False,
+                       disable=None)  # None: quiet when stderr is not a terminal
             callback = bar.update
         try:
             kp, n_faces, detected = self.track_frames(grey(), info.n_frames, callback)
@@ -666,7 +667,8 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
     if progress:
         from tqdm.auto import tqdm
 
-        overall = tqdm(total=sum(i.n_frames for i in infos), unit="frame", desc="tracking videos", position=0)
+        overall = tqdm(total=sum(i.n_frames for i in infos), unit="frame", desc="tracking videos", position=0,
+                       disable=None)
     import multiprocessing.managers
 
     from .storage import close_inherited_locks
@@ -723,6 +725,6 @@ def _drain(queue, bars, overall, recordings, infos):
             used = {b.pos for b in bars.values()}
             pos = next(p for p in range(1, len(bars) + 2) if p not in used and -p not in used)
             bars[slot] = tqdm(total=infos[slot].n_frames, unit="frame", leave=False, position=pos,
-                              desc=os.path.basename(recordings[slot].path))
+                              desc=os.path.basename(recordings[slot].path), disable=None)
         bars[slot].update(k)
         overall.update(k)

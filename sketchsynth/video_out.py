@@ -170,6 +170,25 @@ def sketch_frames(input_kp: np.ndarray, matched_kp: np.ndarray, size: tuple[int,
         yield img
 
 
+def keypoint_canvas(input_kp: np.ndarray, matched_kp: np.ndarray, margin: float = 0.05) -> tuple[int, int]:
+    """Frame size for drawing keypoint-only input: the image area its points (and the matches') occupy.
+
+    Parameters
+    ----------
+    input_kp, matched_kp : np.ndarray, shape (n_frames, 70, 3)
+
+    Returns
+    -------
+    (width, height) : even numbers (H.264 needs them), at least 64
+    """
+    xy = np.concatenate([np.asarray(input_kp)[..., :2].reshape(-1, 2), np.asarray(matched_kp)[..., :2].reshape(-1, 2)])
+    xy = xy[np.isfinite(xy).all(axis=1) & (xy > 0).any(axis=1)]
+    if len(xy) == 0:
+        return 64, 64
+    w, h = np.ceil(xy.max(axis=0) * (1 + margin)).astype(int)
+    return max(64, int(w) + int(w) % 2), max(64, int(h) + int(h) % 2)
+
+
 def _legend(img, items):
     import cv2
 
@@ -337,7 +356,8 @@ class MatchVideoWriter:
     db : FrameDatabase
     result : MatchResult
     track : Track
-        The input; must come from a video (``track.video``).
+        The input. A keypoint-only input (OpenPose JSON, arrays) gets a canvas
+        that holds all its points, and no audio unless ``audio`` names a file.
     matched_kp : np.ndarray, shape (n_frames, 70, 3), optional
         Matched keypoints in input pixels (default from ``rows``).
     rows : np.ndarray, shape (n_frames,), optional
@@ -346,8 +366,10 @@ class MatchVideoWriter:
         sketch.mp4's arrangement.
     frames_video : bool
         Write frames.mp4 when the database has recorded video.
-    audio : bool
-        Mux the input's audio.
+    audio : bool or path
+        True: mux the input video's audio; False: none; a path: mux that file's
+        audio instead, starting with the first input frame (check it first with
+        :func:`sketchsynth.io.video.probe_audio`).
     crf : int
         x264 quality.
     progress : bool
@@ -360,7 +382,7 @@ class MatchVideoWriter:
     """
 
     def __init__(self, db, result, track, matched_kp=None, rows=None, layout: str = "side-by-side",
-                 frames_video: bool = True, audio: bool = True, crf: int = 23, progress: bool = False):
+                 frames_video: bool = True, audio=True, crf: int = 23, progress: bool = False):
         self.db = db
         self.result = result
         self.track = track
@@ -373,8 +395,6 @@ class MatchVideoWriter:
         self.progress = progress
         if layout not in LAYOUTS:
             raise ParameterError(f"sketch layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-        if track.video is None:
-            raise InputError("video outputs need a video input", track.path)
 
     def __call__(self, folder) -> dict:
         from .io.video import write_video
@@ -387,16 +407,22 @@ class MatchVideoWriter:
                    else np.asarray(self.matched_kp, np.float32))
         ex = tr.extra or {}
         size = (int(ex.get("width") or 0), int(ex.get("height") or 0))
-        if min(size) <= 0:
+        if min(size) <= 0 and tr.video is not None:
             from .io.video import probe
 
             info = probe(tr.video)
             size = (info.width, info.height)
+        elif min(size) <= 0:
+            size = keypoint_canvas(tr.keypoints, matched)
         fps = float(tr.fps)
         out_times, index = output_timeline(tr.time_s, fps, ex.get("duration"))
-        audio = ex.get("audio") if self.audio else None
-        offset = float(tr.time_s[0])
-        report = {"fps": fps, "frames": int(len(out_times)), "input_video": os.path.abspath(tr.video),
+        if isinstance(self.audio, (str, os.PathLike)):
+            audio, offset = os.fspath(self.audio), 0.0  # an audio file of its own starts with the first frame
+        else:
+            audio = ex.get("audio") if self.audio else None
+            offset = float(tr.time_s[0])
+        report = {"fps": fps, "frames": int(len(out_times)),
+                  "input_video": os.path.abspath(tr.video) if tr.video else None,
                   "input_size": list(size), "start_time": offset, "audio": audio,
                   "input_index": index.tolist(), "layout": self.layout, "written": {}, "skipped": {}}
         kp_in = np.asarray(tr.keypoints, np.float32)
@@ -435,7 +461,8 @@ class MatchVideoWriter:
             return frames
         from tqdm.auto import tqdm
 
-        return tqdm(frames, total=total, unit="frame", desc=f"writing {name}", leave=False)
+        return tqdm(frames, total=total, unit="frame", desc=f"writing {name}", leave=False,
+                    disable=None)  # None: quiet when stderr is not a terminal
 
     def summary_line(self, out) -> str:
         """One sentence for the CLI: which videos were written (and why one was not)."""
@@ -505,10 +532,10 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     if not path.lower().endswith((".png", ".jpg", ".jpeg")):
         raise ParameterError(f"contact sheet file must end in .png or .jpg: {path}")
     video = meta["input_video"]
-    if not os.path.isfile(video):
+    if video is not None and not os.path.isfile(video):
         raise InputError("the match's input video is gone; the contact sheet shows its frames", video)
     w, h = meta["input_size"]
-    in_imgs = read_frames(video, frames)
+    in_imgs = read_frames(video, frames) if video is not None else [None] * len(frames)
     db_imgs = [None] * len(frames)
     if "frames.mp4" in meta["written"]:
         index = np.asarray(meta["input_index"])
@@ -529,7 +556,8 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         draw_sketch(sk_m, matched[t], BLUE, 2)
         for c, img in enumerate((in_imgs[r], sk_in, sk_m, db_imgs[r])):
             sheet[y0:y0 + panel, c * panel:(c + 1) * panel] = (
-                _crop(img, box, panel) if img is not None else _placeholder(panel, "no database video"))
+                _crop(img, box, panel) if img is not None
+                else _placeholder(panel, "keypoint input" if c == 0 else "no database video"))
         rec, fr = sel["recording"].iloc[t], sel["frame"].iloc[t]
         cap = (f"input frame {t}: db {rec} frame {int(fr)}, cost {sel['target_cost'].iloc[t]:.3g}"
                if isinstance(rec, str) else f"input frame {t}: no match")

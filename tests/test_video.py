@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ from click.testing import CliRunner
 from sketchsynth.cli import cli
 from sketchsynth.errors import InputError
 from sketchsynth.io.video import (fetch_frames, frame_indices_at, iter_frames, probe, read_frames, write_video)
+
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+from make_corpus import BAD_VIDEOS, make_bad_video  # noqa: E402
 
 av = pytest.importorskip("av")
 
@@ -171,60 +175,10 @@ def test_writer_without_audio_and_without_frames(tmp_path, clips):
 
 # ---------------------------------------------------------------------- bad files
 def _make_bad(kind, clips, tmp):
-    sa1 = Path(clips["sa1"]).read_bytes()
-    if kind == "truncated":
-        p = tmp / "truncated.mp4"
-        p.write_bytes(sa1[: len(sa1) // 2])  # the index (moov) is at the end: cut off
-    elif kind == "truncated_faststart":
-        p = tmp / "faststart.mp4"
-        with av.open(str(clips["sa1"])) as i, av.open(str(tmp / "full.mp4"), "w",
-                                                      options={"movflags": "faststart"}) as o:
-            vs = o.add_stream_from_template(i.streams.video[0])
-            for pk in i.demux(i.streams.video[0]):
-                if pk.dts is not None:
-                    pk.stream = vs
-                    o.mux(pk)
-        data = (tmp / "full.mp4").read_bytes()
-        p.write_bytes(data[: len(data) // 2])  # index intact, half the frames gone
-    elif kind == "zero_frames":
-        p = tmp / "zero.avi"
-        with av.open(str(p), "w") as c:
-            s = c.add_stream("mpeg4", rate=25)
-            s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-            c.start_encoding()
-    elif kind == "empty_mp4":
-        p = tmp / "empty.mp4"
-        with av.open(str(p), "w") as c:
-            s = c.add_stream("libx264", rate=25)
-            s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-            c.start_encoding()
-    elif kind == "audio_only":
-        p = tmp / "speech.mp4"
-        write_audio_only(p)
-    elif kind == "junk":
-        p = tmp / "junk.mp4"
-        p.write_bytes(np.random.default_rng(0).bytes(40000))
-    elif kind == "text":
-        p = tmp / "notes.mp4"
-        p.write_text("[00:01.00] this is a text file\n" * 50)
-    return p
+    return make_bad_video(kind, clips["sa1"], tmp)
 
 
-def write_audio_only(path):
-    with av.open(str(path), "w") as c:
-        a = c.add_stream("aac", rate=16000)
-        a.layout = "mono"
-        for i in range(20):
-            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            f.sample_rate, f.pts = 16000, i * 1024
-            for p in a.encode(f):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
-
-
-BAD = {"truncated": "truncated", "truncated_faststart": "truncated", "zero_frames": "no frames",
-       "empty_mp4": "no frames", "audio_only": "audio-only", "junk": "not a video", "text": "not a video"}
+BAD = BAD_VIDEOS
 
 
 @pytest.mark.parametrize("kind", sorted(BAD))

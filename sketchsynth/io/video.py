@@ -220,6 +220,49 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                      variable_frame_rate=vfr, rotation=rotation, codec=codec, frame_times=times)
 
 
+def probe_audio(path: str | os.PathLike) -> dict:
+    """Check that a file holds decodable audio (for muxing it into output videos).
+
+    Parameters
+    ----------
+    path : path
+        Any container FFmpeg reads with an audio stream: wav, mp3, m4a, a video...
+
+    Returns
+    -------
+    dict
+        ``sample_rate``, ``channels`` and ``duration_s`` (None when unknown).
+
+    Raises
+    ------
+    InputError
+        Missing, empty, not audio, or an audio stream that does not decode.
+    """
+    av = _av()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError("no such audio file", path)
+    if os.path.getsize(path) == 0:
+        raise InputError("empty file (0 bytes), not audio", path)
+    try:
+        c = av.open(path, metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError) as e:
+        raise InputError(f"not an audio file FFmpeg can read ({_describe_av_error(e)})", path) from None
+    with c:
+        if not c.streams.audio:
+            raise InputError("has no audio stream to use as the output's sound", path)
+        a = c.streams.audio[0]
+        try:
+            first = next(c.decode(a), None)
+        except av.error.FFmpegError as e:
+            raise InputError(f"its audio does not decode ({_describe_av_error(e)})", path) from None
+        if first is None:
+            raise InputError("its audio stream holds no samples", path)
+        duration = c.duration / 1e6 if c.duration else None
+        return {"sample_rate": int(a.codec_context.sample_rate), "channels": int(a.codec_context.channels),
+                "duration_s": duration}
+
+
 def _frame_times(pts, time_base, rate) -> np.ndarray:
     """Presentation times (s) of the frames from packet timestamps, in display order."""
     p = np.array([np.nan if v is None else float(v) for v in pts], dtype=np.float64)

@@ -54,6 +54,71 @@ def _replace(path: Path, old: bytes, new: bytes):
     path.write_bytes(path.read_bytes().replace(old, new, 1))
 
 
+def make_bad_video(kind: str, source_mp4, tmp: Path) -> Path:
+    """Write one kind of broken video (see BAD_VIDEOS) made from a real clip; return its path."""
+    import av
+
+    source_mp4 = Path(source_mp4)
+    sa1 = source_mp4.read_bytes()
+    if kind == "truncated":
+        p = tmp / "truncated.mp4"
+        p.write_bytes(sa1[: len(sa1) // 2])  # the index (moov) is at the end: cut off
+    elif kind == "truncated_faststart":
+        p = tmp / "faststart.mp4"
+        with av.open(str(source_mp4)) as i, av.open(str(tmp / "full.mp4"), "w",
+                                                      options={"movflags": "faststart"}) as o:
+            vs = o.add_stream_from_template(i.streams.video[0])
+            for pk in i.demux(i.streams.video[0]):
+                if pk.dts is not None:
+                    pk.stream = vs
+                    o.mux(pk)
+        data = (tmp / "full.mp4").read_bytes()
+        p.write_bytes(data[: len(data) // 2])  # index intact, half the frames gone
+    elif kind == "zero_frames":
+        p = tmp / "zero.avi"
+        with av.open(str(p), "w") as c:
+            s = c.add_stream("mpeg4", rate=25)
+            s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+            c.start_encoding()
+    elif kind == "empty_mp4":
+        p = tmp / "empty.mp4"
+        with av.open(str(p), "w") as c:
+            s = c.add_stream("libx264", rate=25)
+            s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+            c.start_encoding()
+    elif kind == "audio_only":
+        p = tmp / "speech.mp4"
+        write_audio_only(p)
+    elif kind == "junk":
+        p = tmp / "junk.mp4"
+        p.write_bytes(np.random.default_rng(0).bytes(40000))
+    elif kind == "text":
+        p = tmp / "notes.mp4"
+        p.write_text("[00:01.00] this is a text file\n" * 50)
+    return p
+
+
+def write_audio_only(path):
+    """An AAC audio track in an .mp4 container, with no video stream."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        for i in range(20):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            f.sample_rate, f.pts = 16000, i * 1024
+            for p in a.encode(f):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+
+
+BAD_VIDEOS = {"truncated": "truncated", "truncated_faststart": "truncated", "zero_frames": "no frames",
+              "empty_mp4": "no frames", "audio_only": "audio-only", "junk": "not a video", "text": "not a video"}
+"""Kinds of broken video and what their error says."""
+
+
 def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> list[Case]:
     """Write every bad input under ``root``; return the cases."""
     root = Path(root)
@@ -248,6 +313,32 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
     cases.append(Case("rebuild-over-existing", "database", ["build-db", str(rec), "--db", str(keep), "--force"],
                       [victim, "truncated"], unchanged=[keep]))
 
+    # ---------------------------------------------------------------- videos (need the video extra)
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        av = None
+    if av is not None:
+        clip = shared / "fadg0" / "video" / "sa1.mp4"
+        for kind, message in BAD_VIDEOS.items():
+            folder = root / f"video-{kind}"
+            folder.mkdir()
+            bad = make_bad_video(kind, clip, folder)
+            build_case(f"video-{kind}", "video", folder, [bad.name, message])
+            if example_db is not None:
+                res = out / f"video-match-{kind}"
+                cases.append(Case(f"video-match-{kind}", "video", ["match", str(bad), "--db", str(example_db),
+                                                                   "--out", str(res)], [bad.name, message],
+                                  must_not_exist=[res]))
+        from sketchsynth.io.video import write_video
+
+        blank = root / "video-no-face" / "wall.mp4"
+        blank.parent.mkdir()
+        rng = np.random.default_rng(3)
+        write_video(blank, [np.full((240, 320, 3), 120, np.uint8) + rng.integers(0, 3, (240, 320, 3), np.uint8)
+                            for _ in range(30)], 25)
+        build_case("video-no-face", "video", blank.parent, [blank.name, "no face"])
+
     # ---------------------------------------------------------------- CLI values
     if example_db is not None:
         inp = Path(__file__).resolve().parents[2] / "examples" / "inputs" / "henan_03001-03300"
@@ -267,6 +358,21 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
         value_case("cli-zero-fps", ["--fps", "0"], ["--fps"], command="build-db")
         value_case("cli-negative-max-gap", ["--max-gap", "-1"], ["max_gap"], command="build-db")
         value_case("cli-unknown-person-rule", ["--person", "tallest"], ["--person"], command="build-db")
+        value_case("cli-negative-smooth", ["--smooth", "-1"], ["--smooth"])
+        value_case("cli-candidates-beyond-database", ["--candidates", "100000"], ["--candidates", "100000"])
+        value_case("cli-negative-jump-cost", ["--jump-cost", "-2"], ["--jump-cost"])
+        value_case("cli-unknown-join", ["--join", "teleport"], ["--join"])
+        value_case("cli-negative-seam-blend", ["--seam-blend", "-3"], ["--seam-blend"])
+        value_case("cli-other-weights-expected", ["--expect-weights", "lips=5"], ["weights"])
+        value_case("cli-other-normalization-expected", ["--expect-normalization", "similarity"], ["similarity"])
+        one_frame = root / "input-one-frame"
+        one_frame.mkdir()
+        for p in sorted(inp.glob("*_keypoints.json"))[:1]:
+            (one_frame / p.name).write_bytes(p.read_bytes())
+        res = out / "input-one-frame"
+        cases.append(Case("input-one-frame", "openpose-json", ["match", str(one_frame), "--db", str(example_db),
+                                                               "--out", str(res)], ["1 usable frame", "at least 2"],
+                          must_not_exist=[res]))
     return cases
 
 
