@@ -14,6 +14,26 @@ EXAMPLES = ROOT / "examples"
 SHARED = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Track and search caches of the whole test session go to a temporary folder, never ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.getbasetemp() / "sketchsynth-cache"
+        mp.setenv("SKETCHSYNTH_CACHE", str(path))
+        yield path
+
+
+def one_line_error(result, *fragments):
+    """A CliRunner result that exited 2 with one stderr line containing every fragment; returns the line."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    for f in fragments:
+        assert f in lines[0], lines[0]
+    return lines[0]
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data, read-only. Missing data fails the run unless explicitly allowed."""

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sketchsynth.cli import cli
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, one_line_error
 
 
 @pytest.fixture
@@ -22,17 +22,6 @@ def runner():
 def ok(result):
     assert result.exit_code == 0, result.output + (result.stderr if result.stderr_bytes else "")
     return result
-
-
-def clean_error(result, *fragments):
-    """Exit 2 and exactly one line on stderr that names the problem; no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 def test_help_lists_every_command_with_an_example(runner):
@@ -56,7 +45,7 @@ def test_build_db_match_plot_info(runner, sa_recordings, fadg0_dir, tmp_path):
     db = tmp_path / "db" / "fadg0"
     out = ok(runner.invoke(cli, ["build-db", str(sa_recordings), "--db", str(db)])).output
     assert "340 frames" in out and (db / "manifest.json").exists()
-    clean_error(runner.invoke(cli, ["build-db", str(sa_recordings), "--db", str(db)]), "exists", "--force")
+    one_line_error(runner.invoke(cli, ["build-db", str(sa_recordings), "--db", str(db)]), "exists", "--force")
     ok(runner.invoke(cli, ["build-db", str(sa_recordings), "--db", str(db), "--force"]))
     assert "checks passed (sha256)" in ok(runner.invoke(cli, ["info", "--db", str(db), "--verify"])).output
 
@@ -75,7 +64,7 @@ def test_build_db_match_plot_info(runner, sa_recordings, fadg0_dir, tmp_path):
 
     ok(runner.invoke(cli, ["plot", str(res), "--frame", "5", "--out", str(tmp_path / "fig.pdf")]))
     assert (tmp_path / "fig.pdf").read_bytes()[:4] == b"%PDF"
-    clean_error(runner.invoke(cli, ["match", str(fadg0_dir / "si1279"), "--db", str(db), "--out", str(res)]),
+    one_line_error(runner.invoke(cli, ["match", str(fadg0_dir / "si1279"), "--db", str(db), "--out", str(res)]),
                 "exists", "--force")
 
 
@@ -143,14 +132,14 @@ def test_bad_json_is_one_clean_line_and_no_database(runner, fadg0_dir, tmp_path,
     damage, message = BAD_FILES[case]
     damage(victim)
     db = tmp_path / "db" / "x"
-    line = clean_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(db)]), victim.name, message)
+    line = one_line_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(db)]), victim.name, message)
     assert line.startswith("sketchsynth: error:")
     assert not db.exists() and [p.name for p in db.parent.iterdir()] == [".x.lock"]
 
 
 def test_empty_folder(runner, tmp_path):
     (tmp_path / "empty").mkdir()
-    clean_error(runner.invoke(cli, ["build-db", str(tmp_path / "empty"), "--db", str(tmp_path / "db")]),
+    one_line_error(runner.invoke(cli, ["build-db", str(tmp_path / "empty"), "--db", str(tmp_path / "db")]),
                 "empty", "no recordings here")
 
 
@@ -158,7 +147,7 @@ def test_folder_without_any_usable_frame(runner, fadg0_dir, tmp_path):
     rec = _rec(fadg0_dir, tmp_path)
     for p in rec.glob("*.json"):
         p.write_bytes(b'{"version":1.3,"people":[]}')
-    clean_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "db")]),
+    one_line_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "db")]),
                 "no usable frame in 6 frames", "no_person")
     assert not (tmp_path / "db").exists()
 
@@ -166,16 +155,16 @@ def test_folder_without_any_usable_frame(runner, fadg0_dir, tmp_path):
 def test_match_input_that_is_not_a_folder_of_json(runner, example_db, tmp_path):
     txt = tmp_path / "notes.txt"
     txt.write_text("hello")
-    clean_error(runner.invoke(cli, ["match", str(txt), "--db", str(example_db)]), "notes.txt", "not a recording")
+    one_line_error(runner.invoke(cli, ["match", str(txt), "--db", str(example_db)]), "notes.txt", "not a recording")
     one = tmp_path / "x_keypoints.json"
     one.write_text("{}")
-    clean_error(runner.invoke(cli, ["match", str(one), "--db", str(example_db)]), "single JSON file")
-    clean_error(runner.invoke(cli, ["match", str(tmp_path / "missing"), "--db", str(example_db)]),
+    one_line_error(runner.invoke(cli, ["match", str(one), "--db", str(example_db)]), "single JSON file")
+    one_line_error(runner.invoke(cli, ["match", str(tmp_path / "missing"), "--db", str(example_db)]),
                 "no such file or folder")
 
 
 def test_match_against_a_missing_database(runner, tmp_path):
-    clean_error(runner.invoke(cli, ["match", str(EXAMPLES / "inputs" / "henan_03001-03300"),
+    one_line_error(runner.invoke(cli, ["match", str(EXAMPLES / "inputs" / "henan_03001-03300"),
                                     "--db", str(tmp_path / "nodb"), "--out", str(tmp_path / "o")]),
                 "no database here", "build-db")
     assert not (tmp_path / "o").exists()
@@ -188,19 +177,19 @@ def test_match_against_a_missing_database(runner, tmp_path):
 ])
 def test_bad_option_values(runner, example_db, tmp_path, args, fragment):
     out = tmp_path / "o"
-    clean_error(runner.invoke(cli, ["match", str(EXAMPLES / "inputs" / "henan_03001-03300"), "--db",
+    one_line_error(runner.invoke(cli, ["match", str(EXAMPLES / "inputs" / "henan_03001-03300"), "--db",
                                     str(example_db), "--out", str(out), *args]), fragment)
     assert not out.exists()
 
 
 def test_bad_build_options(runner, fadg0_dir, tmp_path):
     rec = _rec(fadg0_dir, tmp_path)
-    clean_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--anchors", "35,40"]),
+    one_line_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--anchors", "35,40"]),
                 "exactly 3 points")
-    clean_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--anchors", "35,40,99"]),
+    one_line_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--anchors", "35,40,99"]),
                 "outside 0-69")
-    clean_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--fps", "-3"]), "--fps")
-    clean_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--person", "tallest"]),
+    one_line_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--fps", "-3"]), "--fps")
+    one_line_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--person", "tallest"]),
                 "--person")
 
 
@@ -212,4 +201,4 @@ def test_landmark_array_input(runner, example_db, tmp_path):
     assert "Matched 50 of 50" in out.output
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((5, 12, 2)))
-    clean_error(runner.invoke(cli, ["match", str(bad), "--db", str(example_db)]), "bad.npy", "shape (5, 12, 2)")
+    one_line_error(runner.invoke(cli, ["match", str(bad), "--db", str(example_db)]), "bad.npy", "shape (5, 12, 2)")

@@ -21,14 +21,6 @@ track = pytest.importorskip("sketchsynth.track")
 SENTENCES = ("sa1", "sa2", "si1279", "si1909")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def track_cache(tmp_path_factory):
-    """The session's track cache (shared with test_video.py), never ~/.cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SKETCHSYNTH_CACHE", str(tmp_path_factory.getbasetemp() / "track-cache"))
-        yield
-
-
 @pytest.fixture(scope="module")
 def fadg0_videos(shared_data, tmp_path_factory) -> Path:
     dst = tmp_path_factory.mktemp("fadg0_video")

@@ -17,15 +17,9 @@ from sketchsynth.io.video import (fetch_frames, frame_indices_at, iter_frames, p
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from make_corpus import BAD_VIDEOS, make_bad_video  # noqa: E402
 
+from conftest import one_line_error  # noqa: E402
+
 av = pytest.importorskip("av")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def track_cache(tmp_path_factory):
-    """One track cache for the session's video tests (both test files share it), never ~/.cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SKETCHSYNTH_CACHE", str(tmp_path_factory.getbasetemp() / "track-cache"))
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +40,6 @@ def decoded_audio_seconds(path) -> float:
     with av.open(str(path)) as c:
         a = c.streams.audio[0]
         return sum(f.samples for f in c.decode(a)) / a.codec_context.sample_rate
-
-
-def one_line_error(result, *fragments):
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 # ---------------------------------------------------------------------- probe / decode
