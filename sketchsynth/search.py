@@ -128,7 +128,16 @@ def rerank(db, queries, qweights, cand, metric: str):
     code = check_metric(metric)
     cost = _kernels.candidate_costs(db.normalized_, np.ascontiguousarray(queries, np.float32),
                                     np.ascontiguousarray(qweights, np.float64), cand, code)
-    order = np.lexsort((cand, cost), axis=-1) if cand.size else np.zeros_like(cand)
+    if not cand.size:
+        return cand, cost
+    # A plain argsort is ~10x faster than lexsort on (3000, 256); only rows where two different
+    # candidates tie on cost need the lexsort's tie-break (lower row first).
+    order = np.argsort(cost, axis=-1)
+    c_sorted = np.take_along_axis(cost, order, 1)
+    r_sorted = np.take_along_axis(cand, order, 1)
+    ties = np.flatnonzero(((c_sorted[:, 1:] == c_sorted[:, :-1]) & (r_sorted[:, 1:] != r_sorted[:, :-1])).any(1))
+    if ties.size:
+        order[ties] = np.lexsort((cand[ties], cost[ties]), axis=-1)
     return np.take_along_axis(cand, order, 1), np.take_along_axis(cost, order, 1)
 
 

@@ -123,3 +123,19 @@ def test_prepare_input_rejects_wrong_shapes(henan_db):
 
     with pytest.raises(InputError, match="shape"):
         prepare_input(henan_db, np.zeros((3, 68, 3), np.float32))
+
+
+def test_rerank_orders_by_cost_then_row(henan_db, heldout, rng):
+    """Equal costs (duplicate frames) keep the lower row first, as a lexsort would."""
+    from sketchsynth.search import rerank
+
+    res = match(henan_db, heldout.keypoints[:20], k=16)
+    cand = res.candidates.copy()
+    cand[:, 8:] = cand[:, :8]  # every candidate twice: a tie per pair
+    cand = np.array([rng.permutation(c) for c in cand])
+    cand[::3, -2:] = -1  # some pads (cost inf)
+    got, cost = rerank(henan_db, res.normalized, res.qweights, cand, "sum")
+    raw = candidate_costs(henan_db.normalized_, res.normalized, res.qweights, cand, 0)
+    order = np.lexsort((cand, raw), axis=-1)
+    np.testing.assert_array_equal(got, np.take_along_axis(cand, order, 1))
+    np.testing.assert_array_equal(cost, np.take_along_axis(raw, order, 1))
