@@ -319,7 +319,8 @@ def default_configs(smooth=None, jump_cost=None, smooth_grid=DEFAULT_SMOOTH_GRID
 
 
 def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates: int | None = None,
-             guard: int = 0, db_params: dict | None = None, beam: float | None = None, progress=None) -> Report:
+             guard: int = 0, db_params: dict | None = None, beam: float | None = None, progress=None,
+             search: str = "auto", ivf=None) -> Report:
     """Build a database from part of the recordings, synthesize the rest, compare with the truth.
 
     Parameters
@@ -341,6 +342,10 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
         The decoders' beam (see :class:`~sketchsynth.decode.ViterbiDecoder`).
     progress : callable(str), optional
         Called with a line per step.
+    search : {"auto", "exact", "ivf"}
+        The candidate search of every match (see :func:`sketchsynth.matching.match`).
+    ivf : IVFSearch, optional
+        Its IVF parameters.
 
     Returns
     -------
@@ -384,7 +389,8 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
                     t0 = time.perf_counter()
                     kp_in = h.keypoints if c.input_filter == "none" else \
                         filter_keypoints(h.keypoints, h.fps, c.input_filter, frames=h.frames)
-                    res = match(db, kp_in, metric=metric, k=max(DEFAULT_PREFILTER_K, K))
+                    res = match(db, kp_in, metric=metric, k=max(DEFAULT_PREFILTER_K, K), search=search, ivf=ivf)
+                    fold_info[-1].setdefault("search", res.search)
                     truth_norm, _, ok = db.normalize(h.keypoints)
                     truth_norm = np.where(ok[:, None, None], truth_norm, np.nan)
                     cache[c.key()] = (res, truth_norm)
@@ -418,7 +424,8 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
             r["jump_reduction"] = base["jumps_per_s"] / r["jumps_per_s"] if r["jumps_per_s"] else float("inf")
             r["cost_rise"] = r["target_cost"] / base["target_cost"] - 1
     timings["total_s"] = time.perf_counter() - t_start
-    settings = {"metric": metric, "candidates": K, "guard": guard, "fps": fps, "beam": beam,
+    settings = {"metric": metric, "candidates": K, "guard": guard, "fps": fps, "beam": beam, "search": search,
+                "nprobe": None if ivf is None else ivf.nprobe,
                 "database": {k: (np.asarray(v).tolist() if isinstance(v, (np.ndarray, tuple)) else v)
                              for k, v in (db_params or {}).items()}}
     return Report(rows, fold_info, settings, {k: round(v, 3) for k, v in timings.items()})

@@ -6,8 +6,10 @@ Target cost between an input frame p and a database frame q (both normalized):
 - ``metric="sq"``: ``sum_i w_i * |p_i - q_i|^2``
 
 with the database's weights, and weight 0 for points the input frame lacks
-(confidence 0). ``sq`` is exact through FAISS; for ``sum`` FAISS's top-K on the
-squared metric is a prefilter and the K candidates are re-ranked exactly.
+(confidence 0). FAISS's top-K on the squared metric is a prefilter and the K
+candidates are re-ranked exactly; ``sq`` is exact with ``search="exact"`` (the
+flat index). On large databases ``search="auto"`` (the default) uses an
+approximate IVF index instead (:class:`sketchsynth.search.IVFSearch`).
 ``exhaustive=True`` computes the true minimum over every usable frame.
 """
 
@@ -20,7 +22,7 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 from .normalize import Normalizer
-from .search import check_metric, exhaustive, knn_sq, rerank
+from .search import check_metric, exhaustive, knn_sq, rerank, resolve_search
 
 DEFAULT_PREFILTER_K = 256
 """FAISS candidates re-ranked per frame; on the henan take it agreed with the
@@ -57,6 +59,13 @@ class MatchResult:
     join_cost, is_jump : np.ndarray, shape (n_frames,), or None
         The decoding's join cost from the previous frame (NaN where none) and
         whether the choice leaves the previous choice's recording.
+    search : {"exact", "ivf"}
+        The prefilter used: the flat index or the approximate IVF index.
+    search_info : dict
+        How the prefilter ran: frames per path (``ivf_frames``,
+        ``flat_frames``, ``column_slice_frames``) and, for the IVF, ``nlist``,
+        ``nprobe``, where its index came from (``index``: memory, cache or
+        built) and ``cache_file``.
     """
 
     keypoints: np.ndarray
@@ -78,6 +87,8 @@ class MatchResult:
     frame_cost: np.ndarray | None = None
     join_cost: np.ndarray | None = None
     is_jump: np.ndarray | None = None
+    search: str = "exact"
+    search_info: dict = field(default_factory=dict)
 
     def __len__(self):
         return len(self.rows)
@@ -120,8 +131,23 @@ def prepare_input(db, keypoints: np.ndarray):
     return normalized, mats, usable, reason, qweights
 
 
-def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, metric: str = "sum"):
+def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, metric: str = "sum",
+               ivf=None, info: dict | None = None):
     """Exactly-costed candidates for the usable input frames.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    normalized : np.ndarray, shape (n_frames, 70, 2), float32
+    usable : np.ndarray, shape (n_frames,), bool
+    qweights : np.ndarray, shape (n_frames, 70)
+    k : int
+        Prefilter width.
+    metric : {"sum", "sq"}
+    ivf : IVFSearch, optional
+        Approximate prefilter (see :func:`sketchsynth.search.knn_sq`); None: the flat index.
+    info : dict, optional
+        Receives :func:`sketchsynth.search.knn_sq`'s report.
 
     Returns
     -------
@@ -136,13 +162,14 @@ def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, m
     cost = np.full((n, k), np.inf)
     rows = np.flatnonzero(usable)
     if rows.size:
-        c = knn_sq(db, normalized[rows], qweights[rows], k)
+        c = knn_sq(db, normalized[rows], qweights[rows], k, ivf=ivf, info=info)
         cand[rows], cost[rows] = rerank(db, normalized[rows], qweights[rows], c, metric)
     return cand, cost
 
 
 def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFILTER_K,
-          exhaustive_search: bool = False, decoder=None, frames=None) -> MatchResult:
+          exhaustive_search: bool = False, decoder=None, frames=None, search: str = "auto",
+          ivf=None) -> MatchResult:
     """Pick the nearest database frame for each input frame, or the best sequence.
 
     Parameters
@@ -163,12 +190,21 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
     frames : np.ndarray, shape (n_frames,), int, optional
         The input's frame numbers; with a decoder, a hole in them starts a new
         segment (no join across it).
+    search : {"auto", "exact", "ivf"}
+        The prefilter: ``exact`` searches the database's flat index (every
+        frame); ``ivf`` an approximate inverted-file index trained at the first
+        match on the database and cached (:class:`sketchsynth.search.IVFSearch`);
+        ``auto`` takes the IVF on databases of at least ``ivf.min_frames``
+        usable frames, else the flat index. The re-rank is exact either way.
+    ivf : IVFSearch, optional
+        The IVF's parameters (``nprobe``, ``min_frames``...); default ``IVFSearch()``.
 
     Returns
     -------
     MatchResult
     """
     check_metric(metric)
+    ivf = resolve_search(db, search, ivf)
     if int(k) != k or k < 1:
         raise ParameterError(f"-k must be a whole number >= 1, got {k}")
     if decoder is not None:
@@ -177,18 +213,24 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
     t0 = time.perf_counter()
     normalized, mats, usable, reason, qweights = prepare_input(db, keypoints)
     t1 = time.perf_counter()
-    cand, cost = candidates(db, normalized, usable, qweights, k, metric)
+    info = {}
+    cand, cost = candidates(db, normalized, usable, qweights, k, metric, ivf=ivf, info=info)
     t2 = time.perf_counter()
     rows = np.where(usable, cand[:, 0] if cand.shape[1] else -1, -1).astype(np.int64)
     best = np.where(usable, cost[:, 0] if cost.shape[1] else np.nan, np.nan)
     timings = {"normalize_s": t1 - t0, "search_s": t2 - t1}
+    if "index_s" in info:
+        # getting the IVF index (trained, read from the cache or held in memory) is part of search_s
+        timings["ivf_index_s"] = info["index_s"]
     if exhaustive_search and usable.any():
         u = np.flatnonzero(usable)
         r, c = exhaustive(db, normalized[u], qweights[u], rows[u], best[u], metric)
         rows[u], best[u] = r, c
         timings["exhaustive_s"] = time.perf_counter() - t2
     result = MatchResult(np.asarray(keypoints, np.float32), normalized, mats, usable, reason, qweights, rows, best,
-                         cand, cost, metric, int(k), bool(exhaustive_search), timings)
+                         cand, cost, metric, int(k), bool(exhaustive_search), timings,
+                         search="exact" if ivf is None else "ivf",
+                         search_info={n: v for n, v in info.items() if n != "index_s"})
     if decoder is not None:
         if usable.sum() < 2:
             raise InputError(f"the input has {int(usable.sum())} usable frame(s) of {len(usable)}; smooth "

@@ -115,6 +115,8 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
         "metric": result.metric,
         "prefilter_k": result.k,
         "exhaustive": result.exhaustive,
+        "search": result.search,
+        "search_info": result.search_info,
         "frames": int(len(result)),
         "matched_frames": int(ok.sum()),
         "unmatched_frames": int((~ok).sum()),
