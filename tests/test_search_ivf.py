@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from sketchsynth import FrameDatabase, match
+from sketchsynth.cli import cli
 from sketchsynth.io.openpose import read_openpose_folder
 from sketchsynth.matching import agreement
 from sketchsynth.search import IVFSearch, exhaustive_reference, forget_ivf, ivf_cache_dir
@@ -233,3 +235,30 @@ def test_unknown_search(henan_db, heldout):
 
     with pytest.raises(ParameterError, match="--search must be one of auto, exact, ivf"):
         match(henan_db, heldout.keypoints[:5], search="hnsw")
+
+
+def test_cli_search_options_and_summary(example_db, tmp_path):
+    from conftest import EXAMPLES
+
+    runner = CliRunner()
+    inp = EXAMPLES / "inputs" / "henan_03001-03300"
+    outs = {}
+    for search in ("exact", "ivf"):
+        out = tmp_path / search
+        r = runner.invoke(cli, ["match", str(inp), "--db", str(example_db), "--out", str(out), "--search", search,
+                                "--nprobe", "8"])
+        assert r.exit_code == 0, r.output
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["search"] == search
+        outs[search] = summary
+    assert "IVF (nprobe 8 of 75" in r.output  # 3,000 frames: 75 cells of 40 training frames
+    info = outs["ivf"]["search_info"]
+    assert info["ivf_frames"] > 250 and info["ivf_frames"] + info["flat_frames"] == 300  # few cells: some fall back
+    assert outs["exact"]["search_info"]["flat_frames"] == 300
+    auto = tmp_path / "auto"
+    assert runner.invoke(cli, ["match", str(inp), "--db", str(example_db), "--out", str(auto)]).exit_code == 0
+    assert json.loads((auto / "summary.json").read_text())["search"] == "exact"  # 3,000 frames: below 20,000
+    bad = runner.invoke(cli, ["match", str(inp), "--db", str(example_db), "--out", str(tmp_path / "x"),
+                              "--nprobe", "0"])
+    assert bad.exit_code == 2 and "--nprobe must be a whole number >= 1" in bad.output
+    assert not (tmp_path / "x").exists()

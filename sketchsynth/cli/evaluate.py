@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .options import force_option, fps_option, metric_option, parse_points, person_option, smoothing_options
+from .options import (force_option, fps_option, metric_option, parse_points, person_option, search_options,
+                      smoothing_options)
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -39,6 +40,7 @@ def _floats(text: str, what: str) -> list[float]:
 @click.option("--seam-blend", type=int, default=4, show_default=True, metavar="FRAMES",
               help="Also report the default λ with seam blending over this many frames (0: skip).")
 @metric_option
+@search_options
 @click.option("--mode", type=click.Choice(["affine", "similarity"]), default="affine", show_default=True,
               help="Normalization of the database built for the evaluation.")
 @click.option("--anchors", default="35,40,46", show_default=True, help="Normalization anchors (OpenPose 0-based).")
@@ -48,7 +50,7 @@ def _floats(text: str, what: str) -> list[float]:
 @person_option
 @force_option
 def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost, beam, smooth_grid, filters,
-            db_filter, seam_blend, metric, mode, anchors, weights, fps, person, force):
+            db_filter, seam_blend, metric, search, nprobe, mode, anchors, weights, fps, person, force):
     """Build a database from part of RECORDINGS, synthesize the held-out rest, and report.
 
     Compares the per-frame match (λ=0) with Viterbi smoothing at several λ,
@@ -69,8 +71,10 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     from ..evaluate import default_configs, evaluate, markdown_table, write_report
     from ..io.recordings import discover, load_tracks
     from ..layout import parse_weights
+    from ..search import IVFSearch
     from ..storage import target_lock
 
+    ivf = IVFSearch(nprobe=nprobe).check()
     ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost, beam=beam).check()
     if seam_blend < 0:
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
@@ -93,7 +97,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
             raise InputError("report folder exists; add --force to replace it", out)
         tracks = load_tracks(discover(recordings), fps=fps, person=person)
         report = evaluate(tracks, list(holdout) or None, configs, metric=metric, candidates=candidates, guard=guard,
-                          db_params=db_params, beam=beam, progress=click.echo)
+                          db_params=db_params, beam=beam, progress=click.echo, search=search, ivf=ivf)
         paths = write_report(out, report, force=force, title=str(recordings))
     click.echo(markdown_table(report))
     click.echo(f"Evaluated {len(configs)} configurations on {report.rows[0]['frames']} held-out frames in "

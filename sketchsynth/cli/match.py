@@ -9,7 +9,8 @@ import click
 import numpy as np
 
 from .options import (check_expectations, db_option, expect_options, filter_option, force_option, fps_option,
-                      metric_option, person_option, smoothing_options, tracker_kwargs, video_options)
+                      metric_option, person_option, search_options, smoothing_options, tracker_kwargs,
+                      video_options)
 
 
 @click.command("match")
@@ -20,6 +21,7 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
 @metric_option
 @click.option("-k", "--prefilter-k", "k", type=int, default=256, show_default=True,
               help="FAISS candidates per frame, re-ranked with the exact metric.")
+@search_options
 @click.option("--exhaustive", is_flag=True,
               help="Search every database frame exactly (slower; the prefilter agrees on >99.5% of frames).")
 @click.option("--plot-frame", "plot_frames", type=int, multiple=True,
@@ -36,9 +38,9 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
                    "(the selection does not change).")
 @filter_option
 @expect_options
-def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, person, force, video_opts,
-            sketch_layout, smooth, candidates, join, jump_cost, beam, seam_blend, track_filter, expect_weights,
-            expect_normalization):
+def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
+            video_opts, sketch_layout, smooth, candidates, join, jump_cost, beam, seam_blend, track_filter,
+            expect_weights, expect_normalization):
     """Match INPUT against the database: the best database frame sequence for it.
 
     With --smooth 0 every input frame gets its nearest database frame on its
@@ -65,12 +67,13 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
     from ..io.recordings import load_input
     from ..matching import match, matched_in_input_coords
     from ..results import write_match_outputs
-    from ..search import check_metric
+    from ..search import IVFSearch, check_metric
     from ..video_out import MatchVideoWriter
 
     check_metric(metric)
     if k < 1:
         raise ParameterError(f"-k must be >= 1, got {k}")
+    ivf = IVFSearch(nprobe=nprobe).check()
     if seam_blend < 0:
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
     decoder = ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost,
@@ -84,7 +87,7 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
     keypoints = track.keypoints if track_filter == "none" else \
         filter_keypoints(track.keypoints, track.fps, track_filter, frames=track.frames)
     result = match(db, keypoints, metric=metric, k=k, exhaustive_search=exhaustive, decoder=decoder,
-                   frames=track.frames)
+                   frames=track.frames, search=search, ivf=ivf)
     dec = result.decoding
     stats = path_stats(result.is_jump, result.rows >= 0, dec.segment_start, track.fps)
     greedy = path_stats(_jumps(db, result.frame_rows, dec.segment_start), result.frame_rows >= 0, dec.segment_start,
@@ -102,7 +105,8 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
     cost = summary["mean_target_cost"]
     click.echo(f"Matched {summary['matched_frames']} of {summary['frames']} frames of {track.name} against "
                f"{db.n_usable_} database frames ({metric} metric, "
-               f"{'exhaustive' if exhaustive else f'top-{k} prefilter'}) in {time.perf_counter() - t0:.2f} s; "
+               f"{'exhaustive' if exhaustive else f'top-{k} {_describe_search(result)} prefilter'}) in "
+               f"{time.perf_counter() - t0:.2f} s; "
                f"mean target cost {cost:.4g}." if cost is not None else
                f"No input frame of {track.name} has a usable face; nothing matched.")
     if smooth > 0:
@@ -118,6 +122,16 @@ def command(input_path, db_path, out, metric, k, exhaustive, plot_frames, fps, p
                f"{', '.join(f'{out}/{p}' for p in summary['plots'])}")
     if videos is not None:
         click.echo(videos.summary_line(out))
+
+
+def _describe_search(result) -> str:
+    """'exact' or 'IVF (nprobe 16 of 256, index from cache)' for the summary line."""
+    if result.search != "ivf":
+        return "exact"
+    i = result.search_info
+    how = {"built": "index trained now", "cache": "index from cache", "memory": "index in memory"}
+    return (f"IVF (nprobe {i.get('nprobe')} of {i.get('nlist')}" +
+            (f", {how[i['index']]}" if i.get("index") in how else "") + ")")
 
 
 def _jumps(db, rows, segment_start):

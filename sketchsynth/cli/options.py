@@ -33,6 +33,18 @@ def metric_option(f):
                              "distance.")(f)
 
 
+def search_options(f):
+    """The candidate search (exact flat index or approximate IVF), shared by match and evaluate."""
+    f = click.option("--nprobe", type=int, default=16, show_default=True, metavar="N",
+                     help="IVF cells scanned per input frame (of 256): more is slower and closer to exact.")(f)
+    f = click.option("--search", "search", type=click.Choice(["auto", "exact", "ivf"]), default="auto",
+                     show_default=True,
+                     help="Candidate search before the exact re-rank: exact (every database frame), ivf "
+                          "(approximate inverted-file index, trained at the first match on a database and "
+                          "cached in $SKETCHSYNTH_CACHE), or auto (ivf from 20,000 usable database frames on).")(f)
+    return f
+
+
 def parse_points(text: str | None, what: str):
     """'35,40,46' -> (35, 40, 46); None stays None."""
     if text is None:

@@ -363,6 +363,8 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
         value_case("cli-negative-jump-cost", ["--jump-cost", "-2"], ["--jump-cost"])
         value_case("cli-unknown-join", ["--join", "teleport"], ["--join"])
         value_case("cli-negative-seam-blend", ["--seam-blend", "-3"], ["--seam-blend"])
+        value_case("cli-unknown-search", ["--search", "hnsw"], ["--search", "hnsw"])
+        value_case("cli-zero-nprobe", ["--nprobe", "0"], ["--nprobe must be a whole number >= 1"])
         value_case("cli-other-weights-expected", ["--expect-weights", "lips=5"], ["weights"])
         value_case("cli-other-normalization-expected", ["--expect-normalization", "similarity"], ["similarity"])
         one_frame = root / "input-one-frame"
