@@ -124,7 +124,11 @@ def knn_sq(db, queries: np.ndarray, qweights: np.ndarray, k: int, ivf: "IVFSearc
     if n == 0 or k == 0:
         return out
     full = qweights > 0
-    patterns, inverse = np.unique(full, axis=0, return_inverse=True)
+    # Rows of 70 bools packed into 9 bytes: np.unique(axis=0) on those is ~10x faster than on the bools.
+    packed = np.packbits(full, axis=1)
+    _, first, inverse = np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel(), return_index=True,
+                                  return_inverse=True)
+    patterns = full[first]
     inverse = inverse.reshape(-1)
     vq = weighted_vectors(queries, db.weights_)
     for p_i, pattern in enumerate(patterns):
@@ -511,8 +515,10 @@ def rerank(db, queries, qweights, cand, metric: str):
     r_sorted = np.take_along_axis(cand, order, 1)
     ties = np.flatnonzero(((c_sorted[:, 1:] == c_sorted[:, :-1]) & (r_sorted[:, 1:] != r_sorted[:, :-1])).any(1))
     if ties.size:
-        order[ties] = np.lexsort((cand[ties], cost[ties]), axis=-1)
-    return np.take_along_axis(cand, order, 1), np.take_along_axis(cost, order, 1)
+        tied = np.lexsort((cand[ties], cost[ties]), axis=-1)
+        r_sorted[ties] = np.take_along_axis(cand[ties], tied, 1)
+        c_sorted[ties] = np.take_along_axis(cost[ties], tied, 1)
+    return r_sorted, c_sorted
 
 
 def candidate_costs_reference(db_points, queries, qweights, cand, metric: str) -> np.ndarray:
