@@ -3,17 +3,25 @@
 Measured in this run and reported as ratios against baselines measured in the
 same run (these machines are noisy; CPU time is printed beside wall time):
 
-- the whole ``match`` with the Viterbi decoder (normalize, FAISS prefilter,
+- the whole ``match`` with the Viterbi decoder (normalize, candidate search,
   exact re-rank, lattice decoding) vs the method's straightforward per-frame
   loop over the whole database (``search.exhaustive_reference``, timed on a
   subset of input frames and extrapolated), and vs real time at 50 fps
-  (3,000 frames = 60 s);
+  (3,000 frames = 60 s). Both searches are timed: the default (``--search
+  auto``, which on this database is the approximate IVF index) cold -- the
+  first match on the database, which trains the IVF and writes its cache --
+  and warm -- the IVF read from the disk cache, as in every later process --
+  and the exact flat index (``--search exact``);
+- the searches' quality: per-frame choice vs the exhaustive search, overlap of
+  the re-ranked top-32 (the lattice's candidates) with the flat search's, and
+  an nprobe sweep;
 - the decoder alone, and how its time grows with the lattice's top-K
   (16...128) and with the input length T.
 
 The database replicates the henan take's frames 1-7820 with small per-copy
 keypoint noise (``benchmarks/_data.py``); the input is the held-out henan
-frames 7821-11000.
+frames 7821-11000. The IVF cache goes to a fresh temporary folder (or
+``--cache``), never ~/.cache.
 
 Run:  python benchmarks/bench_decode.py [--frames 75120] [--inputs 3000] [--json out.json]
 """
@@ -61,11 +69,18 @@ def main(argv=None):
     ap.add_argument("--inputs", type=int, default=3000)
     ap.add_argument("--baseline-frames", type=int, default=20, help="input frames the plain loop is timed on")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--cache", default=None, help="IVF cache folder (default: a fresh temporary folder)")
     args = ap.parse_args(argv)
 
+    import shutil
+    import tempfile
+
+    own_cache = args.cache is None
+    os.environ["SKETCHSYNTH_CACHE"] = args.cache or tempfile.mkdtemp(prefix="sketchsynth-bench-cache-")
     from sketchsynth import FrameDatabase, match
     from sketchsynth.decode import ViterbiDecoder, path_stats
-    from sketchsynth.search import exhaustive_reference
+    from sketchsynth.matching import agreement
+    from sketchsynth.search import IVFSearch, exhaustive_reference, forget_ivf, ivf_cache_dir
 
     t0 = time.perf_counter()
     db = FrameDatabase().build(make_bench_db_tracks(args.frames))
@@ -74,15 +89,28 @@ def main(argv=None):
     print(f"database: {db.n_usable_} usable frames (built in {time.perf_counter() - t0:.1f} s); input: {T} "
           f"held-out henan frames ({T / REAL_TIME_FPS:.0f} s at {REAL_TIME_FPS:g} fps); {os.cpu_count()} CPUs")
     dec = ViterbiDecoder()
-    match(db, kp[:50], decoder=dec)  # compile / load the kernels, fault in memory
+    match(db, kp[:50], decoder=dec, search="exact")  # compile / load the kernels, fault in memory
     res: dict = {"frames": db.n_usable_, "inputs": T, "cpus": os.cpu_count(), "decoder": dec.get_params()}
 
     # -- the whole match with Viterbi ---------------------------------------------------------------------
-    rows = {}
-    for k in (256, 64):
-        wall, cpu, r = timed(lambda: match(db, kp, k=k, decoder=dec))
-        rows[k] = (wall, cpu, r)
-    wall, cpu, full = rows[256]
+    def cold():
+        shutil.rmtree(ivf_cache_dir(), ignore_errors=True)
+        forget_ivf(db)  # nothing in memory, nothing on disk: the first match on this database
+        return match(db, kp, decoder=dec)
+
+    def warm():
+        forget_ivf(db)  # what a new process finds: the cache file written by the first match
+        return match(db, kp, decoder=dec)
+
+    runs = {"auto_cold": timed(cold), "auto_warm": timed(warm),
+            "auto_in_memory": timed(lambda: match(db, kp, decoder=dec)),
+            "exact": timed(lambda: match(db, kp, decoder=dec, search="exact"))}
+    labels = {"auto_cold": "default (auto -> IVF), cold: trains the IVF, writes its cache",
+              "auto_warm": "default (auto -> IVF), warm: IVF read from the disk cache",
+              "auto_in_memory": "default (auto -> IVF), IVF already in memory (same process)",
+              "exact": "--search exact (flat index, every frame)"}
+    wall, cpu, full = runs["auto_warm"]
+    exact_full = runs["exact"][2]
     nb = args.baseline_frames
     sub = np.linspace(0, T - 1, nb).astype(int)
     t_ref, _, (ref_rows, _) = timed(lambda: exhaustive_reference(db.normalized_, db.usable_rows_,
@@ -91,20 +119,54 @@ def main(argv=None):
     t_loop = t_ref / nb * T
     stats = path_stats(full.is_jump, full.rows >= 0, full.decoding.segment_start, 30.0)
     per_frame = path_stats(*_jumps(db, full.frame_rows), 30.0)
-    res["match"] = {f"k{k}": {"wall_s": w, "cpu_s": c, "timings": {n: round(v, 4) for n, v in r.timings.items()}}
-                    for k, (w, c, r) in rows.items()}
+    res["match"] = {n: {"wall_s": w, "cpu_s": c, "search": r.search, "speedup": t_loop / w,
+                        "real_time_factor": T / REAL_TIME_FPS / w,
+                        "timings": {k: round(v, 4) for k, v in r.timings.items()}}
+                    for n, (w, c, r) in runs.items()}
     res["match"].update({"plain_loop_extrapolated_s": t_loop, "plain_loop_timed_frames": nb,
-                         "speedup": t_loop / wall, "real_time_factor": T / REAL_TIME_FPS / wall})
-    print(f"match + Viterbi (K={dec.candidates}, λ={dec.smooth:g}, jump cost {dec.jump_cost:g}), {T} frames:")
-    for k, (w, c, r) in rows.items():
+                         "ivf": full.search_info})
+    print(f"match + Viterbi (K={dec.candidates}, λ={dec.smooth:g}, jump cost {dec.jump_cost:g}), {T} frames, "
+          f"prefilter -k {full.k}:")
+    for n, (w, c, r) in runs.items():
         tm = r.timings
-        print(f"  prefilter -k {k}: {w:.2f} s wall, {c:.2f} s CPU (normalize {tm['normalize_s']:.2f}, FAISS + "
-              f"re-rank {tm['search_s']:.2f}, decode {tm['decode_s']:.3f})  "
+        ivf_part = f", of which IVF index {tm['ivf_index_s']:.2f}" if "ivf_index_s" in tm else ""
+        print(f"  {labels[n]}:\n    {w:.2f} s wall, {c:.2f} s CPU (normalize {tm['normalize_s']:.2f}, search + "
+              f"re-rank {tm['search_s']:.2f}{ivf_part}, decode {tm['decode_s']:.3f})  "
               f"-> {t_loop / w:.0f}x the plain loop, {T / REAL_TIME_FPS / w:.0f}x real time")
     print(f"  method's per-frame loop: {t_ref:.2f} s for {nb} frames -> {t_loop:.0f} s extrapolated")
     print(f"  [targets: <= 1 s, >= 250x the plain loop, >= 60x real time at {REAL_TIME_FPS:g} fps]")
-    print(f"  output: {stats['jumps_per_s']:.2f} jumps/s at 30 fps (per-frame match {per_frame['jumps_per_s']:.2f}),"
-          f" mean target cost {np.nanmean(full.target_cost):.4g} (per-frame {np.nanmean(full.frame_cost):.4g})")
+    print(f"  output (default): {stats['jumps_per_s']:.2f} jumps/s at 30 fps (per-frame match "
+          f"{per_frame['jumps_per_s']:.2f}), mean target cost {np.nanmean(full.target_cost):.4g} (per-frame "
+          f"{np.nanmean(full.frame_cost):.4g}); exact search: mean target cost "
+          f"{np.nanmean(exact_full.target_cost):.4g}, same decoded frame on "
+          f"{np.mean(full.rows == exact_full.rows):.1%} of frames, decoded total cost "
+          f"{full.decoding.total_cost / exact_full.decoding.total_cost - 1:+.2%} against it")
+    res["match"]["decoded_vs_exact"] = {"same_rows": float(np.mean(full.rows == exact_full.rows)),
+                                        "total_cost_ratio": full.decoding.total_cost / exact_full.decoding.total_cost}
+
+    # -- search quality: per-frame choice vs the exhaustive search, the lattice's candidates ---------------
+    t_exh, _, exh = timed(lambda: match(db, kp, exhaustive_search=True, search="exact"), repeat=1)
+
+    def quality(r):
+        same = agreement(r.frame_rows if r.frame_rows is not None else r.rows,
+                         r.frame_cost if r.frame_cost is not None else r.target_cost, exh.rows, exh.target_cost)
+        overlap = np.mean([len(np.intersect1d(a[:32], b[:32])) / 32
+                           for a, b in zip(r.candidates, exact_full.candidates)])
+        return float(same.mean()), float(overlap)
+
+    res["quality"] = {"exhaustive_s": t_exh}
+    print(f"search quality on the {T} held-out frames (exhaustive search: {t_exh:.1f} s):")
+    for name, r in (("exact (flat)", exact_full), (f"IVF nprobe {full.search_info['nprobe']} (default)", full)):
+        same, overlap = quality(r)
+        res["quality"][name] = {"agreement": same, "top32_overlap_with_flat": overlap}
+        print(f"  {name}: per-frame choice = exhaustive on {same:.2%} of frames [target >= 99.5%]; top-32 after "
+              f"re-rank overlaps the flat search's by {overlap:.2%}")
+    res["nprobe_sweep"] = {}
+    for nprobe in (4, 8, 12, 16, 24, 32):
+        w, _, r = timed(lambda: match(db, kp, ivf=IVFSearch(nprobe=nprobe)), repeat=2)
+        same, overlap = quality(r)
+        res["nprobe_sweep"][nprobe] = {"match_s": w, "agreement": same, "top32_overlap_with_flat": overlap}
+        print(f"  nprobe {nprobe:2d}: per-frame match {w:.2f} s, agreement {same:.2%}, top-32 overlap {overlap:.2%}")
 
     # -- the decoder alone, and its growth with K and T ---------------------------------------------------
     d_wall, d_cpu, _ = timed(lambda: dec.decode(db, full), repeat=5)
@@ -128,6 +190,8 @@ def main(argv=None):
         print(f"  T={n:5d}: {w * 1000:6.0f} ms ({w / base:4.1f}x T={T // 4}; {w / n * 1e6:.0f} µs per frame)")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
+    if own_cache:
+        shutil.rmtree(os.environ["SKETCHSYNTH_CACHE"], ignore_errors=True)
     return res
 
 

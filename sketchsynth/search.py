@@ -216,11 +216,11 @@ class IVFSearch:
     ----------
     nprobe : int
         Cells scanned per input frame (search time only, not part of the cache
-        key). 16 of 256: on the 75,120-frame benchmark database (henan copies)
-        the re-ranked per-frame choice agreed with the exhaustive search on
-        99.90% of 3,000 held-out henan frames (12: 99.70%, 8: 98.7%; the flat
-        search: 99.97%) and the top-32 after re-rank overlapped the flat
-        search's by 99.6%.
+        key). 16 of 256: on the 75,120-frame benchmark database (henan copies,
+        ``benchmarks/bench_decode.py``) the re-ranked per-frame choice agreed
+        with the exhaustive search on 99.87% of 3,000 held-out henan frames
+        (12: 99.73%, 8: 98.73%, 24: 99.97%; the flat search: 99.97%) and the
+        top-32 after re-rank overlapped the flat search's by 99.70%.
     nlist : int
         k-means cells; lowered to ``n_usable // train_per_list`` on small
         databases (at least 1).
