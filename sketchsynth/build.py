@@ -2,8 +2,8 @@
 
 Three passes over the frames, a chunk at a time:
 
-1. read every recording (OpenPose JSON parsed in worker processes) and append
-   the raw keypoints to ``keypoints.npy``;
+1. read every recording (OpenPose JSON read and parsed on several threads) and
+   append the raw keypoints to ``keypoints.npy``;
 2. assess each frame (usable? short gaps filled) and score its anchor triangle,
    to choose the etalon;
 3. normalize against the etalon, append to ``normalized.npy`` and
@@ -17,7 +17,6 @@ source names on their way into an Arrow column.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import os
@@ -104,11 +103,7 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     raw = NpyAppender(out / "keypoints.npy", (n, N_POINTS, 3), np.float32)
     n_people = np.zeros(n, dtype=np.int16)
     sources = []
-    from .io.openpose import worker_pool
-
-    n_json = sum(r.n_frames for r in readers if r.json_names is not None)
-    pool = worker_pool(n_workers) if n_json >= 4000 else contextlib.nullcontext()
-    with _progress(n, "reading", progress) as bar, pool:
+    with _progress(n, "reading", progress) as bar:
         pending, size = [], 0
 
         def flush():

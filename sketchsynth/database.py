@@ -51,7 +51,7 @@ class FrameDatabase:
     fps : float, optional
         Frame rate of keypoint recordings without an ``fps.txt`` sidecar.
     n_workers : int, optional
-        Processes for reading JSON (default: CPU count).
+        Threads reading JSON, processes tracking videos (default: CPU count).
     track_filter : {"none", "one-euro", "savgol"}
         Temporal filter against tracker jitter applied to each recording before
         normalization (see :func:`sketchsynth.filters.filter_keypoints`);

@@ -52,19 +52,36 @@ def test_sigkill_at_random_moments_never_corrupts(henan_dir, tmp_path):
     assert FrameDatabase.load(db, verify="sha256").manifest_["created"] >= before
 
 
+# The CLI with a build's imports done, run when told: the build itself (10k frames) is over sooner than the
+# imports of a process started meanwhile would be.
+_WAITING_CLI = """
+import sys
+import sketchsynth.build, sketchsynth.database
+from sketchsynth.cli import main
+print("ready", flush=True)
+sys.stdin.readline()
+main(sys.argv[1:])
+"""
+
+
 def test_two_builds_of_one_target_one_wins(henan_dir, tmp_path):
     db = tmp_path / "db" / "henan"
+    second = subprocess.Popen([sys.executable, "-c", _WAITING_CLI] + _build_cmd(henan_dir, db)[3:],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert second.stdout.readline().strip() == "ready"
     first = subprocess.Popen(_build_cmd(henan_dir, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not _strays(db) and first.poll() is None and time.time() < deadline:
         time.sleep(0.005)  # the first build holds the lock once it writes its temporary folder
     if first.poll() is not None:
+        second.kill()
+        second.communicate()
         pytest.skip("first build finished before the second could start")
-    second = subprocess.run(_build_cmd(henan_dir, db), capture_output=True, text=True)
+    _, second_err = second.communicate("go\n")
     out, err = first.communicate()
     assert first.returncode == 0, err
     assert second.returncode == 2
-    lines = second.stderr.strip().splitlines()
+    lines = second_err.strip().splitlines()
     assert len(lines) == 1 and "another sketchsynth process is writing here" in lines[0]
     assert FrameDatabase.load(db, verify="sha256").n_frames_ == 10_820
 

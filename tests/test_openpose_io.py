@@ -146,3 +146,65 @@ def test_parallel_and_serial_reads_agree(henan_dir):
     b = read_openpose_folder(henan_dir, n_workers=2, parallel_threshold=100)
     np.testing.assert_array_equal(a.keypoints, b.keypoints)
     np.testing.assert_array_equal(a.n_people, b.n_people)
+
+
+def _reader_cases(fadg0_dir, henan_dir, folder):
+    """Real files, their corruptions, several people, and a file larger than the reader's first buffer."""
+    files = sorted((fadg0_dir / "sa1").iterdir())[:3] + sorted(henan_dir.iterdir())[:3]
+    cases = [c for f in files for c in _corruptions(f.read_bytes())]
+    real = orjson.loads(files[-1].read_bytes())
+    cases.append(_doc([real["people"][0]["face_keypoints_2d"]] * 2))
+    cases.append(files[-1].read_bytes().replace(b'"people"', b" " * 100_000 + b'"people"', 1))
+    folder.mkdir()
+    names = []
+    for i, data in enumerate(cases):
+        names.append(f"x_{i:03d}_keypoints.json")
+        (folder / names[-1]).write_bytes(data)
+    return names
+
+
+def _read(reader, folder, names, person="largest"):
+    faces = np.full((len(names), 70, 3), np.nan, np.float32)
+    n_people = np.full(len(names), -1, np.int16)
+    try:
+        reader(str(folder), names, person, faces, n_people)
+    except InputError as e:
+        return str(e)
+    return faces, n_people
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_numba_reader_agrees_with_the_python_reader(fadg0_dir, henan_dir, tmp_path, as_bytes):
+    """The kernel that opens and reads the files itself gives what reading them from Python gives."""
+    names = _reader_cases(fadg0_dir, henan_dir, tmp_path / "rec")
+    if as_bytes:
+        names = np.array([n.encode() for n in names])
+    valid = [i for i in range(len(names)) if _reference((tmp_path / "rec" / os.fsdecode(names[i])).read_bytes())
+             != "error"]
+    assert 10 < len(valid) < len(names)
+    for person in ("largest", "first"):
+        ref = _read(openpose._read_chunk_python, tmp_path / "rec", names[valid] if as_bytes else
+                    [names[i] for i in valid], person)
+        got = _read(openpose._read_chunk, tmp_path / "rec", names[valid] if as_bytes else
+                    [names[i] for i in valid], person)
+        np.testing.assert_array_equal(got[0], ref[0])
+        np.testing.assert_array_equal(got[1], ref[1])
+    # the whole folder: both stop at the first invalid file, with the same message
+    first_bad = _read(openpose._read_chunk_python, tmp_path / "rec", names)
+    assert isinstance(first_bad, str) and first_bad == _read(openpose._read_chunk, tmp_path / "rec", names)
+
+
+def test_numba_reader_reports_unreadable_files_before_invalid_ones(henan_dir, tmp_path):
+    d = tmp_path / "rec"
+    d.mkdir()
+    for p in sorted(henan_dir.iterdir())[:5]:
+        (d / p.name).write_bytes(p.read_bytes())
+    names = sorted(p.name for p in d.iterdir())
+    (d / names[1]).write_bytes(b"{")
+    (d / "gone_keypoints.json").mkdir()  # open succeeds, read fails
+    for reader in (openpose._read_chunk, openpose._read_chunk_python):
+        msg = _read(reader, d, names + ["gone_keypoints.json"])
+        assert msg.endswith("gone_keypoints.json: cannot read (Is a directory)"), msg
+        msg = _read(reader, d, names + ["missing_keypoints.json"])
+        assert msg.endswith("missing_keypoints.json: cannot read (No such file or directory)"), msg
+        assert "truncated or not valid JSON" in _read(reader, d, names)

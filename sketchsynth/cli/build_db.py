@@ -24,7 +24,8 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
               help="Frames with an anchor below this confidence are kept but marked unusable.")
 @click.option("--max-gap", type=int, default=3, show_default=True,
               help="Interpolate points missing for at most this many consecutive frames.")
-@click.option("--workers", type=int, default=None, help="Processes reading JSON (default: all cores).")
+@click.option("--workers", type=int, default=None,
+              help="Threads reading JSON, processes tracking videos (default: all cores).")
 @click.option("--filter", "track_filter", type=click.Choice(["none", "one-euro", "savgol"]), default="none",
               show_default=True, help="Temporal filter against tracker jitter, applied to every recording before "
                                       "normalization (keypoints.npy keeps the points as read).")

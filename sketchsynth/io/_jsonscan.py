@@ -12,15 +12,25 @@ on the path -- and flags every other file for the orjson-based
 :func:`sketchsynth.io.openpose.parse_frame`, which handles several people and
 words the error messages. A test checks that both agree on real and corrupted
 files.
+
+:func:`read_faces` also reads the files (see :mod:`._syscalls`): a file then
+costs three system calls and the scan, with the GIL released, so a build reads
+on every core from threads.
 """
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 
+from ._syscalls import AVAILABLE as KERNEL_READS  # noqa: F401  (callers read from Python where False)
+from ._syscalls import close_fd, openat_read_only, read_into
+
 OK = 0
 FALLBACK = 1
+UNREADABLE = 2
 
 # container roles along the path root -> people -> person -> face
 _OTHER, _ROOT, _PEOPLE, _PERSON, _FACE = 0, 1, 2, 3, 4
@@ -310,6 +320,30 @@ def _scan_one(buf, start, end, out, pow10, people_key, face_key):
     return OK, n_people, n_face
 
 
+@numba.njit(cache=True, inline="always")
+def _store_face(tmp, n_face, n_people, max_coord, face_out):
+    """Check a scanned face and copy it into ``face_out`` (70, 3) float32.
+
+    Returns (status, n_people to record). ``face_out`` must hold zeros already.
+    """
+    if n_face == 0:
+        return OK, 0
+    conf_max = 0.0
+    for p in range(70):
+        x, y, cf = tmp[3 * p], tmp[3 * p + 1], tmp[3 * p + 2]
+        if abs(x) > max_coord or abs(y) > max_coord or cf < 0:
+            return FALLBACK, 0  # the full parser words the error
+        if cf > conf_max:
+            conf_max = cf
+    if conf_max <= 0:
+        return OK, 0  # OpenPose writes an all-zero face when it could not fit one
+    for p in range(70):
+        face_out[p, 0] = tmp[3 * p]
+        face_out[p, 1] = tmp[3 * p + 1]
+        face_out[p, 2] = tmp[3 * p + 2]
+    return OK, n_people
+
+
 @numba.njit(cache=True)
 def scan_faces(buf, offsets, pow10, people_key, face_key, max_coord):
     """Scan many documents laid end to end in ``buf``.
@@ -325,30 +359,52 @@ def scan_faces(buf, offsets, pow10, people_key, face_key, max_coord):
     tmp = np.empty(N_VALUES, dtype=np.float64)
     for i in range(n):
         st, npeo, nface = _scan_one(buf, offsets[i], offsets[i + 1], tmp, pow10, people_key, face_key)
-        if st != OK:
-            status[i] = FALLBACK
-            continue
-        if nface == 0:
-            continue
-        conf_max = 0.0
-        bad = False
-        for p in range(70):
-            x, y, cf = tmp[3 * p], tmp[3 * p + 1], tmp[3 * p + 2]
-            if abs(x) > max_coord or abs(y) > max_coord or cf < 0:
-                bad = True  # the full parser words the error
-            if cf > conf_max:
-                conf_max = cf
-        if bad:
-            status[i] = FALLBACK
-            continue
-        if conf_max <= 0:
-            continue  # OpenPose writes an all-zero face when it could not fit one
+        if st == OK:
+            st, npeo = _store_face(tmp, nface, npeo, max_coord, faces[i])
+        status[i] = st
         n_people[i] = npeo
-        for p in range(70):
-            faces[i, p, 0] = tmp[3 * p]
-            faces[i, p, 1] = tmp[3 * p + 1]
-            faces[i, p, 2] = tmp[3 * p + 2]
     return faces, n_people, status
+
+
+@numba.njit(cache=True, nogil=True)
+def read_faces(dir_fd, names, pow10, people_key, face_key, max_coord, faces, n_people, status):
+    """Read and scan files, one after the other, without the GIL.
+
+    dir_fd: the folder, open; names (n, w) uint8, NUL-terminated file names.
+    Fills faces (n, 70, 3) float32, n_people (n,) int16 and status (n,) int8:
+    OK, FALLBACK (hand the file to the full parser) or UNREADABLE (open or read
+    failed: the caller retries it from Python, which words the error).
+    """
+    buf = np.empty(1 << 16, dtype=np.uint8)
+    tmp = np.empty(N_VALUES, dtype=np.float64)
+    for i in range(names.shape[0]):
+        faces[i] = 0
+        n_people[i] = 0
+        fd = openat_read_only(dir_fd, names[i].ctypes)
+        if fd < 0:
+            status[i] = UNREADABLE
+            continue
+        size = 0
+        while True:
+            got = read_into(fd, buf[size:].ctypes, buf.shape[0] - size)
+            if got < 0:
+                size = -1
+                break
+            size += got
+            if size < buf.shape[0]:
+                break  # a short read of a regular file: its end (as os.read's callers assume)
+            grown = np.empty(2 * buf.shape[0], dtype=np.uint8)
+            grown[:size] = buf
+            buf = grown
+        close_fd(fd)
+        if size < 0:
+            status[i] = UNREADABLE
+            continue
+        st, npeo, nface = _scan_one(buf, 0, size, tmp, pow10, people_key, face_key)
+        if st == OK:
+            st, npeo = _store_face(tmp, nface, npeo, max_coord, faces[i])
+        status[i] = st
+        n_people[i] = npeo
 
 
 def scan(buf: bytes, offsets: np.ndarray, max_coord: float):
@@ -362,3 +418,26 @@ def scan(buf: bytes, offsets: np.ndarray, max_coord: float):
     """
     arr = np.frombuffer(buf, dtype=np.uint8)
     return scan_faces(arr, np.asarray(offsets, dtype=np.int64), _POW10, _PEOPLE_KEY, _FACE_KEY, float(max_coord))
+
+
+def read(dir_fd: int, names: np.ndarray, max_coord: float, faces: np.ndarray, n_people: np.ndarray,
+         status: np.ndarray) -> None:
+    """Python entry: see :func:`read_faces` (``names`` as made by :func:`name_table`)."""
+    read_faces(np.int32(dir_fd), names, _POW10, _PEOPLE_KEY, _FACE_KEY, float(max_coord), faces, n_people, status)
+
+
+def name_table(names) -> np.ndarray:
+    """File names as rows of NUL-terminated bytes, shape (n, longest + 1), uint8.
+
+    Parameters
+    ----------
+    names : sequence of str or bytes, or np.ndarray of dtype ``S``
+    """
+    arr = names if isinstance(names, np.ndarray) and names.dtype.kind == "S" else \
+        np.array([os.fsencode(n) for n in names], dtype=bytes)
+    arr = np.ascontiguousarray(arr)
+    width = arr.dtype.itemsize
+    table = np.zeros((len(arr), width + 1), dtype=np.uint8)
+    if len(arr) and width:
+        table[:, :width] = arr.view(np.uint8).reshape(len(arr), width)
+    return table

@@ -5,15 +5,15 @@ OpenPose writes ``<name>_<frame:012d>_keypoints.json`` with
 70 points x (x, y, confidence), ``0, 0, 0`` for a point it did not detect and an
 empty ``people`` list when it found nobody.
 
-Reading is the hot part of ``build-db`` (tens of thousands of small files), so
-files are parsed with orjson and, for large folders, split over worker processes;
-everything is still validated so a bad file is reported by name.
+Reading is the hot part of ``build-db`` (tens of thousands of small files), so a
+numba kernel opens, reads and scans the common case without the GIL, on several
+threads for large folders, and hands every other file to orjson; everything is
+still validated so a bad file is reported by name.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -225,73 +225,79 @@ def _read_bytes(path: str) -> bytes:
         os.close(fd)
 
 
-def _read_chunk(args):
-    """Read and parse files: the numba scanner for the plain case, orjson for the rest.
+def _path(folder, name) -> str:
+    """``folder/name`` as str, for either kind of name (str, bytes or numpy bytes)."""
+    if isinstance(name, bytes):
+        folder = os.fsencode(folder)
+    return os.fsdecode(os.path.join(folder, name))
 
-    ``names`` may be str or bytes (a build keeps them as bytes: no per-frame objects).
+
+def _read_file(folder, name) -> bytes:
+    try:
+        return _read_bytes(_path(folder, name))
+    except OSError as e:
+        raise InputError(f"cannot read ({e.strerror})", _path(folder, name)) from None
+
+
+def _read_chunk(folder, names, person, faces, n_people):
+    """Read and parse files: the numba reader for the plain case, orjson for the rest.
+
+    Parameters
+    ----------
+    folder : str
+    names : sequence of str or bytes, or np.ndarray of dtype ``S``
+        File names in ``folder`` (a build keeps them as bytes: no per-frame objects).
+    person : str or int
+        See :func:`parse_frame`.
+    faces : np.ndarray, shape (n_files, 70, 3), float32
+        Filled: each file's face, zeros where there is none.
+    n_people : np.ndarray, shape (n_files,), int16
+        Filled.
+
+    Raises
+    ------
+    InputError
+        The first unreadable file in ``names`` if any, else the first invalid one.
+    """
+    from . import _jsonscan
+
+    dir_fd = None
+    if _jsonscan.KERNEL_READS:
+        with contextlib.suppress(OSError):  # then every file goes through Python, which words the error
+            dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    if dir_fd is None:
+        return _read_chunk_python(folder, names, person, faces, n_people)
+    status = np.empty(len(names), dtype=np.int8)
+    try:
+        _jsonscan.read(dir_fd, _jsonscan.name_table(names), MAX_COORDINATE, faces, n_people, status)
+    finally:
+        os.close(dir_fd)
+    # Files the kernel could not open or read, again from Python (all of them first:
+    # an unreadable file is reported before an invalid one, as the Python reader does).
+    retried = {i: _read_file(folder, names[i]) for i in np.flatnonzero(status == _jsonscan.UNREADABLE)}
+    for i in np.flatnonzero(status != _jsonscan.OK):
+        data = retried[i] if i in retried else _read_file(folder, names[i])
+        face, n = parse_frame(data, _path(folder, names[i]), person)
+        n_people[i] = n
+        faces[i] = 0 if face is None else face
+
+
+def _read_chunk_python(folder, names, person, faces, n_people):
+    """:func:`_read_chunk` reading the files from Python, then scanning them in one call.
+
+    The reader where the numba one cannot open files, and its reference in the tests.
     """
     from ._jsonscan import FALLBACK, scan
 
-    folder, names, person = args
-    if len(names) and isinstance(names[0], bytes):
-        folder = os.fsencode(folder)
-    blobs = []
-    for name in names:
-        path = os.path.join(folder, name)
-        try:
-            blobs.append(_read_bytes(path))
-        except OSError as e:
-            raise InputError(f"cannot read ({e.strerror})", os.fsdecode(path)) from None
+    blobs = [_read_file(folder, name) for name in names]
     offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in blobs], out=offsets[1:])
-    out, n_people, status = scan(b"".join(blobs), offsets, MAX_COORDINATE)
+    out, npeo, status = scan(b"".join(blobs), offsets, MAX_COORDINATE)
     for i in np.flatnonzero(status == FALLBACK):
-        path = os.fsdecode(os.path.join(folder, names[i]))
-        face, n = parse_frame(blobs[i], path, person)
-        n_people[i] = n
+        face, npeo[i] = parse_frame(blobs[i], _path(folder, names[i]), person)
         out[i] = 0 if face is None else face
-    return out, n_people
-
-
-_pool = None  # a process pool shared by successive reads (see worker_pool)
-
-
-def _new_pool(n_workers):
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    from ._jsonscan import scan
-
-    scan(b'{"people":[]}', np.array([0, 13]), MAX_COORDINATE)  # compile/load once, before forking
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"  # fork: no re-import
-    from ..storage import close_inherited_locks
-
-    return cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=mp.get_context(method),
-                                  initializer=close_inherited_locks)
-
-
-@contextlib.contextmanager
-def worker_pool(n_workers: int | None = None):
-    """Keep one process pool for every read inside the block (a build reads chunk after chunk)."""
-    global _pool
-    n_workers = n_workers or os.cpu_count() or 1
-    if _pool is not None or n_workers <= 1:
-        yield
-        return
-    _pool = _new_pool(n_workers)
-    try:
-        yield
-    finally:
-        pool, _pool = _pool, None
-        pool.shutdown(cancel_futures=True)
-
-
-def _parallel_map(fn, jobs, n_workers):
-    """Run ``fn`` over jobs in worker processes (the shared pool if one is open)."""
-    if _pool is not None:
-        return list(_pool.map(fn, jobs))
-    with _new_pool(n_workers) as ex:
-        return list(ex.map(fn, jobs))
+    faces[:] = out
+    n_people[:] = npeo
 
 
 def check_person_rule(person):
@@ -308,7 +314,7 @@ def check_person_rule(person):
 
 
 def read_openpose_folder(folder: str | os.PathLike, person="largest", n_workers: int | None = None,
-                         parallel_threshold: int = 4000) -> OpenPoseFrames:
+                         parallel_threshold: int = 1000) -> OpenPoseFrames:
     """Read one recording: a folder of OpenPose JSON files.
 
     Parameters
@@ -317,10 +323,9 @@ def read_openpose_folder(folder: str | os.PathLike, person="largest", n_workers:
     person : {"largest", "first", "confident"} or int
         See :func:`parse_frame`.
     n_workers : int, optional
-        Processes used for large folders (default: CPU count).
+        Threads used for large folders (default: CPU count).
     parallel_threshold : int
-        Folders with fewer files are read in this process (process start-up
-        would cost more than it saves).
+        Folders with fewer files are read on the calling thread.
 
     Returns
     -------
@@ -333,44 +338,52 @@ def read_openpose_folder(folder: str | os.PathLike, person="largest", n_workers:
 
 
 def read_openpose_files(folder_jobs, person="largest", n_workers: int | None = None,
-                        parallel_threshold: int = 4000):
-    """Read several recordings' files, in worker processes when there are many.
+                        parallel_threshold: int = 1000):
+    """Read several recordings' files, on several threads when there are many.
 
     Parameters
     ----------
     folder_jobs : list of (folder, names)
-        Files of each recording, already listed and sorted (str or bytes names).
+        Files of each recording, already listed and sorted (str or bytes names,
+        or an array of dtype ``S``).
     person : str or int
         See :func:`parse_frame`.
     n_workers : int, optional
-        Processes (default: CPU count); a pool opened with :func:`worker_pool` is reused.
+        Threads (default: CPU count). The numba reader releases the GIL, so they
+        read and scan in parallel; only files it hands to orjson hold the GIL.
     parallel_threshold : int
-        Fewer files than this are read in this process.
+        Fewer files than this are read on the calling thread.
 
     Returns
     -------
     list of (keypoints, n_people)
         keypoints of shape (n_files, 70, 3) float32 per recording.
     """
+    import concurrent.futures as cf
+
     person = check_person_rule(person)
     n_workers = n_workers or os.cpu_count() or 1
     total = sum(len(n) for _, n in folder_jobs)
-    if n_workers <= 1 or total < parallel_threshold:
-        return [_read_chunk((os.fspath(f), n, person)) for f, n in folder_jobs]
-    step = max(256, math.ceil(total / (4 * n_workers)))
-    jobs, owner = [], []
-    for r, (folder, names) in enumerate(folder_jobs):
-        for i in range(0, len(names), step):
-            jobs.append((os.fspath(folder), names[i:i + step], person))
-            owner.append(r)
-    parts = _parallel_map(_read_chunk, jobs, n_workers)
-    out = []
-    for r in range(len(folder_jobs)):
-        mine = [p for p, o in zip(parts, owner) if o == r]
-        if mine:
-            out.append((np.concatenate([m[0] for m in mine]), np.concatenate([m[1] for m in mine])))
-        else:
-            out.append((np.zeros((0, N_POINTS, 3), np.float32), np.zeros(0, np.int16)))
+    out = [(np.empty((len(n), N_POINTS, 3), np.float32), np.empty(len(n), np.int16)) for _, n in folder_jobs]
+    parallel = n_workers > 1 and total >= parallel_threshold
+    # Jobs of about 10 ms (1,024 plain files): the threads stay busy to the end,
+    # also when a job meets slow files (orjson's) or recordings differ in length.
+    step = 1024 if parallel else max(1, total)
+    jobs = [(os.fspath(folder), names[i:i + step], person, kp[i:i + step], npeo[i:i + step])
+            for (folder, names), (kp, npeo) in zip(folder_jobs, out) for i in range(0, len(names), step)]
+    if not parallel or len(jobs) == 1:
+        for job in jobs:
+            _read_chunk(*job)
+        return out
+    with cf.ThreadPoolExecutor(max_workers=n_workers) as ex:
+        futures = [ex.submit(_read_chunk, *job) for job in jobs]
+        try:
+            for f in futures:
+                f.result()  # the first failing job in file order raises
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
     return out
 
 

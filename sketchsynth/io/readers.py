@@ -139,8 +139,7 @@ def read_rows(segments, person="largest", n_workers: int | None = None):
             kp, _ = to_openpose70(np.asarray(block), r.path)
             out[s] = (kp, (kp[..., 2] > 0).any(axis=1).astype(np.int16))
     if json_idx:
-        jobs = [(segments[s][0].path, list(segments[s][0].json_names[segments[s][1]:segments[s][2]]))
-                for s in json_idx]
+        jobs = [(segments[s][0].path, segments[s][0].json_names[segments[s][1]:segments[s][2]]) for s in json_idx]
         for s, res in zip(json_idx, read_openpose_files(jobs, person=person, n_workers=n_workers)):
             out[s] = res
     return out

@@ -263,7 +263,7 @@ def load_tracks(recordings: list[Recording], fps: float | None = None, person="l
         Face choice when a JSON file lists several people (see
         :func:`sketchsynth.io.openpose.parse_frame`).
     n_workers : int, optional
-        Processes for parsing JSON (default: CPU count).
+        Threads reading JSON, processes tracking videos (default: CPU count).
     video_options : dict, optional
         Passed to :func:`sketchsynth.track.track_video_recording` (tracker
         parameters, ``jitter_filter``...). Videos are tracked in parallel
