@@ -440,19 +440,19 @@ def _assemble_ivf(vectors: np.ndarray, ids: np.ndarray, centroids: np.ndarray, a
 
 def _read_ivf_cache(path: Path, params: dict, problems: list):
     """(centroids, assign) from a cache file, or None when it is missing or does not fit (noted in ``problems``)."""
-    if not path.is_file():
-        return None
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            centroids = np.ascontiguousarray(z["centroids"], np.float32)
-            assign = np.ascontiguousarray(z["assign"], np.int32)
-    except Exception:  # noqa: BLE001 - zip, npy and JSON each raise their own; any damage means: train again
+            centroids, assign = z["centroids"], z["assign"]
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # not trained yet: the normal first match, nothing to say
+    except Exception:  # noqa: BLE001 - zip, npy, JSON and the file system each raise their own; train again
         problems.append(f"cached IVF index {path} is unreadable; trained it again")
         return None
-    ok = (meta == params and centroids.shape == (params["nlist"], params["dim"])
-          and assign.shape == (params["n_usable"],) and np.isfinite(centroids).all()
-          and (assign.size == 0 or (assign.min() >= 0 and assign.max() < params["nlist"])))
+    ok = (meta == params and centroids.dtype == np.float32 and assign.dtype == np.int32
+          and centroids.shape == (params["nlist"], params["dim"]) and assign.shape == (params["n_usable"],)
+          and np.isfinite(centroids).all() and (assign.size == 0 or (assign.min() >= 0
+                                                                     and assign.max() < params["nlist"])))
     if not ok:
         problems.append(f"cached IVF index {path} does not fit this database; trained it again")
         return None

@@ -189,6 +189,17 @@ def test_an_unwritable_cache_never_fails_the_match(henan_db, heldout, tmp_path, 
     np.testing.assert_array_equal(first.candidates, second.candidates)
 
 
+def test_a_folder_in_place_of_the_cache_file_never_fails_the_match(henan_db, heldout, capfd):
+    path = IVFSearch().cache_file(henan_db)
+    path.mkdir(parents=True)  # unreadable as a file, and cannot be replaced by one
+    capfd.readouterr()
+    res = match(henan_db, heldout.keypoints[:50], ivf=LOW)
+    err = capfd.readouterr().err
+    assert res.search == "ivf" and res.search_info["index"] == "built"
+    assert len(err.strip().splitlines()) == 1 and "unreadable" in err and "cannot write" in err
+    assert not list(path.parent.glob(".*.tmp"))
+
+
 def test_training_is_deterministic(henan_db, heldout, tmp_path, monkeypatch):
     arrays = []
     for name in ("a", "b"):
