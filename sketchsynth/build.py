@@ -9,14 +9,21 @@ Three passes over the frames, a chunk at a time:
 3. normalize against the etalon, append to ``normalized.npy`` and
    ``transforms.npy``, and add the usable frames to the FAISS index.
 
-Passes 2 and 3 read the raw rows back from disk in windows that overlap by
+Pass 2 reads the raw rows back from disk in windows that overlap by
 ``max_gap + 1`` frames, so gap filling sees the same neighbours as a whole-take
-pass would. Nothing per frame is kept as a Python object except, per chunk, the
-source names on their way into an Arrow column.
+pass would. Up to ``in_memory_frames`` frames, pass 2 keeps the assessed
+keypoints (840 bytes a frame) for pass 3; beyond that, pass 3 reads and assesses
+its windows again, so memory stays bounded whatever the length. Both ways write
+the same bytes. Nothing per frame is kept as a Python
+object except, per chunk, the source names on their way into an Arrow column.
+
+Each data file is checksummed and flushed to disk on a background thread as soon
+as it is complete, while the build goes on.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as _dt
 import json
 import os
@@ -36,6 +43,8 @@ FORMAT = "sketchsynth-frame-db"
 FORMAT_VERSION = 1
 DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
 CHUNK = 65_536
+IN_MEMORY_FRAMES = 300_000
+"""Builds up to this many frames keep the assessed keypoints in memory (about 250 MB) between passes 2 and 3."""
 REASONS = ("", quality.NO_PERSON, quality.ANCHOR_LOW_CONFIDENCE, quality.MISSING_POINTS,
            quality.DEGENERATE_ANCHORS)
 _REASON_CODE = {r: i for i, r in enumerate(REASONS)}
@@ -56,7 +65,7 @@ def _progress(total, desc, enabled):
 
 def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer, anchor_min_confidence: float,
                    max_gap: int, person="largest", n_workers: int | None = None, progress: bool = False,
-                   track_filter: str = "none", chunk: int = CHUNK) -> dict:
+                   track_filter: str = "none", chunk: int | None = None, in_memory_frames: int | None = None) -> dict:
     """Write a complete database into ``out_dir`` (which the caller renames into place).
 
     Parameters
@@ -74,14 +83,66 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
         assessed keypoints before normalizing. A filter needs a recording's whole
         history, so with a filter each recording is held in memory once (one at a
         time) and the filtered keypoints are spooled to a scratch file.
-    chunk : int
-        Frames per block; bounds the working memory (about 2 kB per frame).
+    chunk : int, optional
+        Frames per block (default :data:`CHUNK`); bounds the working memory
+        (about 2 kB per frame).
+    in_memory_frames : int, optional
+        Keep the assessed keypoints in memory between passes when there are at
+        most this many frames (default :data:`IN_MEMORY_FRAMES`; 0 always streams).
 
     Returns
     -------
     dict
         The manifest written to ``out_dir/manifest.json``.
     """
+    out = Path(out_dir)
+    n = sum(r.n_frames for r in readers)
+    if n == 0:
+        raise InputError("no frames in the recordings")
+    chunk = CHUNK if chunk is None else chunk
+    in_memory_frames = IN_MEMORY_FRAMES if in_memory_frames is None else in_memory_frames
+    with _FileFinisher(out) as finisher:
+        return _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person, n_workers,
+                      progress, track_filter, chunk, in_memory_frames, finisher)
+
+
+class _FileFinisher:
+    """Checksum and fsync finished data files on a background thread (hashlib and fsync release the GIL).
+
+    The caller's :func:`sketchsynth.storage.atomic_directory` still fsyncs every
+    file before the rename; it then finds them already on disk.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.digests: dict = {}
+
+    def __enter__(self):
+        self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sketchsynth-finish")
+        return self
+
+    def __exit__(self, *exc):
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def done(self, name: str):
+        """``name`` (in the folder) is complete: start its checksum and flush."""
+        self.digests[name] = self._pool.submit(_finish_file, self.folder / name)
+
+    def sha256(self) -> dict:
+        """{name: sha256 hex} of the files passed to :meth:`done`, once computed."""
+        return {name: f.result() for name, f in self.digests.items()}
+
+
+def _finish_file(path: Path) -> str:
+    digest = sha256_file(path)
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+    return digest
+
+
+def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person, n_workers, progress,
+           track_filter, chunk, in_memory_frames, finisher):
+    """:func:`build_database`'s body (``finisher`` hashes and flushes the files it is told are done)."""
     import faiss
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -89,10 +150,6 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     from .io.readers import read_rows
     from .search import weighted_vectors
 
-    out = Path(out_dir)
-    n = sum(r.n_frames for r in readers)
-    if n == 0:
-        raise InputError("no frames in the recordings")
     names = [r.name for r in readers]
     if len(set(names)) != len(names):
         raise InputError(f"two recordings share a name ({names}); rename one")
@@ -126,8 +183,11 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
                     flush()
         flush()
     raw.close()
+    finisher.done("keypoints.npy")
 
     # -- pass 2: usability and the etalon -------------------------------------------------------------------
+    in_memory = n <= in_memory_frames
+    kept = np.empty((n, N_POINTS, 3), np.float32) if in_memory else None  # assessed (and filtered) keypoints
     usable = np.zeros(n, dtype=bool)
     reason = np.zeros(n, dtype=np.int8)
     filled = np.zeros(n, dtype=np.int16)
@@ -141,10 +201,10 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
         return quality.assess_frames(kp, n_people[base + lo:base + hi], r.frames[lo:hi], anchors,
                                      anchor_min_confidence, max_gap)
 
-    scratch = out / ".filtered.npy"
     if track_filter != "none":
         from .filters import filter_keypoints
-
+    scratch = out / ".filtered.npy"
+    if track_filter != "none" and not in_memory:
         spool = NpyAppender(scratch, (n, N_POINTS, 3), np.float32)
         for r_i, r in enumerate(readers):
             clean, *_ = assessed(r_i, 0, r.n_frames)
@@ -153,6 +213,8 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
 
     def cleaned(r_i, lo, a, b, hi):
         """Assessed (and filtered) keypoints of rows a:b of recording r_i, read with context lo:hi."""
+        if in_memory:
+            return kept[first[r_i] + a:first[r_i] + b]
         if track_filter != "none":
             return read_npy_rows(scratch, first[r_i] + a, first[r_i] + b)
         return assessed(r_i, lo, hi)[0][a - lo:b - lo]
@@ -167,6 +229,11 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
             tri = clean[s][:, anchors, :2].astype(np.float64)
             cand = ok[s] & normalizer._triangle_ok(tri)
             spread[rows] = np.where(cand, Normalizer.anchor_spread(clean[s], anchors), -np.inf)
+            if in_memory:
+                kept[rows] = clean[s]
+        if in_memory and track_filter != "none":
+            rows = slice(first[r_i], first[r_i + 1])
+            kept[rows] = filter_keypoints(kept[rows], r.fps, track_filter, frames=r.frames)
     if not usable.any():
         counts = {REASONS[c]: int(k) for c, k in zip(*np.unique(reason, return_counts=True))}
         raise InputError(f"no usable frame in {n} frames ({counts})")
@@ -208,8 +275,12 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
                 bar.update(b - a)
     norm_out.close()
     mats_out.close()
+    finisher.done("normalized.npy")
+    finisher.done("transforms.npy")
+    del kept
     scratch.unlink(missing_ok=True)
     faiss.write_index(index, os.fspath(out / "index.faiss"))
+    finisher.done("index.faiss")
 
     # -- frame table ----------------------------------------------------------------------------------------
     rec_codes = np.repeat(np.arange(len(readers), dtype=np.int32), [r.n_frames for r in readers])
@@ -226,6 +297,7 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
         "n_people": pa.array(n_people),
     })
     pq.write_table(table, out / "frames.parquet")
+    finisher.done("frames.parquet")
 
     recordings = [r.describe(first[i]) for i, r in enumerate(readers)]
     et_kp = read_npy_rows(out / "keypoints.npy", et_row, et_row + 1)
@@ -236,15 +308,20 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     counts = {"frames": int(n), "usable": int(usable.sum()), "recordings": len(readers),
               "unusable_by_reason": unusable, "filled_points": int(filled.sum())}
     manifest = make_manifest(weights, normalizer, anchor_min_confidence, max_gap, person, track_filter, etalon,
-                             counts, recordings, out)
+                             counts, recordings, out, digests=finisher.sha256())
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
 
 def make_manifest(weights, normalizer: Normalizer, anchor_min_confidence, max_gap, person, track_filter,
-                  etalon: dict, counts: dict, recordings: list, folder) -> dict:
-    """The manifest of a database whose data files are already in ``folder``."""
-    files = {f: {"bytes": (Path(folder) / f).stat().st_size, "sha256": sha256_file(Path(folder) / f)}
+                  etalon: dict, counts: dict, recordings: list, folder, digests: dict | None = None) -> dict:
+    """The manifest of a database whose data files are already in ``folder``.
+
+    ``digests`` may give files' sha256 already computed; the others are read here.
+    """
+    digests = digests or {}
+    files = {f: {"bytes": (Path(folder) / f).stat().st_size,
+                 "sha256": digests[f] if f in digests else sha256_file(Path(folder) / f)}
              for f in DATA_FILES}
     return {
         "format": FORMAT,

@@ -155,3 +155,30 @@ def test_landmark_arrays_get_estimated_pupils(henan_dir, tmp_path):
     est = db.keypoints_[:, 68, :2]
     np.testing.assert_allclose(est, kp[:, 36:42, :2].mean(axis=1), rtol=1e-5)
     assert (db.keypoints_[:, 68, 2] < 1).all()
+
+
+@pytest.mark.parametrize("track_filter", ["none", "one-euro"])
+def test_short_builds_kept_in_memory_write_the_same_bytes_as_streamed_ones(henan_dir, tmp_path, monkeypatch,
+                                                                            track_filter):
+    """A build small enough to keep its assessed frames between passes writes the streaming build's bytes."""
+    import sketchsynth.build as build
+    from sketchsynth.io.openpose import read_openpose_folder
+
+    kp = read_openpose_folder(henan_dir).keypoints[:5000].copy()
+    rng = np.random.default_rng(7)
+    for start in rng.integers(0, len(kp) - 6, 600):  # gaps of 1-5 frames, anchors too: filling and reasons vary
+        kp[start:start + rng.integers(1, 6), rng.integers(0, 70)] = 0
+    kp[1990:2010, 48:60] = 0  # a long gap across a chunk border
+    np.save(tmp_path / "take.npy", kp)
+    (tmp_path / "take.fps.txt").write_text("30")
+    monkeypatch.setattr(build, "CHUNK", 1000)  # five windows, each with neighbours' context
+    for name, frames in (("memory", 10**9), ("streamed", 0)):
+        monkeypatch.setattr(build, "IN_MEMORY_FRAMES", frames)
+        FrameDatabase(track_filter=track_filter).build(tmp_path / "take.npy", path=tmp_path / name)
+    for f in build.DATA_FILES:
+        assert (tmp_path / "memory" / f).read_bytes() == (tmp_path / "streamed" / f).read_bytes(), f
+    a, b = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("memory", "streamed"))
+    a.pop("created"), b.pop("created")
+    a["recordings"][0].pop("path"), b["recordings"][0].pop("path")
+    assert a == b
+    assert 0 < a["counts"]["usable"] < len(kp) and a["counts"]["filled_points"] > 0
