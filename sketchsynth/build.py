@@ -170,7 +170,7 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
                 raw.append(kp)
                 row = first[r_i] + a
                 n_people[row:row + b - a] = npeo
-                sources.append(pa.array(readers[r_i].sources(a, b), type=pa.string()))
+                sources.append(readers[r_i].source_array(a, b))
                 bar.update(b - a)
             pending, size = [], 0
 

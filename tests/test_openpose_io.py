@@ -208,3 +208,61 @@ def test_numba_reader_reports_unreadable_files_before_invalid_ones(henan_dir, tm
         msg = _read(reader, d, names + ["missing_keypoints.json"])
         assert msg.endswith("missing_keypoints.json: cannot read (No such file or directory)"), msg
         assert "truncated or not valid JSON" in _read(reader, d, names)
+
+
+def _list_frame_files_reference(folder):
+    """Listing with a regular expression per name (what the numba kernel replaces), same errors."""
+    names = [e.name for e in os.scandir(folder) if e.name.lower().endswith(".json") and e.is_file()]
+    if not names:
+        raise InputError("no OpenPose JSON files (*_keypoints.json) in this folder", folder)
+    names = [n for n in names if n.lower().endswith("_keypoints.json")] or names
+    numbers = [openpose.frame_number(n) for n in names]
+    missing = [n for n, f in zip(names, numbers) if f is None]
+    if missing:
+        raise InputError(f"{missing[0]}: no frame number in the file name "
+                         "(expected e.g. name_000000000012_keypoints.json)", folder)
+    order = np.argsort(np.asarray(numbers, dtype=np.int64), kind="stable")
+    names, frames = [names[i] for i in order], np.asarray(numbers, dtype=np.int64)[order]
+    dup = np.flatnonzero(np.diff(frames) == 0)
+    if dup.size:
+        raise InputError(f"{names[dup[0]]} and {names[dup[0] + 1]} carry the same frame number {frames[dup[0]]}",
+                         folder)
+    return names, frames
+
+
+@pytest.mark.parametrize("names", [
+    ["x_9_keypoints.json", "x_10_keypoints.json", "x_1_KEYPOINTS.JSON", "y_3.json", "notes.txt",
+     "dir_0_keypoints.json/"],
+    ["a12.json", "b7.Json", "c0012.json", "8.json", "x_keypoints_5.json"],
+    ["a12.json", "c.json"],
+    ["7_keypoints.json", "007_keypoints.json"],
+    ["readme.md", "dir.json/"],
+    ["k_\u0663_keypoints.json", "k_2_keypoints.json", "\u00fc_1_keypoints.json", "7_\u212aeypoints.json"],
+    ["\u00e9t\u00e9_4.json", "\u00e9t\u00e9_3.json"],
+    ["1234567890123456789_keypoints.json", "123456789012345678_keypoints.json", "_keypoints.json"],
+])
+def test_listing_kernel_agrees_with_the_regular_expression(tmp_path, names):
+    for n in names:
+        (tmp_path / n).mkdir() if n.endswith("/") else (tmp_path / n).write_bytes(b"{}")
+    try:
+        ref = _list_frame_files_reference(tmp_path)
+    except InputError as e:
+        ref = str(e)
+    for as_array in (False, True):
+        try:
+            got = list_frame_files(tmp_path, as_array=as_array)
+        except InputError as e:
+            assert str(e) == ref
+            continue
+        np.testing.assert_array_equal(got[1], ref[1])
+        assert [os.fsdecode(n) for n in got[0]] == ref[0]
+
+
+def test_file_names_go_to_arrow_as_decoded_strings():
+    import pyarrow as pa
+
+    from sketchsynth.io._names import to_arrow
+
+    for names in (["a_1_keypoints.json", "b", ""], ["\u00e9_2.json", "c_3.json"], []):
+        arr = np.array([os.fsencode(n) for n in names] + [b"0" * 3], dtype="S40")[:len(names)]
+        assert to_arrow(arr).equals(pa.array(names, type=pa.string()))

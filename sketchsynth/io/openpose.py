@@ -61,15 +61,22 @@ def frame_number(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def list_frame_files(folder: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+def list_frame_files(folder: str | os.PathLike, as_array: bool = False) -> tuple[list[str] | np.ndarray, np.ndarray]:
     """OpenPose JSON files of one recording, sorted by frame number (not lexically).
 
     Files named ``*_keypoints.json`` are preferred; if there are none, every
     ``*.json`` with a number in its name is taken.
 
+    Parameters
+    ----------
+    folder : path
+    as_array : bool
+        Return the names as a NumPy ``S`` array (file-system bytes, each item
+        ending in a NUL byte) instead of a list of str: what a build keeps.
+
     Returns
     -------
-    names : list of str
+    names : list of str, or np.ndarray of shape (n_files,), dtype ``S``
     frames : np.ndarray, shape (n_files,), int64
 
     Raises
@@ -77,30 +84,37 @@ def list_frame_files(folder: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     InputError
         No JSON files, a name without a frame number, or a frame number twice.
     """
+    from . import _names
+
     folder = Path(folder)
     try:
-        names = [e.name for e in os.scandir(folder) if e.name.lower().endswith(".json") and e.is_file()]
+        listed = [e.name for e in os.scandir(folder) if e.is_file()]
     except OSError as e:
         raise InputError(f"cannot list folder ({e.strerror})", folder) from None
-    if not names:
+    buf, start, length, kind, frames = _names.parse_names(listed)
+    for i in np.flatnonzero(frames == _names.ASK_PYTHON):  # non-ASCII names: as the regular expression says
+        lower = listed[i].lower()
+        kind[i] = (_names.KEYPOINTS_JSON if lower.endswith("_keypoints.json") else
+                   _names.JSON if lower.endswith(".json") else _names.NOT_JSON)
+        number = frame_number(listed[i])
+        frames[i] = _names.NO_NUMBER if number is None else number
+    if not (kind != _names.NOT_JSON).any():
         raise InputError("no OpenPose JSON files (*_keypoints.json) in this folder", folder)
-    keyed = [n for n in names if n.lower().endswith("_keypoints.json")]
-    if keyed:
-        names = keyed
-    numbers = [frame_number(n) for n in names]
-    missing = [n for n, f in zip(names, numbers) if f is None]
-    if missing:
-        raise InputError(f"{missing[0]}: no frame number in the file name "
+    keyed = kind == _names.KEYPOINTS_JSON
+    take = np.flatnonzero(keyed if keyed.any() else kind != _names.NOT_JSON)
+    missing = take[frames[take] == _names.NO_NUMBER]
+    if missing.size:
+        raise InputError(f"{listed[missing[0]]}: no frame number in the file name "
                          "(expected e.g. name_000000000012_keypoints.json)", folder)
-    frames = np.asarray(numbers, dtype=np.int64)
-    order = np.argsort(frames, kind="stable")
-    frames = frames[order]
-    names = [names[i] for i in order]
+    take = take[np.argsort(frames[take], kind="stable")]
+    frames = frames[take]
     dup = np.flatnonzero(np.diff(frames) == 0)
     if dup.size:
-        raise InputError(f"{names[dup[0]]} and {names[dup[0] + 1]} carry the same frame number "
+        raise InputError(f"{listed[take[dup[0]]]} and {listed[take[dup[0] + 1]]} carry the same frame number "
                          f"{frames[dup[0]]}", folder)
-    return names, frames
+    if as_array:
+        return _names.gather(buf, start[take], length[take]), frames
+    return [listed[i] for i in take], frames
 
 
 def _choose_person(faces: list, rule) -> int:

@@ -38,7 +38,7 @@ class RecordingReader:
     video: str | None = None
     extra: dict = field(default_factory=dict)
     # exactly one source of keypoints:
-    json_names: np.ndarray | None = None     # (n,) bytes: OpenPose file names
+    json_names: np.ndarray | None = None     # (n,) S: OpenPose file names (see list_frame_files(as_array=True))
     array: np.ndarray | None = None          # (n, 68|70, 2|3): landmarks (maybe a memory map)
     track: Track | None = None               # already in memory (video, or given by the caller)
 
@@ -54,6 +54,16 @@ class RecordingReader:
             return list(self.track.sources[start:stop])
         base = os.path.basename(self.path)
         return [f"{base}#{f}" for f in self.frames[start:stop]]
+
+    def source_array(self, start: int, stop: int):
+        """Per-frame source names for rows start:stop, as an Arrow string array."""
+        import pyarrow as pa
+
+        if self.json_names is not None:
+            from ._names import to_arrow
+
+            return to_arrow(self.json_names[start:stop])
+        return pa.array(self.sources(start, stop), type=pa.string())
 
     def describe(self, first_row: int) -> dict:
         """The manifest entry of this recording."""
@@ -91,10 +101,10 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
     videos = []
     for i, rec in enumerate(recordings):
         if rec.kind == "openpose":
-            names, frames = list_frame_files(rec.path)
+            names, frames = list_frame_files(rec.path, as_array=True)
             rate, src = resolve_fps(rec, fps)
             readers[i] = RecordingReader(rec.name, rec.path, rec.kind, frames, frames / rate, rate, src,
-                                         json_names=np.array([os.fsencode(n) for n in names]))
+                                         json_names=names)
         elif rec.kind == "landmarks":
             arr, frames, own_fps = open_landmark_file(rec.path)
             if own_fps is not None and find_fps_sidecar(rec) is None:
