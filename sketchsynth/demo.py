@@ -22,20 +22,24 @@ def example_paths(examples: str | os.PathLike | None = None) -> dict:
     return paths
 
 
-def run_demo(db_path="db/example", out="out/demo", examples=None, log=print) -> dict:
+def run_demo(db_path="db/example", out="out/demo", examples=None, log=print, video: bool = True) -> dict:
     """Build ``db_path`` from the bundled recordings and match the bundled input into ``out``.
 
-    Both are replaced if they exist (the demo is meant to be re-run).
+    Both are replaced if they exist (the demo is meant to be re-run). With
+    ``video`` and the ``video`` extra installed, the video path runs too
+    (:func:`sketchsynth.demo_video.run_video_demo`, into ``<out>-video``).
 
     Returns
     -------
     dict
-        Paths written and the match summary.
+        Paths written and the match summary (``video``: the video part's, or the
+        reason it was skipped).
     """
     from .database import FrameDatabase
+    from .decode import ViterbiDecoder
+    from .errors import DependencyError
     from .io.recordings import load_input
-    from .matching import match
-    from .results import write_match_outputs
+    from .synthesis import synthesize, write_synthesis
 
     paths = example_paths(examples)
     t0 = time.perf_counter()
@@ -43,12 +47,23 @@ def run_demo(db_path="db/example", out="out/demo", examples=None, log=print) -> 
     t1 = time.perf_counter()
     log(f"1. Built {db_path} from {paths['recordings']} in {t1 - t0:.1f} s: {db.summary()}")
     track = load_input(paths["input"])
-    result = match(db, track.keypoints, metric="sum")
-    summary = write_match_outputs(out, db, result, track, force=True)
+    syn = synthesize(db, track, decoder=ViterbiDecoder())
+    summary = write_synthesis(out, db, syn, force=True)
     t2 = time.perf_counter()
     log(f"2. Matched {track.name} ({len(track)} frames at {track.fps:g} fps, not in the database) in "
-        f"{t2 - t1:.1f} s: mean target cost {summary['mean_target_cost']:.4g} (method's weighted sum of "
-        f"point distances, normalized units).")
+        f"{t2 - t1:.1f} s with smooth synthesis: mean target cost {summary['mean_target_cost']:.4g} (the method's "
+        f"weighted sum of point distances; per-frame match {syn.per_frame['mean_target_cost']:.4g}), "
+        f"{syn.stats['jumps_per_s']:.2f} jumps/s (per-frame match {syn.per_frame['jumps_per_s']:.2f}).")
     log(f"3. Wrote {out}/selection.csv, {out}/matched/ (OpenPose JSON in input coordinates), "
         f"{out}/{summary['plots'][0]} (input black, match blue at t-1, t, t+1) and {out}/summary.json.")
-    return {"db": db_path, "out": out, "summary": summary}
+    report = {"db": db_path, "out": out, "summary": summary}
+    if video:
+        from .demo_video import run_video_demo
+
+        try:
+            report["video"] = run_video_demo(f"{db_path}-video", f"{out}-video", examples,
+                                             log=lambda line: log(f"[video] {line}"))
+        except DependencyError as e:
+            log(f"Video part skipped: {e}")
+            report["video"] = str(e)
+    return report

@@ -64,26 +64,22 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
     from .database import FrameDatabase
     from .decode import DEFAULT_SMOOTH, ViterbiDecoder
     from .io.recordings import load_input
-    from .matching import match
-    from .results import write_match_outputs
-    from .video_out import MatchVideoWriter
+    from .synthesis import synthesize, write_synthesis
 
     paths = video_example_paths(examples)
     t0 = time.perf_counter()
-    db = FrameDatabase().build(paths["recordings"])
-    db.save(db_path, force=True)
+    db = FrameDatabase().build(paths["recordings"], path=db_path, force=True)
     t1 = time.perf_counter()
     log(f"1. Tracked the faces of {len(db.recordings_)} GRID clips in {paths['recordings']} and built {db_path} "
         f"in {t1 - t0:.1f} s: {db.summary()}")
     track = load_input(paths["input"])
     smooth = DEFAULT_SMOOTH if smooth is None else float(smooth)
-    decoder = ViterbiDecoder(smooth=smooth) if smooth > 0 else None
-    result = match(db, track.keypoints, metric="sum", decoder=decoder, frames=track.frames)
-    videos = MatchVideoWriter(db, result, track, layout=layout)
-    summary = write_match_outputs(out, db, result, track, force=True, write_files=videos)
+    syn = synthesize(db, track, decoder=ViterbiDecoder(smooth=smooth))
+    summary = write_synthesis(out, db, syn, force=True, sketch_layout=layout)
     t2 = time.perf_counter()
-    how = f"smooth synthesis, lambda={smooth:g}" if decoder is not None else "per-frame match"
+    how = f"smooth synthesis, lambda={smooth:g}" if smooth > 0 else "per-frame match"
     log(f"2. Tracked and matched {track.name} ({len(track)} frames at {track.fps:g} fps, a clip not in the "
-        f"database; {how}) in {t2 - t1:.1f} s: mean target cost {summary['mean_target_cost']:.4g}.")
-    log(f"3. {videos.summary_line(out)} Also {out}/selection.csv, {out}/matched/ and {out}/{summary['plots'][0]}.")
-    return {"db": db_path, "out": out, "summary": summary, "videos": videos.report_}
+        f"database; {how}) in {t2 - t1:.1f} s: mean target cost {summary['mean_target_cost']:.4g}, "
+        f"{syn.stats['jumps_per_s']:.2f} jumps/s.")
+    log(f"3. {syn.videos.summary_line(out)} Also {out}/selection.csv, {out}/matched/ and {out}/{summary['plots'][0]}.")
+    return {"db": db_path, "out": out, "summary": summary, "videos": syn.videos.report_}

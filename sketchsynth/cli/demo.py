@@ -8,11 +8,16 @@ import click
 @click.command("demo")
 @click.option("--db", "db_path", default="db/example", show_default=True, type=click.Path(),
               help="Database folder to (re)build.")
-@click.option("--out", default="out/demo", show_default=True, type=click.Path(), help="Output folder (replaced).")
-def command(db_path, out):
+@click.option("--out", default="out/demo", show_default=True, type=click.Path(),
+              help="Output folder (replaced); the video part writes <out>-video.")
+@click.option("--no-video", is_flag=True, help="Skip the video part (tracking the bundled GRID clips).")
+def command(db_path, out, no_video):
     """Build db/example from the bundled henan excerpt and match a held-out stretch of it.
 
-    Works offline from a fresh clone; replaces --db and --out if they exist.
+    Then, with the video extra installed, track the bundled GRID clips, build
+    db/example-video and match another clip, writing sketch.mp4 and frames.mp4
+    with its audio. Works offline from a fresh clone; replaces --db and --out
+    (and their -video twins) if they exist.
 
     \b
     Example:
@@ -20,4 +25,4 @@ def command(db_path, out):
     """
     from ..demo import run_demo
 
-    run_demo(db_path, out, log=click.echo)
+    run_demo(db_path, out, log=click.echo, video=not no_video)
