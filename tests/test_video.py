@@ -377,3 +377,15 @@ def test_video_demo_runs_on_the_bundled_clips(tmp_path):
         info = probe(tmp_path / "out" / name)
         assert (info.n_frames, info.fps, info.has_audio) == (75, 25.0, True)
     assert r["summary"]["matched_frames"] == 75
+
+
+def test_keypoint_input_with_an_audio_file_gets_a_sketch_video(video_db, fadg0_dir, shared_data, tmp_path):
+    out = tmp_path / "with_audio"
+    wav = shared_data / "fadg0" / "audio" / "sa1.wav"
+    r = CliRunner().invoke(cli, ["match", str(fadg0_dir / "sa1"), "--db", str(video_db), "--out", str(out),
+                                 "--audio", str(wav)])
+    assert r.exit_code == 0, r.stderr
+    info = probe(out / "sketch.mp4")
+    assert info.n_frames == 120 and info.fps == 25 and info.has_audio
+    assert abs(decoded_audio_seconds(out / "sketch.mp4") - 120 / 25) < 0.1  # trimmed to the video
+    assert (out / "frames.mp4").exists()  # the database has video: its frames, where the input's head is

@@ -367,6 +367,16 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
         value_case("cli-zero-nprobe", ["--nprobe", "0"], ["--nprobe must be a whole number >= 1"])
         value_case("cli-other-weights-expected", ["--expect-weights", "lips=5"], ["weights"])
         value_case("cli-other-normalization-expected", ["--expect-normalization", "similarity"], ["similarity"])
+        audio_dir = root / "audio"
+        audio_dir.mkdir()
+        bad_audio = {"audio-empty": ("empty.wav", b"", "empty file"),
+                     "audio-wrong-format": ("speech.wav", b"RIFF\x00\x00\x00\x00WAVEjunk" * 40, "not an audio file"),
+                     "audio-text": ("speech.mp3", b"these are the words of the speech\n" * 30, "not an audio file")}
+        for cid, (name, data, message) in bad_audio.items():
+            (audio_dir / name).write_bytes(data)
+            value_case(cid, ["--audio", str(audio_dir / name)], [name, message])
+        silent = shared / "fadg0" / "video" / "head.mp4"  # a take without sound
+        value_case("audio-no-stream", ["--audio", str(silent)], ["head.mp4", "no audio stream"])
         one_frame = root / "input-one-frame"
         one_frame.mkdir()
         for p in sorted(inp.glob("*_keypoints.json"))[:1]:
