@@ -266,3 +266,50 @@ def test_file_names_go_to_arrow_as_decoded_strings():
     for names in (["a_1_keypoints.json", "b", ""], ["\u00e9_2.json", "c_3.json"], []):
         arr = np.array([os.fsencode(n) for n in names] + [b"0" * 3], dtype="S40")[:len(names)]
         assert to_arrow(arr).equals(pa.array(names, type=pa.string()))
+
+
+_NUMBER_STYLES = {
+    "shortest": lambda v: repr(float(v)),
+    "17 digits": lambda v: f"{v:.17g}",
+    "long fraction": lambda v: f"{v:.12f}",
+    "exponent": lambda v: f"{v:.6e}",
+    "integers": lambda v: str(int(v)),
+    "spaced": lambda v: f" {v:g}\n",
+    "signed zero": lambda v: "-0.0" if v == 0 else f"{v:g}",
+    "ten decimals": lambda v: f"{v:.10f}",
+    "many digits": lambda v: f"{v * 1e-8:.20f}",
+}
+
+
+@pytest.mark.parametrize("style", sorted(_NUMBER_STYLES))
+def test_numba_scanner_reads_numbers_as_orjson_does(henan_dir, style):
+    """Face values written every way JSON allows parse to the same float32 (or go to orjson)."""
+    doc = orjson.loads((henan_dir / "00417_keypoints.json").read_bytes())
+    face = np.asarray(doc["people"][0]["face_keypoints_2d"])
+    face[:9] = [0, -0.5, 1e-3, 123456.125, -0.1, 7, 99999.5, 1.5e-7, 0.87654321]  # x, y, c of three points
+    fmt = _NUMBER_STYLES[style]
+    text = b"[" + b",".join(fmt(v).encode() for v in face) + b"]"
+    data = orjson.dumps(doc).replace(orjson.dumps(doc["people"][0]["face_keypoints_2d"]), text)
+    alone = b'{"people":[{"face_keypoints_2d":' + text + b"}]}"  # the face ends the buffer: no bytes to spare
+    accepted = 0
+    for case in (data, alone):
+        faces, n_people, status = scan(case, np.array([0, len(case)]), openpose.MAX_COORDINATE)
+        ref = _reference(case)
+        if status[0] == FALLBACK:
+            continue
+        accepted += 1
+        assert ref != "error"
+        np.testing.assert_array_equal(faces[0], ref[0])
+        assert n_people[0] == ref[1]
+    assert accepted or style in ("17 digits", "long fraction", "many digits")  # past Clinger's fast path: orjson
+
+
+@pytest.mark.parametrize("array", [b"[1,]", b"[,1]", b"[1 2]", b"[01]", b"[1.]", b"[.5]", b"[1e]", b"[1e+]", b"[-]",
+                                   b"[--1]", b"[1,,2]", b"[1 , 2 ,3]", b"[-0, 0.0, 1E2, 2e-2]", b"[1]x"])
+def test_numba_scanner_number_grammar(array):
+    """Arrays of numbers in and outside the face: the scanner accepts only what orjson accepts."""
+    for data in (b'{"people":[{"pose_keypoints_2d":' + array + b',"face_keypoints_2d":[]}],"version":1.3}',
+                 b'{"version":' + array[1:-1].split(b",")[0] + b',"people":[]}'):
+        faces, n_people, status = scan(data, np.array([0, len(data)]), openpose.MAX_COORDINATE)
+        if status[0] != FALLBACK:
+            assert _reference(data) != "error", data

@@ -38,6 +38,12 @@ _OTHER, _ROOT, _PEOPLE, _PERSON, _FACE = 0, 1, 2, 3, 4
 _VALUE, _KEY_OR_END, _KEY, _COLON, _COMMA_OR_END, _VALUE_OR_END = 0, 1, 2, 3, 4, 5
 
 _POW10 = np.array([10.0 ** i for i in range(23)])
+_INT_POW10 = np.array([10 ** i for i in range(9)], dtype=np.int64)
+# SWAR constants of _digits_value (simdjson's eight-digit parse)
+_ASCII_ZEROS = np.uint64(0x3030303030303030)
+_BYTES_0_4 = np.uint64(0x000000FF000000FF)
+_PAIRS_01_45 = np.uint64(100 + (1_000_000 << 32))
+_PAIRS_23_67 = np.uint64(1 + (10_000 << 32))
 _PEOPLE_KEY = np.frombuffer(b"people", dtype=np.uint8)
 _FACE_KEY = np.frombuffer(b"face_keypoints_2d", dtype=np.uint8)
 N_VALUES = 210
@@ -49,11 +55,205 @@ def _is_ws(c):
     return c == 32 or c == 10 or c == 13 or c == 9
 
 
+@numba.njit(cache=True, inline="always")
+def _is_digit(c):
+    return 48 <= c <= 57
+
+
+@numba.njit(cache=True, inline="always")
+def _skip_ws(buf, pos, end):
+    while pos < end and _is_ws(buf[pos]):
+        pos += 1
+    return pos
+
+
+@numba.njit(cache=True, inline="always")
+def _string_end(buf, pos, end):
+    """Skip a string whose opening quote is at buf[pos - 1].
+
+    Returns (position after the closing quote, whether it holds an escape), or
+    (-1, _) for anything the full parser should judge: a control character,
+    non-ASCII, an unknown escape or a ``\\uXXXX`` escape (surrogate rules), no end.
+    """
+    escaped = False
+    while pos < end:
+        ch = buf[pos]
+        if ch == 34:  # '"'
+            return pos + 1, escaped
+        if ch < 32 or ch >= 128:
+            return -1, escaped
+        if ch == 92:  # '\'
+            escaped = True
+            pos += 1
+            if pos >= end:
+                return -1, escaped
+            e = buf[pos]
+            if not (e == 34 or e == 92 or e == 47 or e == 98 or e == 102 or e == 110 or e == 114 or e == 116):
+                return -1, escaped  # includes \u
+        pos += 1
+    return -1, escaped
+
+
+@numba.njit(cache=True, inline="always")
+def _digits_value(buf, pos, k):
+    """Value of the ``k`` (1-8) ASCII digits at buf[pos:pos + k]; buf must hold 8 bytes from pos.
+
+    SWAR: the 8 bytes as one little-endian word, the bytes after the digits
+    shifted out, then digit pairs, quads and all eight combined by three
+    multiplications. Unlike ``mant = mant * 10 + d`` per digit, no chain of
+    multiplications (3 cycles each) runs through the digits.
+    """
+    at = np.uint64(pos)  # unsigned indices: no wrap-around test per byte, so the 8 reads become one load
+    w = np.uint64(0)
+    for q in range(8):
+        w |= np.uint64(buf[at + np.uint64(q)]) << np.uint64(8 * q)
+    w = (w ^ _ASCII_ZEROS) << np.uint64(8 * (8 - k))  # first digit in the lowest byte of the k kept
+    w = w * np.uint64(10) + (w >> np.uint64(8))  # byte 2i: the pair of digits 2i, 2i+1
+    w = ((w & _BYTES_0_4) * _PAIRS_01_45 + ((w >> np.uint64(16)) & _BYTES_0_4) * _PAIRS_23_67) >> np.uint64(32)
+    return np.int64(w & np.uint64(0xFFFFFFFF))
+
+
 @numba.njit(cache=True)
-def _scan_one(buf, start, end, out, pow10, people_key, face_key):
-    """Scan buf[start:end]; fill out (210,) with people[0]'s face. Returns (status, n_people, n_face)."""
-    role = np.zeros(MAX_DEPTH, dtype=np.int8)
-    is_obj = np.zeros(MAX_DEPTH, dtype=np.bool_)
+def _mantissa_digit_by_digit(buf, i0, i1, f0, f1):
+    """(mantissa, digits after the point kept, exact) of the digits buf[i0:i1] '.' buf[f0:f1], any length.
+
+    Keeps the first 18 significant digits; ``exact`` is False when more were dropped.
+    """
+    mant = 0
+    ndig = 0
+    frac = 0
+    exact = True
+    for q in range(i0, i1):
+        if ndig < 18:
+            mant = mant * 10 + (buf[q] - 48)
+            if mant > 0:
+                ndig += 1
+        else:
+            exact = False
+    for q in range(f0, f1):
+        if ndig < 18:
+            mant = mant * 10 + (buf[q] - 48)
+            frac += 1
+            if mant > 0:
+                ndig += 1
+        else:
+            exact = False
+    return mant, frac, exact
+
+
+@numba.njit(cache=True)
+def _numbers(buf, pos, end, out, n_face, in_array):
+    """Check the JSON number at buf[pos] (a '-' or a digit) and, in an array, the numbers after it.
+
+    Parameters
+    ----------
+    in_array : bool
+        Go on over ``, number`` as long as one follows (an array's values; in an
+        OpenPose file nearly every byte); else stop after one number.
+    n_face : int
+        >= 0: the numbers are the face's, their values go to out[n_face:];
+        -1: they are only checked.
+
+    Returns
+    -------
+    (pos, n_face)
+        ``pos`` is just past the last number (the caller judges what follows),
+        or -1 to fall back: bad grammar, a value beyond Clinger's fast path, too
+        many face values.
+
+    Notes
+    -----
+    The grammar is spelled out here rather than in an inlined helper: with its
+    several exits, such a helper kept an atomic reference-count increment and
+    decrement on ``buf`` per number, about a third of the scan's time.
+    """
+    while True:
+        neg = buf[pos] == 45
+        if neg:
+            pos += 1
+            if pos >= end:
+                return -1, n_face
+        # digits: integer part buf[i0:i1], fraction buf[f0:f1]
+        i0 = pos
+        c = buf[pos]
+        if c == 48:  # a leading 0 stands alone
+            pos += 1
+            if pos < end and _is_digit(buf[pos]):
+                return -1, n_face
+        elif _is_digit(c):
+            pos += 1
+            while pos < end and _is_digit(buf[pos]):
+                pos += 1
+        else:
+            return -1, n_face
+        i1 = pos
+        f0 = pos
+        if pos < end and buf[pos] == 46:  # '.'
+            pos += 1
+            if pos >= end or not _is_digit(buf[pos]):
+                return -1, n_face
+            f0 = pos
+            while pos < end and _is_digit(buf[pos]):
+                pos += 1
+        f1 = pos
+        ex = 0
+        if pos < end and (buf[pos] == 101 or buf[pos] == 69):  # e E
+            pos += 1
+            eneg = False
+            if pos < end and (buf[pos] == 43 or buf[pos] == 45):
+                eneg = buf[pos] == 45
+                pos += 1
+            if pos >= end or not _is_digit(buf[pos]):
+                return -1, n_face
+            while pos < end and _is_digit(buf[pos]):
+                if ex < 100000:
+                    ex = ex * 10 + (buf[pos] - 48)
+                pos += 1
+            if eneg:
+                ex = -ex
+        if n_face >= 0:
+            if n_face >= N_VALUES:
+                return -1, n_face
+            n_int = i1 - i0
+            n_frac = f1 - f0
+            if n_int <= 8 and n_frac <= 8 and max(i0, f0) + 8 <= buf.shape[0]:
+                mant = _digits_value(buf, i0, n_int)  # the usual case: every digit kept, exactly
+                if n_frac > 0:
+                    mant = mant * _INT_POW10[n_frac] + _digits_value(buf, f0, n_frac)
+                p10 = ex - n_frac
+                exact = True
+            else:
+                mant, frac, exact = _mantissa_digit_by_digit(buf, i0, i1, f0, f1)
+                p10 = ex - frac
+            # Clinger's fast path: mantissa and power of ten both exact in a double,
+            # so one multiplication or division rounds correctly.
+            if not exact or mant >= (1 << 53) or p10 > 22 or p10 < -22:
+                return -1, n_face
+            v = np.float64(mant)
+            v = v * _POW10[p10] if p10 >= 0 else v / _POW10[-p10]
+            out[n_face] = -v if neg else v
+            n_face += 1
+        if not in_array:
+            return pos, n_face
+        q = pos  # ", number" next?
+        while q < end and _is_ws(buf[q]):
+            q += 1
+        if q >= end or buf[q] != 44:  # ','
+            return pos, n_face
+        q += 1
+        while q < end and _is_ws(buf[q]):
+            q += 1
+        if q >= end or not (buf[q] == 45 or _is_digit(buf[q])):
+            return pos, n_face
+        pos = q
+
+
+@numba.njit(cache=True)
+def _scan_one(buf, start, end, out, role, is_obj):
+    """Scan buf[start:end]; fill out (210,) with people[0]'s face. Returns (status, n_people, n_face).
+
+    role, is_obj (MAX_DEPTH,): the container stack, scratch space reused across documents.
+    """
     depth = 0
     expect = _VALUE
     key_people = False   # the last key read in the current object was "people" (root) / face (person)
@@ -65,8 +265,7 @@ def _scan_one(buf, start, end, out, pow10, people_key, face_key):
     pos = start
     done = False
     while True:
-        while pos < end and _is_ws(buf[pos]):
-            pos += 1
+        pos = _skip_ws(buf, pos, end)
         if pos >= end:
             break
         c = buf[pos]
@@ -101,36 +300,16 @@ def _scan_one(buf, start, end, out, pow10, people_key, face_key):
                 continue
             if c != 34:  # '"'
                 return FALLBACK, 0, 0
-            pos += 1
-            k0 = pos
-            escaped = False
-            while pos < end:
-                ch = buf[pos]
-                if ch == 34:
-                    break
-                if ch < 32 or ch >= 128:
-                    return FALLBACK, 0, 0
-                if ch == 92:
-                    escaped = True
-                    pos += 1
-                    if pos >= end:
-                        return FALLBACK, 0, 0
-                    e = buf[pos]
-                    if e == 117:  # \uXXXX: surrogate rules are the full parser's business
-                        return FALLBACK, 0, 0
-                    elif not (e == 34 or e == 92 or e == 47 or e == 98 or e == 102 or e == 110 or e == 114
-                              or e == 116):
-                        return FALLBACK, 0, 0
-                pos += 1
-            if pos >= end:
+            k0 = pos + 1
+            pos, escaped = _string_end(buf, k0, end)
+            if pos < 0:
                 return FALLBACK, 0, 0
-            klen = pos - k0
-            pos += 1
+            klen = pos - 1 - k0
             r = role[depth - 1]
             key_people = False
             key_face = False
             if r == _ROOT or r == _PERSON:
-                target = people_key if r == _ROOT else face_key
+                target = _PEOPLE_KEY if r == _ROOT else _FACE_KEY
                 if escaped:
                     return FALLBACK, 0, 0  # an escaped key might spell a name we care about
                 if klen == target.shape[0]:
@@ -205,91 +384,24 @@ def _scan_one(buf, start, end, out, pow10, people_key, face_key):
             return FALLBACK, 0, 0  # a person that is not an object
         key_people = False
         key_face = False
-        if c == 34:  # string value
-            pos += 1
-            while pos < end:
-                ch = buf[pos]
-                if ch == 34:
-                    break
-                if ch < 32 or ch >= 128:
-                    return FALLBACK, 0, 0
-                if ch == 92:
-                    pos += 1
-                    if pos >= end:
-                        return FALLBACK, 0, 0
-                    e = buf[pos]
-                    if e == 117:
-                        return FALLBACK, 0, 0
-                    elif not (e == 34 or e == 92 or e == 47 or e == 98 or e == 102 or e == 110 or e == 114
-                              or e == 116):
-                        return FALLBACK, 0, 0
-                pos += 1
-            if pos >= end or parent == _FACE:
+        if c == 45 or _is_digit(c):
+            got, n_got = _numbers(buf, pos, end, out, n_face if parent == _FACE else -1,
+                                  depth > 0 and not is_obj[depth - 1])
+            if got < 0:
                 return FALLBACK, 0, 0
-            pos += 1
-        elif c == 45 or (48 <= c <= 57):  # number
-            neg = c == 45
-            if neg:
-                pos += 1
-                if pos >= end:
-                    return FALLBACK, 0, 0
-            mant = 0
-            ndig = 0
-            frac = 0
-            exact = True
-            if buf[pos] == 48:
-                pos += 1
-                if pos < end and 48 <= buf[pos] <= 57:
-                    return FALLBACK, 0, 0  # leading zero
-            elif 49 <= buf[pos] <= 57:
-                while pos < end and 48 <= buf[pos] <= 57:
-                    if ndig < 18:
-                        mant = mant * 10 + (buf[pos] - 48)
-                        if mant > 0 or ndig > 0:
-                            ndig += 1
-                    else:
-                        exact = False
-                    pos += 1
-            else:
-                return FALLBACK, 0, 0
-            if pos < end and buf[pos] == 46:  # '.'
-                pos += 1
-                if pos >= end or not (48 <= buf[pos] <= 57):
-                    return FALLBACK, 0, 0
-                while pos < end and 48 <= buf[pos] <= 57:
-                    if ndig < 18:
-                        mant = mant * 10 + (buf[pos] - 48)
-                        frac += 1
-                        if mant > 0 or ndig > 0:
-                            ndig += 1
-                    else:
-                        exact = False
-                    pos += 1
-            ex = 0
-            if pos < end and (buf[pos] == 101 or buf[pos] == 69):  # e E
-                pos += 1
-                eneg = False
-                if pos < end and (buf[pos] == 43 or buf[pos] == 45):
-                    eneg = buf[pos] == 45
-                    pos += 1
-                if pos >= end or not (48 <= buf[pos] <= 57):
-                    return FALLBACK, 0, 0
-                while pos < end and 48 <= buf[pos] <= 57:
-                    if ex < 100000:
-                        ex = ex * 10 + (buf[pos] - 48)
-                    pos += 1
-                if eneg:
-                    ex = -ex
+            pos = got
             if parent == _FACE:
-                if n_face >= N_VALUES or not exact or mant >= (1 << 53):
-                    return FALLBACK, 0, 0
-                p10 = ex - frac
-                if p10 > 22 or p10 < -22:
-                    return FALLBACK, 0, 0
-                v = np.float64(mant)
-                v = v * pow10[p10] if p10 >= 0 else v / pow10[-p10]
-                out[n_face] = -v if neg else v
-                n_face += 1
+                n_face = n_got
+            if depth == 0:
+                done = True
+            expect = _COMMA_OR_END
+            continue
+        if c == 34:  # string value
+            if parent == _FACE:
+                return FALLBACK, 0, 0
+            pos, _ = _string_end(buf, pos + 1, end)
+            if pos < 0:
+                return FALLBACK, 0, 0
         elif c == 116 or c == 102 or c == 110:  # true false null
             if parent == _FACE:
                 return FALLBACK, 0, 0
@@ -321,10 +433,10 @@ def _scan_one(buf, start, end, out, pow10, people_key, face_key):
 
 
 @numba.njit(cache=True, inline="always")
-def _store_face(tmp, n_face, n_people, max_coord, face_out):
-    """Check a scanned face and copy it into ``face_out`` (70, 3) float32.
+def _store_face(tmp, n_face, n_people, max_coord, faces, i):
+    """Check a scanned face and copy it into ``faces[i]`` (faces: (n, 70, 3) float32, row i zeros already).
 
-    Returns (status, n_people to record). ``face_out`` must hold zeros already.
+    Returns (status, n_people to record).
     """
     if n_face == 0:
         return OK, 0
@@ -338,14 +450,14 @@ def _store_face(tmp, n_face, n_people, max_coord, face_out):
     if conf_max <= 0:
         return OK, 0  # OpenPose writes an all-zero face when it could not fit one
     for p in range(70):
-        face_out[p, 0] = tmp[3 * p]
-        face_out[p, 1] = tmp[3 * p + 1]
-        face_out[p, 2] = tmp[3 * p + 2]
+        faces[i, p, 0] = tmp[3 * p]
+        faces[i, p, 1] = tmp[3 * p + 1]
+        faces[i, p, 2] = tmp[3 * p + 2]
     return OK, n_people
 
 
 @numba.njit(cache=True)
-def scan_faces(buf, offsets, pow10, people_key, face_key, max_coord):
+def scan_faces(buf, offsets, max_coord):
     """Scan many documents laid end to end in ``buf``.
 
     buf (B,) uint8; offsets (n+1,) int64 (document i is buf[offsets[i]:offsets[i+1]]).
@@ -357,17 +469,19 @@ def scan_faces(buf, offsets, pow10, people_key, face_key, max_coord):
     n_people = np.zeros(n, dtype=np.int16)
     status = np.zeros(n, dtype=np.int8)
     tmp = np.empty(N_VALUES, dtype=np.float64)
+    role = np.zeros(MAX_DEPTH, dtype=np.int8)
+    is_obj = np.zeros(MAX_DEPTH, dtype=np.bool_)
     for i in range(n):
-        st, npeo, nface = _scan_one(buf, offsets[i], offsets[i + 1], tmp, pow10, people_key, face_key)
+        st, npeo, nface = _scan_one(buf, offsets[i], offsets[i + 1], tmp, role, is_obj)
         if st == OK:
-            st, npeo = _store_face(tmp, nface, npeo, max_coord, faces[i])
+            st, npeo = _store_face(tmp, nface, npeo, max_coord, faces, i)
         status[i] = st
         n_people[i] = npeo
     return faces, n_people, status
 
 
 @numba.njit(cache=True, nogil=True)
-def read_faces(dir_fd, names, pow10, people_key, face_key, max_coord, faces, n_people, status):
+def read_faces(dir_fd, names, max_coord, faces, n_people, status):
     """Read and scan files, one after the other, without the GIL.
 
     dir_fd: the folder, open; names (n, w) uint8, NUL-terminated file names.
@@ -377,8 +491,10 @@ def read_faces(dir_fd, names, pow10, people_key, face_key, max_coord, faces, n_p
     """
     buf = np.empty(1 << 16, dtype=np.uint8)
     tmp = np.empty(N_VALUES, dtype=np.float64)
+    role = np.zeros(MAX_DEPTH, dtype=np.int8)
+    is_obj = np.zeros(MAX_DEPTH, dtype=np.bool_)
+    faces[:] = 0
     for i in range(names.shape[0]):
-        faces[i] = 0
         n_people[i] = 0
         fd = openat_read_only(dir_fd, names[i].ctypes)
         if fd < 0:
@@ -400,9 +516,9 @@ def read_faces(dir_fd, names, pow10, people_key, face_key, max_coord, faces, n_p
         if size < 0:
             status[i] = UNREADABLE
             continue
-        st, npeo, nface = _scan_one(buf, 0, size, tmp, pow10, people_key, face_key)
+        st, npeo, nface = _scan_one(buf, 0, size, tmp, role, is_obj)
         if st == OK:
-            st, npeo = _store_face(tmp, nface, npeo, max_coord, faces[i])
+            st, npeo = _store_face(tmp, nface, npeo, max_coord, faces, i)
         status[i] = st
         n_people[i] = npeo
 
@@ -417,13 +533,13 @@ def scan(buf: bytes, offsets: np.ndarray, max_coord: float):
     status : np.ndarray, shape (n,), int8
     """
     arr = np.frombuffer(buf, dtype=np.uint8)
-    return scan_faces(arr, np.asarray(offsets, dtype=np.int64), _POW10, _PEOPLE_KEY, _FACE_KEY, float(max_coord))
+    return scan_faces(arr, np.asarray(offsets, dtype=np.int64), float(max_coord))
 
 
 def read(dir_fd: int, names: np.ndarray, max_coord: float, faces: np.ndarray, n_people: np.ndarray,
          status: np.ndarray) -> None:
     """Python entry: see :func:`read_faces` (``names`` as made by :func:`name_table`)."""
-    read_faces(np.int32(dir_fd), names, _POW10, _PEOPLE_KEY, _FACE_KEY, float(max_coord), faces, n_people, status)
+    read_faces(np.int32(dir_fd), names, float(max_coord), faces, n_people, status)
 
 
 def name_table(names) -> np.ndarray:
