@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as _dt
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -107,15 +108,20 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
 
 
 class _FileFinisher:
-    """Checksum and fsync finished data files on a background thread (hashlib and fsync release the GIL).
+    """Checksum and fsync data files on a background thread (hashlib and fsync release the GIL).
 
-    The caller's :func:`sketchsynth.storage.atomic_directory` still fsyncs every
-    file before the rename; it then finds them already on disk.
+    A file is either hashed once it is complete (:meth:`done`), or hashed from
+    the bytes as they are written (:meth:`feed`, then :meth:`done`), which saves
+    reading it back when it is written while a core is free. One worker thread
+    keeps every file's updates in order. The caller's
+    :func:`sketchsynth.storage.atomic_directory` still fsyncs every file before
+    the rename; it then finds them on disk already.
     """
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.digests: dict = {}
+        self._streams: dict = {}
 
     def __enter__(self):
         self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sketchsynth-finish")
@@ -124,17 +130,24 @@ class _FileFinisher:
     def __exit__(self, *exc):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def feed(self, name: str):
+        """A function to call with each block of bytes written to ``name``, in order (bytes: not changed later)."""
+        h = self._streams[name] = hashlib.sha256()
+        return lambda data: self._pool.submit(h.update, data)
+
     def done(self, name: str):
-        """``name`` (in the folder) is complete: start its checksum and flush."""
-        self.digests[name] = self._pool.submit(_finish_file, self.folder / name)
+        """``name`` (in the folder) is complete: finish its checksum and flush it."""
+        path = self.folder / name
+        h = self._streams.pop(name, None)
+        self.digests[name] = self._pool.submit(_finish_file, path, h)
 
     def sha256(self) -> dict:
         """{name: sha256 hex} of the files passed to :meth:`done`, once computed."""
         return {name: f.result() for name, f in self.digests.items()}
 
 
-def _finish_file(path: Path) -> str:
-    digest = sha256_file(path)
+def _finish_file(path: Path, fed=None) -> str:
+    digest = sha256_file(path) if fed is None else fed.hexdigest()
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
     return digest
@@ -248,8 +261,10 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     normalizer.etalon_index_ = et_row
 
     # -- pass 3: normalize and index ------------------------------------------------------------------------
-    norm_out = NpyAppender(out / "normalized.npy", (n, N_POINTS, 2), np.float32)
-    mats_out = NpyAppender(out / "transforms.npy", (n, 2, 3), np.float64)
+    # (pass 3 runs on one core: the other hashes its output as it is written)
+    norm_out = NpyAppender(out / "normalized.npy", (n, N_POINTS, 2), np.float32,
+                           on_write=finisher.feed("normalized.npy"))
+    mats_out = NpyAppender(out / "transforms.npy", (n, 2, 3), np.float64, on_write=finisher.feed("transforms.npy"))
     flat = faiss.IndexFlatL2(2 * N_POINTS)
     # Reserve the final size up front: growing a std::vector chunk by chunk would
     # briefly hold the old and the doubled buffer, up to 3x the index.

@@ -7,28 +7,41 @@ cache instead, where the kernel can drop them.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
 
 class NpyAppender:
-    """Write a ``.npy`` of known shape row block by row block (no memory map, no full array)."""
+    """Write a ``.npy`` of known shape row block by row block (no memory map, no full array).
 
-    def __init__(self, path, shape, dtype):
+    ``on_write``, if given, is called with every piece of bytes written, in
+    order (the header first), e.g. to checksum the file without reading it back.
+    """
+
+    def __init__(self, path, shape, dtype, on_write=None):
         self.path = Path(path)
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.rows = 0
+        self._on_write = on_write
         self._fh = open(self.path, "wb")
-        np.lib.format.write_array_header_1_0(self._fh, {"descr": np.lib.format.dtype_to_descr(self.dtype),
-                                                        "fortran_order": False, "shape": self.shape})
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                      "fortran_order": False, "shape": self.shape})
+        self._write(header.getvalue())
         self.offset = self._fh.tell()
+
+    def _write(self, data: bytes):
+        self._fh.write(data)
+        if self._on_write is not None:
+            self._on_write(data)
 
     def append(self, block: np.ndarray):
         block = np.ascontiguousarray(block, dtype=self.dtype)
         assert block.shape[1:] == self.shape[1:]
-        self._fh.write(block.tobytes())
+        self._write(block.tobytes())
         self.rows += len(block)
 
     def close(self):
