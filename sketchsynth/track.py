@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -474,7 +475,7 @@ def _read_cache(key: str) -> TrackedVideo | None:
         with np.load(f, allow_pickle=False) as z:
             out = TrackedVideo(z["keypoints"].astype(np.float32), z["time_s"], z["n_faces"], z["detected"],
                                json.loads(str(z["info"])), from_cache=True)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # a damaged entry is re-tracked and rewritten
     n = len(out.time_s)
     if out.keypoints.shape != (n, N_POINTS, 3) or out.n_faces.shape != (n,) or out.detected.shape != (n,):

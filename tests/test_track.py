@@ -271,3 +271,15 @@ def test_cli_track_writes_openpose_json_that_reads_back(fadg0_videos, tmp_path):
 def test_cli_track_rejects_bad_options(args, fragment, fadg0_videos, tmp_path):
     r = CliRunner().invoke(cli, ["track", str(fadg0_videos / "sa2.mp4"), "--out", str(tmp_path / "o"), *args])
     assert r.exit_code == 2 and fragment in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_damaged_cache_entry_is_tracked_again(fadg0_videos, private_cache):
+    tracker = track.FaceTracker()
+    first = tracker.track(fadg0_videos / "si1279.mp4")
+    entry = track._cache_file(track.cache_key(str(fadg0_videos / "si1279.mp4"), tracker.cache_params()))
+    assert entry.is_file()
+    entry.write_bytes(b"PK\x03\x04 not really a zip file")
+    again = tracker.track(fadg0_videos / "si1279.mp4")
+    assert not again.from_cache
+    np.testing.assert_array_equal(again.keypoints, first.keypoints)
+    assert tracker.track(fadg0_videos / "si1279.mp4").from_cache  # rewritten
