@@ -169,6 +169,8 @@ def test_short_builds_kept_in_memory_write_the_same_bytes_as_streamed_ones(henan
     for start in rng.integers(0, len(kp) - 6, 600):  # gaps of 1-5 frames, anchors too: filling and reasons vary
         kp[start:start + rng.integers(1, 6), rng.integers(0, 70)] = 0
     kp[1990:2010, 48:60] = 0  # a long gap across a chunk border
+    for border in (1000, 3000):  # short gaps across borders: filled from both sides, as a whole-take pass would
+        kp[border - 2:border + 1, 17:27] = 0
     np.save(tmp_path / "take.npy", kp)
     (tmp_path / "take.fps.txt").write_text("30")
     monkeypatch.setattr(build, "CHUNK", 1000)  # five windows, each with neighbours' context
