@@ -66,7 +66,8 @@ def _progress(total, desc, enabled):
 
 def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer, anchor_min_confidence: float,
                    max_gap: int, person="largest", n_workers: int | None = None, progress: bool = False,
-                   track_filter: str = "none", chunk: int | None = None, in_memory_frames: int | None = None) -> dict:
+                   track_filter: str = "none", chunk: int | None = None, in_memory_frames: int | None = None,
+                   return_index: bool = False):
     """Write a complete database into ``out_dir`` (which the caller renames into place).
 
     Parameters
@@ -90,11 +91,14 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     in_memory_frames : int, optional
         Keep the assessed keypoints in memory between passes when there are at
         most this many frames (default :data:`IN_MEMORY_FRAMES`; 0 always streams).
+    return_index : bool
+        Also return the FAISS index written to index.faiss (saves reading it back).
 
     Returns
     -------
     dict
-        The manifest written to ``out_dir/manifest.json``.
+        The manifest written to ``out_dir/manifest.json``; with ``return_index``,
+        a tuple (manifest, faiss.IndexIDMap2).
     """
     out = Path(out_dir)
     n = sum(r.n_frames for r in readers)
@@ -103,8 +107,9 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     chunk = CHUNK if chunk is None else chunk
     in_memory_frames = IN_MEMORY_FRAMES if in_memory_frames is None else in_memory_frames
     with _FileFinisher(out) as finisher:
-        return _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person, n_workers,
-                      progress, track_filter, chunk, in_memory_frames, finisher)
+        manifest, index = _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person,
+                                 n_workers, progress, track_filter, chunk, in_memory_frames, finisher)
+    return (manifest, index) if return_index else manifest
 
 
 class _FileFinisher:
@@ -325,7 +330,7 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     manifest = make_manifest(weights, normalizer, anchor_min_confidence, max_gap, person, track_filter, etalon,
                              counts, recordings, out, digests=finisher.sha256())
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return manifest, index
 
 
 def make_manifest(weights, normalizer: Normalizer, anchor_min_confidence, max_gap, person, track_filter,

@@ -166,10 +166,11 @@ class FrameDatabase:
             raise InputError("no frames in the recordings", self.source_)
 
         def write(folder):
+            """Build into ``folder``; returns the FAISS index built (the same as index.faiss, not read back)."""
             try:
-                build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
-                               person=self.person, n_workers=self.n_workers, progress=progress,
-                               track_filter=self.track_filter)
+                return build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
+                                      person=self.person, n_workers=self.n_workers, progress=progress,
+                                      track_filter=self.track_filter, return_index=True)[1]
             except InputError as e:
                 if e.path is None and self.source_ is not None:
                     raise InputError(e.message, self.source_) from None
@@ -177,13 +178,13 @@ class FrameDatabase:
 
         if path is not None:
             with atomic_directory(path, force=force, error=DatabaseError, what="database") as tmp:
-                write(tmp)
-            self._adopt(FrameDatabase.load(path, verify="none"))
+                index = write(tmp)
+            self._adopt(FrameDatabase._open(path, verify="none", in_memory=False, index=index))
         else:
             tmp = tempfile.mkdtemp(prefix="sketchsynth-db-")
             try:
-                write(tmp)
-                self._adopt(FrameDatabase.load(tmp, verify="none", in_memory=True))
+                index = write(tmp)
+                self._adopt(FrameDatabase._open(tmp, verify="none", in_memory=True, index=index))
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             del self.path_
@@ -360,6 +361,11 @@ class FrameDatabase:
             Missing, from another format version, or failing its checks; the
             message says how to rebuild.
         """
+        return cls._open(path, verify, in_memory)
+
+    @classmethod
+    def _open(cls, path, verify: str, in_memory: bool, index=None) -> "FrameDatabase":
+        """:meth:`load`; ``index``, when given, is used instead of reading index.faiss (a build's own)."""
         import faiss
 
         path = Path(path)
@@ -406,7 +412,8 @@ class FrameDatabase:
         normalized = read("normalized.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
         transforms = read("transforms.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
         table = read("frames.parquet", pd.read_parquet)
-        index = read("index.faiss", lambda f: faiss.read_index(os.fspath(f)))
+        if index is None:
+            index = read("index.faiss", lambda f: faiss.read_index(os.fspath(f)))
         try:
             params = man["params"]
             norm = params["normalization"]

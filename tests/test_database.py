@@ -184,3 +184,12 @@ def test_short_builds_kept_in_memory_write_the_same_bytes_as_streamed_ones(henan
     a["recordings"][0].pop("path"), b["recordings"][0].pop("path")
     assert a == b
     assert 0 < a["counts"]["usable"] < len(kp) and a["counts"]["filled_points"] > 0
+
+
+def test_a_build_keeps_the_index_it_wrote(fadg0_dir, tmp_path):
+    """build() hands over the FAISS index it built instead of reading index.faiss back: the same bytes."""
+    import faiss
+
+    db = FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "db")
+    assert faiss.serialize_index(db.index_).tobytes() == (tmp_path / "db" / "index.faiss").read_bytes()
+    assert db.index_.ntotal == db.n_usable_ > 0
