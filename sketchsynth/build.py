@@ -136,7 +136,7 @@ class _FileFinisher:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def feed(self, name: str):
-        """A function to call with each block of bytes written to ``name``, in order (bytes: not changed later)."""
+        """A function to call with each block written to ``name``, in order (bytes-like, not changed later)."""
         h = self._streams[name] = hashlib.sha256()
         return lambda data: self._pool.submit(h.update, data)
 
