@@ -7,11 +7,6 @@ What must grow with T is only the FAISS flat index (560 bytes per usable frame)
 and a few bytes per frame of frame-table columns; the raw arrays (840 bytes per
 frame in, 1.4 kB out) stream through a fixed-size chunk.
 
-Builds of up to ``sketchsynth.build.IN_MEMORY_FRAMES`` frames instead keep their
-assessed keypoints in memory between passes (840 bytes per frame, for speed): the
-two lengths are measured on the streaming path, and the shorter one also as a
-default build.
-
 Run:  python benchmarks/bench_memory.py [--frames 1000000] [--workdir DIR]
 """
 
@@ -40,8 +35,6 @@ def hwm_kb():
             return int(line.split()[1])
 from sketchsynth import FrameDatabase
 import sketchsynth.build, sketchsynth.search, faiss, pandas, pyarrow.parquet
-if sys.argv[3] == "streaming":
-    sketchsynth.build.IN_MEMORY_FRAMES = 0
 base = hwm_kb()
 t = time.perf_counter()
 db = FrameDatabase().build(sys.argv[1], path=sys.argv[2], force=True)
@@ -71,9 +64,8 @@ def make_long_recording(path: Path, n_frames: int) -> Path:
     return path
 
 
-def measure(npy: Path, db: Path, path: str = "streaming") -> dict:
-    """Build in a fresh process; ``path`` "streaming" forces that path, "default" lets the build choose."""
-    r = subprocess.run([sys.executable, "-c", CHILD, os.fspath(npy), os.fspath(db), path], check=True,
+def measure(npy: Path, db: Path) -> dict:
+    r = subprocess.run([sys.executable, "-c", CHILD, os.fspath(npy), os.fspath(db)], check=True,
                        capture_output=True, text=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -98,14 +90,6 @@ def main(argv=None):
         print(f"{n:>9,} frames: built in {m['seconds']:.1f} s, peak RSS {peak_mb:,.0f} MB "
               f"(after imports {m['imports_kb'] / 1024:,.0f} MB; FAISS index {index_mb:,.0f} MB; "
               f"raw input {raw_mb:,.0f} MB, database on disk {raw_mb * (1 + 2 / 3 + 0.57 + 2 / 3):,.0f} MB)")
-    from sketchsynth.build import IN_MEMORY_FRAMES
-
-    n = rows[0]["frames"]
-    if n <= IN_MEMORY_FRAMES:
-        m = measure(work / f"long_{n}.npy", work / f"db_long_{n}", "default")
-        print(f"{n:>9,} frames, default build (assessed keypoints kept in memory up to {IN_MEMORY_FRAMES:,} "
-              f"frames): built in {m['seconds']:.1f} s, peak RSS {m['peak_kb'] / 1024:,.0f} MB")
-        rows[0]["default_build"] = {"seconds": m["seconds"], "peak_rss_mb": m["peak_kb"] / 1024}
     if len(rows) == 2:
         a, b = rows
         grow = (b["peak_rss_mb"] - a["peak_rss_mb"]) / (b["frames"] - a["frames"]) * 1e6

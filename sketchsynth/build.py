@@ -9,13 +9,14 @@ Three passes over the frames, a chunk at a time:
 3. normalize against the etalon, append to ``normalized.npy`` and
    ``transforms.npy``, and add the usable frames to the FAISS index.
 
-Pass 2 reads the raw rows back from disk in windows that overlap by
+Passes 2 and 3 read the raw rows back from disk in windows that overlap by
 ``max_gap + 1`` frames, so gap filling sees the same neighbours as a whole-take
-pass would. Up to ``in_memory_frames`` frames, pass 2 keeps the assessed
-keypoints (840 bytes a frame) for pass 3; beyond that, pass 3 reads and assesses
-its windows again, so memory stays bounded whatever the length. Both ways write
-the same bytes. Nothing per frame is kept as a Python
-object except, per chunk, the source names on their way into an Arrow column.
+pass would. Nothing per frame is kept as a Python object except, per chunk, the
+source names on their way into an Arrow column. (Keeping the assessed rows in
+memory between passes 2 and 3 for short builds, instead of assessing twice, was
+tried and measured: no faster on the 2-core VM this was tuned on -- there,
+touching fresh memory costs as much as the second assessment saves -- and
+slower when memory had gone cold.)
 
 Each data file is checksummed and flushed to disk on a background thread as soon
 as it is complete, while the build goes on.
@@ -44,8 +45,6 @@ FORMAT = "sketchsynth-frame-db"
 FORMAT_VERSION = 1
 DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
 CHUNK = 65_536
-IN_MEMORY_FRAMES = 300_000
-"""Builds up to this many frames keep the assessed keypoints in memory (about 250 MB) between passes 2 and 3."""
 REASONS = ("", quality.NO_PERSON, quality.ANCHOR_LOW_CONFIDENCE, quality.MISSING_POINTS,
            quality.DEGENERATE_ANCHORS)
 _REASON_CODE = {r: i for i, r in enumerate(REASONS)}
@@ -66,8 +65,7 @@ def _progress(total, desc, enabled):
 
 def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer, anchor_min_confidence: float,
                    max_gap: int, person="largest", n_workers: int | None = None, progress: bool = False,
-                   track_filter: str = "none", chunk: int | None = None, in_memory_frames: int | None = None,
-                   return_index: bool = False):
+                   track_filter: str = "none", chunk: int | None = None, return_index: bool = False):
     """Write a complete database into ``out_dir`` (which the caller renames into place).
 
     Parameters
@@ -88,9 +86,6 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     chunk : int, optional
         Frames per block (default :data:`CHUNK`); bounds the working memory
         (about 2 kB per frame).
-    in_memory_frames : int, optional
-        Keep the assessed keypoints in memory between passes when there are at
-        most this many frames (default :data:`IN_MEMORY_FRAMES`; 0 always streams).
     return_index : bool
         Also return the FAISS index written to index.faiss (saves reading it back).
 
@@ -105,10 +100,9 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     if n == 0:
         raise InputError("no frames in the recordings")
     chunk = CHUNK if chunk is None else chunk
-    in_memory_frames = IN_MEMORY_FRAMES if in_memory_frames is None else in_memory_frames
     with _FileFinisher(out) as finisher:
         manifest, index = _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person,
-                                 n_workers, progress, track_filter, chunk, in_memory_frames, finisher)
+                                 n_workers, progress, track_filter, chunk, finisher)
     return (manifest, index) if return_index else manifest
 
 
@@ -159,7 +153,7 @@ def _finish_file(path: Path, fed=None) -> str:
 
 
 def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person, n_workers, progress,
-           track_filter, chunk, in_memory_frames, finisher):
+           track_filter, chunk, finisher):
     """:func:`build_database`'s body (``finisher`` hashes and flushes the files it is told are done)."""
     import faiss
     import pyarrow as pa
@@ -204,8 +198,6 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     finisher.done("keypoints.npy")
 
     # -- pass 2: usability and the etalon -------------------------------------------------------------------
-    in_memory = n <= in_memory_frames
-    kept = np.empty((n, N_POINTS, 3), np.float32) if in_memory else None  # assessed (and filtered) keypoints
     usable = np.zeros(n, dtype=bool)
     reason = np.zeros(n, dtype=np.int8)
     filled = np.zeros(n, dtype=np.int16)
@@ -219,10 +211,10 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
         return quality.assess_frames(kp, n_people[base + lo:base + hi], r.frames[lo:hi], anchors,
                                      anchor_min_confidence, max_gap)
 
+    scratch = out / ".filtered.npy"
     if track_filter != "none":
         from .filters import filter_keypoints
-    scratch = out / ".filtered.npy"
-    if track_filter != "none" and not in_memory:
+
         spool = NpyAppender(scratch, (n, N_POINTS, 3), np.float32)
         for r_i, r in enumerate(readers):
             clean, *_ = assessed(r_i, 0, r.n_frames)
@@ -231,8 +223,6 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
 
     def cleaned(r_i, lo, a, b, hi):
         """Assessed (and filtered) keypoints of rows a:b of recording r_i, read with context lo:hi."""
-        if in_memory:
-            return kept[first[r_i] + a:first[r_i] + b]
         if track_filter != "none":
             return read_npy_rows(scratch, first[r_i] + a, first[r_i] + b)
         return assessed(r_i, lo, hi)[0][a - lo:b - lo]
@@ -247,11 +237,6 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
             tri = clean[s][:, anchors, :2].astype(np.float64)
             cand = ok[s] & normalizer._triangle_ok(tri)
             spread[rows] = np.where(cand, Normalizer.anchor_spread(clean[s], anchors), -np.inf)
-            if in_memory:
-                kept[rows] = clean[s]
-        if in_memory and track_filter != "none":
-            rows = slice(first[r_i], first[r_i + 1])
-            kept[rows] = filter_keypoints(kept[rows], r.fps, track_filter, frames=r.frames)
     if not usable.any():
         counts = {REASONS[c]: int(k) for c, k in zip(*np.unique(reason, return_counts=True))}
         raise InputError(f"no usable frame in {n} frames ({counts})")
@@ -295,7 +280,6 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
                 bar.update(b - a)
     norm_out.close()
     mats_out.close()
-    del kept
     scratch.unlink(missing_ok=True)
     faiss.write_index(index, os.fspath(out / "index.faiss"))
     # Only now: an fsync on ext4 stalls writes to other files meanwhile (the index's 40 MB took 10x longer).

@@ -158,9 +158,8 @@ def test_landmark_arrays_get_estimated_pupils(henan_dir, tmp_path):
 
 
 @pytest.mark.parametrize("track_filter", ["none", "one-euro"])
-def test_short_builds_kept_in_memory_write_the_same_bytes_as_streamed_ones(henan_dir, tmp_path, monkeypatch,
-                                                                            track_filter):
-    """A build small enough to keep its assessed frames between passes writes the streaming build's bytes."""
+def test_windows_of_a_streamed_build_write_the_bytes_of_one_window(henan_dir, tmp_path, monkeypatch, track_filter):
+    """Assessing a recording in overlapping windows (long recordings) writes what assessing it whole does."""
     import sketchsynth.build as build
     from sketchsynth.io.openpose import read_openpose_folder
 
@@ -168,18 +167,17 @@ def test_short_builds_kept_in_memory_write_the_same_bytes_as_streamed_ones(henan
     rng = np.random.default_rng(7)
     for start in rng.integers(0, len(kp) - 6, 600):  # gaps of 1-5 frames, anchors too: filling and reasons vary
         kp[start:start + rng.integers(1, 6), rng.integers(0, 70)] = 0
-    kp[1990:2010, 48:60] = 0  # a long gap across a chunk border
+    kp[1990:2010, 48:60] = 0  # a long gap across a window border
     for border in (1000, 3000):  # short gaps across borders: filled from both sides, as a whole-take pass would
         kp[border - 2:border + 1, 17:27] = 0
     np.save(tmp_path / "take.npy", kp)
     (tmp_path / "take.fps.txt").write_text("30")
-    monkeypatch.setattr(build, "CHUNK", 1000)  # five windows, each with neighbours' context
-    for name, frames in (("memory", 10**9), ("streamed", 0)):
-        monkeypatch.setattr(build, "IN_MEMORY_FRAMES", frames)
+    for name, chunk in (("whole", 10_000), ("windows", 1000)):  # one window, or five with neighbours' context
+        monkeypatch.setattr(build, "CHUNK", chunk)
         FrameDatabase(track_filter=track_filter).build(tmp_path / "take.npy", path=tmp_path / name)
     for f in build.DATA_FILES:
-        assert (tmp_path / "memory" / f).read_bytes() == (tmp_path / "streamed" / f).read_bytes(), f
-    a, b = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("memory", "streamed"))
+        assert (tmp_path / "whole" / f).read_bytes() == (tmp_path / "windows" / f).read_bytes(), f
+    a, b = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("whole", "windows"))
     a.pop("created"), b.pop("created")
     a["recordings"][0].pop("path"), b["recordings"][0].pop("path")
     assert a == b

@@ -1,9 +1,4 @@
-"""A long recording builds with bounded memory: only the FAISS index grows with its length.
-
-Builds of up to ``sketchsynth.build.IN_MEMORY_FRAMES`` frames keep their assessed
-keypoints in memory between passes (faster); the children here take the
-streaming path at both lengths, which is what longer recordings get.
-"""
+"""A long recording builds with bounded memory: only the FAISS index grows with its length."""
 
 import json
 import os
@@ -23,7 +18,6 @@ def hwm_kb():
             return int(line.split()[1])
 from sketchsynth import FrameDatabase
 import sketchsynth.build, sketchsynth.search, faiss, pandas, pyarrow.parquet
-sketchsynth.build.IN_MEMORY_FRAMES = 0  # the streaming path, also at 100k frames
 base = hwm_kb()
 db = FrameDatabase().build(sys.argv[1], path=sys.argv[2], force=True)
 print(json.dumps({"base": base, "peak": hwm_kb(), "usable": db.n_usable_}))
