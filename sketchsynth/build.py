@@ -307,7 +307,7 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     et_kp = read_npy_rows(out / "keypoints.npy", et_row, et_row + 1)
     etalon = {"row": et_row, "recording": names[et_rec], "frame": int(readers[et_rec].frames[et_local]),
               "anchor_spread_px": float(Normalizer.anchor_spread(et_kp, anchors)[0]),
-              "points": np.round(normalizer.etalon_, 6).tolist()}
+              "points": normalizer.etalon_.tolist()}
     unusable = {REASONS[c]: int(k) for c, k in zip(*np.unique(reason[~usable], return_counts=True))}
     counts = {"frames": int(n), "usable": int(usable.sum()), "recordings": len(readers),
               "unusable_by_reason": unusable, "filled_points": int(filled.sum())}

@@ -299,7 +299,7 @@ class FrameDatabase:
         from .build import make_manifest
 
         et_row = getattr(self, "etalon_row_", -1)
-        et = {"row": int(et_row), "points": np.round(self.normalizer_.etalon_, 6).tolist()}
+        et = {"row": int(et_row), "points": self.normalizer_.etalon_.tolist()}
         if et_row >= 0:
             et["recording"] = str(self.frames_["recording"].iloc[et_row])
             et["frame"] = int(self.frames_["frame"].iloc[et_row])

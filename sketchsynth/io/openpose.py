@@ -97,6 +97,9 @@ def list_frame_files(folder: str | os.PathLike, as_array: bool = False) -> tuple
         kind[i] = (_names.KEYPOINTS_JSON if lower.endswith("_keypoints.json") else
                    _names.JSON if lower.endswith(".json") else _names.NOT_JSON)
         number = frame_number(listed[i])
+        if number is not None and number >= 2**63:
+            raise InputError(f"{listed[i]}: frame number {number} is too large (more than 63 bits)",
+                             folder)
         frames[i] = _names.NO_NUMBER if number is None else number
     if not (kind != _names.NOT_JSON).any():
         raise InputError("no OpenPose JSON files (*_keypoints.json) in this folder", folder)
