@@ -138,7 +138,7 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
         if target.exists() and not force:
             raise error(f"{what} exists; add --force to replace it", target)
         if target.exists() and not target.is_dir():
-            raise error(f"exists and is not a folder; remove it or choose another path", target)
+            raise error("exists and is not a folder; remove it or choose another path", target)
         remove_stale_siblings(target)
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         try:

@@ -88,6 +88,22 @@ def henan_split(henan_dir, tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
+def henan_db(henan_split):
+    """A database of henan frames 1-7820 (shared: tests must not change it)."""
+    from sketchsynth import FrameDatabase
+
+    return FrameDatabase().build(henan_split["db"])
+
+
+@pytest.fixture(scope="session")
+def heldout(henan_split):
+    """The held-out henan frames 7821-11000 (3,000 files) as read."""
+    from sketchsynth.io.openpose import read_openpose_folder
+
+    return read_openpose_folder(henan_split["heldout"])
+
+
+@pytest.fixture(scope="session")
 def example_db(tmp_path_factory):
     """The demo database built from examples/recordings (3,000 henan frames)."""
     from sketchsynth import FrameDatabase

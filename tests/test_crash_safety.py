@@ -1,6 +1,5 @@
 """A killed or concurrent build-db never corrupts a database (issue: reliability)."""
 
-import os
 import random
 import signal
 import subprocess

@@ -142,14 +142,13 @@ def test_successors_join_the_lattice():
 
 # ---------------------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
-def henan_match(henan_split):
+def henan_match(henan_db, henan_split):
     """A database of henan frames 1-7820 and the per-frame match of 600 held-out frames."""
-    from sketchsynth import FrameDatabase, match
+    from sketchsynth import match
     from sketchsynth.io.recordings import discover, load_tracks
 
-    db = FrameDatabase().build(henan_split["db"])
     held = load_tracks(discover(henan_split["heldout"]))[0]
-    return db, held, match(db, held.keypoints[:600])
+    return henan_db, held, match(henan_db, held.keypoints[:600])
 
 
 @pytest.mark.parametrize("how", ["prefilter", "exhaustive", "sq"])

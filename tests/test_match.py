@@ -3,21 +3,10 @@
 import numpy as np
 import pytest
 
-from sketchsynth import FrameDatabase, match
+from sketchsynth import match
 from sketchsynth._kernels import candidate_costs, exhaustive_min
-from sketchsynth.io.openpose import read_openpose_folder
 from sketchsynth.matching import agreement, matched_in_input_coords, prepare_input
 from sketchsynth.search import candidate_costs_reference, exhaustive_reference
-
-
-@pytest.fixture(scope="module")
-def henan_db(henan_split):
-    return FrameDatabase().build(henan_split["db"])
-
-
-@pytest.fixture(scope="module")
-def heldout(henan_split):
-    return read_openpose_folder(henan_split["heldout"])
 
 
 def test_heldout_frames_are_not_in_the_database(henan_db, heldout):

@@ -90,7 +90,8 @@ def _corruptions(data: bytes):
     yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[1e400,', 1)
     yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[-5e7,7,', 1)
     yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[1.0,2.0,', 1)  # 212 values
-    yield data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[[', 1).replace(b'],"hand_left', b']],"hand_left', 1)
+    yield (data.replace(b'"face_keypoints_2d":[', b'"face_keypoints_2d":[[', 1)
+           .replace(b'],"hand_left', b']],"hand_left', 1))
     yield data.replace(b'"people":[{', b'"people":[{"face_keypoints_2d":[],', 1)  # duplicate key
     yield data.replace(b'"version"', b'"v\\u0065rsion"', 1)
     yield data.replace(b"0.", b"00.", 1)

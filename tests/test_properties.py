@@ -5,7 +5,6 @@ import os
 import tempfile
 
 import numpy as np
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

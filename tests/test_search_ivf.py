@@ -8,23 +8,12 @@ from click.testing import CliRunner
 
 from sketchsynth import FrameDatabase, match
 from sketchsynth.cli import cli
-from sketchsynth.io.openpose import read_openpose_folder
 from sketchsynth.matching import agreement
 from sketchsynth.search import IVFSearch, exhaustive_reference, forget_ivf, ivf_cache_dir
 
 # The henan database part has 7,820 frames; the default threshold (20,000) would keep it on the flat
 # index, so these tests lower it to reach the IVF without building a 75k-frame database.
 LOW = IVFSearch(min_frames=5000)
-
-
-@pytest.fixture(scope="module")
-def henan_db(henan_split):
-    return FrameDatabase().build(henan_split["db"])
-
-
-@pytest.fixture(scope="module")
-def heldout(henan_split):
-    return read_openpose_folder(henan_split["heldout"])
 
 
 @pytest.fixture(autouse=True)

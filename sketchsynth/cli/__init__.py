@@ -54,7 +54,8 @@ if not hasattr(click.exceptions, "NoArgsIsHelpError"):  # click < 8.2
     click.exceptions.NoArgsIsHelpError = type("NoArgsIsHelpError", (Exception,), {})  # type: ignore
 
 
-@click.group(name="sketchsynth", cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(name="sketchsynth", cls=_Group,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="sketchsynth")
 def cli():
     """Concatenative synthesis of talking-face sketches from a frame database.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .recordings import Recording, Track, find_fps_sidecar, load_tracks, resolve_fps
+from .recordings import Recording, Track, find_fps_sidecar, resolve_fps
 
 
 @dataclass(eq=False)
@@ -79,7 +79,8 @@ def reader_from_track(t: Track) -> RecordingReader:
 
 
 def open_readers(recordings: list[Recording], fps: float | None = None, n_workers: int | None = None,
-                 progress: bool = False, video_options: dict | None = None) -> list[RecordingReader]:
+                 progress: bool = False, video_options: dict | None = None,
+                 assume_fps: float | None = None) -> list[RecordingReader]:
     """Open every recording: list files, resolve frame rates, map arrays; track videos.
 
     Parameters
@@ -87,6 +88,14 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
     recordings : list of Recording
     fps : float, optional
         Frame rate of keypoint recordings without a sidecar.
+    n_workers : int, optional
+        Processes tracking videos (default: CPU count).
+    video_options : dict, optional
+        Passed to :func:`sketchsynth.track.track_video_recording`; videos are
+        tracked here, in parallel processes, each once (tracks are cached).
+    assume_fps : float, optional
+        Frame rate to assume (source ``"assumed"``) when neither a sidecar nor
+        ``fps`` gives one; by default that is an error.
 
     Returns
     -------
@@ -102,7 +111,7 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
     for i, rec in enumerate(recordings):
         if rec.kind == "openpose":
             names, frames = list_frame_files(rec.path, as_array=True)
-            rate, src = resolve_fps(rec, fps)
+            rate, src = resolve_fps(rec, fps, assume_fps)
             readers[i] = RecordingReader(rec.name, rec.path, rec.kind, frames, frames / rate, rate, src,
                                          json_names=names)
         elif rec.kind == "landmarks":
@@ -110,15 +119,17 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
             if own_fps is not None and find_fps_sidecar(rec) is None:
                 rate, src = own_fps, "file"
             else:
-                rate, src = resolve_fps(rec, fps)
+                rate, src = resolve_fps(rec, fps, assume_fps)
             frames = np.arange(len(arr), dtype=np.int64) if frames is None else frames
             readers[i] = RecordingReader(rec.name, rec.path, rec.kind, frames, frames / rate, rate, src,
                                          pupils_estimated=arr.shape[1] == 68, array=arr)
         else:
             videos.append(i)
     if videos:
-        tracks = load_tracks([recordings[i] for i in videos], fps=fps, n_workers=n_workers, progress=progress,
-                             video_options=video_options)
+        from ..track import track_video_recordings
+
+        tracks = track_video_recordings([recordings[i] for i in videos], n_workers=n_workers, progress=progress,
+                                        **(video_options or {}))
         for i, t in zip(videos, tracks):
             readers[i] = reader_from_track(t)
     return readers  # type: ignore[return-value]

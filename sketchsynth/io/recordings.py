@@ -273,52 +273,19 @@ def load_tracks(recordings: list[Recording], fps: float | None = None, person="l
     -------
     list of Track
     """
-    from .landmarks import read_landmark_file
-    from .openpose import list_frame_files, read_openpose_files
+    from .readers import open_readers, read_rows
 
-    check_fps(fps)
-    tracks: list[Track | None] = [None] * len(recordings)
-    json_jobs = []
-    video_jobs = []
-    for i, rec in enumerate(recordings):
-        if rec.kind == "openpose":
-            names, frames = list_frame_files(rec.path)
-            rate, src = resolve_fps(rec, fps, assume_fps)
-            json_jobs.append((i, names, frames, rate, src))
-        elif rec.kind == "landmarks":
-            kp, estimated, frames, own_fps = read_landmark_file(rec.path)
-            if own_fps is not None and find_fps_sidecar(rec) is None:
-                rate, src = own_fps, "file"
-            else:
-                rate, src = resolve_fps(rec, fps, assume_fps)
-            if frames is None:
-                frames = np.arange(len(kp), dtype=np.int64)
-            base = os.path.basename(rec.path)
-            n_people = (kp[..., 2] > 0).any(axis=1).astype(np.int16)
-            tracks[i] = Track(rec.name, rec.path, rec.kind, kp, frames, frames / rate, n_people,
-                              [f"{base}#{f}" for f in frames], rate, src, estimated)
-        elif rec.kind == "video":
-            video_jobs.append(i)
-        else:  # pragma: no cover - discover() only makes the kinds above
-            raise InputError(f"unknown recording kind {rec.kind}", rec.path)
-    if video_jobs:
-        from ..track import track_video_recordings
-
-        # Tracked in worker processes, one video each, all cores busy.
-        found = track_video_recordings([recordings[i] for i in video_jobs], n_workers=n_workers, progress=progress,
-                                       **(video_options or {}))
-        for i, t in zip(video_jobs, found):
-            tracks[i] = t
-    if json_jobs:
-        parsed = read_openpose_files([(recordings[i].path, names) for i, names, *_ in json_jobs],
-                                     person=person, n_workers=n_workers)
-        for (i, names, frames, rate, src), (kp, n_people) in zip(json_jobs, parsed):
-            rec = recordings[i]
-            tracks[i] = Track(rec.name, rec.path, rec.kind, kp, frames, frames / rate, n_people,
-                              names, rate, src)
+    readers = open_readers(recordings, fps=fps, n_workers=n_workers, progress=progress, video_options=video_options,
+                           assume_fps=assume_fps)
+    whole = read_rows([(r, 0, r.n_frames) for r in readers], person=person, n_workers=n_workers)
+    tracks = []
+    for r, (kp, n_people) in zip(readers, whole):
+        tracks.append(r.track if r.track is not None else
+                      Track(r.name, r.path, r.kind, kp, r.frames, r.time_s, n_people, r.sources(0, r.n_frames),
+                            r.fps, r.fps_source, r.pupils_estimated))
     for t in tracks:
-        assert t is not None and t.keypoints.shape[1:] == (N_POINTS, 3)
-    return tracks  # type: ignore[return-value]
+        assert t.keypoints.shape[1:] == (N_POINTS, 3)
+    return tracks
 
 
 def load_input(path: str | os.PathLike, fps: float | None = None, person="largest",
