@@ -273,11 +273,6 @@ class FrameDatabase:
             self._usable_perm = np.ascontiguousarray(self.normalized_[self.usable_rows_][:, self.point_order_])
         return self._usable_perm
 
-    def recording_fps(self) -> np.ndarray:
-        """Frame rate of every frame's recording, shape (n_frames,), float64."""
-        fps = {r["name"]: r["fps"] for r in self.recordings_}
-        return self.frames_["recording"].astype(str).map(fps).to_numpy(dtype=np.float64)
-
     def normalize(self, keypoints: np.ndarray):
         """Normalize input frames the way this database's frames were.
 

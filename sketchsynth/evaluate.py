@@ -38,9 +38,6 @@ from .layout import MOUTH
 DEFAULT_SMOOTH_GRID = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Join weights the report compares with the per-frame match (greedy, lambda = 0)."""
 
-METRIC_KEYS = ("frames", "jumps_per_s", "mean_run_frames", "target_cost", "lmd_norm", "lmd_px", "face_dist",
-               "velocity_error", "jitter_px", "truth_jitter_px")
-
 
 @dataclass
 class Holdout:

@@ -59,9 +59,6 @@ In OpenPose's 0-based numbering 35 is the left nostril edge and 40, 46 lie on th
 lower eyelids; they are kept because the method used them.
 """
 
-ORIGIN_POINT = 35
-"""Point moved to the origin by normalization (the method's most stable point)."""
-
 DEFAULT_STABLE_POINTS = (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
 """Points for the similarity-fit normalization: nose bridge and base, eye corners."""
 

@@ -16,7 +16,6 @@ NO_PERSON = "no_person"
 ANCHOR_LOW_CONFIDENCE = "anchor_low_confidence"
 MISSING_POINTS = "missing_points"
 DEGENERATE_ANCHORS = "degenerate_anchors"
-EXCLUDED = "excluded"
 
 
 def interpolate_gaps(keypoints: np.ndarray, frames: np.ndarray, max_gap: int,

@@ -24,8 +24,6 @@ from .errors import InputError
 from .io.openpose import write_openpose_folder
 from .storage import atomic_directory
 
-SELECTION_COLUMNS = ["input_frame", "db_index", "recording", "frame", "target_cost"]
-
 
 def selection_table(db, result, input_frames: np.ndarray, extra: dict | None = None) -> pd.DataFrame:
     """One row per input frame; match fields empty for frames without a usable face.

@@ -125,26 +125,3 @@ def open_landmark_file(path: str | os.PathLike):
         if not np.isfinite(fps) or not 0 < fps <= 1000:
             raise InputError("'fps' must be one frame rate between 0 and 1000", path)
     return arr, frames, fps
-
-
-def read_landmark_file(path: str | os.PathLike) -> tuple[np.ndarray, bool, np.ndarray | None, float | None]:
-    """Read a ``.npy`` or ``.npz`` landmark track whole.
-
-    Parameters
-    ----------
-    path : path
-        ``.npy`` holding an array of shape (n_frames, 68|70, 2|3), or ``.npz``
-        with one such array (named ``keypoints``, ``landmarks`` or ``points``, or
-        the only array in the file). An ``.npz`` may also hold ``frames``
-        (frame numbers, shape (n_frames,)) and ``fps`` (a scalar).
-
-    Returns
-    -------
-    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
-    pupils_estimated : bool
-    frames : np.ndarray, shape (n_frames,), int64, or None
-    fps : float or None
-    """
-    arr, frames, fps = open_landmark_file(path)
-    keypoints, estimated = to_openpose70(np.asarray(arr), os.fspath(path))
-    return keypoints, estimated, frames, fps
