@@ -124,3 +124,72 @@ def test_landmark_arrays_only_raise_the_projects_errors(arr):
     except SketchSynthError:
         return
     assert kp.shape == (len(arr), 70, 3) and est and np.isfinite(kp).all()
+
+
+@pytest.fixture(scope="module")
+def small_db(henan_dir):
+    """Three short real recordings (henan frames) with a hole: successors end inside and at the ends."""
+    from sketchsynth import FrameDatabase
+    from sketchsynth.io.recordings import Track
+
+    kp = read_openpose_folder(henan_dir).keypoints
+    tracks = []
+    for i, (a, b) in enumerate([(0, 80), (2000, 2060), (5000, 5100)]):
+        k = kp[a:b].copy()
+        frames = np.arange(b - a, dtype=np.int64)
+        frames[40:] += 5  # a hole in the frame numbers: no successor across it
+        tracks.append(Track(f"r{i}", "mem", "openpose", k, frames, frames / 30, np.ones(b - a, np.int16),
+                            [f"{f}" for f in frames], 30.0, "option"))
+    return FrameDatabase().build(tracks), kp
+
+
+def _recomputed_cost(db, res, d, join, jump_abs, lam):
+    """sum of target + lambda * join, straight from the definitions (not the decoder's helpers)."""
+    rows = d.rows
+    total = 0.0
+    for t, r in enumerate(rows):
+        if r < 0:
+            continue
+        dist = np.linalg.norm(db.normalized_[r].astype(np.float64) - res.normalized[t], axis=-1)
+        total += float((dist * res.qweights[t]).sum())
+        if t == 0 or d.segment_start[t] or rows[t - 1] < 0:
+            continue
+        a = rows[t - 1]
+        nxt = db.successor_[a] if db.successor_[a] >= 0 and db.frames_["usable"].iloc[db.successor_[a]] else -1
+        follows = nxt == r
+        if join == "successor":  # continuing the recording is free; a jump costs its landing distance
+            if follows:
+                continue
+            src = nxt if nxt >= 0 else a
+        else:  # the method's: always the distance between the two frames
+            src = a
+        jd = np.linalg.norm(db.normalized_[src].astype(np.float64) - db.normalized_[r], axis=-1)
+        total += lam * (float((jd * db.weights_).sum()) + (0.0 if follows else jump_abs))
+    return total
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.integers(0, 10_000), n=st.integers(2, 40), lam=st.floats(0, 3), jump=st.floats(0, 3),
+       join=st.sampled_from(["successor", "method"]), k=st.integers(1, 8), noise=st.floats(0, 3),
+       drop=st.integers(-1, 39))
+def test_decoded_path_costs_what_it_says(small_db, start, n, lam, jump, join, k, noise, drop):
+    from sketchsynth import match
+    from sketchsynth.decode import ViterbiDecoder
+
+    db, kp = small_db
+    inp = kp[start:start + n].copy()
+    if len(inp) < 2:
+        return
+    inp[..., :2] += np.float32(noise) * np.random.default_rng(start).normal(size=inp[..., :2].shape).astype(
+        np.float32)
+    if 0 <= drop < len(inp) and len(inp) > 3:
+        inp[drop] = 0  # an unusable frame splits the sequence
+    dec = ViterbiDecoder(smooth=lam, candidates=k, join=join, jump_cost=jump)
+    res = match(db, inp, decoder=dec)
+    d = res.decoding
+    want = _recomputed_cost(db, res, d, join, d.params["jump_cost_abs"], lam)
+    assert d.total_cost == pytest.approx(want, rel=1e-9, abs=1e-9)
+    # and it is never worse, under its own objective, than the per-frame choice
+    greedy = ViterbiDecoder(smooth=0.0, candidates=k).decode(db, res)
+    greedy_cost = _recomputed_cost(db, res, greedy, join, d.params["jump_cost_abs"], lam)
+    assert d.total_cost <= greedy_cost + 1e-6 * max(1.0, greedy_cost)
