@@ -42,14 +42,19 @@ print(json.dumps({"seconds": time.perf_counter() - t, "usable": db.n_usable_, "i
 """
 
 
-def make_long_recording(path: Path, n_frames: int) -> Path:
-    """A (n_frames, 70, 3) float32 .npy from the henan track, tiled with per-tile noise; written in blocks."""
+def make_long_recording(path: Path, n_frames: int, keypoints: np.ndarray | None = None) -> Path:
+    """A (n_frames, 70, 3) float32 .npy tiled from real frames with per-tile noise; written in blocks.
+
+    ``keypoints`` (shape (n, 70, 3)) are the frames to tile; default the henan take's frames 1-7820.
+    """
     if path.exists() and np.load(path, mmap_mode="r").shape[0] == n_frames:
         return path
-    from sketchsynth.io.openpose import read_openpose_files
+    kp = keypoints
+    if kp is None:
+        from sketchsynth.io.openpose import read_openpose_files
 
-    src = henan_files(*DB_RANGE)
-    (kp, _), = read_openpose_files([(HENAN, [p.name for p in src])])
+        src = henan_files(*DB_RANGE)
+        (kp, _), = read_openpose_files([(HENAN, [p.name for p in src])])
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_frames, 70, 3))
     rng = np.random.default_rng(7)
     for a in range(0, n_frames, len(kp)):
@@ -64,6 +69,7 @@ def make_long_recording(path: Path, n_frames: int) -> Path:
 
 
 def measure(npy: Path, db: Path) -> dict:
+    """Build a database from ``npy`` in a fresh process: seconds, usable frames, peak memory (kB)."""
     r = subprocess.run([sys.executable, "-c", CHILD, os.fspath(npy), os.fspath(db)], check=True,
                        capture_output=True, text=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
