@@ -79,7 +79,7 @@ def make_bench_recordings(dst: Path, n_frames: int = BENCH_FRAMES, noise_px: flo
 def make_bench_db_tracks(n_frames: int = BENCH_FRAMES, noise_px: float = NOISE_PX) -> list:
     """The same recordings as :func:`make_bench_recordings`, in memory (list of Track)."""
     from sketchsynth.io.openpose import read_openpose_files
-    from sketchsynth.io.recordings import Track
+    from sketchsynth.sources.recordings import Track
 
     src = henan_files(*DB_RANGE)
     (kp, n_people), = read_openpose_files([(HENAN, [p.name for p in src])])
@@ -99,7 +99,7 @@ def make_bench_db_tracks(n_frames: int = BENCH_FRAMES, noise_px: float = NOISE_P
 def heldout_input():
     """Held-out henan frames 7821-11000 (3,000 files) as a Track at 30 fps."""
     from sketchsynth.io.openpose import read_openpose_files
-    from sketchsynth.io.recordings import Track
+    from sketchsynth.sources.recordings import Track
 
     src = henan_files(*HELDOUT_RANGE)
     (kp, n_people), = read_openpose_files([(HENAN, [p.name for p in src])])

@@ -127,11 +127,11 @@ class FrameDatabase:
         ----------
         source : path or list of Track
             A recording or a folder of recordings (see
-            :func:`sketchsynth.io.recordings.discover`), or tracks already read.
+            :func:`sketchsynth.sources.recordings.discover`), or tracks already read.
         progress : bool
             Show progress bars.
         video_options : dict, optional
-            For video recordings: :func:`sketchsynth.track.track_video_recording`
+            For video recordings: :func:`sketchsynth.sources.tracker.track_video_recording`
             options (``detect_every``, ``jitter_filter``...).
         path : path, optional
             Write the database there (atomically, as :meth:`save` does) and
@@ -148,8 +148,8 @@ class FrameDatabase:
         import tempfile
 
         from .build import build_database
-        from .io.readers import open_readers, reader_from_track
-        from .io.recordings import Track, discover
+        from .sources.readers import open_readers, reader_from_track
+        from .sources.recordings import Track, discover
         from .storage import atomic_directory
 
         w = self._check_params()

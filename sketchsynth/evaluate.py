@@ -80,7 +80,7 @@ def parse_holdout(spec: str) -> Holdout:
 
 
 def subset_track(track, mask: np.ndarray, name: str | None = None):
-    """A copy of a :class:`~sketchsynth.io.recordings.Track` keeping the frames where ``mask`` is True."""
+    """A copy of a :class:`~sketchsynth.sources.recordings.Track` keeping the frames where ``mask`` is True."""
     t = copy.copy(track)
     mask = np.asarray(mask, bool)
     t.keypoints = track.keypoints[mask]
@@ -323,7 +323,7 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
     Parameters
     ----------
     tracks : list of Track
-        The recordings (see :func:`sketchsynth.io.recordings.load_tracks`).
+        The recordings (see :func:`sketchsynth.sources.load.load_tracks`).
     holdout : list of str, optional
         See :func:`make_folds`.
     configs : list of Config, optional

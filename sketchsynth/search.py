@@ -159,7 +159,7 @@ _warned: set = set()
 def ivf_cache_dir() -> Path:
     """Folder of cached IVF training: ``$SKETCHSYNTH_CACHE/ivf`` (default ``~/.cache/sketchsynth/ivf``).
 
-    The same root as the video tracker's cache (:func:`sketchsynth.track.cache_dir`).
+    The same root as the video tracker's cache (:func:`sketchsynth.sources.tracker.cache_dir`).
     """
     root = os.environ.get("SKETCHSYNTH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sketchsynth")
     return Path(root) / "ivf"

@@ -56,7 +56,7 @@ def synthesize(db, track, metric: str = "sum", k: int = 256, exhaustive: bool = 
     ----------
     db : FrameDatabase
     track : Track
-        The input (:func:`sketchsynth.io.recordings.load_input`).
+        The input (:func:`sketchsynth.sources.load.load_input`).
     metric, k, exhaustive, search, ivf :
         See :func:`sketchsynth.matching.match`.
     decoder : ViterbiDecoder, optional

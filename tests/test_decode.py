@@ -145,7 +145,7 @@ def test_successors_join_the_lattice():
 def henan_match(henan_db, henan_split):
     """A database of henan frames 1-7820 and the per-frame match of 600 held-out frames."""
     from sketchsynth import match
-    from sketchsynth.io.recordings import discover, load_tracks
+    from sketchsynth.sources.load import discover, load_tracks
 
     held = load_tracks(discover(henan_split["heldout"]))[0]
     return henan_db, held, match(henan_db, held.keypoints[:600])
@@ -294,7 +294,7 @@ def test_match_command_smooths_and_reports(example_db, example_input, tmp_path):
     import pandas as pd
 
     from sketchsynth import FrameDatabase, match
-    from sketchsynth.io.recordings import load_input
+    from sketchsynth.sources.load import load_input
 
     out = tmp_path / "smooth"
     res = _cli(["match", example_input, "--db", example_db, "--out", out, "--seam-blend", "3"])

@@ -69,7 +69,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     from ..decode import ViterbiDecoder
     from ..errors import ParameterError
     from ..evaluate import default_configs, evaluate, markdown_table, write_report
-    from ..io.recordings import discover, load_tracks
+    from ..sources.load import discover, load_tracks
     from ..layout import parse_weights
     from ..search import IVFSearch
     from ..storage import target_lock

@@ -66,7 +66,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     from ..database import FrameDatabase
     from ..decode import ViterbiDecoder
     from ..errors import ParameterError
-    from ..io.recordings import load_input
+    from ..sources.load import load_input
     from ..search import IVFSearch, check_metric
     from ..synthesis import describe, synthesize, write_synthesis
 

@@ -79,7 +79,7 @@ def video_options(f):
 
 
 def tracker_kwargs(video_opts: dict | None) -> dict:
-    """CLI video options -> keyword arguments of :func:`sketchsynth.track.track_video_recording`."""
+    """CLI video options -> keyword arguments of :func:`sketchsynth.sources.tracker.track_video_recording`."""
     opts = dict(video_opts or {})
     out = {}
     if opts.get("detect_every") is not None:

@@ -37,7 +37,7 @@ def command(recordings, measure, scale, top, plot_path, csv_path, fps, person):
 
     from .. import quality
     from ..errors import InputError, ParameterError
-    from ..io.recordings import discover, load_tracks
+    from ..sources.load import discover, load_tracks
     from ..layout import DEFAULT_ANCHORS
     from ..stable import save_bar_plot, stable_points
 

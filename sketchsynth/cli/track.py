@@ -39,10 +39,10 @@ def command(video, out, force, video_opts, downscale, upsample):
 
     from ..errors import InputError
     from ..io.openpose import write_openpose_folder
-    from ..io.recordings import Recording
+    from ..sources.recordings import Recording
     from ..results import _safe_prefix
     from ..storage import atomic_directory
-    from ..track import track_video_recording
+    from ..sources.tracker import track_video_recording
 
     t0 = time.perf_counter()
     if not os.path.isfile(video):
