@@ -33,6 +33,16 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
 @click.option("--audio", type=click.Path(), default=None,
               help="Sound for the output videos (wav, mp3, a video...) instead of the input video's own; with "
                    "keypoint input it makes sketch.mp4 be written. It starts with the first input frame.")
+@click.option("--frames", "frames_mode", type=click.Choice(["composite", "full", "warp"]), default="composite",
+              show_default=True,
+              help="frames.mp4: the chosen mouths pasted into one continuous background take (composite), the "
+                   "chosen frames under a smooth zooming camera that never shows a border (full), or each frame "
+                   "warped onto the input's head (warp, the first version).")
+@click.option("--background", type=click.Choice(["auto", "input"]), default="auto", show_default=True,
+              help="--frames composite: the database take whose head motion fits the input best, or the input "
+                   "video itself (dubbing).")
+@click.option("--blend", type=click.Choice(["feather", "poisson"]), default="feather", show_default=True,
+              help="--frames composite: feathered alpha or Poisson (seamless clone) blending.")
 @click.option("--sketch-video", is_flag=True, help="Write sketch.mp4 for keypoint input too (silent without --audio).")
 @smoothing_options
 @click.option("--seam-blend", type=int, default=0, show_default=True, metavar="FRAMES",
@@ -41,7 +51,8 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
 @filter_option
 @expect_options
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
-            video_opts, sketch_layout, audio, sketch_video, smooth, candidates, join, jump_cost, beam, seam_blend,
+            video_opts, sketch_layout, audio, frames_mode, background, blend, sketch_video, smooth, candidates, join,
+            jump_cost, beam, seam_blend,
             track_filter, expect_weights, expect_normalization):
     """Match INPUT against the database: the best database frame sequence for it.
 
@@ -62,6 +73,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --out out/sa1
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --smooth 0   # per-frame
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --audio ../shared/data/fadg0/audio/sa1.wav
+      sketchsynth match examples/grid_s1/inputs/bbas1s.mp4 --db db/example-video --frames full
     """
     from ..database import FrameDatabase
     from ..decode import ViterbiDecoder
@@ -90,6 +102,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     syn = synthesize(db, track, metric=metric, k=k, exhaustive=exhaustive, decoder=decoder, search=search, ivf=ivf,
                      seam_blend=seam_blend, track_filter=track_filter)
     write_synthesis(out, db, syn, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
-                    sketch_video=sketch_video, progress=True)
+                    sketch_video=sketch_video, progress=True, frames_mode=frames_mode, background=background,
+                    blend=blend)
     for line in describe(db, syn, out):
         click.echo(line)
