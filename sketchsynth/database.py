@@ -56,6 +56,9 @@ class FrameDatabase:
         Temporal filter against tracker jitter applied to each recording before
         normalization (see :func:`sketchsynth.filters.filter_keypoints`);
         ``keypoints_`` stays as read.
+    fit_gate : {"auto", "on", "off"}
+        Mark frames whose landmarks fail the fit gate unusable
+        (:func:`sketchsynth.quality.fit_gate`); ``auto``: recordings tracked from video.
 
     Attributes
     ----------
@@ -77,7 +80,7 @@ class FrameDatabase:
     def __init__(self, weights=None, mode: str = "affine", anchors=DEFAULT_ANCHORS,
                  stable_points=DEFAULT_STABLE_POINTS, anchor_min_confidence: float = 0.2, max_gap: int = 3,
                  person="largest", fps: float | None = None, n_workers: int | None = None,
-                 track_filter: str = "none"):
+                 track_filter: str = "none", fit_gate: str = "auto"):
         self.weights = weights
         self.mode = mode
         self.anchors = anchors
@@ -88,6 +91,7 @@ class FrameDatabase:
         self.fps = fps
         self.n_workers = n_workers
         self.track_filter = track_filter
+        self.fit_gate = fit_gate
 
     def __repr__(self):
         p = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -170,7 +174,8 @@ class FrameDatabase:
             try:
                 return build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
                                       person=self.person, n_workers=self.n_workers, progress=progress,
-                                      track_filter=self.track_filter, return_index=True)[1]
+                                      track_filter=self.track_filter, return_index=True,
+                                      fit_gate=self.fit_gate)[1]
             except InputError as e:
                 if e.path is None and self.source_ is not None:
                     raise InputError(e.message, self.source_) from None
