@@ -647,6 +647,13 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         sk_m = np.full((h, w, 3), 255, np.uint8)
         draw_sketch(sk_m, matched[t], BLUE, 2)
         for c, img in enumerate((in_imgs[r], sk_in, sk_m, db_imgs[r])):
+            if c == 3 and img is not None and meta.get("frames_mode", "warp") != "warp":
+                # full/composite frames are not in the input's coordinates: show the whole frame.
+                fh, fw = img.shape[:2]
+                side = float(max(fw, fh))
+                sheet[y0:y0 + panel, c * panel:(c + 1) * panel] = _crop(img, ((fw - side) / 2, (fh - side) / 2,
+                                                                               side), panel)
+                continue
             sheet[y0:y0 + panel, c * panel:(c + 1) * panel] = (
                 _crop(img, box, panel) if img is not None
                 else _placeholder(panel, "keypoint input" if c == 0 else "no database video"))
