@@ -1,11 +1,13 @@
 """``--frames full``: the chosen database frames themselves, filmed by a smooth virtual camera.
 
-Each chosen frame is mapped into the framing of the database's etalon frame
-(the similarity nearest to ``inverse(T_etalon) @ T_row``, with ``T`` the
-normalization's image -> normalized maps ``db.transforms_``). These per-frame
-similarities are smoothed over time (a Gaussian over position, log scale and
-angle), so the camera follows the face smoothly instead of snapping at every
-jump. Then each output frame is zoomed about its centre by the smallest factor
+The camera aims at the chosen frames' face centre (mean of the rigid points
+:data:`sketchsynth.layout.FACE_CENTER_POINTS`) smoothed over time with a
+Gaussian, so it follows the face smoothly: at a jump between takes of one
+fixed-camera session the face moves and the picture does not, and the aim
+glides after it. (Locking the face to one place instead -- mapping every frame
+onto the etalon's framing -- moves the whole picture at every jump: its
+frame-change p99 was 5.2x the real recording's, against ... for this camera;
+see ``benchmarks/bench_frames.py``.) Then each output frame is zoomed about its centre by the smallest factor
 at which the output rectangle, pulled back into the source frame, lies inside
 it: no unfilled pixel is ever shown. The zoom is smoothed too (a running
 maximum, then a Gaussian, then never below the frame's own minimum).
@@ -15,14 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frame_joins import (CROSSFADE_FRAMES, apply_affine, compose, join_continuations, similarity_matrices,
-                          similarity_params, smooth_series)
+from .frame_joins import CROSSFADE_FRAMES, apply_affine, compose, join_continuations, smooth_series
 from .layout import FACE_CENTER_POINTS
 
-CAMERA_SIGMA = 6.0
-"""Frames of Gaussian smoothing of the camera's path (position, scale, angle)."""
+CAMERA_SIGMA = 12.0
+"""Frames of Gaussian smoothing of the camera's aim (the face centre's path)."""
 ZOOM_WINDOW = 25
 """Frames over which the zoom looks ahead and back (running maximum) before smoothing."""
+FULL_CROSSFADE = 3
+"""Frames a join dissolves over in ``full`` mode (the whole picture changes, not only the mouth)."""
 EDGE_MARGIN = 1.0
 """Pixels kept away from the source frame's border (bilinear interpolation reads one pixel further)."""
 
@@ -88,31 +91,30 @@ def camera_matrices(db, rows_out: np.ndarray, src_sizes: np.ndarray, out_size, s
     """
     from scipy.ndimage import maximum_filter1d
 
-    from .normalize import invert_matrices
-
     rows = np.asarray(rows_out, np.int64)
-    et = int(getattr(db, "etalon_row_", -1))
-    if et < 0 or not np.isfinite(db.transforms_[et]).all():
-        et = int(db.usable_rows_[0])
-    to_ref = compose(invert_matrices(db.transforms_[et][None])[0][None], db.transforms_[rows])
     kp = np.asarray(db.keypoints_[rows][:, FACE_CENTER_POINTS, :2], np.float64)
     centre = kp.mean(axis=1)
-    params = similarity_params(to_ref, centre)
-    # Smooth the camera's path; the offset to the reference framing changes little within one speaker.
-    smooth = smooth_series(params, sigma)
-    cam = similarity_matrices(smooth, centre)
-    # Scale from the reference frame's pixels to the output's (same framing, other size).
+    bad = ~np.isfinite(centre).all(axis=1)
+    if bad.all():
+        centre[:] = np.asarray(src_sizes[0], np.float64) / 2
+    elif bad.any():
+        good = np.flatnonzero(~bad)
+        for d in range(2):
+            centre[bad, d] = np.interp(np.flatnonzero(bad), good, centre[good, d])
+    # The camera's aim follows the face's path, smoothed: a cut between takes moves the face, not the
+    # whole picture (the recordings share a fixed camera), and the aim drifts back over ~sigma frames.
+    aim = smooth_series(centre, sigma)
+    home = aim.mean(axis=0)
+    cam = np.zeros((len(rows), 2, 3))
+    cam[:, 0, 0] = cam[:, 1, 1] = 1.0
+    cam[:, :, 2] = home - aim
     ref_size = np.asarray(src_sizes[0], np.float64)
     out = np.asarray(out_size, np.float64)
     k = float(min(out / ref_size))
     fit = np.array([[k, 0, (out[0] - k * ref_size[0]) / 2], [0, k, (out[1] - k * ref_size[1]) / 2]])
     cam = compose(np.broadcast_to(fit, cam.shape), cam)
     z_min = min_zoom(cam, src_sizes, out_size)
-    if not np.isfinite(z_min).all():  # the face's centre would leave the frame: follow without smoothing there
-        bad = ~np.isfinite(z_min)
-        cam[bad] = compose(np.broadcast_to(fit, (bad.sum(), 2, 3)), similarity_matrices(params[bad], centre[bad]))
-        z_min[bad] = min_zoom(cam[bad], src_sizes[bad], out_size)
-        z_min = np.where(np.isfinite(z_min), z_min, 4.0)
+    z_min = np.where(np.isfinite(z_min), z_min, 4.0)  # the aim left the frame: zoom far in there
     z = maximum_filter1d(z_min, size=max(1, int(zoom_window)), mode="nearest")
     z = np.maximum(smooth_series(z, zoom_window / 4), z_min * (1 + 1e-6))
     c = out / 2
@@ -123,7 +125,7 @@ def camera_matrices(db, rows_out: np.ndarray, src_sizes: np.ndarray, out_size, s
 
 
 def full_frame_images(db, rows_out: np.ndarray, out_size, frames: dict, src_sizes: np.ndarray,
-                      crossfade: int = CROSSFADE_FRAMES, report: dict | None = None):
+                      crossfade: int = FULL_CROSSFADE, report: dict | None = None):
     """Images of ``frames.mp4`` in ``full`` mode (a generator).
 
     Parameters

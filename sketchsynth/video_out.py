@@ -511,10 +511,10 @@ class MatchVideoWriter:
         if self.frames_mode == "warp":
             return db_frame_images(db, rows_out, mats, size, matched, index), info
         if self.frames_mode == "full":
-            from .frames_full import fill_rows, full_frame_images
+            from .frames_full import FULL_CROSSFADE, fill_rows, full_frame_images
 
             rows = fill_rows(rows_out)
-            prev, _ = join_continuations(db, rows)
+            prev, _ = join_continuations(db, rows, FULL_CROSSFADE)
             frames, _ = fetch_db_frames(db, np.concatenate([rows, prev]))
             sizes = db_frame_sizes(db)
             out_size = tuple(int(v) for v in sizes[rows[0]]) if rows[0] >= 0 else size
