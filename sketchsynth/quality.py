@@ -36,6 +36,10 @@ under weak perspective the nose's offset from their midpoint is ``NOSE_DEPTH * t
 MIN_MEAN_CONFIDENCE = 0.3
 """Frames whose detected points' mean confidence is below this are unusable (OpenPose input)."""
 SHAPE_MODES = 8
+SHAPE_GROUPS = ("jaw", "brows", "nose", "eyes")
+"""Point groups the shape statistics judge. Not the lips: rare mouth shapes (a broad smile, rounded 'oo'
+lips) are what a lip-sync database needs; with the lips 103 of 52,496 GRID s1 TRAIN frames were flagged,
+many of them such mouths; without, 66, most of them frames the video decoder smeared (pbio7a)."""
 SHAPE_MAD_FACTOR = 10.0
 """A shape is implausible when its residual exceeds the median by this many (scaled) MADs."""
 
@@ -188,6 +192,8 @@ class ShapeModel:
     ----------
     n_modes : int
         Principal modes kept; a shape's residual is what they cannot explain.
+    groups : tuple of str
+        Point groups of :data:`sketchsynth.layout.GROUPS` judged (default: all but lips and pupils).
     mad_factor : float
         Threshold: median residual + this many scaled MADs.
     max_fit_frames : int
@@ -195,20 +201,22 @@ class ShapeModel:
 
     Attributes
     ----------
-    mean_ : (68, 2); components_ : (n_modes, 136); threshold_ : float; median_ : float
+    mean_ : (n_points, 2); components_ : (n_modes, 2 * n_points); threshold_ : float; median_ : float
     """
 
     def __init__(self, n_modes: int = SHAPE_MODES, mad_factor: float = SHAPE_MAD_FACTOR,
-                 max_fit_frames: int = 20000):
+                 max_fit_frames: int = 20000, groups=SHAPE_GROUPS):
+        self.groups = tuple(groups)
         self.n_modes = n_modes
         self.mad_factor = mad_factor
         self.max_fit_frames = max_fit_frames
 
     def fit(self, keypoints: np.ndarray) -> "ShapeModel":
         """Fit on frames of shape (n, 70, 3) (frames without every landmark are ignored)."""
+        pts = self._points()
         kp = np.asarray(keypoints, np.float64)
-        ok = (kp[:, :68, 2] > 0).all(axis=1) & np.isfinite(kp[:, :68, :2]).all(axis=(1, 2))
-        kp = kp[ok][:, :68, :2]
+        ok = (kp[:, pts, 2] > 0).all(axis=1) & np.isfinite(kp[:, pts, :2]).all(axis=(1, 2))
+        kp = kp[ok][:, pts, :2]
         if len(kp) > self.max_fit_frames:
             kp = kp[np.linspace(0, len(kp) - 1, self.max_fit_frames).astype(int)]
         if len(kp) < max(20, 2 * self.n_modes):
@@ -230,9 +238,14 @@ class ShapeModel:
         self.threshold_ = self.median_ + self.mad_factor * max(mad, 1e-6)
         return self
 
+    def _points(self):
+        from .layout import GROUPS
+
+        return np.concatenate([GROUPS[g] for g in self.groups])
+
     def _residual_aligned(self, x):
         proj = x @ self.components_.T @ self.components_
-        return np.sqrt(((x - proj) ** 2).sum(axis=1) / 68)
+        return np.sqrt(((x - proj) ** 2).sum(axis=1) / (x.shape[1] // 2))
 
     def residual(self, keypoints: np.ndarray) -> np.ndarray:
         """Residual RMS (unit-radius shape units) per frame, shape (n,); NaN where landmarks are missing."""
@@ -240,16 +253,18 @@ class ShapeModel:
         out = np.full(len(kp), np.nan)
         if getattr(self, "mean_", None) is None or not len(kp):
             return out
-        ok = (kp[:, :68, 2] > 0).all(axis=1) & np.isfinite(kp[:, :68, :2]).all(axis=(1, 2))
+        pts = self._points()
+        ok = (kp[:, pts, 2] > 0).all(axis=1) & np.isfinite(kp[:, pts, :2]).all(axis=(1, 2))
         if ok.any():
-            x = _procrustes(kp[ok][:, :68, :2], self.mean_).reshape(int(ok.sum()), -1) - self.mean_.reshape(-1)
+            x = _procrustes(kp[ok][:, pts, :2], self.mean_).reshape(int(ok.sum()), -1) - self.mean_.reshape(-1)
             out[ok] = self._residual_aligned(x)
         return out
 
     def to_dict(self) -> dict:
         if getattr(self, "mean_", None) is None:
             return {}
-        return {"n_modes": self.n_modes, "median": self.median_, "threshold": self.threshold_}
+        return {"n_modes": self.n_modes, "groups": list(self.groups), "median": self.median_,
+                "threshold": self.threshold_}
 
 
 def fit_gate(keypoints: np.ndarray, shape_model: ShapeModel | None = None, max_yaw: float = MAX_YAW_DEG,
