@@ -136,7 +136,9 @@ def main(argv=None):
         for m in modes:
             mode, _, blend = m.partition("-")
             out = work / "out" / name / m
+            tw = time.perf_counter()
             write_synthesis(out, db, syn, force=True, frames_mode=mode, blend=blend or "feather")
+            tw = time.perf_counter() - tw
             np.save(out / "input_matrices.npy", np.asarray(syn.result.matrices, np.float64))
             meta = json.loads((out / "videos.json").read_text())
             video = out / "frames.mp4"
@@ -148,22 +150,24 @@ def main(argv=None):
             r = {"sentence": name, "unfilled": black_fraction(video), "real_unfilled": real_black,
                  "p99": change_p99(video), "real_p99": real_p99, "speakers": len(speakers),
                  "recordings": len(used), "lmd_px": lmd_px, "lmd_iod": lmd_iod, "tracked": tracked,
-                 "jumps_per_s": syn.stats["jumps_per_s"]}
+                 "jumps_per_s": syn.stats["jumps_per_s"], "write_s": tw}
             r["ratio"] = r["p99"] / r["real_p99"]
             rows[m].append(r)
             print(f"  {name} {m:18s} unfilled {r['unfilled']:.4f} (real {real_black:.4f})  change p99 "
                   f"{r['p99']:.2f} vs real {real_p99:.2f} = {r['ratio']:.2f}x  speakers {r['speakers']} "
                   f"({r['recordings']} recordings)  mouth LMD {lmd_px:.2f} px = {lmd_iod:.2f}% IOD "
-                  f"(re-tracked {tracked:.0%})", flush=True)
+                  f"(re-tracked {tracked:.0%}), written in {tw:.1f} s", flush=True)
     print(f"\n{len(picks)} held-out GRID s1 TEST sentences vs the 700-sentence TRAIN database "
           f"(jumps/s {np.mean([r['jumps_per_s'] for r in rows[modes[0]]]):.2f}):")
-    print("| mode | unfilled pixels | change p99 / real (median, max) | speakers | mouth LMD px (% IOD) |")
-    print("|---|---|---|---|---|")
+    print("| mode | unfilled pixels | change p99 / real (median, max) | speakers | mouth LMD px (% IOD) | "
+          "write s (sketch + frames) |")
+    print("|---|---|---|---|---|---|")
     for m in modes:
         rs = rows[m]
         print(f"| {m} | {np.mean([r['unfilled'] for r in rs]):.4f} | {np.median([r['ratio'] for r in rs]):.2f}x, "
               f"{np.max([r['ratio'] for r in rs]):.2f}x | {max(r['speakers'] for r in rs)} | "
-              f"{np.mean([r['lmd_px'] for r in rs]):.2f} ({np.mean([r['lmd_iod'] for r in rs]):.2f}%) |")
+              f"{np.mean([r['lmd_px'] for r in rs]):.2f} ({np.mean([r['lmd_iod'] for r in rs]):.2f}%) | "
+              f"{np.median([r['write_s'] for r in rs]):.1f} |")
     print(f"real recordings: unfilled {np.mean([r['real_unfilled'] for r in rows[modes[0]]]):.4f}")
     if args.strip:
         write_strip(work / "out" / picks[0], vids / f"{picks[0]}.mp4", args.strip)
