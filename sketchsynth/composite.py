@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .frame_joins import CROSSFADE_FRAMES, apply_affine, join_continuations, similarity_params
-from .layout import FACE_CENTER_POINTS, LOWER_FACE
+from .layout import LOWER_FACE
 
 BLENDS = ("feather", "poisson")
 BACKGROUNDS = ("auto", "input")
@@ -33,15 +33,13 @@ FEATHER = 0.08
 
 
 # ---------------------------------------------------------------------- background choice
-def head_motion(matrices: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-    """Head pose over time from image -> normalized maps: (x, y) of the face centre in face widths, log scale, angle.
+def head_motion(matrices: np.ndarray) -> np.ndarray:
+    """Head pose over time from image -> normalized maps: (x, y) of the nose anchor in face widths, log scale, angle.
 
     Parameters
     ----------
     matrices : np.ndarray, shape (n, 2, 3)
         Image -> normalized maps.
-    keypoints : np.ndarray, shape (n, 70, 2|3)
-        The frames' keypoints in image pixels.
 
     Returns
     -------
@@ -99,7 +97,7 @@ def choose_background(db, input_matrices: np.ndarray, n_out: int) -> dict:
             if want is None:
                 cost = 0.0
             else:
-                got = head_motion(db.transforms_[take], db.keypoints_[take])
+                got = head_motion(db.transforms_[take])
                 cost = float(((got - want) ** 2)[:, [0, 1, 3]].mean() + ((got - want) ** 2)[:, 2].mean())
             if best is None or cost < best["cost"]:
                 best = {"recording": name, "rows": take, "cost": cost, "video": path}
@@ -113,7 +111,7 @@ def _motion_or_none(mats):
         return None
     from .video_out import fill_matrices
 
-    return head_motion(fill_matrices(m), np.zeros((len(m), 70, 2)))
+    return head_motion(fill_matrices(m))
 
 
 def _pingpong(n: int, n_out: int, start: int = 0) -> np.ndarray:
@@ -297,8 +295,3 @@ def frames_shape(item):
     from .io.video import decode_image
 
     return decode_image(item).shape[:2]
-
-
-def face_centre(keypoints: np.ndarray) -> np.ndarray:
-    """Mean of the rigid points, shape (n, 2)."""
-    return np.asarray(keypoints, np.float64)[:, FACE_CENTER_POINTS, :2].mean(axis=1)

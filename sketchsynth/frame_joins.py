@@ -65,16 +65,6 @@ def similarity_params(m: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.column_stack([dst, np.log(np.maximum(scale, 1e-9)), angle])
 
 
-def similarity_matrices(params: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """2x3 similarity maps sending ``centre`` to ``params[:, :2]`` with scale/angle ``params[:, 2:]``."""
-    p = np.asarray(params, np.float64)
-    s = np.exp(p[:, 2])
-    c, si = s * np.cos(p[:, 3]), s * np.sin(p[:, 3])
-    lin = np.stack([np.stack([c, -si], 1), np.stack([si, c], 1)], 1)
-    off = p[:, :2] - (lin @ np.asarray(centre, np.float64)[:, :, None])[..., 0]
-    return np.concatenate([lin, off[..., None]], axis=2)
-
-
 def smooth_series(x: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing along axis 0 (offline, centred; edges reflected)."""
     from scipy.ndimage import gaussian_filter1d

@@ -6,7 +6,7 @@ Gaussian, so it follows the face smoothly: at a jump between takes of one
 fixed-camera session the face moves and the picture does not, and the aim
 glides after it. (Locking the face to one place instead -- mapping every frame
 onto the etalon's framing -- moves the whole picture at every jump: its
-frame-change p99 was 5.2x the real recording's, against ... for this camera;
+frame-change p99 was 5.2x the real recording's, against 2.5x for this camera;
 see ``benchmarks/bench_frames.py``.) Then each output frame is zoomed about its centre by the smallest factor
 at which the output rectangle, pulled back into the source frame, lies inside
 it: no unfilled pixel is ever shown. The zoom is smoothed too (a running
@@ -24,7 +24,7 @@ CAMERA_SIGMA = 12.0
 """Frames of Gaussian smoothing of the camera's aim (the face centre's path)."""
 ZOOM_WINDOW = 25
 """Frames over which the zoom looks ahead and back (running maximum) before smoothing."""
-FULL_CROSSFADE = 3
+FULL_CROSSFADE = CROSSFADE_FRAMES
 """Frames a join dissolves over in ``full`` mode (the whole picture changes, not only the mouth)."""
 EDGE_MARGIN = 1.0
 """Pixels kept away from the source frame's border (bilinear interpolation reads one pixel further)."""

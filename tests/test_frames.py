@@ -163,8 +163,6 @@ def test_composite_keeps_the_background_outside_the_mask(grid_db):
 
 
 def test_match_frames_options_on_the_cli(grid_db, tmp_path):
-    from conftest import one_line_error
-
     db_path, inputs = grid_db
     out = tmp_path / "dub"
     r = CliRunner().invoke(cli, ["match", str(inputs / "bbas1s.mp4"), "--db", str(db_path), "--out", str(out),
