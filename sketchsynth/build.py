@@ -46,7 +46,8 @@ FORMAT_VERSION = 1
 DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
 CHUNK = 65_536
 REASONS = ("", quality.NO_PERSON, quality.ANCHOR_LOW_CONFIDENCE, quality.MISSING_POINTS,
-           quality.DEGENERATE_ANCHORS, quality.HEAD_TURNED, quality.IMPLAUSIBLE_SHAPE, quality.LOW_CONFIDENCE)
+           quality.DEGENERATE_ANCHORS, quality.HEAD_TURNED, quality.IMPLAUSIBLE_SHAPE, quality.LOW_CONFIDENCE,
+           quality.LOW_DETECTOR_SCORE)
 _REASON_CODE = {r: i for i, r in enumerate(REASONS)}
 
 
@@ -215,8 +216,10 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
         r = readers[r_i]
         base = first[r_i]
         kp = read_npy_rows(out / "keypoints.npy", base + lo, base + hi)
+        weak = np.asarray((r.extra or {}).get("weak_detection_frames") or [], np.int64)
         return quality.assess_frames(kp, n_people[base + lo:base + hi], r.frames[lo:hi], anchors,
-                                     anchor_min_confidence, max_gap, shape_model=shape_model, gate=gated[r_i])
+                                     anchor_min_confidence, max_gap, shape_model=shape_model, gate=gated[r_i],
+                                     weak_detections=weak[(weak >= lo) & (weak < hi)] - lo)
 
     scratch = out / ".filtered.npy"
     if track_filter != "none":
@@ -318,7 +321,7 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     unusable = {REASONS[c]: int(k) for c, k in zip(*np.unique(reason[~usable], return_counts=True))}
     counts = {"frames": int(n), "usable": int(usable.sum()), "recordings": len(readers),
               "unusable_by_reason": unusable, "filled_points": int(filled.sum()),
-              "fit_gate": {"mode": fit_gate, "recordings_gated": int(sum(gated)),
+              "fit_gate": {"mode": fit_gate, "recordings_gated": int(sum(g == "full" for g in gated)),
                            "shape_model": shape_model.to_dict() if shape_model is not None else {}}}
     manifest = make_manifest(weights, normalizer, anchor_min_confidence, max_gap, person, track_filter, etalon,
                              counts, recordings, out, digests=finisher.sha256())
@@ -332,14 +335,17 @@ def _fit_gate_model(readers, first, keypoints_npy, fit_gate, chunk, max_frames: 
         from .errors import ParameterError
 
         raise ParameterError(f"fit_gate must be auto, on or off, got {fit_gate!r}")
-    gated = [fit_gate == "on" or (fit_gate == "auto" and r.kind == "video") for r in readers]
-    total = sum(r.n_frames for r, g in zip(readers, gated) if g)
+    # auto: the whole gate for tracked video, only the confidence test for keypoint recordings (OpenPose's
+    # confidences mean something; a turned head in a keypoint file was fitted by a tracker that knew it).
+    gated = ["full" if fit_gate == "on" or (fit_gate == "auto" and r.kind == "video") else
+             "confidence" if fit_gate == "auto" else False for r in readers]
+    total = sum(r.n_frames for r, g in zip(readers, gated) if g == "full")
     if not total:
         return gated, None
     step = max(1, total // max_frames)
     sample = []
     for r_i, r in enumerate(readers):
-        if gated[r_i]:
+        if gated[r_i] == "full":
             for a in range(0, r.n_frames, chunk):
                 b = min(r.n_frames, a + chunk)
                 sample.append(read_npy_rows(keypoints_npy, first[r_i] + a, first[r_i] + b)[::step])

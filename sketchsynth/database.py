@@ -58,7 +58,8 @@ class FrameDatabase:
         ``keypoints_`` stays as read.
     fit_gate : {"auto", "on", "off"}
         Mark frames whose landmarks fail the fit gate unusable
-        (:func:`sketchsynth.quality.fit_gate`); ``auto``: recordings tracked from video.
+        (:func:`sketchsynth.quality.fit_gate`); ``auto``: every test for recordings tracked
+        from video, the low-confidence test for keypoint recordings.
 
     Attributes
     ----------

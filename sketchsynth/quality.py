@@ -11,7 +11,8 @@ the nose tip's offset from the outer eye corners' midpoint, :func:`estimate_yaw`
 dlib's frontal model puts a frontal-looking set on profile and three-quarter
 faces), a shape the database's own shape statistics find implausible
 (:class:`ShapeModel`: reconstruction error of the Procrustes-aligned shape by
-its main PCA modes), or a low mean confidence (OpenPose input).
+its main PCA modes), a low mean confidence (OpenPose input), or a face that dlib's
+detector found only with a low score (tracked video).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DEGENERATE_ANCHORS = "degenerate_anchors"
 HEAD_TURNED = "head_turned"
 IMPLAUSIBLE_SHAPE = "implausible_shape"
 LOW_CONFIDENCE = "low_confidence"
+LOW_DETECTOR_SCORE = "low_detector_score"
 
 MAX_YAW_DEG = 25.0
 """Frames whose estimated yaw exceeds this are unusable (frontal GRID s1 frames reach 19 degrees)."""
@@ -97,7 +99,7 @@ def interpolate_gaps(keypoints: np.ndarray, frames: np.ndarray, max_gap: int,
 
 def assess_frames(keypoints: np.ndarray, n_people: np.ndarray, frames: np.ndarray, anchors,
                   anchor_min_confidence: float, max_gap: int, shape_model: "ShapeModel | None" = None,
-                  gate: bool = False):
+                  gate=False, weak_detections=None):
     """Usability of every frame of one track, after filling short gaps.
 
     Parameters
@@ -113,8 +115,12 @@ def assess_frames(keypoints: np.ndarray, n_people: np.ndarray, frames: np.ndarra
         See :func:`interpolate_gaps`.
     shape_model : ShapeModel, optional
         The database's shape statistics for the fit gate.
-    gate : bool
-        Apply the fit gate (:func:`fit_gate`) to frames that pass the other tests.
+    gate : bool or "confidence"
+        Apply the fit gate (:func:`fit_gate`) to frames that pass the other tests; ``"confidence"``: only
+        its low-confidence test.
+    weak_detections : array of int, optional
+        Rows (0-based, in this block) whose face the detector found only with a low score
+        (:func:`sketchsynth.sources.tracker.weak_detection_frames`); with ``gate`` they fail too.
 
     Returns
     -------
@@ -133,8 +139,14 @@ def assess_frames(keypoints: np.ndarray, n_people: np.ndarray, frames: np.ndarra
     clean, filled = interpolate_gaps(kp, frames, max_gap, skip_points=anchors)
     missing = ~no_person & ~low_anchor & ~(clean[..., 2] > 0).all(axis=1)
     reason = np.full(len(kp), "", dtype=object)
-    if gate:
+    if gate == "confidence":
+        reason[:] = fit_gate(kp, None, max_yaw=np.inf)[0]
+    elif gate:
         reason[:] = fit_gate(kp, shape_model)[0]
+        if weak_detections is not None and len(weak_detections):
+            w = np.asarray(weak_detections, np.int64)
+            w = w[(w >= 0) & (w < len(kp))]
+            reason[w[reason[w] == ""]] = LOW_DETECTOR_SCORE
     reason[missing] = MISSING_POINTS
     reason[low_anchor] = ANCHOR_LOW_CONFIDENCE
     reason[no_person] = NO_PERSON

@@ -54,6 +54,8 @@ def test_shipped_tracks_are_the_trackers_own_output(tmp_path):
     np.testing.assert_array_equal(shipped.keypoints, fresh.keypoints)
     np.testing.assert_array_equal(shipped.detected, fresh.detected)
     np.testing.assert_array_equal(shipped.time_s, fresh.time_s)
+    np.testing.assert_array_equal(shipped.det_score, fresh.det_score)  # NaN on followed frames, both
+    assert np.isfinite(fresh.det_score[fresh.detected]).all() and np.isnan(fresh.det_score[~fresh.detected]).all()
 
 
 def test_seeding_skips_a_changed_clip_and_other_tracker_parameters(tmp_path):
@@ -180,7 +182,7 @@ def test_match_frames_options_on_the_cli(grid_db, tmp_path):
 # ---------------------------------------------------------------------- the fit gate
 def test_fit_gate_flags_turned_heads_and_keeps_frontal_frames(shared_data, tmp_path):
     from sketchsynth.database import FrameDatabase
-    from sketchsynth.quality import HEAD_TURNED, fit_gate
+    from sketchsynth.quality import HEAD_TURNED, LOW_DETECTOR_SCORE, fit_gate
     from sketchsynth.sources.tracker import FaceTracker
 
     rec = tmp_path / "rec"
@@ -197,6 +199,9 @@ def test_fit_gate_flags_turned_heads_and_keeps_frontal_frames(shared_data, tmp_p
     db = FrameDatabase().build(rec, path=tmp_path / "db", force=True)
     counts = json.loads((tmp_path / "db" / "manifest.json").read_text())["counts"]
     assert counts["unusable_by_reason"].get(HEAD_TURNED, 0) == int((reason == HEAD_TURNED).sum())
+    # The tilted views the detector found only weakly are flagged too, never the frontal start.
+    weak = db.frames_["reason"].to_numpy() == LOW_DETECTOR_SCORE
+    assert weak.sum() >= 10 and not weak[:25].any()
     assert not np.isin(np.flatnonzero(face)[reason == HEAD_TURNED], db.usable_rows_).any()
 
 
@@ -204,9 +209,13 @@ def test_fit_gate_keeps_frontal_grid_frames():
     from sketchsynth.quality import ShapeModel, fit_gate
     from sketchsynth.sources.track_fixture import fixture_track
 
+    from sketchsynth.sources.tracker import weak_detection_frames
+
     with np.load(GRID / "tracks.npz") as z:
         meta = json.loads(str(z["meta"]))
-        kps = [fixture_track(z, e["name"], e, meta, "x").keypoints for e in meta["videos"]]
+        tracks = [fixture_track(z, e["name"], e, meta, "x") for e in meta["videos"]]
+    kps = [t.keypoints for t in tracks]
+    assert sum(len(weak_detection_frames(t)) for t in tracks) < 0.01 * sum(len(k) for k in kps)
     db = np.concatenate(kps[:100])
     model = ShapeModel().fit(db)
     for kp in (db, np.concatenate(kps[100:])):
@@ -215,7 +224,7 @@ def test_fit_gate_keeps_frontal_grid_frames():
         assert (reason != "").mean() < 0.01
 
 
-def test_fit_gate_flags_low_confidence_openpose_frames(fadg0_dir):
+def test_fit_gate_flags_low_confidence_openpose_frames(fadg0_dir, tmp_path):
     from sketchsynth.io.openpose import read_openpose_folder
     from sketchsynth.quality import LOW_CONFIDENCE, fit_gate
 
@@ -224,3 +233,13 @@ def test_fit_gate_flags_low_confidence_openpose_frames(fadg0_dir):
     kp[5:9, :, 2] *= 0.2  # OpenPose unsure of the whole face
     reason = fit_gate(kp)[0]
     assert (reason[5:9] == LOW_CONFIDENCE).all() and (np.delete(reason, range(5, 9)) == "").all()
+    # build-db marks them unusable and counts them (keypoint recordings get the confidence test by default).
+    from sketchsynth.database import FrameDatabase
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    np.save(rec / "sa1_low.npy", kp)
+    db = FrameDatabase(fps=25).build(rec, path=tmp_path / "db", force=True)
+    counts = json.loads((tmp_path / "db" / "manifest.json").read_text())["counts"]
+    assert counts["unusable_by_reason"] == {LOW_CONFIDENCE: 4}
+    assert not np.isin([5, 6, 7, 8], db.usable_rows_).any()

@@ -31,7 +31,8 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
                                       "normalization (keypoints.npy keeps the points as read).")
 @click.option("--fit-gate", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Mark frames whose landmarks cannot fit (head turned, shape implausible against the "
-                   "recordings' own shape statistics, low confidence) unusable; auto: recordings tracked from video.")
+                   "recordings' own shape statistics, low confidence, weak detection) unusable; auto: all tests "
+                   "for video, the confidence test for keypoints.")
 @video_options
 def command(recordings, db_path, fps, force, person, mode, anchors, stable_points, anchor_min_confidence, max_gap,
             workers, track_filter, fit_gate, video_opts):

@@ -16,7 +16,8 @@ Fixture layout (one ``np.savez_compressed`` file): ``meta`` (JSON: tracker
 parameters, model, and per video its name, sha256 and video properties) and
 per video ``<name>/points`` (n_frames, 68, 2) int16 (0 without a face),
 ``<name>/face`` (n_frames,) bool, ``<name>/n_faces`` int16,
-``<name>/detected`` bool, ``<name>/time_s`` float64.
+``<name>/detected`` bool, ``<name>/time_s`` float64, ``<name>/det_score`` float32
+(dlib's detector score, NaN on followed frames).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def write_fixture(path, videos, tracker=None, progress=None) -> dict:
     arrays, entries = {}, []
     for v in videos:
         tv = tracker.track(v)
+        if tv.det_score is None:  # cached before detector scores were kept: track again
+            params = {k: val for k, val in tracker.get_params().items() if k != "cache"}
+            tv = type(tracker)(**params, cache=False).track(v)
         name = Path(v).stem
         kp = tv.keypoints
         face = tv.n_faces > 0
@@ -71,6 +75,7 @@ def write_fixture(path, videos, tracker=None, progress=None) -> dict:
         arrays[f"{name}/n_faces"] = tv.n_faces.astype(np.int16)
         arrays[f"{name}/detected"] = tv.detected.astype(bool)
         arrays[f"{name}/time_s"] = tv.time_s.astype(np.float64)
+        arrays[f"{name}/det_score"] = np.asarray(tv.det_score, np.float32)
         video = dict(tv.info["video"])
         video.pop("path", None)
         entries.append({"name": name, "sha256": file_sha256(v), "video": video})
@@ -90,7 +95,9 @@ def fixture_track(z, name: str, meta_entry: dict, tracker_meta: dict, path: str)
     kp = FaceTracker._to_openpose([p if f else None for p, f in zip(pts, face)])
     info = {"video": {"path": os.path.abspath(path), **meta_entry["video"]}, "tracker": tracker_meta["tracker"],
             "model": tracker_meta["model"]}
-    return TrackedVideo(kp, z[f"{name}/time_s"], z[f"{name}/n_faces"], z[f"{name}/detected"], info)
+    score = z[f"{name}/det_score"] if f"{name}/det_score" in z.files else None
+    return TrackedVideo(kp, z[f"{name}/time_s"], z[f"{name}/n_faces"], z[f"{name}/detected"], info,
+                        det_score=score)
 
 
 def seed_track_cache(fixture, videos, tracker=None) -> dict:
