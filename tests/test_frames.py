@@ -230,7 +230,7 @@ def test_fit_gate_flags_low_confidence_openpose_frames(fadg0_dir, tmp_path):
 
     kp = read_openpose_folder(fadg0_dir / "sa1").keypoints.copy()
     assert (fit_gate(kp)[0] == "").all()
-    kp[5:9, :, 2] *= 0.2  # OpenPose unsure of the whole face
+    kp[5:9, :, 2] = 0.25  # OpenPose unsure of the whole face (anchors still above --anchor-min-confidence)
     reason = fit_gate(kp)[0]
     assert (reason[5:9] == LOW_CONFIDENCE).all() and (np.delete(reason, range(5, 9)) == "").all()
     # build-db marks them unusable and counts them (keypoint recordings get the confidence test by default).
