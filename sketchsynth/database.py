@@ -22,11 +22,11 @@ import pandas as pd
 
 from ._version import __version__
 from .build import DATA_FILES, FORMAT, FORMAT_VERSION
+from .defaults import DEFAULT_DB  # noqa: F401  (re-exported: the default of save/load)
 from .errors import DatabaseError, InputError, ParameterError
 from .layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_weights, point_order_lips_first
 from .normalize import Normalizer
 from .storage import atomic_directory, sha256_file
-DEFAULT_DB = os.path.join("db", "default")
 
 
 class FrameDatabase:

@@ -47,21 +47,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH  # noqa: F401  (re-exported)
 from .errors import ParameterError
 
 # numba (via _kernels) loads on first use, so the CLI can read the defaults below cheaply.
 JOINS = {"successor": 0, "method": 1}
 """Join cost variants and their codes in :func:`sketchsynth._kernels.viterbi_lattice`."""
-
-DEFAULT_SMOOTH = 0.5
-"""Default weight of the join cost against the target cost, chosen with ``sketchsynth evaluate``:
-with :data:`DEFAULT_JUMP_COST` it cut jumps 5.3x for +28% mean target cost on a held-out
-stretch of the henan take (30 fps), and 5.0x for +29% on the fadg0 sentences held out one
-at a time (25 fps); the join's distance term alone (jump cost 0) needs lambda = 2 for 4.7x at +39%."""
-DEFAULT_CANDIDATES = 32
-"""Top-K frames per input frame in the lattice."""
-DEFAULT_JUMP_COST = 1.5
-"""Constant added to every jump's join cost, in units of the input's median per-frame target cost."""
 
 
 @dataclass

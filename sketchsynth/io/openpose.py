@@ -458,10 +458,33 @@ def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, fram
         raise ValueError(f"keypoints must have shape (n, {N_POINTS}, 3), got {keypoints.shape}")
     frames = np.arange(len(keypoints)) if frames is None else np.asarray(frames)
     os.makedirs(folder, exist_ok=True)
-    names = []
-    for f, face in zip(frames, keypoints):
-        name = f"{prefix}_{int(f):012d}_keypoints.json"
-        with open(os.path.join(folder, name), "wb") as fh:
-            fh.write(orjson.dumps(openpose_document(face)))
-        names.append(name)
+    names = [f"{prefix}_{int(f):012d}_keypoints.json" for f in frames[:len(keypoints)]]
+    docs = [orjson.dumps(openpose_document(face)) for face in keypoints[:len(names)]]
+    _write_files(folder, names, docs)
     return names
+
+
+def _write_files(folder, names, docs, threads: int = 4) -> None:
+    """Write ``docs[i]`` to ``folder/names[i]``; threads for many files (open/write/close release the GIL)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+    def write(lo, hi):
+        for name, doc in zip(names[lo:hi], docs[lo:hi]):
+            fd = os.open(os.path.join(folder, name), flags, 0o666)
+            try:
+                view = memoryview(doc)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+
+    n = len(names)
+    if n < 256 or threads <= 1:
+        write(0, n)
+        return
+    import concurrent.futures as cf
+
+    step = -(-n // threads)
+    with cf.ThreadPoolExecutor(threads) as pool:
+        for f in [pool.submit(write, lo, min(n, lo + step)) for lo in range(0, n, step)]:
+            f.result()
