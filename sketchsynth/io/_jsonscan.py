@@ -413,7 +413,9 @@ def _scan_one(buf, start, end, out, role, is_obj):
         key_people = False
         key_face = False
         if c == 45 or _is_digit(c):
-            got, n_got = _numbers(buf, pos, end, out, n_face if parent == _FACE else -1,
+            # np.int64(-1), not -1: a literal argument would compile _numbers twice (for Literal[int](-1)
+            # while the types are being inferred, then for int64), seconds per install
+            got, n_got = _numbers(buf, pos, end, out, n_face if parent == _FACE else np.int64(-1),
                                   depth > 0 and not is_obj[depth - 1])
             if got < 0:
                 return FALLBACK, 0, 0
@@ -544,7 +546,7 @@ def read_faces(dir_fd, names, max_coord, faces, n_people, status):
         if size < 0:
             status[i] = UNREADABLE
             continue
-        st, npeo, nface = _scan_one(buf, 0, size, tmp, role, is_obj)
+        st, npeo, nface = _scan_one(buf, np.int64(0), size, tmp, role, is_obj)  # no literal: see _numbers
         if st == OK:
             st, npeo = _store_face(tmp, nface, npeo, max_coord, faces, i)
         status[i] = st

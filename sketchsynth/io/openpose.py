@@ -91,7 +91,14 @@ def list_frame_files(folder: str | os.PathLike, as_array: bool = False) -> tuple
         listed = [e.name for e in os.scandir(folder) if e.is_file()]
     except OSError as e:
         raise InputError(f"cannot list folder ({e.strerror})", folder) from None
-    buf, start, length, kind, frames = _names.parse_names(listed)
+    from .._jit import worth_it
+
+    if worth_it(_names._parse_names, len(listed)):
+        buf, start, length, kind, frames = _names.parse_names(listed)
+    else:  # a short listing: the regular expression costs less than compiling the parser
+        buf = None
+        kind = np.full(len(listed), _names.NOT_JSON, np.int8)
+        frames = np.full(len(listed), _names.ASK_PYTHON, np.int64)
     for i in np.flatnonzero(frames == _names.ASK_PYTHON):  # non-ASCII names: as the regular expression says
         lower = listed[i].lower()
         kind[i] = (_names.KEYPOINTS_JSON if lower.endswith("_keypoints.json") else
@@ -116,6 +123,9 @@ def list_frame_files(folder: str | os.PathLike, as_array: bool = False) -> tuple
         raise InputError(f"{listed[take[dup[0]]]} and {listed[take[dup[0] + 1]]} carry the same frame number "
                          f"{frames[dup[0]]}", folder)
     if as_array:
+        if buf is None:
+            encoded = [os.fsencode(listed[i]) for i in take]
+            return np.array(encoded, dtype=f"S{max(map(len, encoded), default=0) + 1}"), frames
         return _names.gather(buf, start[take], length[take]), frames
     return [listed[i] for i in take], frames
 
@@ -317,6 +327,18 @@ def _read_chunk_python(folder, names, person, faces, n_people):
     n_people[:] = npeo
 
 
+def _read_chunk_orjson(folder, names, person, faces, n_people):
+    """:func:`_read_chunk` with orjson for every file (:func:`parse_frame`): no kernel to compile.
+
+    Every file is read before any is parsed, so an unreadable file is reported before an invalid one,
+    as the other readers do.
+    """
+    blobs = [_read_file(folder, name) for name in names]
+    for i, data in enumerate(blobs):
+        face, n_people[i] = parse_frame(data, _path(folder, names[i]), person)
+        faces[i] = 0 if face is None else face
+
+
 def check_person_rule(person):
     """Validate a ``person`` option: a rule name or a non-negative index."""
     if isinstance(person, str) and person.isdigit():
@@ -388,6 +410,13 @@ def read_openpose_files(folder_jobs, person="largest", n_workers: int | None = N
     step = 1024 if parallel else max(1, total)
     jobs = [(os.fspath(folder), names[i:i + step], person, kp[i:i + step], npeo[i:i + step])
             for (folder, names), (kp, npeo) in zip(folder_jobs, out) for i in range(0, len(names), step)]
+    from .._jit import worth_it
+    from ._jsonscan import read_faces
+
+    if not worth_it(read_faces, total):
+        for job in jobs:  # compiling the scanner would cost more than it saves here
+            _read_chunk_orjson(*job)
+        return out
     if not parallel or len(jobs) == 1:
         for job in jobs:
             _read_chunk(*job)
