@@ -64,7 +64,7 @@ def _pick_plot_frame(result) -> int:
 
 def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool = False,
                         plot_frames=None, extra_columns: dict | None = None, summary_extra: dict | None = None,
-                        matched_kp: np.ndarray | None = None, write_files=None) -> dict:
+                        matched_kp: np.ndarray | None = None, write_files=None, protect=()) -> dict:
     """Write the output folder of a match atomically.
 
     Parameters
@@ -86,6 +86,9 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
         Matched keypoints in input coordinates (default computed from ``result``).
     write_files : callable(tmpdir), optional
         Writes more files (e.g. videos) into the folder before it is renamed into place.
+    protect : iterable of (path, label)
+        Paths ``out`` must not be, contain or lie inside; the input and the
+        database always are (see :func:`sketchsynth.storage.check_target`).
 
     Returns
     -------
@@ -123,7 +126,8 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
         "plots": [f"comparison_{t:05d}.png" if len(plot_frames) > 1 else "comparison.png" for t in plot_frames],
     }
     summary.update(summary_extra or {})
-    with atomic_directory(out, force=force, error=InputError, what="output folder") as tmp:
+    protect = [*protect, (track.path, "the match input"), (getattr(db, "path_", None), "the database being read")]
+    with atomic_directory(out, force=force, error=InputError, kind="match", protect=protect) as tmp:
         table.to_csv(tmp / "selection.csv", index=False, float_format="%.6g")
         write_openpose_folder(tmp / "matched", np.where(np.isfinite(matched_kp), matched_kp, np.nan),
                               frames=track.frames, prefix=_safe_prefix(track.name))

@@ -15,7 +15,9 @@ from ..errors import SketchSynthError
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    from ..errors import printable
+
+    return " ".join(printable(text).split())
 
 
 class _Group(click.Group):

@@ -65,7 +65,8 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     """
     from ..database import FrameDatabase
     from ..decode import ViterbiDecoder
-    from ..errors import ParameterError
+    from ..errors import InputError, ParameterError
+    from ..storage import check_target
     from ..sources.load import load_input
     from ..search import IVFSearch, check_metric
     from ..synthesis import describe, synthesize, write_synthesis
@@ -87,9 +88,11 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     decoder.check(db)
     track = load_input(input_path, fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
     out = out or os.path.join("out", track.name.replace("/", "_"))
+    protect = [(input_path, "the match input"), (audio, "the --audio file"), (db.path_, "the database being read")]
+    check_target(out, force=force, protect=protect, kind="match", error=InputError)  # before the work
     syn = synthesize(db, track, metric=metric, k=k, exhaustive=exhaustive, decoder=decoder, search=search, ivf=ivf,
                      seam_blend=seam_blend, track_filter=track_filter)
     write_synthesis(out, db, syn, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
-                    sketch_video=sketch_video, progress=True)
+                    sketch_video=sketch_video, progress=True, protect=protect)
     for line in describe(db, syn, out):
         click.echo(line)

@@ -122,6 +122,7 @@ def open_landmark_file(path: str | os.PathLike):
         frames = frames.astype(np.int64)
     if fps is not None:
         fps = float(np.asarray(fps).reshape(-1)[0]) if np.asarray(fps).size == 1 else -1.0
-        if not np.isfinite(fps) or not 0 < fps <= 1000:
-            raise InputError("'fps' must be one frame rate between 0 and 1000", path)
+        from .framerate import check_frame_rate
+
+        fps = check_frame_rate(fps, "'fps'", path)
     return arr, frames, fps

@@ -208,9 +208,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     else:
         frame_dur = 1.0 / float(rate) if rate else 0.04
         span = frame_dur
-    fps = float(rate) if rate and float(rate) > 0 else n / span
-    if n > 1 and abs(fps - n / span) / fps > 0.01:  # header rate disagrees with the timestamps
+    fps = float(rate) if rate and float(rate) > 0 else (n / span if span > 0 else 0.0)
+    if n > 1 and span > 0 and fps > 0 and abs(fps - n / span) / fps > 0.01:  # header and timestamps disagree
         fps = n / span
+    from .framerate import check_frame_rate
+
+    fps = check_frame_rate(fps, "the video's frame rate", path)
     tick = float(tb) if tb else 0.0
     vfr = bool(n > 2 and (steps.max() - steps.min()) > 1.5 * tick + 0.02 * frame_dur)
     return VideoInfo(path=path, fps=fps, n_frames=n, width=int(width), height=int(height), duration=span,
@@ -489,9 +492,9 @@ def decode_image(item) -> np.ndarray:
 
 
 def _rate_fraction(fps: float) -> Fraction:
-    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        raise ParameterError(f"video frame rate must be between 0 and 1000, got {fps}")
-    return Fraction(fps).limit_denominator(1001)
+    from .framerate import check_frame_rate
+
+    return Fraction(check_frame_rate(fps, "video frame rate", error=ParameterError)).limit_denominator(1001)
 
 
 class VideoWriter:

@@ -190,9 +190,9 @@ def _read_sidecar(path: str) -> float:
         fps = float(text.split()[0])
     except (OSError, ValueError, IndexError, UnicodeDecodeError):
         raise InputError("frame-rate sidecar must hold one positive number, e.g. 30", path) from None
-    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        raise InputError(f"frame rate {fps:g} is not plausible (expected 1-1000)", path)
-    return fps
+    from ..io.framerate import check_frame_rate
+
+    return check_frame_rate(fps, "frame rate", path)
 
 
 def find_fps_sidecar(rec: Recording) -> str | None:
@@ -241,6 +241,7 @@ def resolve_fps(rec: Recording, fps: float | None, assume: float | None = None) 
 
 
 def check_fps(fps):
-    if fps is not None and (not np.isfinite(fps) or fps <= 0 or fps > 1000):
-        raise ParameterError(f"--fps must be a frame rate between 0 and 1000, got {fps}")
-    return fps
+    """The --fps option checked like every other frame rate (see :func:`sketchsynth.io.framerate.check_frame_rate`)."""
+    from ..io.framerate import check_frame_rate
+
+    return None if fps is None else check_frame_rate(fps, "--fps", error=ParameterError)

@@ -225,7 +225,7 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
         "npz-unnamed-arrays": (lambda p: np.savez(p, a=kp, b=kp), "name the track"),
         "npz-frames-not-increasing": (lambda p: np.savez(p, keypoints=kp, frames=np.zeros(20, np.int64)),
                                       "'frames' must be 20 increasing"),
-        "npz-bad-fps": (lambda p: np.savez(p, keypoints=kp, fps=np.float32(-4)), "'fps' must be"),
+        "npz-bad-fps": (lambda p: np.savez(p, keypoints=kp, fps=np.float32(-4)), "'fps' -4 is not plausible"),
     }
     for cid, (write, message) in arrays.items():
         p = lm / (cid + (".npz" if cid.startswith("npz") else ".npy"))
