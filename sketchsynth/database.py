@@ -27,6 +27,8 @@ from .layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_we
 from .normalize import Normalizer
 from .storage import atomic_directory, sha256_file
 DEFAULT_DB = os.path.join("db", "default")
+MAX_GAP = 1000  # frames interpolated across at most (33 s at 30 fps: longer is no gap, it is a missing take)
+MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))  # threads and processes beyond this only cost memory
 MAX_MANIFEST_BYTES = 64 << 20  # a manifest lists recordings, not frames: far below this
 
 
@@ -210,8 +212,12 @@ class FrameDatabase:
             raise ParameterError(f"weights must be {N_POINTS} non-negative numbers, not all zero")
         if not 0 <= self.anchor_min_confidence <= 1:
             raise ParameterError(f"anchor_min_confidence must be within 0-1, got {self.anchor_min_confidence}")
-        if int(self.max_gap) != self.max_gap or self.max_gap < 0:
-            raise ParameterError(f"max_gap must be a whole number >= 0, got {self.max_gap}")
+        if int(self.max_gap) != self.max_gap or not 0 <= self.max_gap <= MAX_GAP:
+            # The build reads chunks with max_gap frames of context: an unbounded gap is unbounded memory.
+            raise ParameterError(f"max_gap must be a whole number within 0-{MAX_GAP} frames, got {self.max_gap}")
+        if self.n_workers is not None and (int(self.n_workers) != self.n_workers
+                                           or not 1 <= self.n_workers <= MAX_WORKERS):
+            raise ParameterError(f"--workers must be a whole number within 1-{MAX_WORKERS}, got {self.n_workers}")
         from .filters import METHODS
 
         if self.track_filter not in METHODS:
@@ -438,8 +444,8 @@ class FrameDatabase:
 
         if not hasattr(self, "frames_"):
             raise RuntimeError("FrameDatabase is not built: call build() or load() first")
-        protect = [*protect, (getattr(self, "source_", None), "the recordings"),
-                   (getattr(self, "path_", None), "the database being read")]
+        # Its own path may be rewritten (a loaded database's arrays are mapped from files the swap keeps).
+        protect = [*protect, (getattr(self, "source_", None), "the recordings")]
         with atomic_directory(path, force=force, error=DatabaseError, kind="database", protect=protect) as tmp:
             np.save(tmp / "keypoints.npy", np.ascontiguousarray(self.keypoints_, np.float32))
             np.save(tmp / "normalized.npy", self.normalized_)
@@ -529,9 +535,16 @@ class FrameDatabase:
                                     path) from None
 
         mode = None if in_memory else "r"
-        keypoints = read("keypoints.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
-        normalized = read("normalized.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
-        transforms = read("transforms.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
+        from .io.npy import load_npy
+
+        keypoints = read("keypoints.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
+        normalized = read("normalized.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
+        transforms = read("transforms.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
+        dtypes = {"keypoints.npy": (keypoints, np.float32), "normalized.npy": (normalized, np.float32),
+                  "transforms.npy": (transforms, np.float64)}
+        for name, (arr, want) in dtypes.items():
+            if arr.dtype != want:
+                raise DatabaseError(f"{name} holds {arr.dtype}, expected {np.dtype(want)}; {rebuild}", path)
         table = read("frames.parquet", pd.read_parquet)
         # index.faiss is never handed to FAISS: a same-size corruption of it could crash the process
         # (FAISS trusts its own format). The flat index is rebuilt from normalized.npy instead, which

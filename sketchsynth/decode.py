@@ -402,7 +402,9 @@ def blend_seams(db, rows: np.ndarray, is_jump: np.ndarray, frames: int) -> np.nd
     if frames == 0:
         return pts
     succ, _ = usable_links(db)
-    s = np.arange(frames + 1) / frames
+    # Only the first len(rows) + 1 steps of the fade can be used: a blend longer than the input costs no
+    # more memory than one as long as it (--seam-blend 1000000000 once allocated until killed).
+    s = np.arange(min(int(frames), len(rows)) + 1) / float(frames)
     fade = 1.0 - s * s * (3.0 - 2.0 * s)  # 1 at the jump, 0 after ``frames`` frames
     out = pts.copy()
     offset = np.zeros(pts.shape[1:])

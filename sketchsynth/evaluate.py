@@ -153,6 +153,7 @@ def split_tracks(tracks, fold: list[Holdout], guard: int = 0):
     """
     if int(guard) != guard or guard < 0:
         raise ParameterError(f"--guard must be a whole number of frames >= 0, got {guard}")
+    guard = min(int(guard), 1 << 40)  # beyond any recording's frame numbers; keeps int64 arithmetic exact
     by_name = {h.recording: [] for h in fold}
     for h in fold:
         by_name[h.recording].append(h)

@@ -161,8 +161,30 @@ def load_match_outputs(out: str | os.PathLike) -> dict:
         raise InputError(f"not a sketchsynth match output (missing {', '.join(missing)}); "
                          "run sketchsynth match first", out)
     try:
-        return {"input": np.load(out / "input_keypoints.npy"), "matched": np.load(out / "matched_keypoints.npy"),
-                "selection": pd.read_csv(out / "selection.csv"),
-                "summary": json.loads((out / "summary.json").read_text())}
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read match output ({str(e)[:100]})", out) from None
+        from .io.npy import load_npy
+
+        res = {"input": load_npy(out / "input_keypoints.npy"), "matched": load_npy(out / "matched_keypoints.npy"),
+               "selection": pd.read_csv(out / "selection.csv"),
+               "summary": json.loads((out / "summary.json").read_bytes())}
+    except (OSError, ValueError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise InputError(f"cannot read match output ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})",
+                         out) from None
+    n = len(res["selection"])
+    for name in ("input", "matched"):
+        a = res[name]
+        if a.ndim != 3 or a.shape[1:] != (70, 3) or not np.issubdtype(a.dtype, np.floating):
+            raise InputError(f"{name}_keypoints.npy has shape {a.shape} ({a.dtype}), expected (frames, 70, 3) "
+                             "floats; run sketchsynth match again", out)
+        if len(a) != n:
+            raise InputError(f"the files disagree in length: selection.csv has {n} rows, {name}_keypoints.npy "
+                             f"{len(a)} frames; run sketchsynth match again", out)
+    need_cols = {"recording", "frame", "target_cost"}
+    if not need_cols <= set(res["selection"].columns) or not isinstance(res["summary"], dict):
+        raise InputError(f"selection.csv lacks columns {sorted(need_cols - set(res['selection'].columns))} or "
+                         "summary.json is not an object; run sketchsynth match again", out)
+    for col in ("frame", "target_cost"):
+        if not pd.api.types.is_numeric_dtype(res["selection"][col]):
+            raise InputError(f"selection.csv column {col} holds non-numbers; run sketchsynth match again", out)
+    if n == 0:
+        raise InputError("the match output has no frames", out)
+    return res

@@ -376,6 +376,17 @@ def atomic_file(path: str | os.PathLike, force: bool = False, protect=(), what: 
         raise
 
 
+def result_protect(result_dir: str | os.PathLike, input_path=None) -> list:
+    """What writing figures of a match output must never overwrite: the files it is read from, and its input."""
+    result_dir = Path(result_dir)
+    files = ["selection.csv", "input_keypoints.npy", "matched_keypoints.npy", "summary.json", "videos.json",
+             "sketch.mp4", "frames.mp4", "matched", OUTPUT_MARKER]
+    out = [(result_dir / f, "a file of the match output") for f in files]
+    if input_path:
+        out.append((input_path, "the match's input"))
+    return out
+
+
 def display_path(path: str | os.PathLike) -> str:
     """A path for messages and JSON: undecodable bytes of a file name shown as backslash escapes."""
     return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")

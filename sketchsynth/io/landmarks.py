@@ -106,7 +106,9 @@ def open_landmark_file(path: str | os.PathLike):
                 if "fps" in keys:
                     fps = z["fps"]
         else:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            from .npy import load_npy
+
+            arr = load_npy(path, mmap_mode="r")
     except InputError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ParameterError
+from ..errors import InputError, ParameterError, printable
 from ..layout import N_POINTS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm")
@@ -138,11 +138,11 @@ def discover(path: str | os.PathLike) -> list[Recording]:
             raise InputError("not a recording: expected a folder of OpenPose JSON, a .npy/.npz "
                              "landmark array or a video file", root)
         stem = Path(root).stem
-        return [Recording(stem, root, kind, os.path.dirname(root) or ".")]
+        return [Recording(printable(stem), root, kind, os.path.dirname(root) or ".")]
     if not os.access(root, os.R_OK | os.X_OK):
         raise InputError("folder is not readable (check its permissions)", root)
     if _has_json(root):
-        return [Recording(Path(os.path.abspath(root)).name, root, "openpose", root)]
+        return [Recording(printable(Path(os.path.abspath(root)).name), root, "openpose", root)]
 
     found: list[Recording] = []
     seen_real: set[str] = set()
@@ -168,13 +168,13 @@ def discover(path: str | os.PathLike) -> list[Recording]:
                 if not os.access(e.path, os.R_OK | os.X_OK):
                     raise InputError("folder is not readable (check its permissions)", e.path)
                 if _has_json(e.path):
-                    found.append(Recording(name, e.path, "openpose", root))
+                    found.append(Recording(printable(name), e.path, "openpose", root))
                 else:
                     walk(e.path, name)
             elif e.is_file():
                 kind = _kind_of_file(e.name)
                 if kind is not None:
-                    found.append(Recording(name.rsplit(".", 1)[0], e.path, kind, root))
+                    found.append(Recording(printable(name.rsplit(".", 1)[0]), e.path, kind, root))
 
     walk(root, "")
     if not found:
