@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..layout import N_LANDMARKS_68, N_POINTS, estimate_pupils
-from .openpose import MAX_COORDINATE
+from .openpose import MAX_CONFIDENCE, MAX_COORDINATE
 
 ESTIMATED_PUPIL_CONFIDENCE = 0.5
 """Pupils estimated from the eye contour get this fraction of the contour's confidence."""
@@ -51,6 +51,8 @@ def to_openpose70(points: np.ndarray, path=None) -> tuple[np.ndarray, bool]:
             raise InputError(f"landmark array has a coordinate beyond {MAX_COORDINATE:g} px", path)
         if pts[..., 2].min(initial=0) < 0:
             raise InputError("landmark array has a negative confidence", path)
+        if pts[..., 2].max(initial=0) > MAX_CONFIDENCE:
+            raise InputError(f"landmark array has a confidence beyond {MAX_CONFIDENCE:g} (expected 0-1)", path)
         return np.array(pts, dtype=np.float32), False
     pts = pts.astype(np.float64)
     if np.isinf(pts).any():
@@ -65,6 +67,8 @@ def to_openpose70(points: np.ndarray, path=None) -> tuple[np.ndarray, bool]:
         conf = np.where(finite, pts[..., 2], 0)
         if conf.min(initial=0) < 0:
             raise InputError("landmark array has a negative confidence", path)
+        if conf.max(initial=0) > MAX_CONFIDENCE:
+            raise InputError(f"landmark array has a confidence beyond {MAX_CONFIDENCE:g} (expected 0-1)", path)
         out[:, :n, 2] = conf
     else:
         out[:, :n, 2] = finite.astype(np.float64)
