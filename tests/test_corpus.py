@@ -26,10 +26,10 @@ def _snapshot(root: Path) -> dict:
     seen = {}
     cache = os.environ.get("SKETCHSYNTH_CACHE")  # sketchsynth's own caches may grow (a faceless video's track)
     for folder, dirs, files in os.walk(root):
-        if cache and (folder + os.sep).startswith(os.path.join(cache, "")):
-            continue
         for name in dirs + files:
             p = os.path.join(folder, name)
+            if cache and (p + os.sep).startswith(os.path.join(cache, "")):
+                continue
             st = os.lstat(p)
             seen[p] = (st.st_mode, st.st_ino, st.st_size, 0 if os.path.isdir(p) else st.st_mtime_ns,
                        os.readlink(p) if os.path.islink(p) else None)
