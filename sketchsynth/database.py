@@ -333,7 +333,10 @@ class FrameDatabase:
         self._usable_vectors = None
         self._usable_perm = None
         if index is None:
-            self._usable_vectors = weighted_vectors(self.normalized_[self.usable_rows_], self.weights_)
+            u = self.usable_rows_
+            # every frame usable (the common case): no copy of the rows before weighting them
+            frames = self.normalized_ if len(u) == len(self.normalized_) else self.normalized_[u]
+            self._usable_vectors = weighted_vectors(frames, self.weights_)
             if not np.isfinite(self._usable_vectors).all():
                 raise DatabaseError("normalized.npy holds non-finite points in usable frames (corrupt); rebuild "
                                     "the database with build-db --force", getattr(self, "path_", None))
@@ -381,7 +384,10 @@ class FrameDatabase:
         from .search import weighted_vectors
 
         if self._usable_vectors is None:
-            self._usable_vectors = weighted_vectors(self.normalized_[self.usable_rows_], self.weights_)
+            u = self.usable_rows_
+            # every frame usable (the common case): no copy of the rows before weighting them
+            frames = self.normalized_ if len(u) == len(self.normalized_) else self.normalized_[u]
+            self._usable_vectors = weighted_vectors(frames, self.weights_)
         return self._usable_vectors
 
     def usable_permuted(self) -> np.ndarray:
