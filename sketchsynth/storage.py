@@ -185,6 +185,30 @@ def written_by_sketchsynth(folder: str | os.PathLike) -> str | None:
         mark = doc.get("sketchsynth")
         if name == OUTPUT_MARKER and isinstance(mark, dict) and isinstance(mark.get("kind"), str):
             return mark["kind"]
+    return _legacy_output(folder)
+
+
+def _legacy_output(folder: Path) -> str | None:
+    """A match output or evaluation report written before the marker existed (sketchsynth 0.1), recognized by
+    all of its own files. (A track output without the marker is never recognized: it looks exactly like a
+    user's recording.)"""
+    import json
+
+    def has(*names):
+        return all((folder / n).is_file() and not (folder / n).is_symlink() for n in names)
+
+    try:
+        if has("summary.json", "selection.csv", "input_keypoints.npy", "matched_keypoints.npy") and \
+                (folder / "summary.json").stat().st_size < 1 << 24:
+            doc = json.loads((folder / "summary.json").read_bytes())
+            if isinstance(doc, dict) and {"input", "database", "metric", "matched_frames"} <= set(doc):
+                return "match"
+        if has("report.md", "report.json", "lmd_vs_jumps.png") and (folder / "report.json").stat().st_size < 1 << 24:
+            doc = json.loads((folder / "report.json").read_bytes())
+            if isinstance(doc, dict) and {"rows", "settings"} <= set(doc):
+                return "evaluate"
+    except (OSError, ValueError):
+        return None
     return None
 
 

@@ -362,6 +362,7 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
             cases.append(Case(cid, "cli-value", args, expect, must_not_exist=[res, dbs / cid]))
 
         value_case("cli-negative-k", ["-k", "-5"], ["-k must be >= 1"])
+        value_case("cli-k-beyond-database", ["-k", "1000000000"], ["-k 1000000000 is larger than the database"])
         value_case("cli-unknown-metric", ["--metric", "cosine"], ["--metric", "cosine"])
         value_case("cli-plot-frame-outside", ["--plot-frame", "5000"], ["--plot-frame 5000 is outside"])
         value_case("cli-not-an-integer", ["-k", "many"], ["-k", "many"])
