@@ -233,3 +233,25 @@ def test_output_files_are_written_atomically_and_overwritten_only_with_force(tmp
     with pytest.raises(InputError, match="lies inside the recordings"):
         with atomic_file(tmp_path / "x.csv", protect=[(tmp_path, "the recordings")]):
             pass
+
+
+def test_outputs_written_before_the_marker_are_still_recognized(tmp_path):
+    """A match output of sketchsynth 0.1 (no marker) is recognized by all of its files; a lookalike is not."""
+    import json
+
+    from sketchsynth.storage import written_by_sketchsynth
+
+    old = tmp_path / "old_run"
+    old.mkdir()
+    for name in ("selection.csv", "input_keypoints.npy", "matched_keypoints.npy"):
+        (old / name).write_bytes(b"x")
+    (old / "summary.json").write_text(json.dumps({"input": "a", "database": "b", "metric": "sum",
+                                                  "matched_frames": 3}))
+    assert written_by_sketchsynth(old) == "match"
+    (old / "summary.json").write_text(json.dumps({"input": "a"}))
+    assert written_by_sketchsynth(old) is None
+    rec = tmp_path / "tracked"  # an old track output is indistinguishable from a recording: never recognized
+    rec.mkdir()
+    (rec / "fps.txt").write_text("25")
+    (rec / "x_000000000000_keypoints.json").write_text('{"people": []}')
+    assert written_by_sketchsynth(rec) is None
