@@ -28,7 +28,7 @@ writes (match, evaluate, track): what ``--force`` may replace. A database is rec
 
 
 def _real(path: str | os.PathLike) -> Path:
-    """The real path of ``path``: its parent's symlinks resolved, and the last component too when it is one."""
+    """The real path of ``path``: every symlink resolved, the last component's too."""
     return Path(os.path.realpath(os.path.abspath(path)))
 
 

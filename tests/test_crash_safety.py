@@ -132,8 +132,10 @@ def test_failed_build_leaves_the_old_database(fadg0_dir, tmp_path):
 # ---------------------------------------------------------------- issue 9: the --force rule, the lock file
 def test_force_replaces_only_what_sketchsynth_wrote(fadg0_dir, tmp_path, monkeypatch):
     from sketchsynth.errors import DatabaseError, InputError
-    from sketchsynth.storage import OUTPUT_MARKER, atomic_directory, written_by_sketchsynth
+    from sketchsynth.build import FORMAT
+    from sketchsynth.storage import DATABASE_FORMAT, OUTPUT_MARKER, atomic_directory, written_by_sketchsynth
 
+    assert DATABASE_FORMAT == FORMAT
     monkeypatch.chdir(tmp_path)
     user = tmp_path / "mine"
     user.mkdir()
