@@ -27,6 +27,13 @@ from ..layout import N_POINTS
 
 MAX_COORDINATE = 1e6
 """Coordinates beyond this many pixels are treated as corrupt tracker output."""
+MAX_FRAME_FILE_BYTES = 4 << 20
+"""Largest OpenPose frame file read (4 MB). One person with body, face and hand keypoints takes about
+5 KB (fadg0's files with body keypoints); this leaves room for hundreds of people. Larger files are
+refused by their size, before they are read."""
+MAX_CONFIDENCE = MAX_COORDINATE
+"""Confidences beyond this are corrupt too (OpenPose writes 0-1; 1e308 once became inf in float32).
+The numba scanner applies the same bound to both (it hands such files to the full parser, which words it)."""
 
 PERSON_RULES = ("largest", "first", "confident")
 
@@ -227,6 +234,9 @@ def parse_frame(data: bytes, path: str, person="largest") -> tuple[np.ndarray | 
                              f"{MAX_COORDINATE:g} px (corrupt tracker output?)")
         if face[:, 2].min() < 0:
             raise _bad(path, f"people[{i}].face_keypoints_2d has a negative confidence")
+        if face[:, 2].max() > MAX_CONFIDENCE:
+            raise _bad(path, f"people[{i}].face_keypoints_2d has a confidence beyond {MAX_CONFIDENCE:g} "
+                             "(expected 0-1; corrupt tracker output?)")
         if face[:, 2].max() <= 0:
             continue  # OpenPose writes all zeros for a face it could not fit
         faces.append(face.astype(np.float32))
@@ -240,14 +250,24 @@ def parse_frame(data: bytes, path: str, person="largest") -> tuple[np.ndarray | 
 
 def _read_bytes(path: str) -> bytes:
     # os.open/os.read skip the buffered-file object: a third of the cost per small file.
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
+        size = os.fstat(fd).st_size
+        if size > MAX_FRAME_FILE_BYTES:  # by its size, before reading it
+            raise InputError(f"file of {size / 1e6:.1f} MB is too large for an OpenPose frame file (at most "
+                             f"{MAX_FRAME_FILE_BYTES >> 20} MB)", path)
         parts = [os.read(fd, 1 << 16)]
-        while len(parts[-1]) == 1 << 16 or (len(parts) > 1 and parts[-1]):
+        total = len(parts[0])
+        while (len(parts[-1]) == 1 << 16 or (len(parts) > 1 and parts[-1])) and total <= MAX_FRAME_FILE_BYTES:
             parts.append(os.read(fd, 1 << 20))
+            total += len(parts[-1])
             if not parts[-1]:
                 break
-        return b"".join(parts)
+        data = b"".join(parts)
+        if len(data) > MAX_FRAME_FILE_BYTES:  # grew while read, or not a regular file
+            raise InputError(f"file is too large for an OpenPose frame file (at most "
+                             f"{MAX_FRAME_FILE_BYTES >> 20} MB)", path)
+        return data
     finally:
         os.close(fd)
 
@@ -296,7 +316,8 @@ def _read_chunk(folder, names, person, faces, n_people):
         return _read_chunk_python(folder, names, person, faces, n_people)
     status = np.empty(len(names), dtype=np.int8)
     try:
-        _jsonscan.read(dir_fd, _jsonscan.name_table(names), MAX_COORDINATE, faces, n_people, status)
+        _jsonscan.read(dir_fd, _jsonscan.name_table(names), MAX_COORDINATE, faces, n_people, status,
+                       MAX_FRAME_FILE_BYTES)
     finally:
         os.close(dir_fd)
     # Files the kernel could not open or read, again from Python (all of them first:
