@@ -44,7 +44,7 @@ def video_example_paths(examples: str | os.PathLike | None = None) -> dict:
 
 
 def seed_example_tracks(paths: dict) -> dict:
-    """Seed the track cache with the shipped tracks of the bundled clips (see :mod:`sketchsynth.sources.track_fixture`)."""
+    """Seed the track cache with the bundled clips' shipped tracks (:mod:`sketchsynth.sources.track_fixture`)."""
     from .sources.track_fixture import seed_track_cache
 
     videos = sorted(paths["recordings"].glob("*.mp4")) + sorted(paths["inputs"].glob("*.mp4"))
