@@ -251,6 +251,10 @@ def test_sketch_frames_draw_input_black_and_match_blue():
     assert blue(side[1][40:, 480:]) == 0  # nothing matched, nothing drawn (below the legend)
     over = next(sketch_frames(kp, match, (480, 400), np.array([2]), layout="overlay"))
     assert over.shape == (400, 480, 3) and black(over) > 500 and blue(over) > 500
+    # Where the match coincides with the input (lips, mostly) the input stays black, the match shows around it.
+    same = next(sketch_frames(kp, kp, (480, 400), np.array([0]), layout="overlay"))
+    alone = next(sketch_frames(kp, kp * np.nan, (480, 400), np.array([0]), layout="overlay"))
+    assert black(same[40:]) >= 0.9 * black(alone[40:]) and blue(same) > 500
 
 
 def test_frames_video_shows_the_selected_database_frames_where_the_input_head_is(video_db, clips, tmp_path):
