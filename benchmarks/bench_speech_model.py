@@ -139,7 +139,7 @@ def summarize(ot, op, wt, wp, jumps=None):
 class Selector:
     """A database of fit-set frames searched by weighted mouth+jaw distance, per frame or by Viterbi."""
 
-    def __init__(self, data, fit_names, audio_feats=None):
+    def __init__(self, data, fit_names, audio_feats=None, weights=None):
         import faiss
 
         rows_kp, rows_y, succ, af = [], [], [], []
@@ -162,7 +162,8 @@ class Selector:
         self.af = np.concatenate(af).astype(np.float32) if af else None
         self.open = mouth_opening(self.kp)
         self.width = lip_width(self.kp)
-        self.sw = np.sqrt(np.repeat(W_POINTS, 2)).astype(np.float32)
+        w = W_POINTS if weights is None else np.asarray(weights, np.float32)
+        self.sw = np.sqrt(np.repeat(w, 2)).astype(np.float32)
         self.vec = np.ascontiguousarray(self.y.reshape(len(self.y), -1) * self.sw)
         self.index = faiss.IndexFlatL2(self.vec.shape[1])
         self.index.add(self.vec)

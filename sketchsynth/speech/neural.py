@@ -45,6 +45,9 @@ class MLPMouth(_NpzModel):
         Seeds torch and the batch order: refitting gives the same model.
     max_seconds : float
         Wall-clock training budget.
+    n_threads : int
+        torch threads while training. One by default: on a shared 2-core machine under load,
+        two threads ran an epoch 12x slower than one (their pool spins waiting for each other).
 
     Attributes
     ----------
@@ -58,12 +61,12 @@ class MLPMouth(_NpzModel):
 
     kind = "mlp-mouth"
     _params = ("hidden", "n_components", "dropout", "epochs", "batch_size", "lr", "weight_decay", "seed",
-               "max_seconds")
+               "max_seconds", "n_threads")
     _arrays = ("x_mean", "x_scale", "proj", "y_mean", "y_scale", "layers")
 
     def __init__(self, hidden=(512, 512), n_components: int = 256, dropout: float = 0.1, epochs: int = 30,
                  batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
-                 max_seconds: float = 120.0):
+                 max_seconds: float = 120.0, n_threads: int = 1):
         self.hidden = hidden
         self.n_components = n_components
         self.dropout = dropout
@@ -73,6 +76,7 @@ class MLPMouth(_NpzModel):
         self.weight_decay = weight_decay
         self.seed = seed
         self.max_seconds = max_seconds
+        self.n_threads = n_threads
 
     def get_params(self) -> dict:
         p = super().get_params()
@@ -101,6 +105,15 @@ class MLPMouth(_NpzModel):
         pw = np.where(np.isin(SPEECH_POINTS, GROUPS["lips"]), 10.0, 1.0)
         loss_w = torch.tensor(np.repeat(pw / pw.mean(), 2), dtype=torch.float32)
 
+        threads = torch.get_num_threads()
+        torch.set_num_threads(int(self.n_threads))
+        try:
+            self._train(torch, Z, T, loss_w, progress)
+        finally:
+            torch.set_num_threads(threads)
+        return self
+
+    def _train(self, torch, Z, T, loss_w, progress):
         torch.manual_seed(int(self.seed))
         gen = np.random.default_rng(int(self.seed))
         layers, n_in = [], k
@@ -127,12 +140,11 @@ class MLPMouth(_NpzModel):
                 sched.step()
             self.n_epochs_ = epoch + 1
             if progress is not None:
-                progress(epoch, float(loss))
+                progress(epoch, float(loss.detach()))
             if time.monotonic() - t0 > self.max_seconds:
                 break
         lin = [m for m in net if isinstance(m, torch.nn.Linear)]
         self.weights_ = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in lin]
-        return self
 
     # the layer list is stored as flat arrays W0, b0, W1, b1, ... in the npz
     @property
