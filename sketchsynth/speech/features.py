@@ -111,7 +111,8 @@ class LogMel:
 
 
 def context_offsets(past_s: float, future_s: float, step: float) -> np.ndarray:
-    """Offsets (seconds) of the mel frames stacked for one video frame, from ``-past_s`` to ``+future_s``.
+    """Offsets (seconds) of the mel frames stacked for one video frame: multiples of ``step`` within
+    ``[-past_s, +future_s]``.
 
     Returns
     -------
@@ -119,13 +120,13 @@ def context_offsets(past_s: float, future_s: float, step: float) -> np.ndarray:
     """
     if past_s < 0 or future_s < 0 or step <= 0:
         raise ParameterError(f"context: need past_s, future_s >= 0 and step > 0, got {past_s}, {future_s}, {step}")
-    lo = -int(round(past_s / step))
-    hi = int(round(future_s / step))
+    lo = -int(np.floor(past_s / step + 1e-9))   # never more context than asked for
+    hi = int(np.floor(future_s / step + 1e-9))
     return np.arange(lo, hi + 1) * float(step)
 
 
-def frame_context(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray, past_s: float = 0.16,
-                  future_s: float = 0.3, step: float = 0.04) -> np.ndarray:
+def frame_context(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray, past_s: float = 0.32,
+                  future_s: float = 0.48, step: float = 0.04) -> np.ndarray:
     """Stack, for every video frame, the mel frames around its time.
 
     Parameters

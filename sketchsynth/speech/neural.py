@@ -15,6 +15,7 @@ selection looks.
 from __future__ import annotations
 
 import time
+import zipfile
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class MLPMouth(_NpzModel):
     def _train(self, torch, Z, T, loss_w, progress):
         torch.manual_seed(int(self.seed))
         gen = np.random.default_rng(int(self.seed))
-        layers, n_in = [], k
+        layers, n_in = [], Z.shape[1]
         for h in self.hidden:
             layers += [torch.nn.Linear(n_in, int(h)), torch.nn.ReLU(), torch.nn.Dropout(self.dropout)]
             n_in = int(h)
@@ -177,7 +178,7 @@ class MLPMouth(_NpzModel):
                 for k in ("x_mean", "x_scale", "proj", "y_mean", "y_scale"):
                     setattr(m, k + "_", z[k])
                 m.weights_ = [(z[f"W{i}"], z[f"b{i}"]) for i in range(int(z["layers"]))]
-        except (OSError, KeyError, ValueError, EOFError) as e:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise InputError(f"damaged or not a sketchsynth speech model ({type(e).__name__}: {e}); "
                              "refit it (sketchsynth fit-speech)", path) from None
         return m
