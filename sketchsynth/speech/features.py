@@ -4,6 +4,10 @@ The front end is Live Speech Portraits' (Lu et al. 2021): 16 kHz mono, 80 mel ba
 7600 Hz, 512-point FFT, a window of 1/60 s and a hop of 1/120 s, log power. It runs on librosa
 (optional extra ``speech``).
 
+No separate normalization stage: the regressors standardize their inputs with statistics of the
+frames they are fitted on, and per-utterance mean removal (CMVN) lowered opening r from 0.847 to
+0.832 on GRID s1 (benchmarks/speech_research.md).
+
 A video frame at time ``t`` is described by the mel frames at ``t + offset`` for offsets from
 ``-past_s`` to ``+future_s``: the mouth moves *before* the sound it shapes (lips close before a
 /b/ is heard), so the window looks ahead -- LSP delays its audio by 300 ms for the same reason.
@@ -163,51 +167,3 @@ def frame_context(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarra
     out = mel[i0] * (1.0 - a) + mel[i0 + 1] * a                                # (n_frames, n_ctx, n_mels)
     return np.ascontiguousarray(out.reshape(len(t), -1), dtype=np.float32)
 
-
-class FeatureScaler:
-    """Mean-variance normalization of features, optionally per utterance first (CMVN).
-
-    Parameters
-    ----------
-    per_utterance : bool
-        Subtract each utterance's own mean before the global scaling (removes channel and
-        loudness differences between recordings; needs whole utterances at :meth:`transform`).
-    eps : float
-        Floor of the standard deviation.
-
-    Attributes
-    ----------
-    mean_, scale_ : np.ndarray, shape (n_features,), float32
-    """
-
-    def __init__(self, per_utterance: bool = False, eps: float = 1e-3):
-        self.per_utterance = per_utterance
-        self.eps = eps
-
-    def _center(self, X):
-        X = np.asarray(X, dtype=np.float32)
-        return X - X.mean(axis=0, keepdims=True) if self.per_utterance else X
-
-    def fit(self, utterances) -> "FeatureScaler":
-        """Fit on a list of per-utterance arrays, each (n_frames_i, n_features)."""
-        Xs = [self._center(u) for u in utterances]
-        X = np.concatenate(Xs)
-        self.mean_ = X.mean(axis=0).astype(np.float32)
-        self.scale_ = np.maximum(X.std(axis=0), self.eps).astype(np.float32)
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """One utterance (n_frames, n_features) -> normalized, float32."""
-        if not hasattr(self, "mean_"):
-            raise RuntimeError("FeatureScaler is not fitted")
-        return ((self._center(X) - self.mean_) / self.scale_).astype(np.float32)
-
-    def to_arrays(self) -> dict:
-        return {"mean": self.mean_, "scale": self.scale_, "per_utterance": np.array(self.per_utterance)}
-
-    @classmethod
-    def from_arrays(cls, arrays) -> "FeatureScaler":
-        s = cls(per_utterance=bool(arrays["per_utterance"]))
-        s.mean_ = np.asarray(arrays["mean"], np.float32)
-        s.scale_ = np.asarray(arrays["scale"], np.float32)
-        return s
