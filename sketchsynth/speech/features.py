@@ -137,7 +137,7 @@ def frame_context(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarra
     ----------
     mel : np.ndarray, shape (n_mel_frames, n_mels)
     mel_times : np.ndarray, shape (n_mel_frames,)
-        Seconds, increasing (:attr:`LogMel.times_`).
+        Seconds, evenly spaced and increasing (:attr:`LogMel.times_`).
     frame_times : np.ndarray, shape (n_frames,)
         Video frame times, seconds, on the audio's timeline (``Track.time_s``).
     past_s, future_s : float

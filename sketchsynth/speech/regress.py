@@ -51,6 +51,7 @@ def _pca(Z: np.ndarray, k: int | None):
 class _NpzModel:
     """save/load of fitted attributes as npz arrays; subclasses list them in ``_arrays``."""
 
+    _params: tuple[str, ...] = ()
     _arrays: tuple[str, ...] = ()
     kind = ""
 
