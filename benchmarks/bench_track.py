@@ -131,7 +131,7 @@ def make_640x480(parts: list[str], path: Path, max_seconds: float | None = None,
 def tracking_speed(path: Path) -> dict:
     """Frames/s of one process, single-threaded decoding: decoding alone and tracking in both modes."""
     from sketchsynth.io.video import iter_frames, probe
-    from sketchsynth.track import FaceTracker
+    from sketchsynth.sources.tracker import FaceTracker
 
     n = probe(path).n_frames
     t0 = time.perf_counter()
@@ -153,7 +153,7 @@ def tracking_speed(path: Path) -> dict:
 
 def jitter_table() -> list[dict]:
     from sketchsynth.layout import MOUTH, inter_ocular
-    from sketchsynth.track import DEFAULT_FILTER, FaceTracker, smooth_track
+    from sketchsynth.sources.tracker import DEFAULT_FILTER, FaceTracker, smooth_track
 
     def jitter(kp):
         ok = (kp[..., 2] > 0).all(axis=1)

@@ -159,7 +159,7 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .io.readers import read_rows
+    from .sources.readers import read_rows
     from .search import weighted_vectors
 
     names = [r.name for r in readers]

@@ -38,7 +38,7 @@ def run_demo(db_path="db/example", out="out/demo", examples=None, log=print, vid
     from .database import FrameDatabase
     from .decode import ViterbiDecoder
     from .errors import DependencyError
-    from .io.recordings import load_input
+    from .sources.load import load_input
     from .synthesis import synthesize, write_synthesis
 
     paths = example_paths(examples)

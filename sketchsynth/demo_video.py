@@ -63,7 +63,7 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
     """
     from .database import FrameDatabase
     from .decode import DEFAULT_SMOOTH, ViterbiDecoder
-    from .io.recordings import load_input
+    from .sources.load import load_input
     from .synthesis import synthesize, write_synthesis
 
     paths = video_example_paths(examples)

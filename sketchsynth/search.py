@@ -159,7 +159,7 @@ _warned: set = set()
 def ivf_cache_dir() -> Path:
     """Folder of cached IVF training: ``$SKETCHSYNTH_CACHE/ivf`` (default ``~/.cache/sketchsynth/ivf``).
 
-    The same root as the video tracker's cache (:func:`sketchsynth.track.cache_dir`).
+    The same root as the video tracker's cache (:func:`sketchsynth.sources.tracker.cache_dir`).
     """
     root = os.environ.get("SKETCHSYNTH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sketchsynth")
     return Path(root) / "ivf"
@@ -441,6 +441,11 @@ def _assemble_ivf(vectors: np.ndarray, ids: np.ndarray, centroids: np.ndarray, a
 def _read_ivf_cache(path: Path, params: dict, problems: list):
     """(centroids, assign) from a cache file, or None when it is missing or does not fit (noted in ``problems``)."""
     try:
+        # Read nothing larger than the arrays this database needs could be (centroids, cells, metadata).
+        expected = 4 * params["nlist"] * params["dim"] + 4 * params["n_usable"] + (1 << 16)
+        if path.stat().st_size > 2 * expected:
+            problems.append(f"cached IVF index {path} is larger than it can be; trained it again")
+            return None
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             centroids, assign = z["centroids"], z["assign"]

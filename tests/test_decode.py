@@ -87,6 +87,16 @@ def test_kernel_matches_reference_on_random_lattices(seed, join):
             np.testing.assert_array_equal(g, r, err_msg=name)
 
 
+def test_stable_argsort_is_numpys():
+    rng = np.random.default_rng(5)
+    for n in [0, 1, 2, 15, 16, 17, 31, 33, 64, 100, 257, 1000]:
+        for v in (rng.normal(size=n), rng.integers(0, 4, n).astype(float), np.where(rng.random(n) < 0.3, np.inf,
+                                                                                   rng.normal(size=n))):
+            out, tmp = np.full(n + 2, -7, np.int64), np.zeros(n + 2, np.int64)
+            _kernels._stable_argsort(np.concatenate([v, [-1.0, 5.0]]), n, out, tmp)
+            np.testing.assert_array_equal(out[:n], np.argsort(v, kind="stable"))
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_viterbi_finds_the_brute_force_optimum(seed):
     rng = np.random.default_rng(100 + seed)
@@ -145,7 +155,7 @@ def test_successors_join_the_lattice():
 def henan_match(henan_db, henan_split):
     """A database of henan frames 1-7820 and the per-frame match of 600 held-out frames."""
     from sketchsynth import match
-    from sketchsynth.io.recordings import discover, load_tracks
+    from sketchsynth.sources.load import discover, load_tracks
 
     held = load_tracks(discover(henan_split["heldout"]))[0]
     return henan_db, held, match(henan_db, held.keypoints[:600])
@@ -294,7 +304,7 @@ def test_match_command_smooths_and_reports(example_db, example_input, tmp_path):
     import pandas as pd
 
     from sketchsynth import FrameDatabase, match
-    from sketchsynth.io.recordings import load_input
+    from sketchsynth.sources.load import load_input
 
     out = tmp_path / "smooth"
     res = _cli(["match", example_input, "--db", example_db, "--out", out, "--seam-blend", "3"])

@@ -15,14 +15,14 @@ from sketchsynth.evaluate import Config, evaluate, make_folds, parse_holdout, sp
 
 @pytest.fixture(scope="module")
 def henan_tracks(henan_dir):
-    from sketchsynth.io.recordings import discover, load_tracks
+    from sketchsynth.sources.load import discover, load_tracks
 
     return load_tracks(discover(henan_dir), fps=30)
 
 
 @pytest.fixture(scope="module")
 def fadg0_tracks(fadg0_dir):
-    from sketchsynth.io.recordings import discover, load_tracks
+    from sketchsynth.sources.load import discover, load_tracks
 
     return load_tracks(discover(fadg0_dir))
 

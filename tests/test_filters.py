@@ -18,7 +18,7 @@ def _mouth_jitter(kp):
 
 @pytest.fixture(scope="module")
 def henan_track(henan_split):
-    from sketchsynth.io.recordings import discover, load_tracks
+    from sketchsynth.sources.load import discover, load_tracks
 
     return load_tracks(discover(henan_split["heldout"]))[0]
 

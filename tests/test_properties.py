@@ -130,7 +130,7 @@ def test_landmark_arrays_only_raise_the_projects_errors(arr):
 def small_db(henan_dir):
     """Three short real recordings (henan frames) with a hole: successors end inside and at the ends."""
     from sketchsynth import FrameDatabase
-    from sketchsynth.io.recordings import Track
+    from sketchsynth.sources.recordings import Track
 
     kp = read_openpose_folder(henan_dir).keypoints
     tracks = []

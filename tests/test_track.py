@@ -11,12 +11,12 @@ from click.testing import CliRunner
 from sketchsynth.cli import cli
 from sketchsynth.errors import DependencyError, InputError
 from sketchsynth.io.openpose import read_openpose_folder
-from sketchsynth.io.recordings import Recording, discover, load_tracks
+from sketchsynth.sources.load import Recording, discover, load_tracks
 from sketchsynth.layout import MOUTH, inter_ocular
 
 pytest.importorskip("av")
 pytest.importorskip("dlib")
-track = pytest.importorskip("sketchsynth.track")
+track = pytest.importorskip("sketchsynth.sources.tracker")
 
 SENTENCES = ("sa1", "sa2", "si1279", "si1909")
 

@@ -257,7 +257,7 @@ def test_frames_video_shows_the_selected_database_frames_where_the_input_head_is
     """frames.mp4 frame t is DB frame rows[t] warped by inv(M_input[t]) o M_db[rows[t]]: its face
     lands on the input's face, so the warped database keypoints equal matched_in_input_coords."""
     from sketchsynth import FrameDatabase, match
-    from sketchsynth.io.recordings import load_input
+    from sketchsynth.sources.load import load_input
     from sketchsynth.matching import matched_in_input_coords
     from sketchsynth.normalize import apply_matrices
     from sketchsynth.video_out import warp_matrices
@@ -300,7 +300,7 @@ def test_keypoint_input_writes_no_videos_and_sheet_is_refused(video_db, fadg0_di
 
 def test_frames_video_is_skipped_when_database_videos_are_gone(video_db, clips, tmp_path):
     from sketchsynth import FrameDatabase, match
-    from sketchsynth.io.recordings import load_input
+    from sketchsynth.sources.load import load_input
     from sketchsynth.results import write_match_outputs
     from sketchsynth.video_out import MatchVideoWriter
 

@@ -65,8 +65,9 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     """
     from ..database import FrameDatabase
     from ..decode import ViterbiDecoder
-    from ..errors import ParameterError
-    from ..io.recordings import load_input
+    from ..errors import InputError, ParameterError
+    from ..storage import check_target
+    from ..sources.load import load_input
     from ..search import IVFSearch, check_metric
     from ..synthesis import describe, synthesize, write_synthesis
 
@@ -86,10 +87,19 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     check_expectations(db, expect_weights, expect_normalization)
     decoder.check(db)
     track = load_input(input_path, fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
+    k_given = click.get_current_context().get_parameter_source("k") != click.core.ParameterSource.DEFAULT
+    if k_given and k > db.n_usable_:
+        raise ParameterError(f"-k {k} is larger than the database's {db.n_usable_} usable frames; use at most "
+                             f"{db.n_usable_} (or --exhaustive for the exact minimum)")
+    if min(k, db.n_usable_) * len(track) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
+        raise ParameterError(f"-k {k} x {len(track)} input frames needs more than 4 GB of candidates; use a "
+                             "smaller -k, or --exhaustive (which needs none)")
     out = out or os.path.join("out", track.name.replace("/", "_"))
+    protect = [(input_path, "the match input"), (audio, "the --audio file"), (db.path_, "the database being read")]
+    check_target(out, force=force, protect=protect, kind="match", error=InputError)  # before the work
     syn = synthesize(db, track, metric=metric, k=k, exhaustive=exhaustive, decoder=decoder, search=search, ivf=ivf,
                      seam_blend=seam_blend, track_filter=track_filter)
     write_synthesis(out, db, syn, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
-                    sketch_video=sketch_video, progress=True)
+                    sketch_video=sketch_video, progress=True, protect=protect)
     for line in describe(db, syn, out):
         click.echo(line)

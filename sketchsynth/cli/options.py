@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..database import DEFAULT_DB
+from ..defaults import DEFAULT_DB
 
 
 def db_option(f):
@@ -79,7 +79,7 @@ def video_options(f):
 
 
 def tracker_kwargs(video_opts: dict | None) -> dict:
-    """CLI video options -> keyword arguments of :func:`sketchsynth.track.track_video_recording`."""
+    """CLI video options -> keyword arguments of :func:`sketchsynth.sources.tracker.track_video_recording`."""
     opts = dict(video_opts or {})
     out = {}
     if opts.get("detect_every") is not None:
@@ -93,7 +93,7 @@ def tracker_kwargs(video_opts: dict | None) -> dict:
 
 def smoothing_options(f):
     """Options of the smooth (Viterbi) synthesis, shared by match and evaluate."""
-    from ..decode import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
+    from ..defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
 
     # applied last-first, so --help lists them in this order
     f = click.option("--beam", type=float, default=None,

@@ -32,8 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DependencyError, InputError, ParameterError, require
-from .layout import N_LANDMARKS_68, N_POINTS
+from ..errors import DependencyError, InputError, ParameterError, require
+from ..layout import N_LANDMARKS_68, N_POINTS
+from .recordings import Track
 
 BACKENDS = ("dlib",)
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
@@ -367,7 +368,7 @@ class FaceTracker:
 
     @staticmethod
     def _to_openpose(pts68: list) -> np.ndarray:
-        from .io.landmarks import to_openpose70
+        from ..io.landmarks import to_openpose70
 
         arr = np.full((len(pts68), N_LANDMARKS_68, 3), np.nan)
         for i, p in enumerate(pts68):
@@ -404,7 +405,7 @@ class FaceTracker:
         DependencyError
             PyAV, dlib or the model file is missing.
         """
-        from .io.video import iter_frames, probe
+        from ..io.video import iter_frames, probe
 
         path = os.fspath(path)
         self._check()
@@ -533,7 +534,7 @@ def smooth_track(keypoints: np.ndarray, fps: float, method: str | None = DEFAULT
     """
     if method is None or method == "none":
         return np.asarray(keypoints, np.float32)
-    from .filters import filter_keypoints
+    from ..filters import filter_keypoints
 
     return filter_keypoints(keypoints, fps, method=method, **(params or {}))
 
@@ -541,7 +542,7 @@ def smooth_track(keypoints: np.ndarray, fps: float, method: str | None = DEFAULT
 def track_video_recording(rec, progress: bool = False, jitter_filter: str | None = DEFAULT_FILTER,
                           filter_params: dict | None = None, threads: int = 0, progress_callback=None,
                           require_face: bool = True, **tracker_options):
-    """Track a video recording into a :class:`~sketchsynth.io.recordings.Track`.
+    """Track a video recording into a :class:`~sketchsynth.sources.recordings.Track`.
 
     Parameters
     ----------
@@ -576,8 +577,7 @@ def track_video_recording(rec, progress: bool = False, jitter_filter: str | None
     InputError
         Not a readable video, or no face in any frame.
     """
-    from .io.recordings import Track
-
+    
     unknown = sorted(set(tracker_options) - set(TRACK_OPTIONS))
     if unknown:
         raise ParameterError(f"unknown video option(s) {', '.join(unknown)} (known: {', '.join(TRACK_OPTIONS)}, "
@@ -643,7 +643,7 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
     import concurrent.futures as cf
     import multiprocessing as mp
 
-    from .io.video import probe
+    from ..io.video import probe
 
     if not recordings:
         return []
@@ -672,7 +672,7 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
                        disable=None)
     import multiprocessing.managers
 
-    from .storage import close_inherited_locks
+    from ..storage import close_inherited_locks
 
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     manager = None

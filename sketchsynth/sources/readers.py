@@ -4,7 +4,7 @@ A :class:`RecordingReader` knows a recording's length, frame numbers and frame
 rate up front and hands out its keypoints a row range at a time. OpenPose folders
 are listed once (file names kept as a compact byte array) and parsed chunk by
 chunk; ``.npy`` arrays are memory-mapped; videos are tracked whole (their
-keypoints are small) through :func:`sketchsynth.io.recordings.load_tracks`.
+keypoints are small) through :func:`sketchsynth.sources.load.load_tracks`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class RecordingReader:
     def sources(self, start: int, stop: int) -> list[str]:
         """Per-frame source names for rows start:stop."""
         if self.json_names is not None:
-            return [os.fsdecode(n) for n in self.json_names[start:stop]]
+            # Display names: undecodable bytes as backslash escapes (Arrow and CSV hold only valid UTF-8).
+            return [bytes(n).decode("utf-8", "backslashreplace") for n in self.json_names[start:stop]]
         if self.track is not None:
             return list(self.track.sources[start:stop])
         base = os.path.basename(self.path)
@@ -60,7 +61,7 @@ class RecordingReader:
         import pyarrow as pa
 
         if self.json_names is not None:
-            from ._names import to_arrow
+            from ..io._names import to_arrow
 
             return to_arrow(self.json_names[start:stop])
         return pa.array(self.sources(start, stop), type=pa.string())
@@ -91,7 +92,7 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
     n_workers : int, optional
         Processes tracking videos (default: CPU count).
     video_options : dict, optional
-        Passed to :func:`sketchsynth.track.track_video_recording`; videos are
+        Passed to :func:`sketchsynth.sources.tracker.track_video_recording`; videos are
         tracked here, in parallel processes, each once (tracks are cached).
     assume_fps : float, optional
         Frame rate to assume (source ``"assumed"``) when neither a sidecar nor
@@ -101,8 +102,8 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
     -------
     list of RecordingReader
     """
-    from .landmarks import open_landmark_file
-    from .openpose import list_frame_files
+    from ..io.landmarks import open_landmark_file
+    from ..io.openpose import list_frame_files
     from .recordings import check_fps
 
     check_fps(fps)
@@ -126,7 +127,7 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
         else:
             videos.append(i)
     if videos:
-        from ..track import track_video_recordings
+        from .tracker import track_video_recordings
 
         tracks = track_video_recordings([recordings[i] for i in videos], n_workers=n_workers, progress=progress,
                                         **(video_options or {}))
@@ -143,9 +144,9 @@ def read_rows(segments, person="largest", n_workers: int | None = None):
     list of (keypoints, n_people)
         keypoints of shape (stop - start, 70, 3) float32 per segment.
     """
-    from .landmarks import to_openpose70
-    from .npy import read_npy_rows
-    from .openpose import read_openpose_files
+    from ..io.landmarks import to_openpose70
+    from ..io.npy import read_npy_rows
+    from ..io.openpose import read_openpose_files
 
     out: list = [None] * len(segments)
     json_idx = []

@@ -4,7 +4,7 @@ A *recording* is one continuous take of the speaker:
 
 - a folder of OpenPose JSON files (``*_keypoints.json``, frame number in the name);
 - a ``.npy`` / ``.npz`` landmark array of shape (n_frames, 68|70, 2|3);
-- a video file (tracked by :mod:`sketchsynth.track`).
+- a video file (tracked by :mod:`sketchsynth.sources.tracker`).
 
 ``discover`` accepts a single recording or a folder of them (searched
 recursively; symlinked folders are followed once).
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ParameterError
+from ..errors import InputError, ParameterError, printable
 from ..layout import N_POINTS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm")
@@ -138,11 +138,11 @@ def discover(path: str | os.PathLike) -> list[Recording]:
             raise InputError("not a recording: expected a folder of OpenPose JSON, a .npy/.npz "
                              "landmark array or a video file", root)
         stem = Path(root).stem
-        return [Recording(stem, root, kind, os.path.dirname(root) or ".")]
+        return [Recording(printable(stem), root, kind, os.path.dirname(root) or ".")]
     if not os.access(root, os.R_OK | os.X_OK):
         raise InputError("folder is not readable (check its permissions)", root)
     if _has_json(root):
-        return [Recording(Path(os.path.abspath(root)).name, root, "openpose", root)]
+        return [Recording(printable(Path(os.path.abspath(root)).name), root, "openpose", root)]
 
     found: list[Recording] = []
     seen_real: set[str] = set()
@@ -168,13 +168,13 @@ def discover(path: str | os.PathLike) -> list[Recording]:
                 if not os.access(e.path, os.R_OK | os.X_OK):
                     raise InputError("folder is not readable (check its permissions)", e.path)
                 if _has_json(e.path):
-                    found.append(Recording(name, e.path, "openpose", root))
+                    found.append(Recording(printable(name), e.path, "openpose", root))
                 else:
                     walk(e.path, name)
             elif e.is_file():
                 kind = _kind_of_file(e.name)
                 if kind is not None:
-                    found.append(Recording(name.rsplit(".", 1)[0], e.path, kind, root))
+                    found.append(Recording(printable(name.rsplit(".", 1)[0]), e.path, kind, root))
 
     walk(root, "")
     if not found:
@@ -190,9 +190,9 @@ def _read_sidecar(path: str) -> float:
         fps = float(text.split()[0])
     except (OSError, ValueError, IndexError, UnicodeDecodeError):
         raise InputError("frame-rate sidecar must hold one positive number, e.g. 30", path) from None
-    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        raise InputError(f"frame rate {fps:g} is not plausible (expected 1-1000)", path)
-    return fps
+    from ..io.framerate import check_frame_rate
+
+    return check_frame_rate(fps, "frame rate", path)
 
 
 def find_fps_sidecar(rec: Recording) -> str | None:
@@ -241,69 +241,7 @@ def resolve_fps(rec: Recording, fps: float | None, assume: float | None = None) 
 
 
 def check_fps(fps):
-    if fps is not None and (not np.isfinite(fps) or fps <= 0 or fps > 1000):
-        raise ParameterError(f"--fps must be a frame rate between 0 and 1000, got {fps}")
-    return fps
+    """The --fps option checked like every other frame rate (see :func:`sketchsynth.io.framerate.check_frame_rate`)."""
+    from ..io.framerate import check_frame_rate
 
-
-def load_tracks(recordings: list[Recording], fps: float | None = None, person="largest",
-                n_workers: int | None = None, progress: bool = False, video_options: dict | None = None,
-                assume_fps: float | None = None) -> list[Track]:
-    """Read every recording into a :class:`Track`.
-
-    Parameters
-    ----------
-    recordings : list of Recording
-    fps : float, optional
-        Frame rate of keypoint recordings without a sidecar.
-    assume_fps : float, optional
-        Frame rate to assume (source ``"assumed"``) when neither a sidecar nor
-        ``fps`` gives one; by default that is an error.
-    person : str or int
-        Face choice when a JSON file lists several people (see
-        :func:`sketchsynth.io.openpose.parse_frame`).
-    n_workers : int, optional
-        Threads reading JSON, processes tracking videos (default: CPU count).
-    video_options : dict, optional
-        Passed to :func:`sketchsynth.track.track_video_recording` (tracker
-        parameters, ``jitter_filter``...). Videos are tracked in parallel
-        processes (``n_workers``), each once: tracks are cached.
-
-    Returns
-    -------
-    list of Track
-    """
-    from .readers import open_readers, read_rows
-
-    readers = open_readers(recordings, fps=fps, n_workers=n_workers, progress=progress, video_options=video_options,
-                           assume_fps=assume_fps)
-    whole = read_rows([(r, 0, r.n_frames) for r in readers], person=person, n_workers=n_workers)
-    tracks = []
-    for r, (kp, n_people) in zip(readers, whole):
-        tracks.append(r.track if r.track is not None else
-                      Track(r.name, r.path, r.kind, kp, r.frames, r.time_s, n_people, r.sources(0, r.n_frames),
-                            r.fps, r.fps_source, r.pupils_estimated))
-    for t in tracks:
-        assert t.keypoints.shape[1:] == (N_POINTS, 3)
-    return tracks
-
-
-def load_input(path: str | os.PathLike, fps: float | None = None, person="largest",
-               video_options: dict | None = None, assume_fps: float = 25.0, progress: bool = False) -> Track:
-    """Read a match input: one recording (a folder of OpenPose JSON, an array, or a video).
-
-    Unlike a database recording, an input without a known frame rate is still
-    usable: ``assume_fps`` is taken and the track's ``fps_source`` says
-    ``"assumed"``. ``progress`` shows a bar while a video input is tracked.
-
-    Returns
-    -------
-    Track
-        keypoints of shape (n_frames, 70, 3), float32.
-    """
-    recs = discover(path)
-    if len(recs) != 1:
-        raise InputError(f"holds {len(recs)} recordings; give one recording (a folder of JSON, "
-                         "an array or a video) as the match input", path)
-    return load_tracks(recs, fps=fps, person=person, video_options=video_options, assume_fps=assume_fps,
-                       progress=progress)[0]
+    return None if fps is None else check_frame_rate(fps, "--fps", error=ParameterError)
