@@ -261,8 +261,8 @@ def main(argv=None):
     ap.add_argument("--tracks", required=True)
     ap.add_argument("--mel-cache", default=None)
     ap.add_argument("--eval", choices=("val", "test"), default="val")
-    ap.add_argument("--past", type=float, default=0.16)
-    ap.add_argument("--future", type=float, default=0.32)
+    ap.add_argument("--past", type=float, default=0.32)
+    ap.add_argument("--future", type=float, default=0.48)
     ap.add_argument("--step", type=float, default=0.04)
     ap.add_argument("--cmvn", action="store_true")
     ap.add_argument("--model", default="mlp,ridge,knn",
