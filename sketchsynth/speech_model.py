@@ -74,6 +74,9 @@ class SpeechModel:
         Regularizer of the barycentric weights, relative to the local Gram trace.
     lle_blend : float
         0 = no projection, 1 = the projection only.
+    cmvn : bool
+        Subtract each recording's (each input's) mean log-mel spectrum first (removes channel and
+        loudness differences between takes).
 
     Attributes
     ----------
@@ -89,7 +92,7 @@ class SpeechModel:
 
     def __init__(self, regressor: str = "ridge", regressor_params: dict | None = None, delay_ms: float = 300.0,
                  past_ms: float = 160.0, step_ms: float = 40.0, n_components: int = 128, lle_neighbors: int = 10,
-                 lle_reg: float = 1e-3, lle_blend: float = 0.0):
+                 lle_reg: float = 1e-3, lle_blend: float = 0.0, cmvn: bool = False):
         self.regressor = regressor
         self.regressor_params = regressor_params
         self.delay_ms = delay_ms
@@ -99,11 +102,13 @@ class SpeechModel:
         self.lle_neighbors = lle_neighbors
         self.lle_reg = lle_reg
         self.lle_blend = lle_blend
+        self.cmvn = cmvn
 
     def get_params(self) -> dict:
         return {"regressor": self.regressor, "regressor_params": self.regressor_params, "delay_ms": self.delay_ms,
                 "past_ms": self.past_ms, "step_ms": self.step_ms, "n_components": self.n_components,
-                "lle_neighbors": self.lle_neighbors, "lle_reg": self.lle_reg, "lle_blend": self.lle_blend}
+                "lle_neighbors": self.lle_neighbors, "lle_reg": self.lle_reg, "lle_blend": self.lle_blend,
+                "cmvn": self.cmvn}
 
     def __repr__(self):
         return "SpeechModel(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
@@ -132,6 +137,8 @@ class SpeechModel:
         """Per-frame context windows, shape (n_frames, n_ctx * 80), float32."""
         from .speech.features import frame_context
 
+        if self.cmvn:
+            mel = np.asarray(mel, np.float32) - np.asarray(mel, np.float32).mean(axis=0, keepdims=True)
         return frame_context(mel, mel_times, frame_times, self.past_ms / 1000, self.delay_ms / 1000,
                              self.step_ms / 1000)
 
