@@ -29,19 +29,30 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatabaseError, ParameterError
+from .errors import DatabaseError, InputError, ParameterError
 
 MODEL_FILE = "speech_model.npz"
 MODEL_FORMAT = 1
 
 
 def _regressor_arrays(reg) -> dict:
+    """The regressor's state as arrays: its own npz (``save``) as bytes, ``to_arrays()``, or ``_arrays``."""
+    import io
+
+    if hasattr(reg, "save") and hasattr(type(reg), "load"):
+        buf = io.BytesIO()
+        reg.save(buf)
+        return {"npz": np.frombuffer(buf.getvalue(), np.uint8)}
     if hasattr(reg, "to_arrays"):
         return dict(reg.to_arrays())
     return {k: getattr(reg, k + "_") for k in reg._arrays}
 
 
 def _regressor_from_arrays(cls, params: dict, arrays: dict):
+    import io
+
+    if "npz" in arrays and hasattr(cls, "load"):
+        return cls.load(io.BytesIO(arrays["npz"].tobytes()))
     if hasattr(cls, "from_arrays"):
         return cls.from_arrays(params, arrays)
     reg = cls(**params)
@@ -258,7 +269,7 @@ class SpeechModel:
             reg = {k[4:]: v for k, v in arrays.items() if k.startswith("reg_")}
             m.regressor_ = _regressor_from_arrays(regressor_class(m.regressor), meta["regressor_params_fitted"],
                                                   reg)
-        except (OSError, KeyError, ValueError, TypeError, EOFError) as e:
+        except (OSError, KeyError, ValueError, TypeError, EOFError, InputError) as e:
             raise DatabaseError(f"{MODEL_FILE} is damaged ({type(e).__name__}); {fix}", path) from None
         m._lle = None
         return m

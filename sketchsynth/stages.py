@@ -97,7 +97,8 @@ class Normalize(Stage):
             filter_keypoints(track.keypoints, track.fps, self.track_filter, frames=track.frames)
         normalized, mats, usable, reason, qweights = prepare_input(self.db_, kp)
         return Target(normalized, qweights, usable, reason, mats, np.asarray(track.frames), np.asarray(track.time_s),
-                      float(track.fps), track=track, name=track.name, extra={"keypoints": kp})
+                      float(track.fps), track=track, name=track.name,
+                      extra={"keypoints": kp, "input_filter": self.track_filter})
 
 
 # ---------------------------------------------------------------------- audio input
@@ -236,7 +237,10 @@ def select(db, target: Target, decoder=None, metric="sum", k=256, search="auto",
     res = MatchResult(np.asarray(kp_in, np.float32), target.points, mats, usable, target.reason, target.weights,
                       rows, best, cand, cost, metric, int(k), bool(exhaustive),
                       {**target.extra.get("timings", {}), "search_s": t1 - t0},
-                      search="exact" if ivf is None else "ivf", search_info=info)
+                      search="exact" if ivf is None else "ivf",
+                      search_info={n: v for n, v in info.items() if n != "index_s"})
+    if "index_s" in info:
+        res.timings["ivf_index_s"] = info["index_s"]
     d = decoder.decode(db, res, frames=target.frames)
     res.frame_rows, res.frame_cost = res.rows, res.target_cost
     res.rows, res.target_cost = d.rows, d.target_cost
@@ -254,7 +258,8 @@ def select(db, target: Target, decoder=None, metric="sum", k=256, search="auto",
                            d.segment_start, target.fps)
     per_frame["mean_target_cost"] = float(np.nanmean(res.frame_cost))
     matched = matched_in_input_coords(db, res, seam_blend=seam_blend)
-    params = {**d.params, "seam_blend": int(seam_blend), "input_filter": "none", "total_cost": d.total_cost}
+    params = {**d.params, "seam_blend": int(seam_blend), "input_filter": target.extra.get("input_filter", "none"),
+              "total_cost": d.total_cost}
     return Synthesis(track, res, matched, stats, per_frame, params, time.perf_counter() - t0)
 
 
