@@ -98,8 +98,9 @@ def main(argv=None):
     db = FrameDatabase.load(a.db)
     from sketchsynth.speech_model import SpeechModel, fit_into, require_model
 
-    if a.lle_blend is not None:
-        fit_into(db, a.db, SpeechModel(lle_blend=a.lle_blend))
+    want = SpeechModel(**({} if a.lle_blend is None else {"lle_blend": a.lle_blend}))
+    if db.manifest_.get("speech_model", {}).get("regressor") != want.regressor or a.lle_blend is not None:
+        fit_into(db, a.db, want)  # a database built by an older default: refit with today's
     model = require_model(db)
     wav = Path(tempfile.mkdtemp(prefix="bench_speech_")) / "speech.wav"
     dur = make_input(test, wav)

@@ -147,13 +147,14 @@ class SpeechModel:
     Parameters
     ----------
     regressor : str
-        ``"ridge"``, ``"knn"`` or the name of a stage in the ``sketchsynth.stages``
+        ``"ridge+knn"`` (the mean of both, default), ``"ridge"``, ``"knn"``, ``"mlp"`` or the name of a stage in the ``sketchsynth.stages``
         entry-point group (a class with ``fit(X, Y)``, ``predict(X)``, and
         ``to_arrays()`` / ``from_arrays(params, arrays)`` or an ``_arrays`` tuple).
     regressor_params : dict, optional
         Its constructor's keyword arguments.
     delay_ms : float
-        Look-ahead of the context window (LSP's delay), ms.
+        Look-ahead of the context window (LSP's delay: 300 ms; 480 ms did better on GRID s1's
+        validation fold, benchmarks/speech_research.md), ms.
     past_ms : float
         Context before the frame, ms.
     step_ms : float
@@ -181,7 +182,7 @@ class SpeechModel:
     fit_seconds_ : float
     """
 
-    def __init__(self, regressor: str = "ridge", regressor_params: dict | None = None, delay_ms: float = 300.0,
+    def __init__(self, regressor: str = "ridge+knn", regressor_params: dict | None = None, delay_ms: float = 480.0,
                  past_ms: float = 320.0, step_ms: float = 40.0, n_components: int = 400, lle_neighbors: int = 10,
                  lle_reg: float = 1e-3, lle_blend: float = 0.5, cmvn: bool = False):
         self.regressor = regressor
