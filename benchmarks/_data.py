@@ -76,6 +76,24 @@ def make_bench_recordings(dst: Path, n_frames: int = BENCH_FRAMES, noise_px: flo
     return dst
 
 
+def make_heldout_folder(dst: Path) -> Path:
+    """The held-out input (henan frames 7821-11000, 3,000 files) as a folder of its own, with fps.txt (30).
+
+    Copies of the original files (the henan folder holds the database's frames too). Reuses dst when complete.
+    """
+    dst = Path(dst)
+    stamp = dst / ".complete"
+    src = henan_files(*HELDOUT_RANGE)
+    if stamp.exists() and stamp.read_text().strip() == str(len(src)):
+        return dst
+    dst.mkdir(parents=True, exist_ok=True)
+    for p in src:
+        (dst / p.name).write_bytes(p.read_bytes())
+    (dst / "fps.txt").write_text("30\n")
+    stamp.write_text(str(len(src)))
+    return dst
+
+
 def make_bench_db_tracks(n_frames: int = BENCH_FRAMES, noise_px: float = NOISE_PX) -> list:
     """The same recordings as :func:`make_bench_recordings`, in memory (list of Track)."""
     from sketchsynth.io.openpose import read_openpose_files

@@ -50,6 +50,22 @@ def json_load_loop(root: Path) -> int:
     return n
 
 
+def method_loop_seconds(db, result, n_timed: int = 30):
+    """The method's per-frame loop over the whole database (``search.exhaustive_reference``), timed on
+    ``n_timed`` of ``result``'s input frames spread over the input and extrapolated to all of them.
+
+    Returns
+    -------
+    (extrapolated seconds, seconds timed, timed frame indices, (rows, costs) the loop found for them)
+    """
+    from sketchsynth.search import exhaustive_reference
+
+    sub = np.linspace(0, len(result.rows) - 1, n_timed).astype(int)
+    t_ref, found = timeit(lambda: exhaustive_reference(
+        db.normalized_, db.usable_rows_, result.normalized[sub], result.qweights[sub], "sum"))
+    return t_ref / n_timed * len(result.rows), t_ref, sub, found
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=BENCH_FRAMES)
@@ -61,7 +77,7 @@ def main(argv=None):
 
     from sketchsynth import FrameDatabase, match
     from sketchsynth.matching import agreement
-    from sketchsynth.search import exhaustive_reference, forget_ivf, ivf_cache_dir
+    from sketchsynth.search import forget_ivf, ivf_cache_dir
     from sketchsynth.stable import stable_points
 
     work = Path(args.workdir)
@@ -117,10 +133,7 @@ def main(argv=None):
     t_flat, flat = timeit(lambda: match(db, kp, metric="sum", search="exact"), repeat=3)
     t_exh, exact = timeit(lambda: match(db, kp, metric="sum", exhaustive_search=True))
     nb = args.baseline_frames
-    sub = np.linspace(0, len(kp) - 1, nb).astype(int)
-    t_ref, (ref_rows, ref_cost) = timeit(lambda: exhaustive_reference(
-        db.normalized_, db.usable_rows_, fast.normalized[sub], fast.qweights[sub], "sum"))
-    t_loop = t_ref / nb * len(kp)
+    t_loop, t_ref, sub, (ref_rows, ref_cost) = method_loop_seconds(db, fast, nb)
     assert agreement(exact.rows[sub], exact.target_cost[sub], ref_rows, ref_cost).all(), \
         "exhaustive search disagrees with the plain loop"
 

@@ -261,15 +261,19 @@ def main(argv=None):
     ap.add_argument("--tracks", required=True)
     ap.add_argument("--mel-cache", default=None)
     ap.add_argument("--eval", choices=("val", "test"), default="val")
-    ap.add_argument("--past", type=float, default=0.16)
-    ap.add_argument("--future", type=float, default=0.32)
+    ap.add_argument("--past", type=float, default=0.32)
+    ap.add_argument("--future", type=float, default=0.48)
     ap.add_argument("--step", type=float, default=0.04)
     ap.add_argument("--cmvn", action="store_true")
-    ap.add_argument("--model", choices=("ridge", "knn", "blend"), default="ridge")
-    ap.add_argument("--alpha", type=float, default=1000.0)
+    ap.add_argument("--model", default="mlp,ridge,knn",
+                    help="comma-separated regressors whose predictions are averaged: ridge, knn, mlp (needs torch)")
+    ap.add_argument("--alpha", type=float, default=300.0)
     ap.add_argument("--components", type=int, default=20)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--smooth", type=float, default=0.5)
+    ap.add_argument("--mlp-epochs", type=int, default=12)
+    ap.add_argument("--smooth", type=float, default=1.0)
+    ap.add_argument("--jump-cost", type=float, default=3.0)
+    ap.add_argument("--corner-weight", type=float, default=10.0, help="selection weight of lip corners 48, 54")
     ap.add_argument("--beta", type=float, default=0.0, help="weight of the audio-feature term in the target")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
@@ -283,17 +287,30 @@ def main(argv=None):
     X = np.concatenate([x[data.ok[n]] for n, x in zip(fit, Xf)])
     Y = np.concatenate([data.norm[n][data.ok[n]][:, SPEECH_POINTS] for n in fit])
     t0 = time.process_time()
-    models = []
-    if a.model in ("ridge", "blend"):
+    models, kinds = [], a.model.split(",")
+    if "ridge" in kinds:
         models.append(RidgeMouth(a.alpha, a.components).fit(X, Y))
-    if a.model in ("knn", "blend"):
-        models.append(KNNMouth(a.k).fit(X, Y))
+    if "knn" in kinds:
+        models.append(KNNMouth(a.k, 96).fit(X, Y))
+    if "mlp" in kinds:
+        from sketchsynth.speech.neural import MLPMouth
+
+        models.append(MLPMouth(hidden=(512, 512), n_components=256, dropout=0.2, epochs=a.mlp_epochs,
+                               batch_size=512, max_seconds=150).fit(X, Y))
+    if not models:
+        ap.error(f"--model: no known regressor in {a.model!r}")
     t_fit = time.process_time() - t0
     t0 = time.process_time()
     preds = [np.mean([m.predict(x) for m in models], axis=0) for x in Xe]
     t_pred = time.process_time() - t0
-    sel = Selector(data, fit, Xf if a.beta > 0 else None)
-    res = evaluate(data, sel, ev, preds, Xe if a.beta > 0 else None, a.smooth, a.beta)
+    audio_f = audio_e = None
+    if a.beta > 0:  # the audio term compares features in a 96-D PCA space of the standardized windows
+        km = next((m for m in models if isinstance(m, KNNMouth)), None) or KNNMouth(10, 96).fit(X, Y)
+        audio_f, audio_e = ([((x - km.x_mean_) / km.x_scale_) @ km.proj_ for x in xs] for xs in (Xf, Xe))
+    w = W_POINTS.copy()
+    w[np.isin(SPEECH_POINTS, [48, 54])] = a.corner_weight
+    sel = Selector(data, fit, audio_f, weights=w)
+    res = evaluate(data, sel, ev, preds, audio_e, a.smooth, a.beta, a.jump_cost)
     dur = sum(len(data.time_s[n]) for n in ev) / FPS
     dur_all = sum(len(data.time_s[n]) for n in fit + ev) / FPS
     res["timings"] = {"fit_cpu_s": t_fit, "context_s_per_60s": 60 * t_feat / dur_all, "predict_s_per_60s":

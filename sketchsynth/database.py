@@ -25,11 +25,116 @@ import pandas as pd
 
 from ._version import __version__
 from .build import DATA_FILES, FORMAT, FORMAT_VERSION, READABLE_VERSIONS
+from .defaults import DEFAULT_DB  # noqa: F401  (re-exported: the default of save/load)
 from .errors import DatabaseError, InputError, ParameterError
 from .layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_weights, point_order_lips_first
 from .normalize import Normalizer
 from .storage import atomic_directory, sha256_file
-DEFAULT_DB = os.path.join("db", "default")
+MAX_GAP = 1000  # frames interpolated across at most (33 s at 30 fps: longer is no gap, it is a missing take)
+MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))  # threads and processes beyond this only cost memory
+MAX_MANIFEST_BYTES = 64 << 20  # a manifest lists recordings, not frames: far below this
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
+
+
+def _points_problem(v, what: str, count: int | None = None) -> str | None:
+    if not isinstance(v, list) or not all(_is_int(i) and 0 <= i < N_POINTS for i in v) or len(set(v)) != len(v):
+        return f"{what} must be distinct point numbers 0-{N_POINTS - 1}"
+    if count is not None and len(v) != count:
+        return f"{what} must be {count} points, has {len(v)}"
+    return None
+
+
+def manifest_problem(man: dict) -> str | None:
+    """What is wrong with a manifest's fields (types, lengths, ranges, consistent counts), or None.
+
+    The one place that validates every manifest field a load, ``match`` or
+    ``info`` uses, so a hand-edited or damaged manifest is one clean error.
+    """
+    from .filters import METHODS
+    from .normalize import MODES
+
+    for key, kind in (("params", dict), ("etalon", dict), ("counts", dict), ("recordings", list)):
+        if not isinstance(man.get(key), kind):
+            return f"'{key}' must be a{'n object' if kind is dict else ' list'}"
+    for key in ("sketchsynth_version", "created"):
+        if not isinstance(man.get(key), str):
+            return f"'{key}' must be a string"
+    for name, meta in man["files"].items():
+        if not isinstance(meta, dict) or not _is_int(meta.get("bytes")) or meta["bytes"] < 0 or \
+                not isinstance(meta.get("sha256"), str) or len(meta["sha256"]) != 64:
+            return f"files.{name} must hold 'bytes' (a whole number) and 'sha256' (64 hex digits)"
+        if "crc32" in meta and not (_is_int(meta["crc32"]) and 0 <= meta["crc32"] < 1 << 32):
+            return f"files.{name}.crc32 must be a 32-bit whole number"
+    p = man["params"]
+    w = p.get("weights")
+    if not isinstance(w, list) or len(w) != N_POINTS or not all(_is_number(x) and x >= 0 for x in w) or \
+            not sum(w) > 0:
+        return f"params.weights must be {N_POINTS} finite numbers >= 0, not all 0"
+    norm = p.get("normalization")
+    if not isinstance(norm, dict) or norm.get("mode") not in MODES:
+        return f"params.normalization.mode must be one of {', '.join(MODES)}"
+    problem = _points_problem(norm.get("anchors"), "params.normalization.anchors", 3) or \
+        _points_problem(norm.get("stable_points"), "params.normalization.stable_points")
+    if problem:
+        return problem
+    if len(norm["stable_points"]) < 2:
+        return "params.normalization.stable_points must be at least 2 points"
+    if "max_condition" in norm and not (_is_number(norm["max_condition"]) and norm["max_condition"] > 0):
+        return "params.normalization.max_condition must be a number > 0"
+    if not (_is_number(p.get("anchor_min_confidence")) and 0 <= p["anchor_min_confidence"] <= 1):
+        return "params.anchor_min_confidence must be a number within 0-1"
+    if not (_is_int(p.get("max_gap")) and p["max_gap"] >= 0):
+        return "params.max_gap must be a whole number >= 0"
+    if not (isinstance(p.get("person"), str) or _is_int(p.get("person"))):
+        return "params.person must be a rule name or a person index"
+    if p.get("track_filter", "none") not in METHODS:
+        return f"params.track_filter must be one of {', '.join(METHODS)}"
+    c = man["counts"]
+    if not (_is_int(c.get("frames")) and c["frames"] >= 0 and _is_int(c.get("usable"))
+            and 0 <= c["usable"] <= c["frames"]):
+        return "counts.frames and counts.usable must be whole numbers with 0 <= usable <= frames"
+    e = man["etalon"]
+    pts = e.get("points")
+    if not (isinstance(pts, list) and len(pts) == N_POINTS and
+            all(isinstance(q, list) and len(q) == 2 and all(_is_number(x) for x in q) for q in pts)):
+        return f"etalon.points must be {N_POINTS} pairs of finite numbers"
+    if not (_is_int(e.get("row", -1)) and -1 <= e.get("row", -1) < max(c["frames"], 1)):
+        return "etalon.row must be a frame row of the database (or -1)"
+    total = 0
+    for i, r in enumerate(man["recordings"]):
+        if not (isinstance(r, dict) and isinstance(r.get("name"), str) and _is_int(r.get("n_frames"))
+                and r["n_frames"] >= 0 and _is_number(r.get("fps")) and r["fps"] > 0
+                and isinstance(r.get("fps_source"), str)):
+            return f"recordings[{i}] must hold name, n_frames, fps > 0 and fps_source"
+        if r.get("video") is not None and not isinstance(r["video"], str):
+            return f"recordings[{i}].video must be a path or null"
+        if "extra" in r and not isinstance(r["extra"], dict):
+            return f"recordings[{i}].extra must be an object"
+        total += r["n_frames"]
+    if total != c["frames"]:
+        return f"the recordings hold {total} frames, counts.frames says {c['frames']}"
+    return None
+
+
+def _frame_table_problem(table, man: dict) -> str | None:
+    """Whether frames.parquet has the columns and values a match relies on."""
+    need = ("recording", "frame", "time_s", "usable", "reason", "filled_points")
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        return f"columns {missing} are missing"
+    if table["usable"].dtype != bool or not pd.api.types.is_integer_dtype(table["frame"]) or \
+            not pd.api.types.is_float_dtype(table["time_s"]):
+        return "usable must be booleans, frame whole numbers and time_s numbers"
+    if int(table["usable"].sum()) != man["counts"]["usable"]:
+        return f"{int(table['usable'].sum())} usable frames, the manifest says {man['counts']['usable']}"
+    return None
 
 
 class FrameDatabase:
@@ -110,8 +215,12 @@ class FrameDatabase:
             raise ParameterError(f"weights must be {N_POINTS} non-negative numbers, not all zero")
         if not 0 <= self.anchor_min_confidence <= 1:
             raise ParameterError(f"anchor_min_confidence must be within 0-1, got {self.anchor_min_confidence}")
-        if int(self.max_gap) != self.max_gap or self.max_gap < 0:
-            raise ParameterError(f"max_gap must be a whole number >= 0, got {self.max_gap}")
+        if int(self.max_gap) != self.max_gap or not 0 <= self.max_gap <= MAX_GAP:
+            # The build reads chunks with max_gap frames of context: an unbounded gap is unbounded memory.
+            raise ParameterError(f"max_gap must be a whole number within 0-{MAX_GAP} frames, got {self.max_gap}")
+        if self.n_workers is not None and (int(self.n_workers) != self.n_workers
+                                           or not 1 <= self.n_workers <= MAX_WORKERS):
+            raise ParameterError(f"--workers must be a whole number within 1-{MAX_WORKERS}, got {self.n_workers}")
         from .filters import METHODS
 
         if self.track_filter not in METHODS:
@@ -119,7 +228,7 @@ class FrameDatabase:
         return w
 
     def build(self, source, progress: bool = False, video_options: dict | None = None, path=None,
-              force: bool = False) -> "FrameDatabase":
+              force: bool = False, protect=()) -> "FrameDatabase":
         """Read recordings, assess and normalize every frame, and index the usable ones.
 
         The build streams: frames are read, assessed and normalized a chunk at a
@@ -141,7 +250,11 @@ class FrameDatabase:
             memory-map it; by default it is built in a temporary folder and held
             in memory.
         force : bool
-            With ``path``: replace an existing database.
+            With ``path``: replace an existing database (only one sketchsynth
+            wrote, see :func:`sketchsynth.storage.check_target`).
+        protect : iterable of (path, label)
+            More paths ``path`` must not be, contain or lie inside (the
+            recordings given as ``source`` always are).
 
         Returns
         -------
@@ -182,7 +295,8 @@ class FrameDatabase:
                 raise
 
         if path is not None:
-            with atomic_directory(path, force=force, error=DatabaseError, what="database") as tmp:
+            protect = [*protect, (self.source_, "the recordings")]
+            with atomic_directory(path, force=force, error=DatabaseError, kind="database", protect=protect) as tmp:
                 index = write(tmp)
             self._adopt(FrameDatabase._open(path, verify="none", in_memory=False, index=index))
         else:
@@ -234,8 +348,14 @@ class FrameDatabase:
         self._usable_vectors = None
         self._usable_perm = None
         if index is None:
-            index = build_index(weighted_vectors(self.normalized_[self.usable_rows_], self.weights_),
-                                self.usable_rows_)
+            u = self.usable_rows_
+            # every frame usable (the common case): no copy of the rows before weighting them
+            frames = self.normalized_ if len(u) == len(self.normalized_) else self.normalized_[u]
+            self._usable_vectors = weighted_vectors(frames, self.weights_)
+            if not np.isfinite(self._usable_vectors).all():
+                raise DatabaseError("normalized.npy holds non-finite points in usable frames (corrupt); rebuild "
+                                    "the database with build-db --force", getattr(self, "path_", None))
+            index = build_index(self._usable_vectors, self.usable_rows_)
         self.index_ = index
 
     def check_settings(self, weights=None, mode: str | None = None, anchors=None) -> None:
@@ -279,7 +399,10 @@ class FrameDatabase:
         from .search import weighted_vectors
 
         if self._usable_vectors is None:
-            self._usable_vectors = weighted_vectors(self.normalized_[self.usable_rows_], self.weights_)
+            u = self.usable_rows_
+            # every frame usable (the common case): no copy of the rows before weighting them
+            frames = self.normalized_ if len(u) == len(self.normalized_) else self.normalized_[u]
+            self._usable_vectors = weighted_vectors(frames, self.weights_)
         return self._usable_vectors
 
     def usable_permuted(self) -> np.ndarray:
@@ -322,7 +445,7 @@ class FrameDatabase:
         return make_manifest(self.weights_, self.normalizer_, self.anchor_min_confidence, self.max_gap, self.person,
                              self.track_filter, et, counts, self.recordings_, folder)
 
-    def save(self, path: str | os.PathLike = DEFAULT_DB, force: bool = False) -> Path:
+    def save(self, path: str | os.PathLike = DEFAULT_DB, force: bool = False, protect=()) -> Path:
         """Write the database atomically (temporary folder, then rename).
 
         Parameters
@@ -330,7 +453,9 @@ class FrameDatabase:
         path : path
             Database folder (default ``db/default``).
         force : bool
-            Replace an existing database.
+            Replace an existing database (only one sketchsynth wrote).
+        protect : iterable of (path, label)
+            Paths ``path`` must not be, contain or lie inside.
 
         Returns
         -------
@@ -340,7 +465,9 @@ class FrameDatabase:
 
         if not hasattr(self, "frames_"):
             raise RuntimeError("FrameDatabase is not built: call build() or load() first")
-        with atomic_directory(path, force=force, error=DatabaseError, what="database") as tmp:
+        # Its own path may be rewritten (a loaded database's arrays are mapped from files the swap keeps).
+        protect = [*protect, (getattr(self, "source_", None), "the recordings")]
+        with atomic_directory(path, force=force, error=DatabaseError, kind="database", protect=protect) as tmp:
             np.save(tmp / "keypoints.npy", np.ascontiguousarray(self.keypoints_, np.float32))
             np.save(tmp / "normalized.npy", self.normalized_)
             np.save(tmp / "transforms.npy", np.ascontiguousarray(self.transforms_, np.float64))
@@ -375,23 +502,29 @@ class FrameDatabase:
 
     @classmethod
     def _open(cls, path, verify: str, in_memory: bool, index=None) -> "FrameDatabase":
-        """:meth:`load`; ``index``, when given, is used instead of reading index.faiss (a build's own)."""
-        import faiss
-
+        """:meth:`load`; ``index``, when given, is used instead of rebuilding the flat index (a build's own)."""
         path = Path(path)
-        rebuild = "rebuild it with: sketchsynth build-db RECORDINGS --db " + os.fspath(path) + " --force"
+        from .errors import printable
+
+        # Advice for a damaged database sketchsynth wrote (its manifest is there: --force may replace it).
+        rebuild = "rebuild it with: sketchsynth build-db RECORDINGS --db " + printable(path) + " --force"
+        # A folder without sketchsynth's manifest may hold the user's files: never advise --force there.
+        elsewhere = "this is not a sketchsynth database; build one into a new folder: sketchsynth build-db " \
+                    "RECORDINGS --db NEW_FOLDER"
         mpath = path / "manifest.json"
         if not path.is_dir():
             raise DatabaseError("no database here (build one with: sketchsynth build-db RECORDINGS --db "
-                                f"{os.fspath(path)})", path)
+                                f"{printable(path)})", path)
         try:
-            man = json.loads(mpath.read_text())
+            if mpath.stat().st_size > MAX_MANIFEST_BYTES:
+                raise DatabaseError(f"manifest.json is larger than {MAX_MANIFEST_BYTES >> 20} MB; {elsewhere}", path)
+            man = json.loads(mpath.read_bytes())
         except FileNotFoundError:
-            raise DatabaseError(f"manifest.json is missing; {rebuild}", path) from None
+            raise DatabaseError(f"manifest.json is missing: {elsewhere}", path) from None
         except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise DatabaseError(f"manifest.json is unreadable ({str(e)[:80]}); {rebuild}", path) from None
+            raise DatabaseError(f"manifest.json is unreadable ({str(e)[:80]}): {elsewhere}", path) from None
         if not isinstance(man, dict) or man.get("format") != FORMAT:
-            raise DatabaseError(f"not a sketchsynth database manifest; {rebuild}", mpath)
+            raise DatabaseError(f"not a sketchsynth database manifest: {elsewhere}", mpath)
         if man.get("format_version") not in READABLE_VERSIONS:
             raise DatabaseError(f"database format version {man.get('format_version')} (this sketchsynth "
                                 f"{__version__} reads version {FORMAT_VERSION}); {rebuild}", path)
@@ -399,15 +532,21 @@ class FrameDatabase:
         from .speech_db import AUDIO_FILES, open_audio
         from .speech_model import MODEL_FILE
 
-        if not isinstance(files, dict) or not set(DATA_FILES) <= set(files) or \
-                not set(files) <= set(DATA_FILES) | set(AUDIO_FILES) | {MODEL_FILE}:
-            raise DatabaseError(f"manifest lists files {sorted(files or [])}, expected {list(DATA_FILES)} (and "
-                                f"optionally {list(AUDIO_FILES) + [MODEL_FILE]}); {rebuild}", mpath)
+        allowed = set(DATA_FILES) | set(AUDIO_FILES) | {MODEL_FILE}
+        if not isinstance(files, dict) or not set(DATA_FILES) <= set(files) or not set(files) <= allowed:
+            names = sorted(map(str, files)) if isinstance(files, dict) else type(files).__name__
+            for name in files if isinstance(files, dict) else ():
+                if os.path.basename(str(name)) != name or name in ("", ".", ".."):
+                    raise DatabaseError(f"manifest points outside the database folder ({name!r}); {rebuild}",
+                                        mpath)
+            raise DatabaseError(f"manifest lists files {names}, expected {list(DATA_FILES)} (and optionally "
+                                f"{list(AUDIO_FILES) + [MODEL_FILE]}); {rebuild}", mpath)
+        problem = manifest_problem(man)
+        if problem is not None:
+            raise DatabaseError(f"manifest.json is damaged: {problem}; {rebuild}", mpath)
         for name, meta in files.items():
             if name == MODEL_FILE:
                 continue  # checked when the model is loaded: its damage names fit-speech, not a rebuild
-            if os.path.basename(name) != name or name in ("", ".", ".."):
-                raise DatabaseError(f"manifest points outside the database folder ({name!r}); {rebuild}", mpath)
             f = path / name
             if not f.is_file():
                 raise DatabaseError(f"{name} is missing; {rebuild}", path)
@@ -424,19 +563,29 @@ class FrameDatabase:
                                     path) from None
 
         mode = None if in_memory else "r"
-        keypoints = read("keypoints.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
-        normalized = read("normalized.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
-        transforms = read("transforms.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
+        from .io.npy import load_npy
+
+        keypoints = read("keypoints.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
+        normalized = read("normalized.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
+        transforms = read("transforms.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
+        dtypes = {"keypoints.npy": (keypoints, np.float32), "normalized.npy": (normalized, np.float32),
+                  "transforms.npy": (transforms, np.float64)}
+        for name, (arr, want) in dtypes.items():
+            if arr.dtype != want:
+                raise DatabaseError(f"{name} holds {arr.dtype}, expected {np.dtype(want)}; {rebuild}", path)
         table = read("frames.parquet", pd.read_parquet)
-        if index is None:
-            index = read("index.faiss", lambda f: faiss.read_index(os.fspath(f)))
+        # index.faiss is never handed to FAISS: a same-size corruption of it could crash the process
+        # (FAISS trusts its own format). The flat index is rebuilt from normalized.npy instead, which
+        # is faster than checksumming the file and deserializing it (72 vs 111 ms on 75,120 frames).
         try:
             params = man["params"]
             norm = params["normalization"]
             normalizer = Normalizer(norm["mode"], tuple(norm["anchors"]), tuple(norm["stable_points"]),
-                                    norm.get("max_condition", 8.0)).set_etalon(np.asarray(man["etalon"]["points"]))
+                                    norm.get("max_condition", 8.0))
+            normalizer._check()
+            normalizer.set_etalon(np.asarray(man["etalon"]["points"], np.float64))
             n = int(man["counts"]["frames"])
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, ParameterError) as e:
             raise DatabaseError(f"manifest.json is incomplete ({str(e)[:60]}); {rebuild}", path) from None
         shapes = {"keypoints.npy": (keypoints.shape, (n, N_POINTS, 3)),
                   "normalized.npy": (normalized.shape, (n, N_POINTS, 2)),
@@ -444,13 +593,17 @@ class FrameDatabase:
         for name, (got, want) in shapes.items():
             if got != want:
                 raise DatabaseError(f"{name} has shape {got}, expected {want}; {rebuild}", path)
-        if len(table) != n or index.ntotal != man["counts"]["usable"]:
+        if len(table) != n or (index is not None and index.ntotal != man["counts"]["usable"]):
             raise DatabaseError(f"frame table or index does not match the manifest's counts; {rebuild}", path)
+        table_problem = _frame_table_problem(table, man)
+        if table_problem is not None:
+            raise DatabaseError(f"frames.parquet is damaged: {table_problem}; {rebuild}", path)
         db = cls(weights=params["weights"], mode=norm["mode"], anchors=tuple(norm["anchors"]),
                  stable_points=tuple(norm["stable_points"]), anchor_min_confidence=params["anchor_min_confidence"],
                  max_gap=params["max_gap"], person=params["person"],
                  track_filter=params.get("track_filter", "none"))
         table["recording"] = table["recording"].astype("category")
+        db.path_ = Path(os.path.abspath(path))
         db._set_state(keypoints, normalized, transforms, table, np.asarray(params["weights"], np.float32),
                       normalizer, man["recordings"], index)
         db.etalon_row_ = int(man["etalon"].get("row", -1))

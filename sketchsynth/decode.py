@@ -47,21 +47,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH  # noqa: F401  (re-exported)
 from .errors import ParameterError
 
 # numba (via _kernels) loads on first use, so the CLI can read the defaults below cheaply.
 JOINS = {"successor": 0, "method": 1}
 """Join cost variants and their codes in :func:`sketchsynth._kernels.viterbi_lattice`."""
-
-DEFAULT_SMOOTH = 0.5
-"""Default weight of the join cost against the target cost, chosen with ``sketchsynth evaluate``:
-with :data:`DEFAULT_JUMP_COST` it cut jumps 5.3x for +28% mean target cost on a held-out
-stretch of the henan take (30 fps), and 5.0x for +29% on the fadg0 sentences held out one
-at a time (25 fps); the join's distance term alone (jump cost 0) needs lambda = 2 for 4.7x at +39%."""
-DEFAULT_CANDIDATES = 32
-"""Top-K frames per input frame in the lattice."""
-DEFAULT_JUMP_COST = 1.5
-"""Constant added to every jump's join cost, in units of the input's median per-frame target cost."""
 
 
 @dataclass
@@ -353,9 +344,20 @@ def path_stats(is_jump: np.ndarray, usable: np.ndarray, segment_start: np.ndarra
     n = int(np.sum(usable))
     jumps = int(np.sum(is_jump & usable))
     runs = jumps + int(np.sum(segment_start & usable))
-    dur = n / fps if fps else np.nan
-    return {"frames": n, "jumps": jumps, "jumps_per_s": jumps / dur if n else np.nan, "runs": runs,
+    fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else np.nan
+    return {"frames": n, "jumps": jumps, "jumps_per_s": jumps * fps / n if n else np.nan, "runs": runs,
             "mean_run_frames": n / runs if runs else np.nan, "mean_run_s": n / runs / fps if runs else np.nan}
+
+
+def ratio(a, b) -> float:
+    """``a / b``, safe at 0: 1 when both are 0 (no change), NaN when only ``b`` is 0 or either is not finite."""
+    a = float(a) if a is not None else float("nan")
+    b = float(b) if b is not None else float("nan")
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return float("nan")
+    if b == 0:
+        return 1.0 if a == 0 else float("nan")
+    return a / b
 
 
 def blend_seams(db, rows: np.ndarray, is_jump: np.ndarray, frames: int) -> np.ndarray:
@@ -391,7 +393,9 @@ def blend_seams(db, rows: np.ndarray, is_jump: np.ndarray, frames: int) -> np.nd
     if frames == 0:
         return pts
     succ, _ = usable_links(db)
-    s = np.arange(frames + 1) / frames
+    # Only the first len(rows) + 1 steps of the fade can be used: a blend longer than the input costs no
+    # more memory than one as long as it (--seam-blend 1000000000 once allocated until killed).
+    s = np.arange(min(int(frames), len(rows)) + 1) / float(frames)
     fade = 1.0 - s * s * (3.0 - 2.0 * s)  # 1 at the jump, 0 after ``frames`` frames
     out = pts.copy()
     offset = np.zeros(pts.shape[1:])

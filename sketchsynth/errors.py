@@ -15,9 +15,18 @@ class SketchSynthError(Exception):
     """Base class of every error meant for the user (CLI exit code 2)."""
 
     def __init__(self, message: str, path: str | os.PathLike | None = None):
-        self.path = None if path is None else os.fspath(path)
-        self.message = message
-        super().__init__(f"{self.path}: {message}" if self.path else message)
+        # Undecodable bytes of a file name (surrogate escapes) are shown as backslash escapes, so the
+        # message can always be printed and written to JSON.
+        self.path = None if path is None else printable(os.fspath(path))
+        self.message = printable(message)
+        super().__init__(f"{self.path}: {self.message}" if self.path else self.message)
+
+
+def printable(text) -> str:
+    """``text`` (str, bytes or path) with undecodable file-name bytes as backslash escapes (lossless for display)."""
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "backslashreplace")
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class InputError(SketchSynthError):

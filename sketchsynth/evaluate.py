@@ -177,6 +177,7 @@ def split_tracks(tracks, fold: list[Holdout], guard: int = 0):
     """
     if int(guard) != guard or guard < 0:
         raise ParameterError(f"--guard must be a whole number of frames >= 0, got {guard}")
+    guard = min(int(guard), 1 << 40)  # beyond any recording's frame numbers; keeps int64 arithmetic exact
     by_name = {h.recording: [] for h in fold}
     for h in fold:
         by_name[h.recording].append(h)
@@ -214,7 +215,8 @@ def split_tracks(tracks, fold: list[Holdout], guard: int = 0):
 # ---------------------------------------------------------------------------- metrics
 def _weighted_point_dist(a, b, w):
     d = np.linalg.norm(a - b, axis=-1)
-    return (d * w).sum(-1) / w.sum()
+    total = w.sum()
+    return (d * w).sum(-1) / total if total > 0 else np.zeros(d.shape[:-1])
 
 
 def sequence_sums(db, rows, target_cost, out_norm, out_px, truth_kp, truth_norm, segment_start) -> dict:
@@ -373,7 +375,7 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
     Report
     """
     from .database import FrameDatabase
-    from .decode import DEFAULT_CANDIDATES, ViterbiDecoder, blend_seams
+    from .decode import DEFAULT_CANDIDATES, ViterbiDecoder, blend_seams, ratio
     from .filters import filter_keypoints
     from .matching import DEFAULT_PREFILTER_K, match
     from .normalize import Normalizer
@@ -442,8 +444,10 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
                  and r["db_filter"] == "none"), None)
     for r in rows:
         if base:
-            r["jump_reduction"] = base["jumps_per_s"] / r["jumps_per_s"] if r["jumps_per_s"] else float("inf")
-            r["cost_rise"] = r["target_cost"] / base["target_cost"] - 1
+            # Both safe at 0 (two identical takes match at cost 0, a perfect match makes no jumps).
+            r["jump_reduction"] = (float("inf") if r["jumps_per_s"] == 0 and base["jumps_per_s"] > 0
+                                   else ratio(base["jumps_per_s"], r["jumps_per_s"]))
+            r["cost_rise"] = ratio(r["target_cost"], base["target_cost"]) - 1
     timings["total_s"] = time.perf_counter() - t_start
     settings = {"metric": metric, "candidates": K, "guard": guard, "fps": fps, "beam": beam, "search": search,
                 "nprobe": None if ivf is None else ivf.nprobe,
@@ -495,8 +499,10 @@ def save_lmd_plot(report: Report, path) -> str:
     return os.fspath(path)
 
 
-def write_report(out, report: Report, force: bool = False, title: str = "") -> dict:
+def write_report(out, report: Report, force: bool = False, title: str = "", protect=()) -> dict:
     """Write ``report.md``, ``report.json`` and ``lmd_vs_jumps.png`` into ``out`` (atomically).
+
+    ``protect``: paths ``out`` must not be, contain or lie inside (the recordings evaluated).
 
     Returns
     -------
@@ -519,7 +525,7 @@ def write_report(out, report: Report, force: bool = False, title: str = "") -> d
            "Target cost is measured against the query as matched (the filtered input where a filter is "
            "named); every other column against the unfiltered held-out truth. Cost rise and × fewer jumps "
            "are relative to the per-frame match.", ""]
-    with atomic_directory(out, force=force, error=InputError, what="report folder") as tmp:
+    with atomic_directory(out, force=force, error=InputError, kind="evaluate", protect=protect) as tmp:
         (tmp / "report.md").write_text("\n".join(md))
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1))
         save_lmd_plot(report, tmp / "lmd_vs_jumps.png")

@@ -64,7 +64,7 @@ def _pick_plot_frame(result) -> int:
 
 def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool = False,
                         plot_frames=None, extra_columns: dict | None = None, summary_extra: dict | None = None,
-                        matched_kp: np.ndarray | None = None, write_files=None) -> dict:
+                        matched_kp: np.ndarray | None = None, write_files=None, protect=()) -> dict:
     """Write the output folder of a match atomically.
 
     Parameters
@@ -86,6 +86,9 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
         Matched keypoints in input coordinates (default computed from ``result``).
     write_files : callable(tmpdir), optional
         Writes more files (e.g. videos) into the folder before it is renamed into place.
+    protect : iterable of (path, label)
+        Paths ``out`` must not be, contain or lie inside; the input and the
+        database always are (see :func:`sketchsynth.storage.check_target`).
 
     Returns
     -------
@@ -123,7 +126,8 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
         "plots": [f"comparison_{t:05d}.png" if len(plot_frames) > 1 else "comparison.png" for t in plot_frames],
     }
     summary.update(summary_extra or {})
-    with atomic_directory(out, force=force, error=InputError, what="output folder") as tmp:
+    protect = [*protect, (track.path, "the match input"), (getattr(db, "path_", None), "the database being read")]
+    with atomic_directory(out, force=force, error=InputError, kind="match", protect=protect) as tmp:
         table.to_csv(tmp / "selection.csv", index=False, float_format="%.6g")
         write_openpose_folder(tmp / "matched", np.where(np.isfinite(matched_kp), matched_kp, np.nan),
                               frames=track.frames, prefix=_safe_prefix(track.name))
@@ -157,8 +161,30 @@ def load_match_outputs(out: str | os.PathLike) -> dict:
         raise InputError(f"not a sketchsynth match output (missing {', '.join(missing)}); "
                          "run sketchsynth match first", out)
     try:
-        return {"input": np.load(out / "input_keypoints.npy"), "matched": np.load(out / "matched_keypoints.npy"),
-                "selection": pd.read_csv(out / "selection.csv"),
-                "summary": json.loads((out / "summary.json").read_text())}
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read match output ({str(e)[:100]})", out) from None
+        from .io.npy import load_npy
+
+        res = {"input": load_npy(out / "input_keypoints.npy"), "matched": load_npy(out / "matched_keypoints.npy"),
+               "selection": pd.read_csv(out / "selection.csv"),
+               "summary": json.loads((out / "summary.json").read_bytes())}
+    except (OSError, ValueError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise InputError(f"cannot read match output ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})",
+                         out) from None
+    n = len(res["selection"])
+    for name in ("input", "matched"):
+        a = res[name]
+        if a.ndim != 3 or a.shape[1:] != (70, 3) or not np.issubdtype(a.dtype, np.floating):
+            raise InputError(f"{name}_keypoints.npy has shape {a.shape} ({a.dtype}), expected (frames, 70, 3) "
+                             "floats; run sketchsynth match again", out)
+        if len(a) != n:
+            raise InputError(f"the files disagree in length: selection.csv has {n} rows, {name}_keypoints.npy "
+                             f"{len(a)} frames; run sketchsynth match again", out)
+    need_cols = {"recording", "frame", "target_cost"}
+    if not need_cols <= set(res["selection"].columns) or not isinstance(res["summary"], dict):
+        raise InputError(f"selection.csv lacks columns {sorted(need_cols - set(res['selection'].columns))} or "
+                         "summary.json is not an object; run sketchsynth match again", out)
+    for col in ("frame", "target_cost"):
+        if not pd.api.types.is_numeric_dtype(res["selection"][col]):
+            raise InputError(f"selection.csv column {col} holds non-numbers; run sketchsynth match again", out)
+    if n == 0:
+        raise InputError("the match output has no frames", out)
+    return res

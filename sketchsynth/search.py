@@ -441,6 +441,11 @@ def _assemble_ivf(vectors: np.ndarray, ids: np.ndarray, centroids: np.ndarray, a
 def _read_ivf_cache(path: Path, params: dict, problems: list):
     """(centroids, assign) from a cache file, or None when it is missing or does not fit (noted in ``problems``)."""
     try:
+        # Read nothing larger than the arrays this database needs could be (centroids, cells, metadata).
+        expected = 4 * params["nlist"] * params["dim"] + 4 * params["n_usable"] + (1 << 16)
+        if path.stat().st_size > 2 * expected:
+            problems.append(f"cached IVF index {path} is larger than it can be; trained it again")
+            return None
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             centroids, assign = z["centroids"], z["assign"]

@@ -236,6 +236,10 @@ class SpeechModel:
 
     def reduce(self, X: np.ndarray) -> np.ndarray:
         """Context windows (n, n_features) -> standardized PCA features (n, n_components), float32."""
+        if X.shape[1] != self.x_mean_.shape[0]:
+            raise DatabaseError(f"the speech model expects {self.x_mean_.shape[0]} features per frame, the front "
+                                f"end gives {X.shape[1]} (fitted by another sketchsynth version); refit it with: "
+                                "sketchsynth fit-speech --db DIR")
         return np.ascontiguousarray(((X - self.x_mean_) / self.x_scale_) @ self.proj_, dtype=np.float32)
 
     def training_data(self, db):

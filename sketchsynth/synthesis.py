@@ -95,7 +95,7 @@ def synthesize(db, track, metric: str = "sum", k: int = 256, exhaustive: bool = 
 
 def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=None,
                     sketch_layout: str = "side-by-side", audio=None, sketch_video: bool = False,
-                    progress: bool = False, summary_extra: dict | None = None) -> dict:
+                    progress: bool = False, summary_extra: dict | None = None, protect=()) -> dict:
     """Write a synthesis's output folder atomically (see :mod:`sketchsynth.results`).
 
     Parameters
@@ -116,6 +116,9 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
     progress : bool
     summary_extra : dict, optional
         More summary entries (e.g. what drove the match, the stages run).
+    protect : iterable of (path, label)
+        Paths ``out`` must not be, contain or lie inside (the input, ``audio``
+        and the database always are).
 
     Returns
     -------
@@ -139,8 +142,9 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
                  "per_frame_mean_target_cost": syn.per_frame["mean_target_cost"]}
     syn.summary = write_match_outputs(out, db, result, track, force=force, plot_frames=plot_frames or None,
                                       extra_columns={"join_cost": result.join_cost, "is_jump": result.is_jump},
-                                      summary_extra={"smoothing": smoothing, **(summary_extra or {})}, matched_kp=syn.matched_kp,
-                                      write_files=videos)
+                                      summary_extra={"smoothing": smoothing, **(summary_extra or {})},
+                                      matched_kp=syn.matched_kp, write_files=videos,
+                                      protect=[*protect, (audio, "the --audio file")])
     syn.videos = videos
     return syn.summary
 
@@ -157,6 +161,8 @@ def describe_search(result) -> str:
 
 def describe(db, syn: Synthesis, out) -> list[str]:
     """A few lines saying what was matched, how smooth it came out, and what was written where."""
+    from .decode import ratio
+
     track, result, s = syn.track, syn.result, syn.summary
     cost = s.get("mean_target_cost")
     how = "exhaustive" if result.exhaustive else f"top-{result.k} {describe_search(result)} prefilter"
@@ -166,7 +172,7 @@ def describe(db, syn: Synthesis, out) -> list[str]:
              f"No input frame of {track.name} has a usable face; nothing matched."]
     p, st = syn.params, syn.stats
     if p.get("smooth", 0) > 0 and cost is not None:
-        rise = cost / syn.per_frame["mean_target_cost"] - 1
+        rise = ratio(cost, syn.per_frame["mean_target_cost"]) - 1  # both 0 when the input is in the database
         lines.append(f"Smooth synthesis (λ={p['smooth']:g}, top-{p['candidates']} + successors, {p['join']} join, "
                      f"jump cost {p['jump_cost']:g}): {st['frames']} frames, {st['jumps_per_s']:.2f} jumps/s "
                      f"(per-frame match: {syn.per_frame['jumps_per_s']:.2f}), mean run {st['mean_run_frames']:.1f} "

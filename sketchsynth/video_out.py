@@ -479,7 +479,7 @@ class MatchVideoWriter:
 
 # ---------------------------------------------------------------------- contact sheet
 def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.PathLike | None = None,
-                  panel: int = 240) -> str:
+                  panel: int = 240, force: bool = False) -> str:
     """A contact sheet of a video match: input frame, input sketch, matched sketch, database frame.
 
     One row per chosen input frame; every panel shows the same square around
@@ -495,6 +495,9 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         Image file (.png or .jpg; default ``RESULT/contact_sheet.png``).
     panel : int
         Panel side in pixels.
+    force : bool
+        Overwrite an existing file (the default file in a folder sketchsynth
+        marked as its match output is always rewritten).
 
     Returns
     -------
@@ -517,7 +520,13 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     if not meta_path.is_file():
         raise InputError("not a video match result (no videos.json): the contact sheet needs a match on a "
                          "video input", result_dir)
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_bytes())
+        if not isinstance(meta, dict) or not {"input_video", "input_size", "written"} <= set(meta):
+            raise ValueError("fields missing")
+    except (OSError, ValueError) as e:
+        raise InputError(f"videos.json is unreadable ({str(e)[:80]}); run sketchsynth match again",
+                         meta_path) from None
     inp, matched = res["input"], res["matched"]
     n = len(inp)
     if frames is None or len(frames) == 0:
@@ -528,9 +537,15 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     bad = [t for t in frames if not 0 <= t < n]
     if bad:
         raise ParameterError(f"frame {bad[0]} is outside the input (0-{n - 1})")
+    from .storage import atomic_file, check_file_target, result_protect, written_by_sketchsynth
+
+    if not path:
+        force = force or written_by_sketchsynth(result_dir) == "match"
     path = os.fspath(path) if path else os.fspath(result_dir / "contact_sheet.png")
     if not path.lower().endswith((".png", ".jpg", ".jpeg")):
         raise ParameterError(f"contact sheet file must end in .png or .jpg: {path}")
+    protect = result_protect(result_dir, meta.get("input_video"))
+    check_file_target(path, force=force, protect=protect, what="contact sheet")
     video = meta["input_video"]
     if video is not None and not os.path.isfile(video):
         raise InputError("the match's input video is gone; the contact sheet shows its frames", video)
@@ -562,8 +577,9 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         cap = (f"input frame {t}: db {rec} frame {int(fr)}, cost {sel['target_cost'].iloc[t]:.3g}"
                if isinstance(rec, str) else f"input frame {t}: no match")
         cv2.putText(sheet, cap, (6, y0 + panel + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, BLACK, 1, cv2.LINE_AA)
-    if not cv2.imwrite(path, sheet):
-        raise InputError("cannot write the contact sheet here", path)
+    with atomic_file(path, force=force, protect=protect, what="contact sheet") as tmp:
+        if not cv2.imwrite(os.fspath(tmp), sheet):
+            raise InputError("cannot write the contact sheet here", path)
     return path
 
 

@@ -203,3 +203,71 @@ def test_landmark_array_input(runner, example_db, tmp_path):
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((5, 12, 2)))
     one_line_error(runner.invoke(cli, ["match", str(bad), "--db", str(example_db)]), "bad.npy", "shape (5, 12, 2)")
+
+
+# ---------------------------------------------------------------- issue 9: crashes on inputs that must work
+def test_matching_an_input_that_is_in_the_database_and_evaluating_identical_takes(runner, fadg0_dir, tmp_path):
+    """Target costs all 0 once ended in ZeroDivisionError after the outputs were written."""
+    db = tmp_path / "db"
+    ok(runner.invoke(cli, ["build-db", str(fadg0_dir / "sa1"), "--db", str(db)]))
+    out = ok(runner.invoke(cli, ["match", str(fadg0_dir / "sa1"), "--db", str(db), "--out", str(tmp_path / "o")]))
+    assert "mean target cost 0 (+0.0%)" in out.output and not out.stderr
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["mean_target_cost"] == 0
+    twins = tmp_path / "twins"
+    for name in ("a", "b"):
+        shutil.copytree(fadg0_dir / "sa1", twins / name)
+    res = ok(runner.invoke(cli, ["evaluate", str(twins), "--fps", "25", "--holdout", "b", "--out",
+                                 str(tmp_path / "ev"), "--smooth-grid", "1", "--filters", "", "--db-filter", "none",
+                                 "--seam-blend", "0"]))
+    rows = json.loads((tmp_path / "ev" / "report.json").read_text())["rows"]
+    assert all(r["cost_rise"] == 0 for r in rows) and not res.stderr
+
+
+def test_seam_blend_longer_than_the_input_costs_no_more_memory(runner, example_db, tmp_path):
+    """--seam-blend 1000000000 once allocated until killed; a blend longer than the input now simply works."""
+    inp = EXAMPLES / "inputs" / "henan_03001-03300"
+    for n, name in ((1_000_000_000, "huge"), (300, "input-length")):
+        ok(runner.invoke(cli, ["match", str(inp), "--db", str(example_db), "--out", str(tmp_path / name),
+                               "--seam-blend", str(n)]))
+    a, b = (np.load(tmp_path / n / "matched_keypoints.npy") for n in ("huge", "input-length"))
+    assert np.isfinite(a[..., :2]).sum() == np.isfinite(b[..., :2]).sum()
+
+
+def test_non_utf8_file_names_work_everywhere(runner, fadg0_dir, tmp_path):
+    import os
+
+    root = os.fsencode(tmp_path) + b"/rec\xff"
+    os.makedirs(root)
+    for p in sorted((fadg0_dir / "sa1").glob("*_keypoints.json"))[:40]:
+        with open(root + b"/x\xfe" + os.fsencode(p.name), "wb") as fh:
+            fh.write(p.read_bytes())
+    with open(root + b"/fps.txt", "w") as fh:
+        fh.write("25")
+    rec = os.fsdecode(root)
+    ok(runner.invoke(cli, ["build-db", rec, "--db", str(tmp_path / "db")]))
+    frames = pd.read_parquet(tmp_path / "db" / "frames.parquet")
+    assert frames["recording"].iloc[0] == "rec\\xff" and frames["source"].iloc[0].startswith("x\\xfe")
+    out = os.fsdecode(os.fsencode(tmp_path) + b"/out\xfd")
+    ok(runner.invoke(cli, ["match", rec, "--db", str(tmp_path / "db"), "--out", out]))
+    assert pd.read_csv(os.path.join(out, "selection.csv"))["recording"].iloc[0] == "rec\\xff"
+    ok(runner.invoke(cli, ["stable-points", rec, "--csv", os.fsdecode(os.fsencode(tmp_path) + b"/s\xfc.csv")]))
+    one_line_error(runner.invoke(cli, ["build-db", rec, "--db", str(tmp_path / "db")]), "db",
+                   "exists")
+
+
+def test_audio_with_many_channels_is_downmixed(runner, example_db, tmp_path):
+    pytest.importorskip("av")
+    import wave
+
+    inp = EXAMPLES / "inputs" / "henan_03001-03300"
+    for ch in (9, 12):
+        path = tmp_path / f"ch{ch}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(ch)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            t = np.arange(16000 * 3) / 16000
+            w.writeframes((np.sin(2 * np.pi * 220 * t)[:, None] * np.ones(ch) * 8000).astype("<i2").tobytes())
+        res = ok(runner.invoke(cli, ["match", str(inp), "--db", str(example_db), "--out", str(tmp_path / f"o{ch}"),
+                                     "--audio", str(path)]))
+        assert "with audio" in res.output

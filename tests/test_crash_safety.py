@@ -127,3 +127,133 @@ def test_failed_build_leaves_the_old_database(fadg0_dir, tmp_path):
         FrameDatabase(fps=25).build(bad, path=db, force=True)
     assert FrameDatabase.load(db, verify="sha256").recordings_[0]["name"] == "sa1"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".db.lock", "bad", "db"]
+
+
+# ---------------------------------------------------------------- issue 9: the --force rule, the lock file
+def test_force_replaces_only_what_sketchsynth_wrote(fadg0_dir, tmp_path, monkeypatch):
+    from sketchsynth.errors import DatabaseError, InputError
+    from sketchsynth.build import FORMAT
+    from sketchsynth.storage import DATABASE_FORMAT, OUTPUT_MARKER, atomic_directory, written_by_sketchsynth
+
+    assert DATABASE_FORMAT == FORMAT
+    monkeypatch.chdir(tmp_path)
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "notes.txt").write_text("keep me")
+    for kind in ("database", "match", "evaluate", "track"):
+        with pytest.raises(Exception, match="never replaced, even with --force"):
+            with atomic_directory(user, force=True, kind=kind, error=InputError):
+                pass
+    assert (user / "notes.txt").read_text() == "keep me"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic_directory(empty, force=True, kind="match", error=InputError) as tmp:
+        (tmp / "a.txt").write_text("1")
+    assert written_by_sketchsynth(empty) == "match" and (empty / OUTPUT_MARKER).is_file()
+    with atomic_directory(empty, force=True, kind="match", error=InputError) as tmp:  # its own: replaced
+        (tmp / "b.txt").write_text("2")
+    assert sorted(p.name for p in empty.iterdir()) == [OUTPUT_MARKER, "b.txt"]
+    with pytest.raises(InputError, match="match output, not a database"):
+        with atomic_directory(empty, force=True, kind="database", error=InputError):
+            pass
+    db = FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "db")
+    FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "db", force=True)
+    assert written_by_sketchsynth(tmp_path / "db") == "database" and db.n_usable_ > 0
+    (tmp_path / "inner").mkdir()
+    monkeypatch.chdir(tmp_path / "inner")
+    for target, fragment in [(tmp_path / "inner", "is the current folder"), (tmp_path, "contains the current"),
+                             (fadg0_dir / "sa1", "is the recordings"), (fadg0_dir / "sa1" / "x", "lies inside")]:
+        with pytest.raises(DatabaseError, match=fragment):
+            FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=target, force=True)
+    # a symlink spelling of the recordings is the recordings
+    (tmp_path / "alias").symlink_to(fadg0_dir / "sa1")
+    with pytest.raises(DatabaseError, match="recordings"):
+        FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "alias" / "db")
+
+
+def test_lock_file_refuses_a_planted_symlink_fifo_or_folder(tmp_path):
+    import os
+
+    from sketchsynth.errors import DatabaseError
+    from sketchsynth.storage import target_lock
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / ".db.lock").symlink_to(victim)
+    with pytest.raises(DatabaseError, match="symbolic link"):
+        with target_lock(tmp_path / "db"):
+            pass
+    assert victim.read_text() == "precious\n"
+    os.mkfifo(tmp_path / ".fifo.lock")
+    with pytest.raises(DatabaseError, match="not a regular file"):
+        with target_lock(tmp_path / "fifo"):
+            pass
+    (tmp_path / ".dir.lock").mkdir()
+    with pytest.raises(DatabaseError, match="lock file"):
+        with target_lock(tmp_path / "dir"):
+            pass
+
+
+def test_lock_keys_on_the_real_path(tmp_path):
+    """Two spellings of one folder (a symlinked parent, '..') share one lock: a second process cannot take it."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "alias").symlink_to(real)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom sketchsynth.storage import target_lock\n"
+         f"with target_lock({str(real / 'db')!r}):\n    print('held', flush=True)\n    time.sleep(30)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for spelling in (tmp_path / "alias" / "db", tmp_path / "real" / ".." / "real" / "db"):
+            r = subprocess.run([*_build_cmd(tmp_path / "nowhere", spelling)], capture_output=True, text=True)
+            assert r.returncode == 2 and "another sketchsynth process is writing here" in r.stderr, r.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in real.iterdir()) == [".db.lock"]
+
+
+def test_output_files_are_written_atomically_and_overwritten_only_with_force(tmp_path):
+    from sketchsynth.errors import InputError
+    from sketchsynth.storage import atomic_file
+
+    f = tmp_path / "table.csv"
+    f.write_text("the user's\n")
+    with pytest.raises(InputError, match="exists; choose another name, or add --force"):
+        with atomic_file(f):
+            pass
+    with pytest.raises(RuntimeError):
+        with atomic_file(f, force=True) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert f.read_text() == "the user's\n" and sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+    with atomic_file(f, force=True) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".csv"
+        tmp.write_text("new\n")
+    assert f.read_text() == "new\n" and sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+    with pytest.raises(InputError, match="lies inside the recordings"):
+        with atomic_file(tmp_path / "x.csv", protect=[(tmp_path, "the recordings")]):
+            pass
+
+
+def test_outputs_written_before_the_marker_are_still_recognized(tmp_path):
+    """A match output of sketchsynth 0.1 (no marker) is recognized by all of its files; a lookalike is not."""
+    import json
+
+    from sketchsynth.storage import written_by_sketchsynth
+
+    old = tmp_path / "old_run"
+    old.mkdir()
+    for name in ("selection.csv", "input_keypoints.npy", "matched_keypoints.npy"):
+        (old / name).write_bytes(b"x")
+    (old / "summary.json").write_text(json.dumps({"input": "a", "database": "b", "metric": "sum",
+                                                  "matched_frames": 3}))
+    assert written_by_sketchsynth(old) == "match"
+    (old / "summary.json").write_text(json.dumps({"input": "a"}))
+    assert written_by_sketchsynth(old) is None
+    rec = tmp_path / "tracked"  # an old track output is indistinguishable from a recording: never recognized
+    rec.mkdir()
+    (rec / "fps.txt").write_text("25")
+    (rec / "x_000000000000_keypoints.json").write_text('{"people": []}')
+    assert written_by_sketchsynth(rec) is None

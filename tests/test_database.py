@@ -192,3 +192,52 @@ def test_a_build_keeps_the_index_it_wrote(fadg0_dir, tmp_path):
     db = FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "db")
     assert faiss.serialize_index(db.index_).tobytes() == (tmp_path / "db" / "index.faiss").read_bytes()
     assert db.index_.ntotal == db.n_usable_ > 0
+
+
+def test_same_size_corruption_of_index_faiss_never_reaches_faiss(fadg0_dir, tmp_path):
+    """Bytes flipped in the middle of index.faiss once segfaulted match (exit 139): the flat index is now
+    rebuilt from normalized.npy, so match gives the intact database's answer; info --verify names the damage.
+    Subprocesses, so a crash would fail the test rather than the run."""
+    import subprocess
+    import sys
+
+    FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "db")
+    shutil.copytree(tmp_path / "db", tmp_path / "bad")
+    f = tmp_path / "bad" / "index.faiss"
+    b = bytearray(f.read_bytes())
+    mid = len(b) // 2
+    b[mid:mid + 256] = bytes(x ^ 0xFF for x in b[mid:mid + 256])
+    f.write_bytes(bytes(b))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "sketchsynth.cli", *map(str, args)], capture_output=True,
+                              text=True, timeout=300)
+
+    for name in ("db", "bad"):
+        r = cli("match", fadg0_dir / "sa2", "--db", tmp_path / name, "--out", tmp_path / f"out_{name}")
+        assert r.returncode == 0, r.stderr
+    a, c = (pd.read_csv(tmp_path / f"out_{n}" / "selection.csv") for n in ("db", "bad"))
+    pd.testing.assert_frame_equal(a, c)
+    r = cli("info", "--db", tmp_path / "bad", "--verify")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "index.faiss fails its sha256 check" in r.stderr
+
+
+def test_manifest_fields_are_validated_in_one_place(fadg0_dir, tmp_path):
+    from sketchsynth.database import manifest_problem
+
+    FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "db")
+    good = json.loads((tmp_path / "db" / "manifest.json").read_text())
+    assert manifest_problem(good) is None
+    edits = {"weights": lambda m: m["params"].update(weights=[1.0] * 69),
+             "anchors": lambda m: m["params"]["normalization"].update(anchors=[35, 40, 70]),
+             "etalon": lambda m: m["etalon"].update(points=[[0.0, float("inf")]] * 70),
+             "counts": lambda m: m["counts"].update(usable=-1),
+             "recordings": lambda m: m["recordings"][0].update(name=None)}
+    for what, fn in edits.items():
+        m = json.loads(json.dumps(good))
+        fn(m)
+        problem = manifest_problem(m)
+        assert problem is not None and (what in problem or what[:-1] in problem), (what, problem)
+        (tmp_path / "db" / "manifest.json").write_text(json.dumps(m))
+        with pytest.raises(DatabaseError, match="manifest.json is damaged"):
+            FrameDatabase.load(tmp_path / "db")

@@ -87,6 +87,16 @@ def test_kernel_matches_reference_on_random_lattices(seed, join):
             np.testing.assert_array_equal(g, r, err_msg=name)
 
 
+def test_stable_argsort_is_numpys():
+    rng = np.random.default_rng(5)
+    for n in [0, 1, 2, 15, 16, 17, 31, 33, 64, 100, 257, 1000]:
+        for v in (rng.normal(size=n), rng.integers(0, 4, n).astype(float), np.where(rng.random(n) < 0.3, np.inf,
+                                                                                   rng.normal(size=n))):
+            out, tmp = np.full(n + 2, -7, np.int64), np.zeros(n + 2, np.int64)
+            _kernels._stable_argsort(np.concatenate([v, [-1.0, 5.0]]), n, out, tmp)
+            np.testing.assert_array_equal(out[:n], np.argsort(v, kind="stable"))
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_viterbi_finds_the_brute_force_optimum(seed):
     rng = np.random.default_rng(100 + seed)

@@ -142,6 +142,44 @@ def test_reader_reports_the_bad_file_by_name(fadg0_dir, tmp_path):
         read_openpose_folder(d)
 
 
+def test_small_jobs_read_without_the_kernels_agree_with_them(fadg0_dir, henan_dir, monkeypatch, tmp_path):
+    """Before the numba scanner and name parser are compiled, small jobs take orjson and a regular
+    expression (sketchsynth._jit): the same names, frames, faces and counts, and the same first error."""
+    import sketchsynth._jit as jit
+
+    names = sorted(os.listdir(henan_dir))[:400]
+    for n in names:
+        (tmp_path / n).write_bytes((henan_dir / n).read_bytes())
+    (tmp_path / names[7]).write_bytes(b'{"version":1.3,"people":[{"face_keypoints_2d":[]},{"face_keypoints_2d":'
+                                      + orjson.dumps([1.5] * 210) + b"}]}")  # two people: orjson either way
+
+    def read_all(folder):
+        listed = list_frame_files(folder), list_frame_files(folder, as_array=True)
+        fr = read_openpose_folder(folder)
+        return listed[0][0], listed[0][1], listed[1][0], fr.keypoints, fr.n_people
+
+    folders = [fadg0_dir / "sa1", fadg0_dir / "si1279", tmp_path]
+    kernels = [read_all(f) for f in folders]
+    monkeypatch.setattr(jit, "worth_it", lambda dispatcher, n: False)
+    for got, want in zip([read_all(f) for f in folders], kernels):
+        assert got[0] == want[0]
+        for a, b in zip(got[1:], want[1:]):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    bad = tmp_path / names[3]
+    bad.write_bytes(bad.read_bytes()[:300])
+    with pytest.raises(InputError, match=f"{names[3]}: truncated or not valid JSON"):
+        read_openpose_folder(tmp_path)
+
+
+def test_kernel_readiness_is_known():
+    from sketchsynth._jit import KERNEL_MIN_ITEMS, ready, worth_it
+    from sketchsynth.io._jsonscan import read_faces
+
+    assert worth_it(read_faces, KERNEL_MIN_ITEMS)  # a large job compiles it if need be
+    assert ready(read_faces) == worth_it(read_faces, 1)
+
+
 def test_parallel_and_serial_reads_agree(henan_dir):
     a = read_openpose_folder(henan_dir, n_workers=1)
     b = read_openpose_folder(henan_dir, n_workers=2, parallel_threshold=100)

@@ -27,8 +27,8 @@ def grid_names(shared_data):
 @pytest.fixture(scope="module")
 def grid_tracks(shared_data, grid_names):
     """The chosen sentences tracked by sketchsynth's own tracker (cached per test session)."""
-    from sketchsynth.io.recordings import Recording
-    from sketchsynth.track import track_video_recordings
+    from sketchsynth.sources.recordings import Recording
+    from sketchsynth.sources.tracker import track_video_recordings
 
     video = shared_data / "grid_s1" / "video"
     names = grid_names[0] + grid_names[1]
@@ -76,7 +76,7 @@ def test_load_audio_refuses_non_audio_in_one_line(shared_data, tmp_path):
 
     (tmp_path / "empty.wav").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("not a sound\n" * 50)
-    for p, what in [(tmp_path / "empty.wav", "empty file"), (tmp_path / "notes.txt", "not an audio file"),
+    for p, what in [(tmp_path / "empty.wav", "empty file"), (tmp_path / "notes.txt", "no audio stream"),
                     (shared_data / "fadg0" / "video" / "head.mp4", "no audio stream"),
                     (tmp_path / "missing.wav", "no such")]:
         with pytest.raises(InputError) as e:
@@ -215,7 +215,7 @@ def test_regressor_beats_the_mean_mouth_on_held_out_sentences(fitted_data, kind,
         pytest.importorskip("torch")
         from sketchsynth.speech.neural import MLPMouth
 
-        model = MLPMouth(hidden=(128,), n_components=64, epochs=8, seed=0, max_seconds=20)
+        model = MLPMouth(hidden=(256,), n_components=64, epochs=40, seed=0, max_seconds=30)
     assert model.fit(X, Y) is model
     pred = model.predict(Xh)
     assert pred.shape == (len(Xh), len(SPEECH_POINTS), 2)

@@ -6,6 +6,7 @@ click's own usage errors) print one line on stderr and exit with status 2.
 
 from __future__ import annotations
 
+import io
 import sys
 
 import click
@@ -15,7 +16,9 @@ from ..errors import SketchSynthError
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    from ..errors import printable
+
+    return " ".join(printable(text).split())
 
 
 class _Group(click.Group):
@@ -23,6 +26,13 @@ class _Group(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         prog = prog_name or "sketchsynth"
+        # File names that are not UTF-8 arrive as surrogate escapes: print them back as the bytes they were
+        # (stdout), or as backslash escapes (stderr), instead of failing in the middle of a report.
+        for stream, errors in ((sys.stdout, "surrogateescape"), (sys.stderr, "backslashreplace")):
+            try:
+                stream.reconfigure(errors=errors)
+            except (AttributeError, ValueError, io.UnsupportedOperation):
+                pass
         try:
             rv = super().main(args=args, prog_name=prog, complete_var=complete_var, standalone_mode=False, **extra)
         except SketchSynthError as e:

@@ -45,7 +45,7 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     """
     from ..database import FrameDatabase
     from ..layout import DEFAULT_STABLE_POINTS
-    from ..storage import target_lock
+    from ..storage import check_target, target_lock
 
     t0 = time.perf_counter()
     db = FrameDatabase(mode=mode, anchors=parse_points(anchors, "--anchors"),
@@ -54,13 +54,10 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
                        n_workers=workers, track_filter=track_filter)
     db._check_params()
     # Hold the lock for the whole build, so a second build of the same target fails at once.
+    protect = [(recordings, "the recordings")]
+    check_target(db_path, force=force, protect=protect, kind="database")  # before minutes of reading
     with target_lock(db_path):
-        from pathlib import Path
-
-        if Path(db_path).exists() and not force:
-            from ..errors import DatabaseError
-
-            raise DatabaseError("database exists; add --force to replace it", db_path)
-        db.build(recordings, progress=True, video_options=tracker_kwargs(video_opts), path=db_path, force=force)
+        db.build(recordings, progress=True, video_options=tracker_kwargs(video_opts), path=db_path, force=force,
+                 protect=protect)
         path = db.path_
     click.echo(f"Wrote {path} in {time.perf_counter() - t0:.1f} s: {db.summary()}")

@@ -84,7 +84,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     from ..sources.load import discover, load_tracks
     from ..layout import parse_weights
     from ..search import IVFSearch
-    from ..storage import target_lock
+    from ..storage import check_target, target_lock
 
     if drive == "audio":
         return _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps,
@@ -103,17 +103,15 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     db_params = {"weights": parse_weights(weights), "mode": mode, "anchors": parse_points(anchors, "--anchors"),
                  "person": person}
     t0 = time.perf_counter()
-    with target_lock(out):
-        from pathlib import Path
+    from ..errors import InputError
 
-        if Path(out).exists() and not force:
-            from ..errors import InputError
-
-            raise InputError("report folder exists; add --force to replace it", out)
+    protect = [(recordings, "the recordings")]
+    check_target(out, force=force, protect=protect, kind="evaluate", error=InputError)  # before the work
+    with target_lock(out, error=InputError):
         tracks = load_tracks(discover(recordings), fps=fps, person=person)
         report = evaluate(tracks, list(holdout) or None, configs, metric=metric, candidates=candidates, guard=guard,
                           db_params=db_params, beam=beam, progress=click.echo, search=search, ivf=ivf)
-        paths = write_report(out, report, force=force, title=str(recordings))
+        paths = write_report(out, report, force=force, title=str(recordings), protect=protect)
     click.echo(markdown_table(report))
     click.echo(f"Evaluated {len(configs)} configurations on {report.rows[0]['frames']} held-out frames in "
                f"{time.perf_counter() - t0:.1f} s. Wrote {paths['markdown']}, {paths['json']} and {paths['plot']}.")

@@ -81,7 +81,8 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     """
     from ..database import FrameDatabase
     from ..decode import ViterbiDecoder
-    from ..errors import ParameterError
+    from ..errors import InputError, ParameterError
+    from ..storage import check_target
     from ..search import IVFSearch, check_metric
     from ..synthesis import describe
 
@@ -105,11 +106,15 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     db = FrameDatabase.load(db_path)
     check_expectations(db, expect_weights, expect_normalization)
     decoder.check(db)
-    out = out or os.path.join("out", os.path.splitext(os.path.basename(os.path.normpath(input_path)))[0])
+    k_given = click.get_current_context().get_parameter_source("k") != click.core.ParameterSource.DEFAULT
+    if k_given and k > db.n_usable_:
+        raise ParameterError(f"-k {k} is larger than the database's {db.n_usable_} usable frames; use at most "
+                             f"{db.n_usable_} (or --exhaustive for the exact minimum)")
     selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive,
                         seam_blend=seam_blend)
+    protect = [(input_path, "the match input"), (audio, "the --audio file"), (db.path_, "the database being read")]
     writer = Writer(out, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
-                    sketch_video=sketch_video, progress=True)
+                    sketch_video=sketch_video, progress=True, protect=protect)
     if drive == "audio":
         from ..speech_model import require_model
 
@@ -126,6 +131,22 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         for name in stage_names:
             pipe.replace(make_stage(name))
     writer.summary_extra = {"drive": drive, "pipeline": pipe.names()}
-    syn = pipe.fit(db).transform(input_path)
+    pipe.fit(db)
+    if drive != "audio" and pipe.stages[0].output_kind == "keypoints":
+        x = pipe.stages[0].transform(input_path)  # the track first: its length bounds the work
+        if min(k, db.n_usable_) * len(x) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
+            raise ParameterError(f"-k {k} x {len(x)} input frames needs more than 4 GB of candidates; use a "
+                                 "smaller -k, or --exhaustive (which needs none)")
+        rest = pipe.stages[1:]
+    else:
+        x, rest = input_path, pipe.stages
+    out = out or os.path.join("out", (x.name if hasattr(x, "name") else
+                                      os.path.splitext(os.path.basename(os.path.normpath(input_path)))[0]
+                                      ).replace("/", "_"))
+    writer.out = out
+    check_target(out, force=force, protect=protect, kind="match", error=InputError)  # before the work
+    syn = x
+    for stage in rest:
+        syn = stage.transform(syn)
     for line in describe(db, syn, out):
         click.echo(line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..database import DEFAULT_DB
+from ..defaults import DEFAULT_DB
 
 
 def db_option(f):
@@ -93,7 +93,7 @@ def tracker_kwargs(video_opts: dict | None) -> dict:
 
 def smoothing_options(f):
     """Options of the smooth (Viterbi) synthesis, shared by match and evaluate."""
-    from ..decode import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
+    from ..defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
 
     # applied last-first, so --help lists them in this order
     f = click.option("--beam", type=float, default=None,

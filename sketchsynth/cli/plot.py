@@ -16,7 +16,9 @@ import click
                    "'{t}' in the name is replaced by the frame.")
 @click.option("--sheet", "sheet", type=click.Path(), default=None,
               help="Video results: contact sheet file, .png or .jpg (default RESULT/contact_sheet.png).")
-def command(result, frames, out, sheet):
+@click.option("--force", is_flag=True, help="Overwrite existing figure files (the default files inside a "
+                                            "match output folder are always rewritten).")
+def command(result, frames, out, sheet, force):
     """Draw input (black) against match (blue) at t-1, t, t+1 from a match RESULT folder.
 
     For a match on a video input it also draws a contact sheet: input frame,
@@ -31,6 +33,7 @@ def command(result, frames, out, sheet):
     from ..errors import ParameterError
     from ..plot import save_comparison
     from ..results import load_match_outputs
+    from ..storage import atomic_file, check_file_target, result_protect, written_by_sketchsynth
 
     res = load_match_outputs(result)
     video_result = os.path.isfile(os.path.join(result, "videos.json"))
@@ -46,12 +49,26 @@ def command(result, frames, out, sheet):
     labels = [f"db: {r} frame {int(f)}" if isinstance(r, str) else "no match"
               for r, f in zip(sel["recording"], sel["frame"].fillna(-1))]
     for t in frames:
-        path = (out.replace("{t}", str(t)) if out else os.path.join(result, f"comparison_{t:05d}.png"))
-        save_comparison(path, res["input"], res["matched"], t, labels=labels,
-                        costs=sel["target_cost"].to_numpy(dtype=float),
-                        title="input (black) vs match (blue)")
+        if not 0 <= t < n:
+            raise ParameterError(f"--frame {t} is outside the input (0-{n - 1})")
+    # Files inside a folder sketchsynth wrote as a match output are its own: rewritten without --force.
+    own = written_by_sketchsynth(result) == "match"
+    protect = result_protect(result, res["summary"].get("input") if isinstance(res["summary"], dict) else None)
+    paths = [(out.replace("{t}", str(t)) if out else os.path.join(result, f"comparison_{t:05d}.png"), t)
+             for t in frames]
+    if len({os.path.abspath(p) for p, _ in paths}) != len(paths):
+        raise ParameterError("--frame is repeated: each figure would overwrite the one before")
+    for path, _ in paths:  # every target checked before anything is drawn
+        if not path.lower().endswith((".png", ".pdf")):
+            raise ParameterError(f"plot file must end in .png or .pdf: {path}")
+        check_file_target(path, force=force or (own and not out), protect=protect, what="figure")
+    for path, t in paths:
+        with atomic_file(path, force=force or (own and not out), protect=protect, what="figure") as tmp:
+            save_comparison(tmp, res["input"], res["matched"], t, labels=labels,
+                            costs=sel["target_cost"].to_numpy(dtype=float),
+                            title="input (black) vs match (blue)")
         click.echo(f"Wrote {path}")
     if video_result:
         from ..video_out import contact_sheet
 
-        click.echo(f"Wrote {contact_sheet(result, list(frames) or None, sheet)}")
+        click.echo(f"Wrote {contact_sheet(result, list(frames) or None, sheet, force=force)}")

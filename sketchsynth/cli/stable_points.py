@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
@@ -20,9 +21,10 @@ from .options import fps_option, person_option
 @click.option("--top", type=int, default=10, show_default=True, help="Rows of the ranking to print (0: all).")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, help="Save a bar plot (.png or .pdf).")
 @click.option("--csv", "csv_path", type=click.Path(), default=None, help="Save the full ranking as CSV.")
+@click.option("--force", is_flag=True, help="Overwrite existing --plot / --csv files.")
 @fps_option
 @person_option
-def command(recordings, measure, scale, top, plot_path, csv_path, fps, person):
+def command(recordings, measure, scale, top, plot_path, csv_path, fps, person, force):
     """Rank the 70 face points by how much their distances to all other points vary over time.
 
     The method this project implements found nose point 35 the most stable and
@@ -40,9 +42,18 @@ def command(recordings, measure, scale, top, plot_path, csv_path, fps, person):
     from ..sources.load import discover, load_tracks
     from ..layout import DEFAULT_ANCHORS
     from ..stable import save_bar_plot, stable_points
+    from ..storage import atomic_file, check_file_target
 
     if top < 0:
         raise ParameterError(f"--top must be >= 0, got {top}")
+    if plot_path and not plot_path.lower().endswith((".png", ".pdf")):
+        raise ParameterError(f"--plot must end in .png or .pdf: {plot_path}")
+    protect = [(recordings, "the recordings")]
+    outputs = [(p, what) for p, what in ((csv_path, "--csv file"), (plot_path, "--plot file")) if p]
+    if csv_path and plot_path and os.path.abspath(csv_path) == os.path.abspath(plot_path):
+        raise ParameterError("--csv and --plot name the same file")
+    for p, what in outputs:  # before reading the recordings
+        check_file_target(p, force=force, protect=protect, what=what)
     t0 = time.perf_counter()
     # Frame rate plays no part here; avoid demanding one.
     tracks = load_tracks(discover(recordings), fps=fps or 1.0, person=person)
@@ -64,10 +75,10 @@ def command(recordings, measure, scale, top, plot_path, csv_path, fps, person):
     p35 = int(table.index[table["point"] == 35][0]) + 1
     click.echo(f"Point 35 (the method's origin) ranks {p35} of 70.")
     if csv_path:
-        table.to_csv(csv_path, index=False)
+        with atomic_file(csv_path, force=force, protect=protect, what="--csv file") as tmp:
+            table.to_csv(tmp, index=False)
         click.echo(f"Wrote {csv_path}")
     if plot_path:
-        if not plot_path.lower().endswith((".png", ".pdf")):
-            raise ParameterError(f"--plot must end in .png or .pdf: {plot_path}")
-        save_bar_plot(table, plot_path, title=f"{recordings}: {len(kp)} frames, measure={measure}, scale={scale}")
+        with atomic_file(plot_path, force=force, protect=protect, what="--plot file") as tmp:
+            save_bar_plot(table, tmp, title=f"{recordings}: {len(kp)} frames, measure={measure}, scale={scale}")
         click.echo(f"Wrote {plot_path}")

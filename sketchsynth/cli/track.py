@@ -41,15 +41,15 @@ def command(video, out, force, video_opts, downscale, upsample):
     from ..io.openpose import write_openpose_folder
     from ..sources.recordings import Recording
     from ..results import _safe_prefix
-    from ..storage import atomic_directory
+    from ..storage import atomic_directory, check_target
     from ..sources.tracker import track_video_recording
 
     t0 = time.perf_counter()
     if not os.path.isfile(video):
         raise InputError("no such video file" if not os.path.exists(video) else "not a file: give one video",
                          video)
-    if os.path.exists(out) and not force:  # say so before minutes of tracking, not after
-        raise InputError("output folder exists; add --force to replace it", out)
+    protect = [(video, "the video")]
+    check_target(out, force=force, protect=protect, kind="track", error=InputError)  # before minutes of tracking
     stem = os.path.splitext(os.path.basename(video))[0]
     options = tracker_kwargs(video_opts)
     options["downscale"] = downscale if downscale == "auto" else _factor(downscale)
@@ -59,7 +59,7 @@ def command(video, out, force, video_opts, downscale, upsample):
     face = (track.keypoints[..., 2] > 0).any(axis=1)
     # OpenPose writes "people": [] for a frame without a face; NaN asks the writer for exactly that.
     kp = np.where(face[:, None, None], track.keypoints, np.nan)
-    with atomic_directory(out, force=force, error=InputError, what="output folder") as tmp:
+    with atomic_directory(out, force=force, error=InputError, kind="track", protect=protect) as tmp:
         names = write_openpose_folder(tmp, kp, frames=track.frames, prefix=_safe_prefix(stem))
         (tmp / "fps.txt").write_text(f"{track.fps:.6g}\n")
     vfr = " (variable frame rate: timestamps averaged)" if track.extra.get("variable_frame_rate") else ""

@@ -413,7 +413,9 @@ def _scan_one(buf, start, end, out, role, is_obj):
         key_people = False
         key_face = False
         if c == 45 or _is_digit(c):
-            got, n_got = _numbers(buf, pos, end, out, n_face if parent == _FACE else -1,
+            # np.int64(-1), not -1: a literal argument would compile _numbers twice (for Literal[int](-1)
+            # while the types are being inferred, then for int64), seconds per install
+            got, n_got = _numbers(buf, pos, end, out, n_face if parent == _FACE else np.int64(-1),
                                   depth > 0 and not is_obj[depth - 1])
             if got < 0:
                 return FALLBACK, 0, 0
@@ -471,8 +473,8 @@ def _store_face(tmp, n_face, n_people, max_coord, faces, i):
     conf_max = 0.0
     for p in range(70):
         x, y, cf = tmp[3 * p], tmp[3 * p + 1], tmp[3 * p + 2]
-        if abs(x) > max_coord or abs(y) > max_coord or cf < 0:
-            return FALLBACK, 0  # the full parser words the error
+        if abs(x) > max_coord or abs(y) > max_coord or cf < 0 or cf > max_coord:
+            return FALLBACK, 0  # the full parser words the error (confidences share the coordinates' bound)
         if cf > conf_max:
             conf_max = cf
     if conf_max <= 0:
@@ -509,13 +511,14 @@ def scan_faces(buf, offsets, max_coord):
 
 
 @numba.njit(cache=True, nogil=True)
-def read_faces(dir_fd, names, max_coord, faces, n_people, status):
+def read_faces(dir_fd, names, max_coord, faces, n_people, status, max_bytes):
     """Read and scan files, one after the other, without the GIL.
 
     dir_fd: the folder, open; names (n, w) uint8, NUL-terminated file names.
     Fills faces (n, 70, 3) float32, n_people (n,) int16 and status (n,) int8:
     OK, FALLBACK (hand the file to the full parser) or UNREADABLE (open or read
-    failed: the caller retries it from Python, which words the error).
+    failed, or the file is larger than max_bytes: reading stops there, and the
+    caller retries it from Python, which words the error).
     """
     buf = np.empty(1 << 16, dtype=np.uint8)
     tmp = np.empty(N_VALUES, dtype=np.float64)
@@ -535,6 +538,9 @@ def read_faces(dir_fd, names, max_coord, faces, n_people, status):
                 size = -1
                 break
             size += got
+            if size > max_bytes:
+                size = -1  # too large for a frame file: read no further
+                break
             if size < buf.shape[0]:
                 break  # a short read of a regular file: its end (as os.read's callers assume)
             grown = np.empty(2 * buf.shape[0], dtype=np.uint8)
@@ -544,7 +550,7 @@ def read_faces(dir_fd, names, max_coord, faces, n_people, status):
         if size < 0:
             status[i] = UNREADABLE
             continue
-        st, npeo, nface = _scan_one(buf, 0, size, tmp, role, is_obj)
+        st, npeo, nface = _scan_one(buf, np.int64(0), size, tmp, role, is_obj)  # no literal: see _numbers
         if st == OK:
             st, npeo = _store_face(tmp, nface, npeo, max_coord, faces, i)
         status[i] = st
@@ -565,9 +571,9 @@ def scan(buf: bytes, offsets: np.ndarray, max_coord: float):
 
 
 def read(dir_fd: int, names: np.ndarray, max_coord: float, faces: np.ndarray, n_people: np.ndarray,
-         status: np.ndarray) -> None:
+         status: np.ndarray, max_bytes: int = 1 << 62) -> None:
     """Python entry: see :func:`read_faces` (``names`` as made by :func:`name_table`)."""
-    read_faces(np.int32(dir_fd), names, float(max_coord), faces, n_people, status)
+    read_faces(np.int32(dir_fd), names, float(max_coord), faces, n_people, status, np.int64(max_bytes))
 
 
 def name_table(names) -> np.ndarray:

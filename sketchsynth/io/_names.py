@@ -138,8 +138,8 @@ def gather(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray
 def to_arrow(names: np.ndarray):
     """An ``S`` array of file names as an Arrow string array, without a Python object per name.
 
-    Names with non-ASCII bytes go through ``os.fsdecode`` one by one, as they
-    did before (the column must hold what decoding gives).
+    Names with non-ASCII bytes are decoded one by one, bytes that are not
+    UTF-8 shown as backslash escapes (``\\xff``).
     """
     import pyarrow as pa
 
@@ -148,7 +148,8 @@ def to_arrow(names: np.ndarray):
     used = table != 0  # a file name holds no NUL byte: the rest is padding
     data = table[used]
     if (data >= 128).any():
-        return pa.array([os.fsdecode(n) for n in names], type=pa.string())
+        # undecodable bytes as backslash escapes: an Arrow string must be valid UTF-8
+        return pa.array([bytes(n).decode("utf-8", "backslashreplace") for n in names], type=pa.string())
     offsets = np.zeros(len(names) + 1, dtype=np.int32)
     np.cumsum(used.sum(axis=1), out=offsets[1:])
     return pa.StringArray.from_buffers(len(names), pa.py_buffer(offsets), pa.py_buffer(data))

@@ -46,7 +46,9 @@ def _open_audio(path, av):
         raise InputError(f"not an audio file FFmpeg can read ({_describe(e)})", path) from None
     if not c.streams.audio:
         c.close()
-        raise InputError("has no audio stream (a silent video or not a sound file)", path)
+        # (FFmpeg reads even a text file as a "video" of ANSI art, so the kind of file cannot be told here)
+        raise InputError("has no audio stream: not a sound file, or a silent video (give a file with the speech)",
+                         path)
     return c
 
 

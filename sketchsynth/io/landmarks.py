@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..layout import N_LANDMARKS_68, N_POINTS, estimate_pupils
-from .openpose import MAX_COORDINATE
+from .openpose import MAX_CONFIDENCE, MAX_COORDINATE
 
 ESTIMATED_PUPIL_CONFIDENCE = 0.5
 """Pupils estimated from the eye contour get this fraction of the contour's confidence."""
@@ -51,6 +51,8 @@ def to_openpose70(points: np.ndarray, path=None) -> tuple[np.ndarray, bool]:
             raise InputError(f"landmark array has a coordinate beyond {MAX_COORDINATE:g} px", path)
         if pts[..., 2].min(initial=0) < 0:
             raise InputError("landmark array has a negative confidence", path)
+        if pts[..., 2].max(initial=0) > MAX_CONFIDENCE:
+            raise InputError(f"landmark array has a confidence beyond {MAX_CONFIDENCE:g} (expected 0-1)", path)
         return np.array(pts, dtype=np.float32), False
     pts = pts.astype(np.float64)
     if np.isinf(pts).any():
@@ -65,6 +67,8 @@ def to_openpose70(points: np.ndarray, path=None) -> tuple[np.ndarray, bool]:
         conf = np.where(finite, pts[..., 2], 0)
         if conf.min(initial=0) < 0:
             raise InputError("landmark array has a negative confidence", path)
+        if conf.max(initial=0) > MAX_CONFIDENCE:
+            raise InputError(f"landmark array has a confidence beyond {MAX_CONFIDENCE:g} (expected 0-1)", path)
         out[:, :n, 2] = conf
     else:
         out[:, :n, 2] = finite.astype(np.float64)
@@ -106,7 +110,9 @@ def open_landmark_file(path: str | os.PathLike):
                 if "fps" in keys:
                     fps = z["fps"]
         else:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            from .npy import load_npy
+
+            arr = load_npy(path, mmap_mode="r")
     except InputError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
@@ -122,6 +128,7 @@ def open_landmark_file(path: str | os.PathLike):
         frames = frames.astype(np.int64)
     if fps is not None:
         fps = float(np.asarray(fps).reshape(-1)[0]) if np.asarray(fps).size == 1 else -1.0
-        if not np.isfinite(fps) or not 0 < fps <= 1000:
-            raise InputError("'fps' must be one frame rate between 0 and 1000", path)
+        from .framerate import check_frame_rate
+
+        fps = check_frame_rate(fps, "'fps'", path)
     return arr, frames, fps

@@ -8,6 +8,7 @@ cache instead, where the kernel can drop them.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +67,55 @@ def read_npy_rows(path, start: int, stop: int) -> np.ndarray:
         fh.seek(fh.tell() + start * row)
         out = np.fromfile(fh, dtype=dtype, count=(stop - start) * int(np.prod(shape[1:])))
     return out.reshape((stop - start,) + tuple(shape[1:]))
+
+
+def check_npy(path) -> tuple[tuple, np.dtype, int]:
+    """Validate a ``.npy`` file's header before anything maps or reads it.
+
+    numpy trusts the header: a damaged one can ask for a negative or huge shape
+    (an ``OverflowError``, or a map beyond the file) or a dtype it cannot parse.
+    This checks it is a numeric, C-ordered array whose data is exactly what the
+    rest of the file holds.
+
+    Returns
+    -------
+    shape : tuple of int
+    dtype : np.dtype
+    offset : int
+        Where the data starts.
+
+    Raises
+    ------
+    ValueError
+        One line naming what is wrong.
+    """
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as fh:
+            version = fmt.read_magic(fh)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read_header(fh)
+            offset = fh.tell()
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        raise
+    except Exception as e:  # noqa: BLE001 - numpy's header parser raises ValueError, SyntaxError, TypeError...
+        raise ValueError(f"damaged .npy header ({str(e).splitlines()[0][:80] if str(e) else type(e).__name__})") \
+            from None
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise ValueError(f"damaged .npy header (shape {shape!r})")
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError(f"dtype {dtype}: expected numbers")
+    if fortran and len(shape) > 1:
+        raise ValueError("Fortran-ordered array (expected C order)")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size - offset != need:
+        raise ValueError(f"the header says {shape} {dtype} ({need} bytes of data) but the file holds "
+                         f"{size - offset} (truncated or damaged)")
+    return tuple(shape), dtype, offset
+
+
+def load_npy(path, mmap_mode: str | None = None) -> np.ndarray:
+    """``np.load`` of a ``.npy`` whose header :func:`check_npy` has validated first (no pickles)."""
+    check_npy(path)
+    return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)

@@ -27,6 +27,13 @@ from ..layout import N_POINTS
 
 MAX_COORDINATE = 1e6
 """Coordinates beyond this many pixels are treated as corrupt tracker output."""
+MAX_FRAME_FILE_BYTES = 4 << 20
+"""Largest OpenPose frame file read (4 MB). One person with body, face and hand keypoints takes about
+5 KB (fadg0's files with body keypoints); this leaves room for hundreds of people. Larger files are
+refused by their size, before they are read."""
+MAX_CONFIDENCE = MAX_COORDINATE
+"""Confidences beyond this are corrupt too (OpenPose writes 0-1; 1e308 once became inf in float32).
+The numba scanner applies the same bound to both (it hands such files to the full parser, which words it)."""
 
 PERSON_RULES = ("largest", "first", "confident")
 
@@ -91,7 +98,14 @@ def list_frame_files(folder: str | os.PathLike, as_array: bool = False) -> tuple
         listed = [e.name for e in os.scandir(folder) if e.is_file()]
     except OSError as e:
         raise InputError(f"cannot list folder ({e.strerror})", folder) from None
-    buf, start, length, kind, frames = _names.parse_names(listed)
+    from .._jit import worth_it
+
+    if worth_it(_names._parse_names, len(listed)):
+        buf, start, length, kind, frames = _names.parse_names(listed)
+    else:  # a short listing: the regular expression costs less than compiling the parser
+        buf = None
+        kind = np.full(len(listed), _names.NOT_JSON, np.int8)
+        frames = np.full(len(listed), _names.ASK_PYTHON, np.int64)
     for i in np.flatnonzero(frames == _names.ASK_PYTHON):  # non-ASCII names: as the regular expression says
         lower = listed[i].lower()
         kind[i] = (_names.KEYPOINTS_JSON if lower.endswith("_keypoints.json") else
@@ -116,6 +130,9 @@ def list_frame_files(folder: str | os.PathLike, as_array: bool = False) -> tuple
         raise InputError(f"{listed[take[dup[0]]]} and {listed[take[dup[0] + 1]]} carry the same frame number "
                          f"{frames[dup[0]]}", folder)
     if as_array:
+        if buf is None:
+            encoded = [os.fsencode(listed[i]) for i in take]
+            return np.array(encoded, dtype=f"S{max(map(len, encoded), default=0) + 1}"), frames
         return _names.gather(buf, start[take], length[take]), frames
     return [listed[i] for i in take], frames
 
@@ -217,6 +234,9 @@ def parse_frame(data: bytes, path: str, person="largest") -> tuple[np.ndarray | 
                              f"{MAX_COORDINATE:g} px (corrupt tracker output?)")
         if face[:, 2].min() < 0:
             raise _bad(path, f"people[{i}].face_keypoints_2d has a negative confidence")
+        if face[:, 2].max() > MAX_CONFIDENCE:
+            raise _bad(path, f"people[{i}].face_keypoints_2d has a confidence beyond {MAX_CONFIDENCE:g} "
+                             "(expected 0-1; corrupt tracker output?)")
         if face[:, 2].max() <= 0:
             continue  # OpenPose writes all zeros for a face it could not fit
         faces.append(face.astype(np.float32))
@@ -230,14 +250,24 @@ def parse_frame(data: bytes, path: str, person="largest") -> tuple[np.ndarray | 
 
 def _read_bytes(path: str) -> bytes:
     # os.open/os.read skip the buffered-file object: a third of the cost per small file.
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
+        size = os.fstat(fd).st_size
+        if size > MAX_FRAME_FILE_BYTES:  # by its size, before reading it
+            raise InputError(f"file of {size / 1e6:.1f} MB is too large for an OpenPose frame file (at most "
+                             f"{MAX_FRAME_FILE_BYTES >> 20} MB)", path)
         parts = [os.read(fd, 1 << 16)]
-        while len(parts[-1]) == 1 << 16 or (len(parts) > 1 and parts[-1]):
+        total = len(parts[0])
+        while (len(parts[-1]) == 1 << 16 or (len(parts) > 1 and parts[-1])) and total <= MAX_FRAME_FILE_BYTES:
             parts.append(os.read(fd, 1 << 20))
+            total += len(parts[-1])
             if not parts[-1]:
                 break
-        return b"".join(parts)
+        data = b"".join(parts)
+        if len(data) > MAX_FRAME_FILE_BYTES:  # grew while read, or not a regular file
+            raise InputError(f"file is too large for an OpenPose frame file (at most "
+                             f"{MAX_FRAME_FILE_BYTES >> 20} MB)", path)
+        return data
     finally:
         os.close(fd)
 
@@ -286,7 +316,8 @@ def _read_chunk(folder, names, person, faces, n_people):
         return _read_chunk_python(folder, names, person, faces, n_people)
     status = np.empty(len(names), dtype=np.int8)
     try:
-        _jsonscan.read(dir_fd, _jsonscan.name_table(names), MAX_COORDINATE, faces, n_people, status)
+        _jsonscan.read(dir_fd, _jsonscan.name_table(names), MAX_COORDINATE, faces, n_people, status,
+                       MAX_FRAME_FILE_BYTES)
     finally:
         os.close(dir_fd)
     # Files the kernel could not open or read, again from Python (all of them first:
@@ -315,6 +346,18 @@ def _read_chunk_python(folder, names, person, faces, n_people):
         out[i] = 0 if face is None else face
     faces[:] = out
     n_people[:] = npeo
+
+
+def _read_chunk_orjson(folder, names, person, faces, n_people):
+    """:func:`_read_chunk` with orjson for every file (:func:`parse_frame`): no kernel to compile.
+
+    Every file is read before any is parsed, so an unreadable file is reported before an invalid one,
+    as the other readers do.
+    """
+    blobs = [_read_file(folder, name) for name in names]
+    for i, data in enumerate(blobs):
+        face, n_people[i] = parse_frame(data, _path(folder, names[i]), person)
+        faces[i] = 0 if face is None else face
 
 
 def check_person_rule(person):
@@ -388,6 +431,13 @@ def read_openpose_files(folder_jobs, person="largest", n_workers: int | None = N
     step = 1024 if parallel else max(1, total)
     jobs = [(os.fspath(folder), names[i:i + step], person, kp[i:i + step], npeo[i:i + step])
             for (folder, names), (kp, npeo) in zip(folder_jobs, out) for i in range(0, len(names), step)]
+    from .._jit import worth_it
+    from ._jsonscan import read_faces
+
+    if not worth_it(read_faces, total):
+        for job in jobs:  # compiling the scanner would cost more than it saves here
+            _read_chunk_orjson(*job)
+        return out
     if not parallel or len(jobs) == 1:
         for job in jobs:
             _read_chunk(*job)
@@ -458,10 +508,33 @@ def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, fram
         raise ValueError(f"keypoints must have shape (n, {N_POINTS}, 3), got {keypoints.shape}")
     frames = np.arange(len(keypoints)) if frames is None else np.asarray(frames)
     os.makedirs(folder, exist_ok=True)
-    names = []
-    for f, face in zip(frames, keypoints):
-        name = f"{prefix}_{int(f):012d}_keypoints.json"
-        with open(os.path.join(folder, name), "wb") as fh:
-            fh.write(orjson.dumps(openpose_document(face)))
-        names.append(name)
+    names = [f"{prefix}_{int(f):012d}_keypoints.json" for f in frames[:len(keypoints)]]
+    docs = [orjson.dumps(openpose_document(face)) for face in keypoints[:len(names)]]
+    _write_files(folder, names, docs)
     return names
+
+
+def _write_files(folder, names, docs, threads: int = 4) -> None:
+    """Write ``docs[i]`` to ``folder/names[i]``; threads for many files (open/write/close release the GIL)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+    def write(lo, hi):
+        for name, doc in zip(names[lo:hi], docs[lo:hi]):
+            fd = os.open(os.path.join(folder, name), flags, 0o666)
+            try:
+                view = memoryview(doc)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+
+    n = len(names)
+    if n < 256 or threads <= 1:
+        write(0, n)
+        return
+    import concurrent.futures as cf
+
+    step = -(-n // threads)
+    with cf.ThreadPoolExecutor(threads) as pool:
+        for f in [pool.submit(write, lo, min(n, lo + step)) for lo in range(0, n, step)]:
+            f.result()

@@ -208,9 +208,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     else:
         frame_dur = 1.0 / float(rate) if rate else 0.04
         span = frame_dur
-    fps = float(rate) if rate and float(rate) > 0 else n / span
-    if n > 1 and abs(fps - n / span) / fps > 0.01:  # header rate disagrees with the timestamps
+    fps = float(rate) if rate and float(rate) > 0 else (n / span if span > 0 else 0.0)
+    if n > 1 and span > 0 and fps > 0 and abs(fps - n / span) / fps > 0.01:  # header and timestamps disagree
         fps = n / span
+    from .framerate import check_frame_rate
+
+    fps = check_frame_rate(fps, "the video's frame rate", path)
     tick = float(tb) if tb else 0.0
     vfr = bool(n > 2 and (steps.max() - steps.min()) > 1.5 * tick + 0.02 * frame_dur)
     return VideoInfo(path=path, fps=fps, n_frames=n, width=int(width), height=int(height), duration=span,
@@ -489,9 +492,9 @@ def decode_image(item) -> np.ndarray:
 
 
 def _rate_fraction(fps: float) -> Fraction:
-    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        raise ParameterError(f"video frame rate must be between 0 and 1000, got {fps}")
-    return Fraction(fps).limit_denominator(1001)
+    from .framerate import check_frame_rate
+
+    return Fraction(check_frame_rate(fps, "video frame rate", error=ParameterError)).limit_denominator(1001)
 
 
 class VideoWriter:
@@ -578,7 +581,11 @@ class VideoWriter:
         a = src.streams.audio[0]
         rate = int(a.codec_context.sample_rate)
         rate = rate if rate in AAC_RATES else 48000
-        layout = "mono" if a.codec_context.channels == 1 else "stereo"
+        channels = int(a.codec_context.channels or 0)
+        # FFmpeg's resampler knows standard layouts up to 7.1; beyond (or an unnamed layout) sketchsynth
+        # averages the channels to mono itself (a 9-channel track once failed with "Invalid argument").
+        self._downmix = channels > 8 or channels < 1
+        layout = "mono" if channels == 1 or self._downmix else "stereo"
         self._src = src
         self._src_frames = src.decode(a)
         self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
@@ -592,6 +599,23 @@ class VideoWriter:
         self._src_pos = None  # samples of the source (at the output rate) consumed so far, from its time 0
 
     # ------------------------------------------------------------------ audio
+    def _mono(self, frame):
+        """``frame`` with its channels averaged (any count, any sample format), as fltp at its own rate."""
+        av = self._av
+        arr = frame.to_ndarray()
+        ch = max(1, len(frame.layout.channels))
+        if not frame.format.is_planar:
+            arr = arr.reshape(-1, ch).T
+        if arr.dtype.kind == "u":  # 8-bit PCM is unsigned around 128
+            arr = (arr.astype(np.float32) - 128.0) / 128.0
+        elif arr.dtype.kind == "i":
+            arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max + 1)
+        mono = np.ascontiguousarray(arr.astype(np.float32).mean(axis=0)[None])
+        f = av.AudioFrame.from_ndarray(mono, format="fltp", layout="mono")
+        f.sample_rate = frame.sample_rate
+        f.pts, f.time_base = frame.pts, frame.time_base
+        return f
+
     def _silence(self, n: int):
         av = self._av
         ch = 1 if self._alayout == "mono" else 2
@@ -608,7 +632,16 @@ class VideoWriter:
             frame = next(self._src_frames, None)
         except av.error.FFmpegError:
             frame = None  # a damaged audio tail ends the audio; the video is unaffected
-        out = self._resampler.resample(frame)  # None flushes the resampler
+        try:
+            out = self._resampler.resample(self._mono(frame) if self._downmix and frame is not None else frame)
+        except av.error.FFmpegError:
+            if self._downmix or frame is None:
+                raise InputError("cannot convert the audio for the video (unsupported channel layout or "
+                                 "format)", self.audio) from None
+            # A layout the resampler does not take: average the channels to mono from here on.
+            self._downmix = True
+            self._resampler = av.AudioResampler(format="fltp", layout=self._alayout, rate=self._arate)
+            out = self._resampler.resample(self._mono(frame))  # None flushes the resampler
         if frame is None:
             self._src_done = True
         for f in out:

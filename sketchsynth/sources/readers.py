@@ -49,7 +49,8 @@ class RecordingReader:
     def sources(self, start: int, stop: int) -> list[str]:
         """Per-frame source names for rows start:stop."""
         if self.json_names is not None:
-            return [os.fsdecode(n) for n in self.json_names[start:stop]]
+            # Display names: undecodable bytes as backslash escapes (Arrow and CSV hold only valid UTF-8).
+            return [bytes(n).decode("utf-8", "backslashreplace") for n in self.json_names[start:stop]]
         if self.track is not None:
             return list(self.track.sources[start:stop])
         base = os.path.basename(self.path)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ParameterError
+from ..errors import InputError, ParameterError, printable
 from ..layout import N_POINTS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm")
@@ -138,11 +138,11 @@ def discover(path: str | os.PathLike) -> list[Recording]:
             raise InputError("not a recording: expected a folder of OpenPose JSON, a .npy/.npz "
                              "landmark array or a video file", root)
         stem = Path(root).stem
-        return [Recording(stem, root, kind, os.path.dirname(root) or ".")]
+        return [Recording(printable(stem), root, kind, os.path.dirname(root) or ".")]
     if not os.access(root, os.R_OK | os.X_OK):
         raise InputError("folder is not readable (check its permissions)", root)
     if _has_json(root):
-        return [Recording(Path(os.path.abspath(root)).name, root, "openpose", root)]
+        return [Recording(printable(Path(os.path.abspath(root)).name), root, "openpose", root)]
 
     found: list[Recording] = []
     seen_real: set[str] = set()
@@ -168,13 +168,13 @@ def discover(path: str | os.PathLike) -> list[Recording]:
                 if not os.access(e.path, os.R_OK | os.X_OK):
                     raise InputError("folder is not readable (check its permissions)", e.path)
                 if _has_json(e.path):
-                    found.append(Recording(name, e.path, "openpose", root))
+                    found.append(Recording(printable(name), e.path, "openpose", root))
                 else:
                     walk(e.path, name)
             elif e.is_file():
                 kind = _kind_of_file(e.name)
                 if kind is not None:
-                    found.append(Recording(name.rsplit(".", 1)[0], e.path, kind, root))
+                    found.append(Recording(printable(name.rsplit(".", 1)[0]), e.path, kind, root))
 
     walk(root, "")
     if not found:
@@ -190,9 +190,9 @@ def _read_sidecar(path: str) -> float:
         fps = float(text.split()[0])
     except (OSError, ValueError, IndexError, UnicodeDecodeError):
         raise InputError("frame-rate sidecar must hold one positive number, e.g. 30", path) from None
-    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        raise InputError(f"frame rate {fps:g} is not plausible (expected 1-1000)", path)
-    return fps
+    from ..io.framerate import check_frame_rate
+
+    return check_frame_rate(fps, "frame rate", path)
 
 
 def find_fps_sidecar(rec: Recording) -> str | None:
@@ -241,6 +241,7 @@ def resolve_fps(rec: Recording, fps: float | None, assume: float | None = None) 
 
 
 def check_fps(fps):
-    if fps is not None and (not np.isfinite(fps) or fps <= 0 or fps > 1000):
-        raise ParameterError(f"--fps must be a frame rate between 0 and 1000, got {fps}")
-    return fps
+    """The --fps option checked like every other frame rate (see :func:`sketchsynth.io.framerate.check_frame_rate`)."""
+    from ..io.framerate import check_frame_rate
+
+    return None if fps is None else check_frame_rate(fps, "--fps", error=ParameterError)

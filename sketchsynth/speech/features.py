@@ -4,6 +4,10 @@ The front end is Live Speech Portraits' (Lu et al. 2021): 16 kHz mono, 80 mel ba
 7600 Hz, 512-point FFT, a window of 1/60 s and a hop of 1/120 s, log power. It runs on librosa
 (optional extra ``speech``).
 
+No separate normalization stage: the regressors standardize their inputs with statistics of the
+frames they are fitted on, and per-utterance mean removal (CMVN) lowered opening r from 0.847 to
+0.832 on GRID s1 (benchmarks/speech_research.md).
+
 A video frame at time ``t`` is described by the mel frames at ``t + offset`` for offsets from
 ``-past_s`` to ``+future_s``: the mouth moves *before* the sound it shapes (lips close before a
 /b/ is heard), so the window looks ahead -- LSP delays its audio by 300 ms for the same reason.
@@ -111,7 +115,8 @@ class LogMel:
 
 
 def context_offsets(past_s: float, future_s: float, step: float) -> np.ndarray:
-    """Offsets (seconds) of the mel frames stacked for one video frame, from ``-past_s`` to ``+future_s``.
+    """Offsets (seconds) of the mel frames stacked for one video frame: multiples of ``step`` within
+    ``[-past_s, +future_s]``.
 
     Returns
     -------
@@ -119,20 +124,20 @@ def context_offsets(past_s: float, future_s: float, step: float) -> np.ndarray:
     """
     if past_s < 0 or future_s < 0 or step <= 0:
         raise ParameterError(f"context: need past_s, future_s >= 0 and step > 0, got {past_s}, {future_s}, {step}")
-    lo = -int(round(past_s / step))
-    hi = int(round(future_s / step))
+    lo = -int(np.floor(past_s / step + 1e-9))   # never more context than asked for
+    hi = int(np.floor(future_s / step + 1e-9))
     return np.arange(lo, hi + 1) * float(step)
 
 
-def frame_context(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray, past_s: float = 0.16,
-                  future_s: float = 0.3, step: float = 0.04) -> np.ndarray:
+def frame_context(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray, past_s: float = 0.32,
+                  future_s: float = 0.48, step: float = 0.04) -> np.ndarray:
     """Stack, for every video frame, the mel frames around its time.
 
     Parameters
     ----------
     mel : np.ndarray, shape (n_mel_frames, n_mels)
     mel_times : np.ndarray, shape (n_mel_frames,)
-        Seconds, increasing (:attr:`LogMel.times_`).
+        Seconds, evenly spaced and increasing (:attr:`LogMel.times_`).
     frame_times : np.ndarray, shape (n_frames,)
         Video frame times, seconds, on the audio's timeline (``Track.time_s``).
     past_s, future_s : float
@@ -162,51 +167,3 @@ def frame_context(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarra
     out = mel[i0] * (1.0 - a) + mel[i0 + 1] * a                                # (n_frames, n_ctx, n_mels)
     return np.ascontiguousarray(out.reshape(len(t), -1), dtype=np.float32)
 
-
-class FeatureScaler:
-    """Mean-variance normalization of features, optionally per utterance first (CMVN).
-
-    Parameters
-    ----------
-    per_utterance : bool
-        Subtract each utterance's own mean before the global scaling (removes channel and
-        loudness differences between recordings; needs whole utterances at :meth:`transform`).
-    eps : float
-        Floor of the standard deviation.
-
-    Attributes
-    ----------
-    mean_, scale_ : np.ndarray, shape (n_features,), float32
-    """
-
-    def __init__(self, per_utterance: bool = False, eps: float = 1e-3):
-        self.per_utterance = per_utterance
-        self.eps = eps
-
-    def _center(self, X):
-        X = np.asarray(X, dtype=np.float32)
-        return X - X.mean(axis=0, keepdims=True) if self.per_utterance else X
-
-    def fit(self, utterances) -> "FeatureScaler":
-        """Fit on a list of per-utterance arrays, each (n_frames_i, n_features)."""
-        Xs = [self._center(u) for u in utterances]
-        X = np.concatenate(Xs)
-        self.mean_ = X.mean(axis=0).astype(np.float32)
-        self.scale_ = np.maximum(X.std(axis=0), self.eps).astype(np.float32)
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """One utterance (n_frames, n_features) -> normalized, float32."""
-        if not hasattr(self, "mean_"):
-            raise RuntimeError("FeatureScaler is not fitted")
-        return ((self._center(X) - self.mean_) / self.scale_).astype(np.float32)
-
-    def to_arrays(self) -> dict:
-        return {"mean": self.mean_, "scale": self.scale_, "per_utterance": np.array(self.per_utterance)}
-
-    @classmethod
-    def from_arrays(cls, arrays) -> "FeatureScaler":
-        s = cls(per_utterance=bool(arrays["per_utterance"]))
-        s.mean_ = np.asarray(arrays["mean"], np.float32)
-        s.scale_ = np.asarray(arrays["scale"], np.float32)
-        return s

@@ -15,6 +15,7 @@ selection looks.
 from __future__ import annotations
 
 import time
+import zipfile
 
 import numpy as np
 
@@ -45,6 +46,8 @@ class MLPMouth(_NpzModel):
         Seeds torch and the batch order: refitting gives the same model.
     max_seconds : float
         Wall-clock training budget.
+    point_weights : sequence of 37 float, optional
+        Loss weight of each SPEECH_POINTS point; default lips 10, jaw 1.
     n_threads : int
         torch threads while training. One by default: on a shared 2-core machine under load,
         two threads ran an epoch 12x slower than one (their pool spins waiting for each other).
@@ -61,12 +64,12 @@ class MLPMouth(_NpzModel):
 
     kind = "mlp-mouth"
     _params = ("hidden", "n_components", "dropout", "epochs", "batch_size", "lr", "weight_decay", "seed",
-               "max_seconds", "n_threads")
+               "max_seconds", "point_weights", "n_threads")
     _arrays = ("x_mean", "x_scale", "proj", "y_mean", "y_scale", "layers")
 
     def __init__(self, hidden=(512, 512), n_components: int = 256, dropout: float = 0.1, epochs: int = 30,
                  batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
-                 max_seconds: float = 120.0, n_threads: int = 1):
+                 max_seconds: float = 120.0, point_weights=None, n_threads: int = 1):
         self.hidden = hidden
         self.n_components = n_components
         self.dropout = dropout
@@ -76,11 +79,14 @@ class MLPMouth(_NpzModel):
         self.weight_decay = weight_decay
         self.seed = seed
         self.max_seconds = max_seconds
+        self.point_weights = point_weights
         self.n_threads = n_threads
 
     def get_params(self) -> dict:
         p = super().get_params()
         p["hidden"] = [int(h) for h in p["hidden"]]
+        if p["point_weights"] is not None:
+            p["point_weights"] = [float(w) for w in p["point_weights"]]
         return p
 
     def fit(self, X: np.ndarray, Y: np.ndarray, progress=None) -> "MLPMouth":
@@ -102,7 +108,10 @@ class MLPMouth(_NpzModel):
         self.y_mean_ = Yf.mean(axis=0)
         self.y_scale_ = np.full(Yf.shape[1], Yf.std(axis=0).mean(), np.float32)  # one scale: keeps shapes
         T = ((Yf - self.y_mean_) / self.y_scale_).astype(np.float32)
-        pw = np.where(np.isin(SPEECH_POINTS, GROUPS["lips"]), 10.0, 1.0)
+        pw = (np.where(np.isin(SPEECH_POINTS, GROUPS["lips"]), 10.0, 1.0) if self.point_weights is None
+              else np.asarray(self.point_weights, np.float64))
+        if pw.shape != (N_OUT,) or not (pw >= 0).all() or pw.sum() <= 0:
+            raise ParameterError(f"point_weights: need {N_OUT} non-negative weights, got shape {pw.shape}")
         loss_w = torch.tensor(np.repeat(pw / pw.mean(), 2), dtype=torch.float32)
 
         threads = torch.get_num_threads()
@@ -116,7 +125,7 @@ class MLPMouth(_NpzModel):
     def _train(self, torch, Z, T, loss_w, progress):
         torch.manual_seed(int(self.seed))
         gen = np.random.default_rng(int(self.seed))
-        layers, n_in = [], k
+        layers, n_in = [], Z.shape[1]
         for h in self.hidden:
             layers += [torch.nn.Linear(n_in, int(h)), torch.nn.ReLU(), torch.nn.Dropout(self.dropout)]
             n_in = int(h)
@@ -177,7 +186,7 @@ class MLPMouth(_NpzModel):
                 for k in ("x_mean", "x_scale", "proj", "y_mean", "y_scale"):
                     setattr(m, k + "_", z[k])
                 m.weights_ = [(z[f"W{i}"], z[f"b{i}"]) for i in range(int(z["layers"]))]
-        except (OSError, KeyError, ValueError, EOFError) as e:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise InputError(f"damaged or not a sketchsynth speech model ({type(e).__name__}: {e}); "
                              "refit it (sketchsynth fit-speech)", path) from None
         return m

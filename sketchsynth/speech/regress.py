@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -50,6 +51,7 @@ def _pca(Z: np.ndarray, k: int | None):
 class _NpzModel:
     """save/load of fitted attributes as npz arrays; subclasses list them in ``_arrays``."""
 
+    _params: tuple[str, ...] = ()
     _arrays: tuple[str, ...] = ()
     kind = ""
 
@@ -85,7 +87,7 @@ class _NpzModel:
                 m = cls(**json.loads(str(z["params"])))
                 for k in cls._arrays:
                     setattr(m, k + "_", z[k])
-        except (OSError, KeyError, ValueError, EOFError) as e:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise InputError(f"damaged or not a sketchsynth speech model ({type(e).__name__}: {e}); "
                              "refit it (sketchsynth fit-speech)", path) from None
         return m

@@ -34,6 +34,8 @@ class Case:
     expect: list
     must_not_exist: list = field(default_factory=list)   # outputs that must not appear
     unchanged: list = field(default_factory=list)        # databases that must still load, checksums verified
+    forbid: list = field(default_factory=list)           # fragments the error line must not contain
+    cwd: Path | None = None                              # run in this folder (cases about the current folder)
 
 
 def _json_recording(src: Path, dst: Path, n: int = 8, fps: float = 25) -> Path:
@@ -225,7 +227,7 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
         "npz-unnamed-arrays": (lambda p: np.savez(p, a=kp, b=kp), "name the track"),
         "npz-frames-not-increasing": (lambda p: np.savez(p, keypoints=kp, frames=np.zeros(20, np.int64)),
                                       "'frames' must be 20 increasing"),
-        "npz-bad-fps": (lambda p: np.savez(p, keypoints=kp, fps=np.float32(-4)), "'fps' must be"),
+        "npz-bad-fps": (lambda p: np.savez(p, keypoints=kp, fps=np.float32(-4)), "'fps' -4 is not plausible"),
     }
     for cid, (write, message) in arrays.items():
         p = lm / (cid + (".npz" if cid.startswith("npz") else ".npy"))
@@ -299,9 +301,16 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
                ["manifest"])
     damaged_db("db-manifest-not-json", lambda p: (p / "manifest.json").write_text("{'format': 1"),
                ["manifest.json is unreadable"])
-    damaged_db("db-not-a-database", lambda p: [f.unlink() for f in p.iterdir()], ["manifest.json is missing"])
+    # a folder without a manifest may be the user's: the advice must not be a --force that deletes it
+    cases.append(Case("db-not-a-database", "database", ["match", str(good), "--db", str(root / "folder-no-recordings"),
+                                                        "--out", str(out / "db-not-a-database")],
+                      ["manifest.json is missing", "new folder"], must_not_exist=[out / "db-not-a-database"],
+                      forbid=["--force"]))
+    # index.faiss is never handed to FAISS (match rebuilds the flat index); --verify names the damage
     damaged_db("db-corrupt-index", lambda p: (p / "index.faiss").write_bytes(b"\0" * (p / "index.faiss").stat()
-                                                                             .st_size), ["index.faiss"])
+                                                                             .st_size), ["index.faiss", "sha256"],
+               command=("info", "--verify"))
+    cases.extend(safety_cases(root, sa1, good, dbs, out, real, example_db))
     cases.append(Case("db-does-not-exist", "database", ["match", str(good), "--db", str(dbs / "nowhere"), "--out",
                                                            str(out / "db-does-not-exist")],
                       ["no database here"], must_not_exist=[out / "db-does-not-exist"]))
@@ -353,6 +362,7 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
             cases.append(Case(cid, "cli-value", args, expect, must_not_exist=[res, dbs / cid]))
 
         value_case("cli-negative-k", ["-k", "-5"], ["-k must be >= 1"])
+        value_case("cli-k-beyond-database", ["-k", "1000000000"], ["-k 1000000000 is larger than the database"])
         value_case("cli-unknown-metric", ["--metric", "cosine"], ["--metric", "cosine"])
         value_case("cli-plot-frame-outside", ["--plot-frame", "5000"], ["--plot-frame 5000 is outside"])
         value_case("cli-not-an-integer", ["-k", "many"], ["-k", "many"])
@@ -463,6 +473,283 @@ def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
     match_case("speech-unknown-stage", shared / "fadg0" / "audio" / "sa1.wav", ["no stage named", "sketchsynth.stages"],
                extra=("--stage", "no-such-stage"))
     match_case("speech-drive-audio-folder", rec / "sa1", ["--drive audio", "folder"], extra=("--drive", "audio"))
+    return cases
+
+
+def _flip_middle(path: Path, n: int = 64):
+    """Same-size damage: invert n bytes in the middle of a file."""
+    b = bytearray(path.read_bytes())
+    mid = len(b) // 2
+    b[mid:mid + n] = bytes(x ^ 0xFF for x in b[mid:mid + n])
+    path.write_bytes(bytes(b))
+
+
+def _npy_header(path: Path, old: bytes, new: bytes):
+    """Edit a .npy header in place, keeping its length (the data stays where it was)."""
+    data = path.read_bytes()
+    head_len = 10 + int.from_bytes(data[8:10], "little")
+    head = data[:head_len].replace(old, new, 1)
+    head = head[:head_len - 1].ljust(head_len - 1, b" ") + b"\n" if len(head) >= head_len else \
+        head[:-1].ljust(head_len - 1, b" ") + b"\n"
+    path.write_bytes(head + data[head_len:])
+
+
+def safety_cases(root: Path, sa1: Path, good: Path, dbs: Path, out: Path, real: bytes, example_db) -> list[Case]:
+    """Issue 9: --force never replaces what sketchsynth did not write, planted lock files, damaged manifests and
+    .npy headers, overflowing confidences, oversized frame files, bad frame rates and sizes."""
+    from sketchsynth import FrameDatabase
+
+    cases: list[Case] = []
+    base = dbs / "safety-base"
+    FrameDatabase(fps=25).build(good, path=base)
+
+    def copied_db(cid, damage=None):
+        path = dbs / cid
+        shutil.copytree(base, path)
+        if damage is not None:
+            damage(path)
+        return path
+
+    user = root / "user-folder"
+    user.mkdir()
+    (user / "thesis.tex").write_text("years of work\n")
+    (user / "data.csv").write_text("a,b\n1,2\n")
+
+    # ---------------------------------------------------------------- --force replaces only sketchsynth's own
+    def force_case(cid, args, expect, kind="force", **kw):
+        cases.append(Case(cid, kind, args, expect, **kw))
+
+    force_case("force-db-over-user-folder", ["build-db", str(good), "--db", str(user), "--force"],
+               ["never replaced", "manifest.json"], forbid=["add --force"])
+    force_case("force-db-onto-recordings", ["build-db", str(good), "--db", str(good), "--force"],
+               ["is the recordings"])
+    force_case("force-db-inside-recordings", ["build-db", str(good), "--db", str(good / "db")],
+               ["lies inside the recordings"], must_not_exist=[good / "db"])
+    force_case("force-db-contains-recordings", ["build-db", str(good), "--db", str(good.parent), "--force"],
+               ["contains the recordings"])
+    link = root / "link-to-user-folder"
+    os.symlink(user, link)
+    force_case("force-db-symlink-to-user-folder", ["build-db", str(sa1), "--db", str(link), "--force", "--fps", "25"],
+               ["symbolic link"])
+    here = root / "cwd-case"
+    here.mkdir()
+    (here / "notes.txt").write_text("mine\n")
+    force_case("force-db-current-folder", ["build-db", str(good), "--db", ".", "--force"],
+               ["the current folder"], cwd=here)
+    (here / "inner").mkdir()
+    force_case("force-db-parent-of-current-folder", ["build-db", str(good), "--db", "..", "--force"],
+               ["contains the current folder"], cwd=here / "inner")
+    match_out = out / "safety-match-output"
+    from click.testing import CliRunner
+    from sketchsynth.cli import cli
+
+    res = CliRunner().invoke(cli, ["match", str(good), "--db", str(base), "--out", str(match_out), "--smooth", "0"])
+    assert res.exit_code == 0, res.output
+    force_case("force-db-over-match-output", ["build-db", str(good), "--db", str(match_out), "--force"],
+               ["match output, not a database"])
+    force_case("force-match-out-input", ["match", str(good), "--db", str(base), "--out", str(good), "--force"],
+               ["is the match input"])
+    force_case("force-match-out-contains-input", ["match", str(good), "--db", str(base), "--out",
+                                                  str(good.parent), "--force"], ["contains the match input"])
+    force_case("force-match-out-database", ["match", str(good), "--db", str(base), "--out", str(base), "--force"],
+               ["is the database being read"], unchanged=[base])
+    force_case("force-match-out-user-folder", ["match", str(good), "--db", str(base), "--out", str(user), "--force"],
+               ["never replaced", ".sketchsynth-output"])
+    force_case("force-match-out-database-folder", ["match", str(good), "--db", str(base), "--out",
+                                                   str(dbs / "rebuild-over-existing"), "--force"],
+               ["database, not a match output"])
+    wav = root / "speech.wav"
+    shared_audio = sa1.parents[2] / "fadg0" / "audio" / "sa1.wav"
+    if shared_audio.is_file():
+        shutil.copy(shared_audio, wav)
+        force_case("force-match-out-audio", ["match", str(good), "--db", str(base), "--out", str(wav), "--audio",
+                                             str(wav), "--force"], ["is the --audio file"])
+    force_case("force-evaluate-out-recordings", ["evaluate", str(good.parent), "--out", str(good.parent),
+                                                 "--force", "--fps", "25"], ["is the recordings"])
+    force_case("force-evaluate-out-user-folder", ["evaluate", str(good.parent), "--out", str(user), "--force",
+                                                  "--fps", "25"], ["never replaced"])
+    video = sa1.parents[2] / "fadg0" / "video" / "sa1.mp4"
+    force_case("force-track-out-user-folder", ["track", str(video), "--out", str(user), "--force"],
+               ["never replaced"])
+    force_case("exists-without-force-user-folder", ["build-db", str(good), "--db", str(user)],
+               ["never replaced"], forbid=["add --force"])
+
+    # ---------------------------------------------------------------- output files
+    victim = root / "precious.csv"
+    victim.write_text("the user's own table\n")
+    sp = ["stable-points", str(sa1), "--fps", "25", "--top", "1"]
+    force_case("stable-csv-exists", [*sp, "--csv", str(victim)], ["exists", "--force to overwrite"], kind="file")
+    force_case("stable-csv-into-recordings", [*sp, "--csv", str(sa1 / "x.csv"), "--force"],
+               ["lies inside the recordings"], kind="file", must_not_exist=[sa1 / "x.csv"])
+    force_case("stable-csv-missing-folder", [*sp, "--csv", str(root / "nowhere" / "x.csv")], ["does not exist"],
+               kind="file", must_not_exist=[root / "nowhere"])
+    force_case("stable-csv-onto-folder", [*sp, "--csv", str(user)], ["is a folder"], kind="file")
+    force_case("stable-plot-missing-folder", [*sp, "--plot", str(root / "nowhere" / "x.png")], ["does not exist"],
+               kind="file")
+    force_case("stable-plot-exists", [*sp, "--plot", str(root / "precious.png")], ["exists"], kind="file")
+    (root / "precious.png").write_bytes(b"\x89PNG not really\n")
+    (root / "folder.png").mkdir()
+    force_case("plot-out-missing-folder", ["plot", str(match_out), "--out", str(root / "nowhere" / "f.png")],
+               ["does not exist"], kind="file")
+    force_case("plot-out-onto-folder", ["plot", str(match_out), "--out", str(root / "folder.png"), "--force"],
+               ["is a folder"], kind="file")
+    force_case("plot-out-exists", ["plot", str(match_out), "--out", str(root / "precious.png")], ["exists"],
+               kind="file")
+    force_case("plot-out-into-input", ["plot", str(match_out), "--out", str(good / "f.png"), "--force"],
+               ["lies inside the match's input"], kind="file", must_not_exist=[good / "f.png"])
+    short = out / "safety-match-short"
+    shutil.copytree(match_out, short)
+    np.save(short / "matched_keypoints.npy", np.load(short / "matched_keypoints.npy")[:-5])
+    force_case("plot-files-disagree-in-length", ["plot", str(short), "--force"], ["disagree in length"],
+               kind="file")
+    bad_head = out / "safety-match-bad-header"
+    shutil.copytree(match_out, bad_head)
+    _npy_header(bad_head / "input_keypoints.npy", b"'shape': (", b"'shape': (-7, ")
+    force_case("plot-npy-damaged-header", ["plot", str(bad_head), "--force"], ["damaged .npy header"], kind="file")
+
+    # ---------------------------------------------------------------- planted lock files
+    target_victim = root / "victim.txt"
+    target_victim.write_text("must stay as it is\n")
+    os.symlink(target_victim, dbs / ".lock-symlink.lock")
+    force_case("lock-symlink-planted", ["build-db", str(good), "--db", str(dbs / "lock-symlink")],
+               ["lock file is a symbolic link"], kind="lock", must_not_exist=[dbs / "lock-symlink"])
+    os.mkfifo(dbs / ".lock-fifo.lock")
+    force_case("lock-fifo-planted", ["build-db", str(good), "--db", str(dbs / "lock-fifo")],
+               ["not a regular file"], kind="lock", must_not_exist=[dbs / "lock-fifo"])
+    (dbs / ".lock-dir.lock").mkdir()
+    force_case("lock-folder-planted", ["build-db", str(good), "--db", str(dbs / "lock-dir")],
+               ["lock file"], kind="lock", must_not_exist=[dbs / "lock-dir"])
+    os.symlink(target_victim, out / ".lock-out.lock")
+    force_case("lock-symlink-planted-match", ["match", str(good), "--db", str(base), "--out", str(out / "lock-out")],
+               ["lock file is a symbolic link"], kind="lock", must_not_exist=[out / "lock-out"])
+
+    # ---------------------------------------------------------------- manifests with wrong types or lengths
+    def manifest_case(cid, fn, expect, command="match"):
+        def damage(path):
+            m = json.loads((path / "manifest.json").read_text())
+            fn(m)
+            (path / "manifest.json").write_text(json.dumps(m))
+        path = copied_db(cid, damage)
+        res = out / cid
+        args = (["match", str(good), "--db", str(path), "--out", str(res)] if command == "match"
+                else ["info", "--db", str(path), "--verify"])
+        cases.append(Case(cid, "manifest", args, ["manifest.json is damaged", *expect], must_not_exist=[res]))
+
+    def setp(*keys, value):
+        def fn(m):
+            d = m
+            for k in keys[:-1]:
+                d = d[k]
+            d[keys[-1]] = value
+        return fn
+
+    manifest_case("manifest-weights-69", lambda m: m["params"]["weights"].pop(), ["params.weights"])
+    manifest_case("manifest-weights-strings", setp("params", "weights", value=["1"] * 70), ["params.weights"])
+    manifest_case("manifest-weights-not-a-list", setp("params", "weights", value=7), ["params.weights"],
+                  command="info")
+    manifest_case("manifest-anchor-out-of-range", setp("params", "normalization", "anchors", value=[35, 40, 99]),
+                  ["anchors"])
+    manifest_case("manifest-anchors-two", setp("params", "normalization", "anchors", value=[35, 40]), ["anchors"],
+                  command="info")
+    manifest_case("manifest-anchors-string", setp("params", "normalization", "anchors", value="35,40,46"),
+                  ["anchors"])
+    manifest_case("manifest-stable-points-empty", setp("params", "normalization", "stable_points", value=[]),
+                  ["stable_points"])
+    manifest_case("manifest-mode-unknown", setp("params", "normalization", "mode", value="perspective"), ["mode"])
+    manifest_case("manifest-etalon-70x1", lambda m: m["etalon"].update(points=[[0.0]] * 70), ["etalon.points"])
+    manifest_case("manifest-etalon-nan", lambda m: m["etalon"]["points"][3].__setitem__(0, float("nan")),
+                  ["etalon.points"], command="info")
+    manifest_case("manifest-etalon-69", lambda m: m["etalon"]["points"].pop(), ["etalon.points"])
+    manifest_case("manifest-counts-string", setp("counts", "frames", value="40"), ["counts"])
+    manifest_case("manifest-usable-beyond-frames", setp("counts", "usable", value=10 ** 6), ["counts"],
+                  command="info")
+    manifest_case("manifest-recordings-not-a-list", setp("recordings", value={"a": 1}), ["'recordings'"])
+    manifest_case("manifest-recording-fps-string", lambda m: m["recordings"][0].update(fps="25"), ["recordings[0]"])
+    manifest_case("manifest-recording-frames-disagree", lambda m: m["recordings"][0].update(n_frames=41),
+                  ["the recordings hold 41 frames"])
+    manifest_case("manifest-file-bytes-string", lambda m: m["files"]["keypoints.npy"].update(bytes="100"),
+                  ["files.keypoints.npy"], command="info")
+    manifest_case("manifest-max-gap-negative", setp("params", "max_gap", value=-1), ["max_gap"])
+    manifest_case("manifest-person-list", setp("params", "person", value=[0]), ["person"])
+    manifest_case("manifest-version-number", setp("sketchsynth_version", value=1), ["sketchsynth_version"],
+                  command="info")
+
+    # ---------------------------------------------------------------- .npy with a damaged header
+    for cid, (old, new), cmd in [("db-npy-negative-shape", (b"'shape': (", b"'shape': (-5, "), "match"),
+                                 ("db-npy-huge-shape", (b"'shape': (", b"'shape': (99999999999, "), "match"),
+                                 ("db-npy-bad-dtype", (b"'<f4'", b"'<f9'"), "info"),
+                                 ("db-npy-header-junk", (b"'descr'", b"'d\x00scr'"), "match")]:
+        path = copied_db(cid, lambda p, o=old, n=new: _npy_header(p / "keypoints.npy", o, n))
+        res = out / cid
+        args = (["match", str(good), "--db", str(path), "--out", str(res)] if cmd == "match"
+                else ["info", "--db", str(path), "--verify"])
+        expect = ["keypoints.npy"] + (["sha256"] if cmd == "info" else ["unreadable"])
+        cases.append(Case(cid, "npy-header", args, expect, must_not_exist=[res]))
+    lm = root / "landmarks-header"
+    lm.mkdir()
+    kp = np.zeros((20, 70, 3), np.float32) + np.float32([400, 300, 0.9])
+    for cid, (old, new) in [("npy-negative-shape", (b"'shape': (", b"'shape': (-5, ")),
+                            ("npy-huge-shape", (b"'shape': (", b"'shape': (4000000000, ")),
+                            ("npy-bad-dtype", (b"'<f4'", b"'<f9'")),
+                            ("npy-header-junk", (b"'descr'", b"'d\x00scr'")),
+                            ("npy-fortran-garbage", (b"False", b"Fals3"))]:
+        p = lm / f"{cid}.npy"
+        np.save(p, kp)
+        _npy_header(p, old, new)
+        p.with_name(p.stem + ".fps.txt").write_text("25")
+        cases.append(Case(cid, "npy-header", ["build-db", str(p), "--db", str(dbs / cid)],
+                          [p.name, "cannot read landmark array"], must_not_exist=[dbs / cid]))
+
+    # ---------------------------------------------------------------- overflowing confidences, oversized files
+    victim_json = "sa1_003_keypoints.json"
+    rec = _json_recording(sa1, root / "json-confidence-overflow" / "sa1")
+    _replace(rec / victim_json, b'"face_keypoints_2d":[', b'"face_keypoints_2d":[1,1,1e308,')
+    doc = orjson.loads((rec / victim_json).read_bytes())
+    doc["people"][0]["face_keypoints_2d"] = doc["people"][0]["face_keypoints_2d"][:210]
+    (rec / victim_json).write_bytes(json.dumps(doc).encode())
+    cases.append(Case("json-confidence-overflow", "openpose-json", ["build-db", str(rec), "--db",
+                                                                    str(dbs / "json-confidence-overflow")],
+                      [victim_json, "confidence beyond"], must_not_exist=[dbs / "json-confidence-overflow"]))
+    p = lm / "npy-confidence-overflow.npy"
+    big = kp.astype(np.float64)
+    big[3, 5, 2] = 1e308
+    np.save(p, big)
+    p.with_name(p.stem + ".fps.txt").write_text("25")
+    cases.append(Case("npy-confidence-overflow", "landmarks", ["build-db", str(p), "--db",
+                                                                str(dbs / "npy-confidence-overflow")],
+                      [p.name, "confidence beyond"], must_not_exist=[dbs / "npy-confidence-overflow"]))
+    rec = _json_recording(sa1, root / "json-oversized" / "sa1")
+    with open(rec / victim_json, "r+b") as fh:  # sparse: 500 MB on paper, nothing on disk
+        fh.truncate(500 << 20)
+    cases.append(Case("json-oversized", "openpose-json", ["build-db", str(rec), "--db", str(dbs / "json-oversized")],
+                      [victim_json, "too large for an OpenPose frame file", "at most 4 MB"],
+                      must_not_exist=[dbs / "json-oversized"]))
+
+    # ---------------------------------------------------------------- frame rates and size-like options
+    rec = _json_recording(sa1, root / "json-fps-sidecar-tiny" / "sa1", fps=0.0001)
+    cases.append(Case("json-fps-sidecar-tiny", "cli-value", ["build-db", str(rec), "--db",
+                                                             str(dbs / "json-fps-sidecar-tiny")],
+                      ["fps.txt", "not plausible", "1-1000"], must_not_exist=[dbs / "json-fps-sidecar-tiny"]))
+    for cid, extra, expect in [("cli-fps-tiny", ["--fps", "0.0001"], ["--fps 0.0001", "1-1000"]),
+                               ("cli-fps-huge", ["--fps", "1e9"], ["--fps", "1-1000"]),
+                               ("cli-workers-huge", ["--workers", "1000000"], ["--workers"]),
+                               ("cli-workers-zero", ["--workers", "0"], ["--workers"]),
+                               ("cli-max-gap-huge", ["--max-gap", "1000000000"], ["max_gap"])]:
+        target = dbs / cid
+        no_fps = root / f"{cid}-rec" / "sa1"
+        _json_recording(sa1, no_fps)
+        (no_fps / "fps.txt").unlink()
+        cases.append(Case(cid, "cli-value", ["build-db", str(no_fps), "--db", str(target), *extra], expect,
+                          must_not_exist=[target]))
+    cases.append(Case("cli-match-fps-tiny", "cli-value", ["match", str(sa1), "--db", str(base), "--out",
+                                                          str(out / "cli-match-fps-tiny"), "--fps", "0.0001"],
+                      ["--fps"], must_not_exist=[out / "cli-match-fps-tiny"]))
+    cases.append(Case("cli-track-upsample-huge", "cli-value", ["track", str(video), "--out",
+                                                               str(out / "cli-track-upsample"), "--upsample", "40"],
+                      ["upsample"], must_not_exist=[out / "cli-track-upsample"]))
+    cases.append(Case("cli-guard-negative", "cli-value", ["evaluate", str(good.parent), "--out",
+                                                          str(out / "cli-guard"), "--guard", "-1", "--fps", "25"],
+                      ["--guard"], must_not_exist=[out / "cli-guard"]))
     return cases
 
 
