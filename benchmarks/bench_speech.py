@@ -155,7 +155,8 @@ def main(argv=None):
     print(f"\nwhole match {best['whole match']:.2f} s (target <= 3 s: {'met' if ok else 'MISSED'}); "
           f"{stats['frames']} frames, {stats['jumps_per_s']:.2f} jumps/s")
     if a.json:
-        Path(a.json).write_text(json.dumps({"seconds": best, "cpu_seconds": best_cpu, "speech_s": dur, "warm_up_s": warm_s,
+        Path(a.json).write_text(json.dumps({"seconds": best, "cpu_seconds": best_cpu, "speech_s": dur,
+                                            "warm_up_s": warm_s,
                                             "frames": db.n_frames_, "stats": stats}, indent=1))
 
 

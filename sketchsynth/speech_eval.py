@@ -239,7 +239,8 @@ def markdown_table(report: SpeechReport) -> str:
     for r in report.rows:
         lines.append(f"| {r['name']} | {_f(r['opening_r'], '.3f')} | {_f(r['opening_r_mean_per_recording'], '.3f')} "
                      f"| {_f(r['width_r'], '.3f')} | {_f(r['lag_ms'], '+.0f')} | {_f(r['lmd_px'], '.2f')} "
-                     f"| {_f(r['lmd_norm'], '.4f')} | {_f(r['jumps_per_s'], '.2f')} | {_f(r['mean_run_frames'], '.1f')} |")
+                     f"| {_f(r['lmd_norm'], '.4f')} | {_f(r['jumps_per_s'], '.2f')} "
+                     f"| {_f(r['mean_run_frames'], '.1f')} |")
     return "\n".join(lines)
 
 

@@ -147,7 +147,8 @@ class SpeechModel:
     Parameters
     ----------
     regressor : str
-        ``"ridge+knn"`` (the mean of both, default), ``"ridge"``, ``"knn"``, ``"mlp"`` or the name of a stage in the ``sketchsynth.stages``
+        ``"ridge+knn"`` (the mean of both, default), ``"ridge"``, ``"knn"``, ``"mlp"`` or the name of a
+        stage in the ``sketchsynth.stages``
         entry-point group (a class with ``fit(X, Y)``, ``predict(X)``, and
         ``to_arrays()`` / ``from_arrays(params, arrays)`` or an ``_arrays`` tuple).
     regressor_params : dict, optional
@@ -279,7 +280,6 @@ class SpeechModel:
     def fit(self, db) -> "SpeechModel":
         """Fit on a database's usable frames that have sound; returns self."""
         from .pipeline import regressor_class
-        from .speech.lle import LLEProjection
 
         self.check()
         t0, c0 = time.perf_counter(), time.process_time()
