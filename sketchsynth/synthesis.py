@@ -95,8 +95,8 @@ def synthesize(db, track, metric: str = "sum", k: int = 256, exhaustive: bool = 
 
 def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=None,
                     sketch_layout: str = "side-by-side", audio=None, sketch_video: bool = False,
-                    progress: bool = False, protect=(), frames_mode: str | None = None, background: str = "auto",
-                    blend: str = "feather") -> dict:
+                    progress: bool = False, summary_extra: dict | None = None, protect=(),
+                    frames_mode: str | None = None, background: str = "auto", blend: str = "feather") -> dict:
     """Write a synthesis's output folder atomically (see :mod:`sketchsynth.results`).
 
     Parameters
@@ -115,6 +115,8 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
     sketch_video : bool
         Write ``sketch.mp4`` for a keypoint-only input even without audio.
     progress : bool
+    summary_extra : dict, optional
+        More summary entries (e.g. what drove the match, the stages run).
     protect : iterable of (path, label)
         Paths ``out`` must not be, contain or lie inside (the input, ``audio``
         and the database always are).
@@ -146,8 +148,9 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
                  "per_frame_mean_target_cost": syn.per_frame["mean_target_cost"]}
     syn.summary = write_match_outputs(out, db, result, track, force=force, plot_frames=plot_frames or None,
                                       extra_columns={"join_cost": result.join_cost, "is_jump": result.is_jump},
-                                      summary_extra={"smoothing": smoothing}, matched_kp=syn.matched_kp,
-                                      write_files=videos, protect=[*protect, (audio, "the --audio file")])
+                                      summary_extra={"smoothing": smoothing, **(summary_extra or {})},
+                                      matched_kp=syn.matched_kp, write_files=videos,
+                                      protect=[*protect, (audio, "the --audio file")])
     syn.videos = videos
     return syn.summary
 
