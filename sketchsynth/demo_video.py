@@ -105,8 +105,31 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
         f"speaker; {how}) in {t2 - t1:.1f} s: mean target cost {summary['mean_target_cost']:.4g}, "
         f"{syn.stats['jumps_per_s']:.2f} jumps/s.")
     log(f"3. {syn.videos.summary_line(out)} Also {out}/selection.csv, {out}/matched/ and {out}/{summary['plots'][0]}.")
-    # --- speech-driven step (branch `speech`: `sketchsynth match speech.wav`) -------------------------------
-    # LEAD: once `match` accepts audio input, add here: synthesize from the held-out sentence's own sound
-    # (its mp4's audio, or examples/grid_s1/inputs/<name>.wav) against the same db_path, into f"{out}-speech",
-    # and log its frames.mp4 the same way. Until then the demo is video-driven only.
-    return {"db": db_path, "out": out, "summary": summary, "videos": syn.videos.report_, "seeding": seeded}
+    speech = run_speech_step(db, paths["input"], f"{out}-speech", log, frames_mode)
+    return {"db": db_path, "out": out, "summary": summary, "videos": syn.videos.report_, "seeding": seeded,
+            "speech": speech}
+
+
+def run_speech_step(db, sentence, out, log=print, frames_mode: str | None = None) -> dict:
+    """Drive the same speaker's face by a held-out sentence's sound alone (its face is ignored).
+
+    Returns the match summary, or ``{"skipped": reason}`` when the database has no
+    fitted speech model (the ``speech`` extra, librosa, was not installed at build).
+    """
+    from .errors import DatabaseError
+    from .speech_model import require_model
+    from .stages import Selector, Writer, audio_pipeline
+
+    try:
+        require_model(db)
+    except DatabaseError as e:
+        log(f"4. Speech-driven step skipped: {e.message}")
+        return {"skipped": e.message}
+    t0 = time.perf_counter()
+    writer = Writer(out, force=True, frames_mode=frames_mode)
+    syn = audio_pipeline(Selector(), writer).fit(db).transform(os.fspath(sentence))
+    log(f"4. Drove the face by the sound of {Path(sentence).name} alone (its face ignored: the speech model "
+        f"fitted on the database predicts the mouth, the decoder picks recorded frames) in "
+        f"{time.perf_counter() - t0:.1f} s: {syn.stats['jumps_per_s']:.2f} jumps/s. "
+        f"{syn.videos.summary_line(out) if syn.videos is not None else ''}")
+    return syn.summary
