@@ -8,7 +8,8 @@ On disk (see ``db/README.md``)::
       normalized.npy    (N, 70, 2) float32  normalized x, y (NaN for unusable frames)
       transforms.npy    (N, 2, 3) float64   each frame's image -> normalized map
       frames.parquet    one row per frame: recording, frame, time_s, source, usable, reason, ...
-      index.faiss       IndexIDMap2(IndexFlatL2) over sqrt(w)-weighted normalized usable frames
+      index.faiss       IndexIDMap2(IndexFlatL2) over sqrt(w)-weighted normalized usable frames, or on
+                        large databases a compressed IVF (manifest "index"; see sketchsynth.indexes)
 """
 
 from __future__ import annotations
@@ -71,13 +72,17 @@ class FrameDatabase:
     weights_ : np.ndarray, shape (70,), float32
     normalizer_ : Normalizer
     index_ : faiss.Index
+        Flat (exact), or compressed (IVF-PQ / IVF-SQ8) on large databases.
+    index_info_ : dict
+        What ``index_`` is: ``{"kind": "flat"}`` or the compressed index's parameters
+        (:func:`sketchsynth.indexes.compressed_params`), as in the manifest.
     recordings_ : list of dict
     """
 
     def __init__(self, weights=None, mode: str = "affine", anchors=DEFAULT_ANCHORS,
                  stable_points=DEFAULT_STABLE_POINTS, anchor_min_confidence: float = 0.2, max_gap: int = 3,
                  person="largest", fps: float | None = None, n_workers: int | None = None,
-                 track_filter: str = "none"):
+                 track_filter: str = "none", index: str = "auto"):
         self.weights = weights
         self.mode = mode
         self.anchors = anchors
@@ -88,6 +93,7 @@ class FrameDatabase:
         self.fps = fps
         self.n_workers = n_workers
         self.track_filter = track_filter
+        self.index = index
 
     def __repr__(self):
         p = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -98,7 +104,7 @@ class FrameDatabase:
                 "anchors": list(self.anchors), "stable_points": list(self.stable_points),
                 "anchor_min_confidence": self.anchor_min_confidence, "max_gap": self.max_gap,
                 "person": self.person, "fps": self.fps, "n_workers": self.n_workers,
-                "track_filter": self.track_filter}
+                "track_filter": self.track_filter, "index": self.index}
 
     # ------------------------------------------------------------------ build
     def _check_params(self):
@@ -113,10 +119,13 @@ class FrameDatabase:
 
         if self.track_filter not in METHODS:
             raise ParameterError(f"--filter must be one of {', '.join(METHODS)}, got {self.track_filter!r}")
+        from .indexes import check_index_kind
+
+        check_index_kind(self.index)
         return w
 
     def build(self, source, progress: bool = False, video_options: dict | None = None, path=None,
-              force: bool = False) -> "FrameDatabase":
+              force: bool = False, scheduler: str | None = None) -> "FrameDatabase":
         """Read recordings, assess and normalize every frame, and index the usable ones.
 
         The build streams: frames are read, assessed and normalized a chunk at a
@@ -139,6 +148,10 @@ class FrameDatabase:
             in memory.
         force : bool
             With ``path``: replace an existing database.
+        scheduler : str, optional
+            Read and track the recordings on a Dask cluster (``tcp://HOST:PORT``
+            or ``local:N``; :mod:`sketchsynth.sources.distributed`); the database
+            is the same as an in-process build's.
 
         Returns
         -------
@@ -160,8 +173,15 @@ class FrameDatabase:
             self.source_ = None
         else:
             self.source_ = os.fspath(source)
-            readers = open_readers(discover(source), fps=self.fps, n_workers=self.n_workers, progress=progress,
-                                   video_options=video_options)
+            if scheduler is not None:
+                from .sources.distributed import read_on_cluster
+
+                readers = [reader_from_track(t) for t in read_on_cluster(
+                    discover(source), scheduler, fps=self.fps, person=self.person, n_threads=self.n_workers,
+                    video_options=video_options, progress=progress)]
+            else:
+                readers = open_readers(discover(source), fps=self.fps, n_workers=self.n_workers,
+                                       progress=progress, video_options=video_options)
         if not readers or sum(r.n_frames for r in readers) == 0:
             raise InputError("no frames in the recordings", self.source_)
 
@@ -170,7 +190,7 @@ class FrameDatabase:
             try:
                 return build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
                                       person=self.person, n_workers=self.n_workers, progress=progress,
-                                      track_filter=self.track_filter, return_index=True)[1]
+                                      track_filter=self.track_filter, return_index=True, index=self.index)[1]
             except InputError as e:
                 if e.path is None and self.source_ is not None:
                     raise InputError(e.message, self.source_) from None
@@ -218,6 +238,7 @@ class FrameDatabase:
         self.successor_ = np.where(cont, nxt, -1)
         self._usable_vectors = None
         self._usable_perm = None
+        self.index_info_ = {"kind": "flat"}
         if index is None:
             index = build_index(weighted_vectors(self.normalized_[self.usable_rows_], self.weights_),
                                 self.usable_rows_)
@@ -305,7 +326,7 @@ class FrameDatabase:
                   "unusable_by_reason": {k: int(v) for k, v in reasons.items()},
                   "filled_points": int(self.frames_["filled_points"].sum())}
         return make_manifest(self.weights_, self.normalizer_, self.anchor_min_confidence, self.max_gap, self.person,
-                             self.track_filter, et, counts, self.recordings_, folder)
+                             self.track_filter, et, counts, self.recordings_, folder, index_info=self.index_info_)
 
     def save(self, path: str | os.PathLike = DEFAULT_DB, force: bool = False) -> Path:
         """Write the database atomically (temporary folder, then rename).
@@ -361,8 +382,6 @@ class FrameDatabase:
     @classmethod
     def _open(cls, path, verify: str, in_memory: bool, index=None) -> "FrameDatabase":
         """:meth:`load`; ``index``, when given, is used instead of reading index.faiss (a build's own)."""
-        import faiss
-
         path = Path(path)
         rebuild = "rebuild it with: sketchsynth build-db RECORDINGS --db " + os.fspath(path) + " --force"
         mpath = path / "manifest.json"
@@ -408,7 +427,9 @@ class FrameDatabase:
         transforms = read("transforms.npy", lambda f: np.asarray(np.load(f, mmap_mode=mode)))
         table = read("frames.parquet", pd.read_parquet)
         if index is None:
-            index = read("index.faiss", lambda f: faiss.read_index(os.fspath(f)))
+            from .indexes import read_index
+
+            index = read_index(path, man, rebuild)
         try:
             params = man["params"]
             norm = params["normalization"]
@@ -432,6 +453,7 @@ class FrameDatabase:
         table["recording"] = table["recording"].astype("category")
         db._set_state(keypoints, normalized, transforms, table, np.asarray(params["weights"], np.float32),
                       normalizer, man["recordings"], index)
+        db.index_info_ = dict(man.get("index") or {"kind": "flat"})
         db.etalon_row_ = int(man["etalon"].get("row", -1))
         db.manifest_ = man
         db.path_ = Path(os.path.abspath(path))
