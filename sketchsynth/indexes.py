@@ -52,13 +52,13 @@ def resolve_index_kind(kind: str, n_usable: int) -> str:
 def compressed_params(kind: str, n_usable: int, dim: int = 140, seed: int = 1234) -> dict:
     """Parameters of a compressed index over ``n_usable`` frames (what the manifest records).
 
-    ``nlist`` grows as about 4 sqrt(N) (4,096 cells at 1M frames, 16,384 from 4M on), so a cell
-    holds a few hundred frames; ``nprobe`` (the default cells scanned per query, 16) and the PQ's
+    ``nlist`` grows as about sqrt(N) (1,024 cells at 1M frames, 4,096 at 10M), so a cell holds about
+    a thousand to a few thousand frames; ``nprobe`` (the default cells scanned per query, 16) and the PQ's
     ``m`` (35 bytes per frame) were chosen on the scale benchmark (``benchmarks/bench_scale.py``):
     IVF1024,PQ35 at nprobe 16 already gave recall@32 = 1.0 after the exact re-rank on 1M frames,
     as did nprobe 64 (2,000 held-out henan frames... see README).
     """
-    nlist = int(2 ** np.clip(np.round(np.log2(4 * np.sqrt(max(n_usable, 1)))), 4, 14))
+    nlist = int(2 ** np.clip(np.round(np.log2(np.sqrt(max(n_usable, 1)))), 4, 14))
     nlist = max(1, min(nlist, n_usable // 39))
     train_size = int(min(n_usable, max(40 * nlist, 50_000), 150_000))
     if kind == "ivfpq":
@@ -92,7 +92,16 @@ def train_compressed(params: dict, sample: np.ndarray):
     ivf.cp.seed = int(params["seed"])
     # k-means on the sample: cap FAISS's own subsampling to the sample we chose (deterministic)
     ivf.cp.max_points_per_centroid = max(1, -(-len(sample) // ivf.nlist))
-    index.train(np.ascontiguousarray(sample, np.float32))
+    ivf.cp.niter = 10
+    threads = faiss.omp_get_max_threads()
+    if len(sample) < 20_000:
+        # small trainings gain nothing from threads, and OpenMP's spinning barriers make them
+        # crawl on a busy machine
+        faiss.omp_set_num_threads(1)
+    try:
+        index.train(np.ascontiguousarray(sample, np.float32))
+    finally:
+        faiss.omp_set_num_threads(threads)
     return index
 
 
