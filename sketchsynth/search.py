@@ -26,7 +26,7 @@ index. Frames with missing points always take the exact column-slice path
 (an IVF cannot search a subset of the coordinates).
 
 **Compressed databases.** A database built with a compressed index
-(:mod:`sketchsynth.indexes`: IVF-PQ or IVF-SQ8, the default from a million usable
+(:mod:`sketchsynth.indexes`: IVF-PQ or IVF-SQ8, the default from 500,000 usable
 frames on) holds no flat vectors: ``search="auto"`` (or ``"pq"``) searches its
 index (:class:`CompressedSearch`), and every exact search (``"exact"``, the
 column-slice path, ``exhaustive``) streams the usable frames from

@@ -33,7 +33,7 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
               show_default=True,
               help="The search index: flat (exact, 560 bytes per frame), or compressed -- IVF with product "
                    "quantization (43 bytes per frame) or 8-bit scalar quantization (148) -- trained on a sample; "
-                   "auto: ivfpq from 1,000,000 usable frames on.")
+                   "auto: ivfpq from 500,000 usable frames on.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Track and read the recordings on a Dask cluster: tcp://HOST:PORT of a running scheduler, "
                    "or local:N for N local worker processes (needs the dask extra).")

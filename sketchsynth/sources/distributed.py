@@ -38,6 +38,8 @@ def read_recording(rec, fps=None, person="largest", n_threads=None, video_option
     from .readers import open_readers, read_rows
     from .recordings import Track
 
+    # one decoder thread, as the in-process tracking pool's workers use: a worker is one core's share
+    video_options = {"threads": 1, **(video_options or {})}
     (r,) = open_readers([rec], fps=fps, n_workers=1, video_options=video_options)
     if r.track is not None:
         return r.track
