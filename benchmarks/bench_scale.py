@@ -68,7 +68,6 @@ out = {"load_s": load_s, "match_s_first": times[0], "match_s": times[1], "search
        "search_info": res.search_info, "match_peak_mb": hwm_mb()}
 step = max(1, len(inp.keypoints) // int(sys.argv[2]))
 kp = inp.keypoints[::step]
-norm, _, qw, ok = None, None, None, None
 r = match(db, kp)
 u = r.usable
 q = r.normalized[u]
@@ -101,7 +100,8 @@ def run(code: str, *args) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=1_000_000)
-    ap.add_argument("--index", default="ivfpq", help="build-db --index (default ivfpq, what auto takes from 500,000 usable frames on)")
+    ap.add_argument("--index", default="ivfpq",
+                    help="build-db --index (default ivfpq, what auto takes from 500,000 usable frames on)")
     ap.add_argument("--sample", type=int, default=300, help="input frames for recall and agreement")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sketchsynth-bench-scale"))
     ap.add_argument("--json", default=None)

@@ -31,7 +31,7 @@ from .errors import DatabaseError, ParameterError
 INDEX_KINDS = ("auto", "flat", "ivfpq", "ivfsq8")
 """``build-db --index`` choices: auto (flat below :data:`AUTO_MIN_FRAMES` usable frames, else ivfpq)."""
 AUTO_MIN_FRAMES = 500_000
-"""From this many usable frames on, ``--index auto`` writes a compressed index (the flat one would be 280 MB and more)."""
+"""From this many usable frames on, ``--index auto`` writes a compressed index (a flat one: >= 280 MB)."""
 INDEX_FILE = "index.faiss"
 
 

@@ -1,6 +1,5 @@
 """Compressed indexes (IVF-PQ) and streamed exact searches; builds on a Dask cluster."""
 
-import hashlib
 import json
 import os
 import shutil
