@@ -17,7 +17,7 @@ OpenMP is run with OMP_WAIT_POLICY=PASSIVE: on a machine shared with other jobs 
 otherwise dominate.
 
 Run:  python benchmarks/bench_scale.py --frames 1000000        (the normal run)
-      python benchmarks/bench_scale.py --frames 10000000       (manual: ~15 GB of recordings, ~15 GB database)
+      python benchmarks/bench_scale.py --frames 10000000 --sample 100   (manual: 8.4 GB of recordings, 15 GB of database)
 """
 
 from __future__ import annotations
