@@ -70,7 +70,7 @@ def _progress(total, desc, enabled):
 def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer, anchor_min_confidence: float,
                    max_gap: int, person="largest", n_workers: int | None = None, progress: bool = False,
                    track_filter: str = "none", chunk: int | None = None, return_index: bool = False,
-                   fit_gate: str = "auto"):
+                   fit_gate: str = "auto", index: str = "auto"):
     """Write a complete database into ``out_dir`` (which the caller renames into place).
 
     Parameters
@@ -97,13 +97,20 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
         The tracker fit gate (:func:`sketchsynth.quality.fit_gate`: head turned,
         shape implausible against these recordings' own shape statistics, low
         confidence); ``auto`` applies it to recordings tracked from video.
+    index : {"auto", "flat", "ivfpq", "ivfsq8"}
+        The index written (:mod:`sketchsynth.indexes`): the flat one, or a compressed IVF trained on
+        a sample and filled in chunks read back from normalized.npy; auto: compressed from
+        :data:`sketchsynth.indexes.AUTO_MIN_FRAMES` usable frames on.
 
     Returns
     -------
     dict
         The manifest written to ``out_dir/manifest.json``; with ``return_index``,
-        a tuple (manifest, faiss.IndexIDMap2).
+        a tuple (manifest, the faiss index).
     """
+    from .indexes import check_index_kind
+
+    check_index_kind(index)
     out = Path(out_dir)
     n = sum(r.n_frames for r in readers)
     if n == 0:
@@ -111,7 +118,7 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     chunk = CHUNK if chunk is None else chunk
     with _FileFinisher(out) as finisher:
         manifest, index = _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person,
-                                 n_workers, progress, track_filter, chunk, finisher, fit_gate)
+                                 n_workers, progress, track_filter, chunk, finisher, fit_gate, index)
     return (manifest, index) if return_index else manifest
 
 
@@ -162,7 +169,7 @@ def _finish_file(path: Path, fed=None) -> str:
 
 
 def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person, n_workers, progress,
-           track_filter, chunk, finisher, fit_gate="auto"):
+           track_filter, chunk, finisher, fit_gate="auto", index_kind="auto"):
     """:func:`build_database`'s body (``finisher`` hashes and flushes the files it is told are done)."""
     import faiss
     import pyarrow as pa
@@ -268,13 +275,26 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     norm_out = NpyAppender(out / "normalized.npy", (n, N_POINTS, 2), np.float32,
                            on_write=finisher.feed("normalized.npy"))
     mats_out = NpyAppender(out / "transforms.npy", (n, 2, 3), np.float64, on_write=finisher.feed("transforms.npy"))
-    flat = faiss.IndexFlatL2(2 * N_POINTS)
-    # Reserve the final size up front: growing a std::vector chunk by chunk would
-    # briefly hold the old and the doubled buffer, up to 3x the index.
+    from .indexes import compressed_params, resolve_index_kind, train_sample_rows
+
     n_usable = int(usable.sum())
-    flat.codes.resize(n_usable * 2 * N_POINTS * 4)
-    flat.codes.resize(0)
-    index = faiss.IndexIDMap2(flat)
+    kind = resolve_index_kind(index_kind, n_usable)
+    if kind == "flat":
+        index_info = {"kind": "flat"}
+        flat = faiss.IndexFlatL2(2 * N_POINTS)
+        # Reserve the final size up front: growing a std::vector chunk by chunk would
+        # briefly hold the old and the doubled buffer, up to 3x the index.
+        flat.codes.resize(n_usable * 2 * N_POINTS * 4)
+        flat.codes.resize(0)
+        index = faiss.IndexIDMap2(flat)
+    else:
+        # A compressed index never holds the flat vectors: collect a training sample during the pass,
+        # train, then add every usable frame in chunks read back from normalized.npy.
+        index_info = compressed_params(kind, n_usable)
+        sample_rows = train_sample_rows(usable, index_info["train_size"], index_info["seed"])
+        sample = np.zeros((len(sample_rows), 2 * N_POINTS), np.float32)
+        sample_ok = np.zeros(len(sample_rows), bool)
+        index = None
     with _progress(n, "normalizing", progress) as bar:
         for r_i, r in enumerate(readers):
             for lo, a, b, hi in _windows(r.n_frames, chunk, margin):
@@ -288,12 +308,21 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
                 normalized[~u] = np.nan
                 norm_out.append(normalized)
                 mats_out.append(mats)
-                if u.any():
+                if index is not None and u.any():
                     index.add_with_ids(weighted_vectors(normalized[u], weights), rows[u])
+                elif index is None:
+                    s0, s1 = np.searchsorted(sample_rows, [rows[0], rows[-1] + 1])
+                    if s1 > s0:
+                        local = sample_rows[s0:s1] - rows[0]
+                        sample[s0:s1] = weighted_vectors(normalized[local], weights)
+                        sample_ok[s0:s1] = u[local]
                 bar.update(b - a)
     norm_out.close()
     mats_out.close()
     scratch.unlink(missing_ok=True)
+    if index is None:
+        index = _fill_compressed(out / "normalized.npy", usable, weights, index_info, sample[sample_ok], chunk,
+                                 progress)
     faiss.write_index(index, os.fspath(out / "index.faiss"))
     # Only now: an fsync on ext4 stalls writes to other files meanwhile (the index's 40 MB took 10x longer).
     for name in ("normalized.npy", "transforms.npy", "index.faiss"):
@@ -327,7 +356,7 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
               "fit_gate": {"mode": fit_gate, "recordings_gated": int(sum(g == "full" for g in gated)),
                            "shape_model": shape_model.to_dict() if shape_model is not None else {}}}
     manifest = make_manifest(weights, normalizer, anchor_min_confidence, max_gap, person, track_filter, etalon,
-                             counts, recordings, out, digests=finisher.sha256())
+                             counts, recordings, out, digests=finisher.sha256(), index_info=index_info)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest, index
 
@@ -355,16 +384,41 @@ def _fit_gate_model(readers, first, keypoints_npy, fit_gate, chunk, max_frames: 
     return gated, quality.ShapeModel().fit(np.concatenate(sample))
 
 
+def _fill_compressed(normalized_path: Path, usable: np.ndarray, weights: np.ndarray, params: dict,
+                     sample: np.ndarray, chunk: int, progress: bool):
+    """Train a compressed index on ``sample`` and add every usable row of normalized.npy, a chunk at a time."""
+    from .indexes import train_compressed
+    from .search import weighted_vectors
+
+    index = train_compressed(params, sample)
+    n = len(usable)
+    with _progress(n, "indexing", progress) as bar:
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            u = usable[a:b]
+            if u.any():
+                block = read_npy_rows(normalized_path, a, b)
+                index.add_with_ids(weighted_vectors(block[u], weights), np.flatnonzero(u) + a)
+            bar.update(b - a)
+    return index
+
+
 def make_manifest(weights, normalizer: Normalizer, anchor_min_confidence, max_gap, person, track_filter,
-                  etalon: dict, counts: dict, recordings: list, folder, digests: dict | None = None) -> dict:
+                  etalon: dict, counts: dict, recordings: list, folder, digests: dict | None = None,
+                  index_info: dict | None = None) -> dict:
     """The manifest of a database whose data files are already in ``folder``.
 
-    ``digests`` may give files' sha256 already computed; the others are read here.
+    ``digests`` may give files' sha256 already computed; the others are read here. ``index_info``
+    describes index.faiss (:mod:`sketchsynth.indexes`; default a flat index); its crc32 is recorded
+    too, for :func:`sketchsynth.indexes.read_index` to check before deserializing.
     """
+    from .indexes import INDEX_FILE, file_crc32
+
     digests = digests or {}
     files = {f: {"bytes": (Path(folder) / f).stat().st_size,
                  "sha256": digests[f] if f in digests else sha256_file(Path(folder) / f)}
              for f in DATA_FILES}
+    files[INDEX_FILE]["crc32"] = file_crc32(Path(folder) / INDEX_FILE)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -382,4 +436,5 @@ def make_manifest(weights, normalizer: Normalizer, anchor_min_confidence, max_ga
         "counts": counts,
         "recordings": recordings,
         "files": files,
+        "index": dict(index_info or {"kind": "flat"}),
     }

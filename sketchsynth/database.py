@@ -8,7 +8,8 @@ On disk (see ``db/README.md``)::
       normalized.npy    (N, 70, 2) float32  normalized x, y (NaN for unusable frames)
       transforms.npy    (N, 2, 3) float64   each frame's image -> normalized map
       frames.parquet    one row per frame: recording, frame, time_s, source, usable, reason, ...
-      index.faiss       IndexIDMap2(IndexFlatL2) over sqrt(w)-weighted normalized usable frames
+      index.faiss       IndexIDMap2(IndexFlatL2) over sqrt(w)-weighted normalized usable frames, or on
+                        large databases a compressed IVF (manifest "index"; see sketchsynth.indexes)
       audio.npy, mel.npy, mel_index.npy   the recordings' sound and log-mel (when they have sound;
                         see :mod:`sketchsynth.speech_db`)
       speech_model.npz  the fitted voice-to-mouth model (:mod:`sketchsynth.speech_model`)
@@ -183,13 +184,17 @@ class FrameDatabase:
     weights_ : np.ndarray, shape (70,), float32
     normalizer_ : Normalizer
     index_ : faiss.Index
+        Flat (exact), or compressed (IVF-PQ / IVF-SQ8) on large databases.
+    index_info_ : dict
+        What ``index_`` is: ``{"kind": "flat"}`` or the compressed index's parameters
+        (:func:`sketchsynth.indexes.compressed_params`), as in the manifest.
     recordings_ : list of dict
     """
 
     def __init__(self, weights=None, mode: str = "affine", anchors=DEFAULT_ANCHORS,
                  stable_points=DEFAULT_STABLE_POINTS, anchor_min_confidence: float = 0.2, max_gap: int = 3,
                  person="largest", fps: float | None = None, n_workers: int | None = None,
-                 track_filter: str = "none", fit_gate: str = "auto"):
+                 track_filter: str = "none", fit_gate: str = "auto", index: str = "auto"):
         self.weights = weights
         self.mode = mode
         self.anchors = anchors
@@ -201,6 +206,7 @@ class FrameDatabase:
         self.n_workers = n_workers
         self.track_filter = track_filter
         self.fit_gate = fit_gate
+        self.index = index
 
     def __repr__(self):
         p = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -211,7 +217,7 @@ class FrameDatabase:
                 "anchors": list(self.anchors), "stable_points": list(self.stable_points),
                 "anchor_min_confidence": self.anchor_min_confidence, "max_gap": self.max_gap,
                 "person": self.person, "fps": self.fps, "n_workers": self.n_workers,
-                "track_filter": self.track_filter}
+                "track_filter": self.track_filter, "index": self.index}
 
     # ------------------------------------------------------------------ build
     def _check_params(self):
@@ -230,10 +236,13 @@ class FrameDatabase:
 
         if self.track_filter not in METHODS:
             raise ParameterError(f"--filter must be one of {', '.join(METHODS)}, got {self.track_filter!r}")
+        from .indexes import check_index_kind
+
+        check_index_kind(self.index)
         return w
 
     def build(self, source, progress: bool = False, video_options: dict | None = None, path=None,
-              force: bool = False, protect=()) -> "FrameDatabase":
+              force: bool = False, protect=(), scheduler: str | None = None) -> "FrameDatabase":
         """Read recordings, assess and normalize every frame, and index the usable ones.
 
         The build streams: frames are read, assessed and normalized a chunk at a
@@ -260,6 +269,10 @@ class FrameDatabase:
         protect : iterable of (path, label)
             More paths ``path`` must not be, contain or lie inside (the
             recordings given as ``source`` always are).
+        scheduler : str, optional
+            Read and track the recordings on a Dask cluster (``tcp://HOST:PORT``
+            or ``local:N``; :mod:`sketchsynth.sources.distributed`); the database
+            is the same as an in-process build's.
 
         Returns
         -------
@@ -281,8 +294,15 @@ class FrameDatabase:
             self.source_ = None
         else:
             self.source_ = os.fspath(source)
-            readers = open_readers(discover(source), fps=self.fps, n_workers=self.n_workers, progress=progress,
-                                   video_options=video_options)
+            if scheduler is not None:
+                from .sources.distributed import read_on_cluster
+
+                readers = [reader_from_track(t) for t in read_on_cluster(
+                    discover(source), scheduler, fps=self.fps, person=self.person, n_threads=self.n_workers,
+                    video_options=video_options, progress=progress)]
+            else:
+                readers = open_readers(discover(source), fps=self.fps, n_workers=self.n_workers,
+                                       progress=progress, video_options=video_options)
         if not readers or sum(r.n_frames for r in readers) == 0:
             raise InputError("no frames in the recordings", self.source_)
 
@@ -292,7 +312,7 @@ class FrameDatabase:
                 index = build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
                                        person=self.person, n_workers=self.n_workers, progress=progress,
                                        track_filter=self.track_filter, return_index=True,
-                                       fit_gate=self.fit_gate)[1]
+                                       fit_gate=self.fit_gate, index=self.index)[1]
                 self._add_speech(folder, readers, index, progress)
                 return index
             except InputError as e:
@@ -353,6 +373,7 @@ class FrameDatabase:
         self.successor_ = np.where(cont, nxt, -1)
         self._usable_vectors = None
         self._usable_perm = None
+        self.index_info_ = {"kind": "flat"}
         if index is None:
             u = self.usable_rows_
             # every frame usable (the common case): no copy of the rows before weighting them
@@ -449,7 +470,7 @@ class FrameDatabase:
                   "unusable_by_reason": {k: int(v) for k, v in reasons.items()},
                   "filled_points": int(self.frames_["filled_points"].sum())}
         return make_manifest(self.weights_, self.normalizer_, self.anchor_min_confidence, self.max_gap, self.person,
-                             self.track_filter, et, counts, self.recordings_, folder)
+                             self.track_filter, et, counts, self.recordings_, folder, index_info=self.index_info_)
 
     def save(self, path: str | os.PathLike = DEFAULT_DB, force: bool = False, protect=()) -> Path:
         """Write the database atomically (temporary folder, then rename).
@@ -580,9 +601,14 @@ class FrameDatabase:
             if arr.dtype != want:
                 raise DatabaseError(f"{name} holds {arr.dtype}, expected {np.dtype(want)}; {rebuild}", path)
         table = read("frames.parquet", pd.read_parquet)
-        # index.faiss is never handed to FAISS: a same-size corruption of it could crash the process
-        # (FAISS trusts its own format). The flat index is rebuilt from normalized.npy instead, which
-        # is faster than checksumming the file and deserializing it (72 vs 111 ms on 75,120 frames).
+        # The flat index.faiss is never handed to FAISS: a same-size corruption of it could crash the
+        # process (FAISS trusts its own format). It is rebuilt from normalized.npy instead, which is
+        # faster than checksumming the file and deserializing it (72 vs 111 ms on 75,120 frames). A
+        # compressed index cannot be rebuilt cheaply: its bytes are crc32-checked before FAISS sees them.
+        from .indexes import index_kind, read_index
+
+        if index is None and index_kind(man) != "flat":
+            index = read_index(path, man, rebuild)
         try:
             params = man["params"]
             norm = params["normalization"]
@@ -612,6 +638,7 @@ class FrameDatabase:
         db.path_ = Path(os.path.abspath(path))
         db._set_state(keypoints, normalized, transforms, table, np.asarray(params["weights"], np.float32),
                       normalizer, man["recordings"], index)
+        db.index_info_ = dict(man.get("index") or {"kind": "flat"})
         db.etalon_row_ = int(man["etalon"].get("row", -1))
         db.manifest_ = man
         db.path_ = Path(os.path.abspath(path))

@@ -229,3 +229,49 @@ def describe_weights(weights) -> str:
             return "[" + ", ".join(f"{x:g}" for x in w) + "]"
         parts.append(f"{name} {vals[0]:g}")
     return ", ".join(parts)
+
+
+def _mirror_permutation() -> np.ndarray:
+    pairs = [(i, 16 - i) for i in range(17)]                       # jaw outline, end to end
+    pairs += [(17 + i, 26 - i) for i in range(5)]                  # brows
+    pairs += [(27 + i, 27 + i) for i in range(4)]                  # nose bridge (on the midline)
+    pairs += [(31 + i, 35 - i) for i in range(5)]                  # nostrils
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]   # eye contours
+    pairs += [(48 + i, 54 - i) for i in range(7)]                  # upper outer lip, corner to corner
+    pairs += [(55, 59), (56, 58), (57, 57)]                        # lower outer lip
+    pairs += [(60 + i, 64 - i) for i in range(5)]                  # upper inner lip
+    pairs += [(65, 67), (66, 66)]                                  # lower inner lip
+    pairs += [(68, 69)]                                            # pupils
+    perm = np.arange(N_POINTS)
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+MIRROR = _mirror_permutation()
+"""Point permutation of a left-right flip: after negating x, point ``i`` of the mirrored face is
+point ``MIRROR[i]`` of the original (an involution; midline points map to themselves)."""
+
+
+def mirror_keypoints(keypoints: np.ndarray, axis_x: float | np.ndarray = 0.0) -> np.ndarray:
+    """Left-right mirror image of faces, with points relabelled so the layout still holds.
+
+    Parameters
+    ----------
+    keypoints : np.ndarray, shape (n_frames, 70, 2|3)
+        Image pixels (and confidence, carried along).
+    axis_x : float or np.ndarray of shape (n_frames,)
+        x of the vertical mirror axis, in pixels (e.g. the image centre).
+
+    Returns
+    -------
+    np.ndarray, same shape and dtype
+        ``x -> 2 * axis_x - x``; missing points (confidence 0) stay missing.
+    """
+    kp = np.asarray(keypoints)
+    out = kp[:, MIRROR].copy()
+    ax = np.asarray(axis_x, dtype=np.float64).reshape(-1, 1) if np.ndim(axis_x) else float(axis_x)
+    out[..., 0] = (2 * ax - out[..., 0]).astype(kp.dtype)
+    if kp.shape[-1] == 3:
+        out[..., 0] = np.where(out[..., 2] > 0, out[..., 0], 0)
+    return out

@@ -192,12 +192,15 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
     frames : np.ndarray, shape (n_frames,), int, optional
         The input's frame numbers; with a decoder, a hole in them starts a new
         segment (no join across it).
-    search : {"auto", "exact", "ivf"}
+    search : {"auto", "exact", "ivf", "pq"}
         The prefilter: ``exact`` searches the database's flat index (every
         frame); ``ivf`` an approximate inverted-file index trained at the first
         match on the database and cached (:class:`sketchsynth.search.IVFSearch`);
-        ``auto`` takes the IVF on databases of at least ``ivf.min_frames``
-        usable frames, else the flat index. The re-rank is exact either way.
+        ``pq`` the database's own compressed index (built with ``--index
+        ivfpq``); ``auto`` takes the compressed index when there is one, else
+        the IVF on databases of at least ``ivf.min_frames`` usable frames, else
+        the flat index (see :func:`sketchsynth.search.resolve_search`). The
+        re-rank is exact either way.
     ivf : IVFSearch, optional
         The IVF's parameters (``nprobe``, ``min_frames``...); default ``IVFSearch()``.
 
@@ -231,7 +234,7 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
         timings["exhaustive_s"] = time.perf_counter() - t2
     result = MatchResult(np.asarray(keypoints, np.float32), normalized, mats, usable, reason, qweights, rows, best,
                          cand, cost, metric, int(k), bool(exhaustive_search), timings,
-                         search="exact" if ivf is None else "ivf",
+                         search="exact" if ivf is None else ivf.name,
                          search_info={n: v for n, v in info.items() if n != "index_s"})
     if decoder is not None:
         if usable.sum() < 2:

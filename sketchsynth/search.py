@@ -24,6 +24,15 @@ database. ``search="auto"`` uses it on databases of at least
 :attr:`IVFSearch.min_frames` usable frames; ``search="exact"`` keeps the flat
 index. Frames with missing points always take the exact column-slice path
 (an IVF cannot search a subset of the coordinates).
+
+**Compressed databases.** A database built with a compressed index
+(:mod:`sketchsynth.indexes`: IVF-PQ or IVF-SQ8, the default from 500,000 usable
+frames on) holds no flat vectors: ``search="auto"`` (or ``"pq"``) searches its
+index (:class:`CompressedSearch`), and every exact search (``"exact"``, the
+column-slice path, ``exhaustive``) streams the usable frames from
+``normalized.npy`` in blocks of :data:`EXACT_BLOCK` rows instead of holding
+them. The re-rank reads only the candidates' rows of the memory-mapped
+``normalized.npy``.
 """
 
 from __future__ import annotations
@@ -41,8 +50,11 @@ from . import _kernels
 from .errors import ParameterError
 
 METRICS = {"sum": _kernels.METRIC_SUM, "sq": _kernels.METRIC_SQ}
-SEARCHES = ("auto", "exact", "ivf")
-"""Candidate searches: ``auto`` (IVF on large databases, else exact), ``exact`` (flat index), ``ivf``."""
+SEARCHES = ("auto", "exact", "ivf", "pq")
+"""Candidate searches: ``auto`` (the database's compressed index if it has one, else the IVF on large
+databases, else exact), ``exact`` (every frame), ``ivf`` (cached IVF-flat), ``pq`` (the compressed index)."""
+EXACT_BLOCK = 262_144
+"""Usable frames per block of a streamed exact search (147 MB of float32 vectors)."""
 
 
 def check_metric(metric: str) -> int:
@@ -137,18 +149,141 @@ def knn_sq(db, queries: np.ndarray, qweights: np.ndarray, k: int, ivf: "IVFSearc
             if ivf is not None:
                 ids = ivf.search(db, np.ascontiguousarray(vq[rows]), k, info)
             else:
-                _, ids = db.index_.search(np.ascontiguousarray(vq[rows]), k)
+                ids = exact_knn(db, vq[rows], k)
                 info["flat_frames"] += len(rows)
         elif not pattern.any():
             continue  # nothing to compare: no candidates
         else:
             cols = np.repeat(pattern, 2)
-            xb = np.ascontiguousarray(db.usable_vectors()[:, cols])
-            _, pos = faiss.knn(np.ascontiguousarray(vq[rows][:, cols]), xb, k)
-            ids = np.where(pos >= 0, db.usable_rows_[np.maximum(pos, 0)], -1)
+            if _streamed(db):
+                ids = exact_knn(db, vq[rows], k, cols)
+            else:
+                xb = np.ascontiguousarray(db.usable_vectors()[:, cols])
+                _, pos = faiss.knn(np.ascontiguousarray(vq[rows][:, cols]), xb, k)
+                ids = np.where(pos >= 0, db.usable_rows_[np.maximum(pos, 0)], -1)
             info["column_slice_frames"] += len(rows)
         out[rows] = ids
     return out
+
+
+def _compressed(db) -> bool:
+    return getattr(db, "index_info_", {"kind": "flat"}).get("kind", "flat") != "flat"
+
+
+def _streamed(db) -> bool:
+    """Whether exact searches stream the frames in blocks (a compressed or a large database)."""
+    return _compressed(db) or db.n_usable_ > EXACT_BLOCK
+
+
+def usable_blocks(db, block: int = EXACT_BLOCK):
+    """The usable frames a block at a time, without holding them all.
+
+    Yields
+    ------
+    rows : np.ndarray, shape (m,), int64
+        Database rows, ascending.
+    points : np.ndarray, shape (m, 70, 2), float32
+        Their normalized points, read with ``pread`` from the database's
+        normalized.npy when it is on disk (mapped pages would stay resident),
+        else sliced from memory.
+    """
+    from .io.npy import read_npy_rows
+
+    path = getattr(db, "path_", None)
+    f = None if path is None else os.path.join(path, "normalized.npy")
+    use_file = f is not None and isinstance(getattr(db.normalized_, "base", None), np.memmap) and os.path.isfile(f)
+    u = db.usable_rows_
+    for a in range(0, len(u), block):
+        rows = u[a:a + block]
+        lo, hi = int(rows[0]), int(rows[-1]) + 1
+        pts = read_npy_rows(f, lo, hi) if use_file else np.asarray(db.normalized_[lo:hi])
+        yield rows, pts[rows - lo]
+
+
+def exact_knn(db, vectors: np.ndarray, k: int, cols: np.ndarray | None = None) -> np.ndarray:
+    """Exact ``k`` nearest usable database rows by L2 in FAISS space (the weighted squared distance).
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    vectors : np.ndarray, shape (n, 140), float32
+        Queries (:func:`weighted_vectors`).
+    k : int
+        At most ``db.n_usable_``.
+    cols : np.ndarray, shape (140,), bool, optional
+        Compare only these coordinates (points missing in the queries left out).
+
+    Returns
+    -------
+    np.ndarray, shape (n, k), int64
+        Database rows, nearest first. The flat index when the database has one
+        and ``cols`` is None; otherwise the usable frames streamed block by block
+        (:func:`usable_blocks`) through ``faiss.knn``, best ``k`` kept.
+    """
+    import faiss
+
+    q = np.ascontiguousarray(vectors, np.float32)
+    if cols is None and not _compressed(db):
+        return db.index_.search(q, k)[1]
+    if cols is not None:
+        q = np.ascontiguousarray(q[:, cols])
+    best_d = np.full((len(q), k), np.inf, np.float32)
+    best_i = np.full((len(q), k), -1, np.int64)
+    for rows, pts in usable_blocks(db):
+        xb = weighted_vectors(pts, db.weights_)
+        xb = np.ascontiguousarray(xb if cols is None else xb[:, cols])
+        kk = min(k, len(xb))
+        d, pos = faiss.knn(q, xb, kk)
+        d_all = np.concatenate([best_d, d], axis=1)
+        i_all = np.concatenate([best_i, np.where(pos >= 0, rows[np.maximum(pos, 0)], -1)], axis=1)
+        # stable: on equal distances the earlier (lower) rows stay first
+        order = np.argsort(d_all, axis=1, kind="stable")[:, :k]
+        best_d = np.take_along_axis(d_all, order, 1)
+        best_i = np.take_along_axis(i_all, order, 1)
+    return best_i
+
+
+class CompressedSearch:
+    """Approximate top-K through the database's own compressed index (IVF-PQ / IVF-SQ8).
+
+    Parameters
+    ----------
+    nprobe : int, optional
+        Cells scanned per input frame; default the one the database's
+        manifest records (chosen at build time for its size).
+    """
+
+    name = "pq"
+
+    def __init__(self, nprobe: int | None = None):
+        self.nprobe = nprobe
+
+    def __repr__(self):
+        return f"CompressedSearch(nprobe={self.nprobe!r})"
+
+    def search(self, db, vectors: np.ndarray, k: int, info: dict | None = None) -> np.ndarray:
+        """Approximate ``k`` nearest database rows of query vectors (shape (n, 140), float32).
+
+        Returns
+        -------
+        np.ndarray, shape (n, k), int64
+            Database rows, nearest first by the codes' approximate distance. A
+            frame whose scanned cells hold fewer than ``k`` frames is searched
+            exactly instead, so no row is padded.
+        """
+        from .indexes import set_nprobe
+
+        info = {} if info is None else info
+        meta = db.index_info_
+        nprobe = set_nprobe(db.index_, int(meta.get("nprobe", 16) if self.nprobe is None else self.nprobe))
+        _, ids = db.index_.search(np.ascontiguousarray(vectors, np.float32), k)
+        short = np.flatnonzero(ids[:, k - 1] < 0) if k else np.empty(0, np.int64)
+        if short.size:
+            ids[short] = exact_knn(db, vectors[short], k)
+        info.update({"index": meta.get("factory", meta.get("kind")), "nlist": meta.get("nlist"), "nprobe": nprobe})
+        info["pq_frames"] = info.get("pq_frames", 0) + len(ids) - len(short)
+        info["flat_frames"] = info.get("flat_frames", 0) + len(short)
+        return ids
 
 
 # ---------------------------------------------------------------------------- approximate prefilter (IVF)
@@ -177,17 +312,28 @@ def resolve_search(db, search: str = "auto", ivf: "IVFSearch | None" = None) -> 
     Parameters
     ----------
     db : FrameDatabase
-    search : {"auto", "exact", "ivf"}
-        ``auto`` takes the IVF when ``db`` has at least ``ivf.min_frames``
-        usable frames (where it pays), else the flat index.
+    search : {"auto", "exact", "ivf", "pq"}
+        ``auto`` takes the database's compressed index when it has one, else
+        the IVF when ``db`` has at least ``ivf.min_frames`` usable frames (where
+        it pays), else the flat index. On a compressed database ``ivf`` and
+        ``pq`` both mean its compressed index (it is an IVF; there are no flat
+        vectors to train another on) and ``exact`` streams every frame.
     ivf : IVFSearch, optional
-        Its parameters (default ``IVFSearch()``).
+        Its parameters (default ``IVFSearch()``); its ``nprobe`` also applies
+        to a compressed index (default: the manifest's).
 
     Returns
     -------
-    IVFSearch or None
+    IVFSearch, CompressedSearch or None
     """
     check_search(search)
+    if _compressed(db):
+        if search == "exact":
+            return None
+        return CompressedSearch(None if ivf is None else ivf.check().nprobe)
+    if search == "pq":
+        raise ParameterError("--search pq needs a database built with a compressed index (build-db --index "
+                             "ivfpq); this one has the flat index: use --search auto, ivf or exact")
     ivf = (IVFSearch() if ivf is None else ivf).check()
     if search == "exact" or (search == "auto" and db.n_usable_ < ivf.min_frames):
         return None
@@ -237,6 +383,8 @@ class IVFSearch:
     cache : bool
         Read and write the disk cache; False trains in memory only.
     """
+
+    name = "ivf"
 
     def __init__(self, nprobe: int = 16, nlist: int = 256, min_frames: int = 20_000, train_per_list: int = 40,
                  niter: int = 10, seed: int = 1234, cache: bool = True):
@@ -352,7 +500,7 @@ class IVFSearch:
         _, ids = index.search(np.ascontiguousarray(vectors, np.float32), k, params=params)
         short = np.flatnonzero(ids[:, k - 1] < 0) if k else np.empty(0, np.int64)
         if short.size:
-            _, ids[short] = db.index_.search(np.ascontiguousarray(vectors[short], np.float32), k)
+            ids[short] = exact_knn(db, vectors[short], k)
         info["ivf_frames"] = info.get("ivf_frames", 0) + len(ids) - len(short)
         info["flat_frames"] = info.get("flat_frames", 0) + len(short)
         return ids
@@ -555,6 +703,8 @@ def exhaustive(db, queries, qweights, seed_rows, seed_costs, metric: str):
     """
     code = check_metric(metric)
     order = db.point_order_
+    if _streamed(db):
+        return _exhaustive_streamed(db, queries, qweights, seed_rows, seed_costs, code)
     dbp = db.usable_permuted()
     pos_of_row = np.full(len(db.normalized_), -1, dtype=np.int64)
     pos_of_row[db.usable_rows_] = np.arange(db.n_usable_)
@@ -564,6 +714,22 @@ def exhaustive(db, queries, qweights, seed_rows, seed_costs, metric: str):
     wp = np.ascontiguousarray(np.asarray(qweights, np.float64)[:, order])
     pos, cost = _kernels.exhaustive_min(dbp, qp, wp, seed_costs, seed_pos.astype(np.int64), code)
     return db.usable_rows_[pos], cost
+
+
+def _exhaustive_streamed(db, queries, qweights, seed_rows, seed_costs, code):
+    """:func:`exhaustive` over the usable frames a block at a time (:func:`usable_blocks`)."""
+    order = db.point_order_
+    best_rows = np.asarray(seed_rows, np.int64).copy()
+    best = np.where(best_rows >= 0, seed_costs, np.inf).astype(np.float64)
+    qp = np.ascontiguousarray(np.asarray(queries, np.float32)[:, order])
+    wp = np.ascontiguousarray(np.asarray(qweights, np.float64)[:, order])
+    for rows, pts in usable_blocks(db):
+        dbp = np.ascontiguousarray(pts[:, order])
+        # seed position -1: a tie with the bound keeps the earlier block's (lower) row
+        pos, cost = _kernels.exhaustive_min(dbp, qp, wp, best, np.full(len(qp), -1, np.int64), code)
+        better = pos >= 0
+        best_rows[better], best[better] = rows[pos[better]], cost[better]
+    return best_rows, best
 
 
 def exhaustive_reference(db_points, usable_rows, queries, qweights, metric: str):

@@ -157,9 +157,11 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
 
 def describe_search(result) -> str:
     """'exact' or 'IVF (nprobe 16 of 256, index from cache)'."""
+    i = result.search_info
+    if result.search == "pq":
+        return f"{i.get('index')} (nprobe {i.get('nprobe')} of {i.get('nlist')})"
     if result.search != "ivf":
         return "exact"
-    i = result.search_info
     how = {"built": "index trained now", "cache": "index from cache", "memory": "index in memory"}
     return (f"IVF (nprobe {i.get('nprobe')} of {i.get('nlist')}" +
             (f", {how[i['index']]}" if i.get("index") in how else "") + ")")

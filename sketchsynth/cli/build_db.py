@@ -33,9 +33,17 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
               help="Mark frames whose landmarks cannot fit (head turned, shape implausible against the "
                    "recordings' own shape statistics, low confidence, weak detection) unusable; auto: all tests "
                    "for video, the confidence test for keypoints.")
+@click.option("--index", "index_kind", type=click.Choice(["auto", "flat", "ivfpq", "ivfsq8"]), default="auto",
+              show_default=True,
+              help="The search index: flat (exact, 560 bytes per frame), or compressed -- IVF with product "
+                   "quantization (43 bytes per frame) or 8-bit scalar quantization (148) -- trained on a sample; "
+                   "auto: ivfpq from 500,000 usable frames on.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Track and read the recordings on a Dask cluster: tcp://HOST:PORT of a running scheduler, "
+                   "or local:N for N local worker processes (needs the dask extra).")
 @video_options
 def command(recordings, db_path, fps, force, person, mode, anchors, stable_points, anchor_min_confidence, max_gap,
-            workers, track_filter, fit_gate, video_opts):
+            workers, track_filter, fit_gate, index_kind, scheduler, video_opts):
     """Build a frame database from RECORDINGS.
 
     RECORDINGS is one recording or a folder of them: folders of OpenPose JSON
@@ -44,8 +52,9 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     with low-confidence anchors are marked unusable and never matched.
 
     \b
-    Example:
+    Examples:
       sketchsynth build-db ../shared/data/henan/keypoints --fps 30 --db db/henan
+      sketchsynth build-db studio/ --db db/studio --scheduler tcp://10.0.0.5:8786
     """
     from ..database import FrameDatabase
     from ..layout import DEFAULT_STABLE_POINTS
@@ -55,13 +64,13 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     db = FrameDatabase(mode=mode, anchors=parse_points(anchors, "--anchors"),
                        stable_points=parse_points(stable_points, "--stable-points") or DEFAULT_STABLE_POINTS,
                        anchor_min_confidence=anchor_min_confidence, max_gap=max_gap, person=person, fps=fps,
-                       n_workers=workers, track_filter=track_filter, fit_gate=fit_gate)
+                       n_workers=workers, track_filter=track_filter, fit_gate=fit_gate, index=index_kind)
     db._check_params()
     # Hold the lock for the whole build, so a second build of the same target fails at once.
     protect = [(recordings, "the recordings")]
     check_target(db_path, force=force, protect=protect, kind="database")  # before minutes of reading
     with target_lock(db_path):
         db.build(recordings, progress=True, video_options=tracker_kwargs(video_opts), path=db_path, force=force,
-                 protect=protect)
+                 protect=protect, scheduler=scheduler)
         path = db.path_
     click.echo(f"Wrote {path} in {time.perf_counter() - t0:.1f} s: {db.summary()}")

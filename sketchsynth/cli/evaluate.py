@@ -89,7 +89,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     if drive == "audio":
         return _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps,
                                person, force, regressor, delay_ms)
-    ivf = IVFSearch(nprobe=nprobe).check()
+    ivf = None if nprobe is None else IVFSearch(nprobe=nprobe).check()
     ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost, beam=beam).check()
     if seam_blend < 0:
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")

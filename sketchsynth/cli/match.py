@@ -102,7 +102,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         raise ParameterError(f"-k must be >= 1, got {k}")
     if seam_blend < 0:
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
-    ivf = IVFSearch(nprobe=nprobe).check()
+    ivf = None if nprobe is None else IVFSearch(nprobe=nprobe).check()
     decoder = ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost,
                              beam=beam).check()
     if audio is not None:

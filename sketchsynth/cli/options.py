@@ -35,13 +35,16 @@ def metric_option(f):
 
 def search_options(f):
     """The candidate search (exact flat index or approximate IVF), shared by match and evaluate."""
-    f = click.option("--nprobe", type=int, default=16, show_default=True, metavar="N",
-                     help="IVF cells scanned per input frame (of 256): more is slower and closer to exact.")(f)
-    f = click.option("--search", "search", type=click.Choice(["auto", "exact", "ivf"]), default="auto",
+    f = click.option("--nprobe", type=int, default=None, metavar="N",
+                     help="IVF cells scanned per input frame: more is slower and closer to exact (default 16 "
+                          "of 256; on a compressed database the value its manifest records).")(f)
+    f = click.option("--search", "search", type=click.Choice(["auto", "exact", "ivf", "pq"]), default="auto",
                      show_default=True,
                      help="Candidate search before the exact re-rank: exact (every database frame), ivf "
                           "(approximate inverted-file index, trained at the first match on a database and "
-                          "cached in $SKETCHSYNTH_CACHE), or auto (ivf from 20,000 usable database frames on).")(f)
+                          "cached in $SKETCHSYNTH_CACHE), pq (the database's compressed index, build-db "
+                          "--index ivfpq), or auto (the compressed index if the database has one, else ivf from "
+                          "20,000 usable database frames on).")(f)
     return f
 
 
