@@ -160,13 +160,15 @@ class Aligner:
 
 
 def read_grid_align(path) -> list[tuple[str, float, float]]:
-    """A GRID ``.align`` file as ``(word, start_s, end_s)`` (units of 1/25000 s; ``sil`` kept)."""
+    """A GRID ``.align`` file as ``(word, start_s, end_s)`` (units of 1/25000 s; ``sil``/``sp`` as ``sil``)."""
     out = []
     with open(path) as f:
         for line in f:
             parts = line.split()
             if len(parts) == 3:
-                out.append((parts[2], int(parts[0]) / 25000.0, int(parts[1]) / 25000.0))
+                # "sp" marks a short pause inside the sentence: silence too
+                word = "sil" if parts[2] in ("sil", "sp") else parts[2]
+                out.append((word, int(parts[0]) / 25000.0, int(parts[1]) / 25000.0))
     return out
 
 
@@ -183,12 +185,14 @@ def boundary_agreement(pred, ref, tolerance_s: float = 0.04) -> dict:
     -------
     dict
         ``n`` boundaries compared (start and end of every word), ``mean_abs_ms``,
-        ``median_abs_ms``, ``within`` (fraction within ``tolerance_s``).
+        ``median_abs_ms``, ``mean_signed_ms`` (pred - ref), ``within`` (fraction within ``tolerance_s``).
     """
     p = [(s, e) for w, s, e in pred if w != "sil"]
     r = [(s, e) for w, s, e in ref if w != "sil"]
     if len(p) != len(r) or not p:
-        return {"n": 0, "mean_abs_ms": float("nan"), "median_abs_ms": float("nan"), "within": float("nan")}
-    d = np.abs(np.asarray(p) - np.asarray(r)).ravel()
+        return {"n": 0, "mean_abs_ms": float("nan"), "median_abs_ms": float("nan"), "mean_signed_ms": float("nan"),
+                "within": float("nan")}
+    sd = (np.asarray(p) - np.asarray(r)).ravel()
+    d = np.abs(sd)
     return {"n": int(d.size), "mean_abs_ms": float(d.mean() * 1000), "median_abs_ms": float(np.median(d) * 1000),
-            "within": float((d <= tolerance_s + 1e-9).mean())}
+            "mean_signed_ms": float(sd.mean() * 1000), "within": float((d <= tolerance_s + 1e-9).mean())}
