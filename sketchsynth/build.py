@@ -42,7 +42,10 @@ from .io.npy import NpyAppender, read_npy_rows
 from .storage import sha256_file
 
 FORMAT = "sketchsynth-frame-db"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+"""Version 2 adds the optional audio files and speech model (:mod:`sketchsynth.speech_db`); version 1
+databases still load, without sound."""
 DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
 CHUNK = 65_536
 REASONS = ("", quality.NO_PERSON, quality.ANCHOR_LOW_CONFIDENCE, quality.MISSING_POINTS,

@@ -9,6 +9,9 @@ On disk (see ``db/README.md``)::
       transforms.npy    (N, 2, 3) float64   each frame's image -> normalized map
       frames.parquet    one row per frame: recording, frame, time_s, source, usable, reason, ...
       index.faiss       IndexIDMap2(IndexFlatL2) over sqrt(w)-weighted normalized usable frames
+      audio.npy, mel.npy, mel_index.npy   the recordings' sound and log-mel (when they have sound;
+                        see :mod:`sketchsynth.speech_db`)
+      speech_model.npz  the fitted voice-to-mouth model (:mod:`sketchsynth.speech_model`)
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
-from .build import DATA_FILES, FORMAT, FORMAT_VERSION
+from .build import DATA_FILES, FORMAT, FORMAT_VERSION, READABLE_VERSIONS
 from .errors import DatabaseError, InputError, ParameterError
 from .layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_weights, point_order_lips_first
 from .normalize import Normalizer
@@ -168,9 +171,11 @@ class FrameDatabase:
         def write(folder):
             """Build into ``folder``; returns the FAISS index built (the same as index.faiss, not read back)."""
             try:
-                return build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
-                                      person=self.person, n_workers=self.n_workers, progress=progress,
-                                      track_filter=self.track_filter, return_index=True)[1]
+                index = build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
+                                       person=self.person, n_workers=self.n_workers, progress=progress,
+                                       track_filter=self.track_filter, return_index=True)[1]
+                self._add_speech(folder, readers, index, progress)
+                return index
             except InputError as e:
                 if e.path is None and self.source_ is not None:
                     raise InputError(e.message, self.source_) from None
@@ -189,6 +194,16 @@ class FrameDatabase:
                 shutil.rmtree(tmp, ignore_errors=True)
             del self.path_
         return self
+
+    def _add_speech(self, folder, readers, index, progress: bool):
+        """Keep the recordings' sound and fit the speech model when there is any (no flag: see speech_db)."""
+        from .speech_db import add_audio
+
+        section = add_audio(folder, readers, progress=progress)
+        if section["with_audio"]:
+            from .speech_model import fit_into
+
+            fit_into(FrameDatabase._open(folder, verify="none", in_memory=False, index=index), folder)
 
     def _adopt(self, other: "FrameDatabase"):
         """Take the fitted state of a database just written and loaded."""
@@ -377,14 +392,20 @@ class FrameDatabase:
             raise DatabaseError(f"manifest.json is unreadable ({str(e)[:80]}); {rebuild}", path) from None
         if not isinstance(man, dict) or man.get("format") != FORMAT:
             raise DatabaseError(f"not a sketchsynth database manifest; {rebuild}", mpath)
-        if man.get("format_version") != FORMAT_VERSION:
+        if man.get("format_version") not in READABLE_VERSIONS:
             raise DatabaseError(f"database format version {man.get('format_version')} (this sketchsynth "
                                 f"{__version__} reads version {FORMAT_VERSION}); {rebuild}", path)
         files = man.get("files")
-        if not isinstance(files, dict) or set(files) != set(DATA_FILES):
-            raise DatabaseError(f"manifest lists files {sorted(files or [])}, expected {list(DATA_FILES)}; "
-                                f"{rebuild}", mpath)
+        from .speech_db import AUDIO_FILES, open_audio
+        from .speech_model import MODEL_FILE
+
+        if not isinstance(files, dict) or not set(DATA_FILES) <= set(files) or \
+                not set(files) <= set(DATA_FILES) | set(AUDIO_FILES) | {MODEL_FILE}:
+            raise DatabaseError(f"manifest lists files {sorted(files or [])}, expected {list(DATA_FILES)} (and "
+                                f"optionally {list(AUDIO_FILES) + [MODEL_FILE]}); {rebuild}", mpath)
         for name, meta in files.items():
+            if name == MODEL_FILE:
+                continue  # checked when the model is loaded: its damage names fit-speech, not a rebuild
             if os.path.basename(name) != name or name in ("", ".", ".."):
                 raise DatabaseError(f"manifest points outside the database folder ({name!r}); {rebuild}", mpath)
             f = path / name
@@ -435,6 +456,12 @@ class FrameDatabase:
         db.etalon_row_ = int(man["etalon"].get("row", -1))
         db.manifest_ = man
         db.path_ = Path(os.path.abspath(path))
+        db.audio_ = open_audio(path, man, in_memory, read)
+        db.speech_model_ = None
+        if in_memory and db.audio_ is not None:
+            from .speech_model import open_model
+
+            db.speech_model_ = open_model(path, man)
         return db
 
     def summary(self) -> str:
@@ -448,6 +475,11 @@ class FrameDatabase:
         et = self.etalon_row_
         et_txt = (f"{self.frames_['recording'].iloc[et]} frame {self.frames_['frame'].iloc[et]}" if et >= 0
                   else "stored")
-        return (f"{self.n_frames_} frames, {self.n_usable_} usable (unusable: {unusable}); "
+        from .speech_db import describe_audio
+
+        speech = describe_audio(getattr(self, "manifest_", {}))
+        if "speech_model" in getattr(self, "manifest_", {}):
+            speech += "; speech model fitted"
+        return (f"{self.n_frames_} frames, {self.n_usable_} usable (unusable: {unusable}); {speech}; "
                 f"{self.normalizer_.mode} normalization on points {list(self.normalizer_.anchors)}, "
                 f"etalon {et_txt}; recordings: {rec}")

@@ -36,6 +36,12 @@ OUTER_LIPS = np.arange(48, 60)
 INNER_LIPS = np.arange(60, 68)
 MOUTH = GROUPS["lips"]
 PUPILS = GROUPS["pupils"]
+SPEECH_POINTS = np.concatenate([GROUPS["jaw"], GROUPS["lips"]])
+"""Points speech drives, predicted by :mod:`sketchsynth.speech`: jaw 0-16 then lips 48-67 (37 points)."""
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+"""Upper/lower inner-lip point pairs whose mean distance is the mouth opening."""
+LIP_CORNERS = (48, 54)
+"""Outer lip corners, whose distance is the lip width."""
 
 # OpenPose's face render pairs, grouped into polylines. Closed loops repeat
 # nothing here; the renderer closes them.

@@ -95,7 +95,7 @@ def synthesize(db, track, metric: str = "sum", k: int = 256, exhaustive: bool = 
 
 def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=None,
                     sketch_layout: str = "side-by-side", audio=None, sketch_video: bool = False,
-                    progress: bool = False) -> dict:
+                    progress: bool = False, summary_extra: dict | None = None) -> dict:
     """Write a synthesis's output folder atomically (see :mod:`sketchsynth.results`).
 
     Parameters
@@ -114,6 +114,8 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
     sketch_video : bool
         Write ``sketch.mp4`` for a keypoint-only input even without audio.
     progress : bool
+    summary_extra : dict, optional
+        More summary entries (e.g. what drove the match, the stages run).
 
     Returns
     -------
@@ -137,7 +139,7 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
                  "per_frame_mean_target_cost": syn.per_frame["mean_target_cost"]}
     syn.summary = write_match_outputs(out, db, result, track, force=force, plot_frames=plot_frames or None,
                                       extra_columns={"join_cost": result.join_cost, "is_jump": result.is_jump},
-                                      summary_extra={"smoothing": smoothing}, matched_kp=syn.matched_kp,
+                                      summary_extra={"smoothing": smoothing, **(summary_extra or {})}, matched_kp=syn.matched_kp,
                                       write_files=videos)
     syn.videos = videos
     return syn.summary

@@ -1,0 +1,322 @@
+"""A database's own voice-to-mouth model: fitted on its recordings, saved beside them as ``speech_model.npz``.
+
+The model chains the speech stages of :mod:`sketchsynth.speech`:
+
+1. LSP's log-mel front end (stored in the database at build time, recomputed
+   for an input) stacked per video frame over ``[t - past, t + delay]``
+   (:func:`~sketchsynth.speech.features.frame_context`; ``delay`` is LSP's
+   look-ahead, 300 ms);
+2. standardization and a PCA to ``n_components`` dimensions (the space the LLE
+   bank lives in, small enough to search 60 s of input in a fraction of a second);
+3. LLE projection onto the database's own features (K neighbours, regularized
+   barycentric weights, ``lle_blend`` = 1 the reconstruction only, 0 off) --
+   applied to inputs only, as LSP does, never to the frames it was fitted on;
+4. a regressor from the (projected) features to the normalized jaw + lips
+   (:data:`sketchsynth.layout.SPEECH_POINTS`): ``ridge``, ``knn`` or a third-party
+   regressor registered in the ``sketchsynth.stages`` entry-point group.
+
+``speech_model.npz`` holds plain arrays (loaded with ``allow_pickle=False``) and
+its parameters as JSON; the manifest lists it with its own sha256, checked at
+every load, so a damaged file is a one-line error naming ``fit-speech``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatabaseError, ParameterError
+
+MODEL_FILE = "speech_model.npz"
+MODEL_FORMAT = 1
+
+
+def _regressor_arrays(reg) -> dict:
+    if hasattr(reg, "to_arrays"):
+        return dict(reg.to_arrays())
+    return {k: getattr(reg, k + "_") for k in reg._arrays}
+
+
+def _regressor_from_arrays(cls, params: dict, arrays: dict):
+    if hasattr(cls, "from_arrays"):
+        return cls.from_arrays(params, arrays)
+    reg = cls(**params)
+    for k in cls._arrays:
+        setattr(reg, k + "_", arrays[k])
+    return reg
+
+
+class SpeechModel:
+    """Audio features -> normalized jaw and lips, fitted on one database.
+
+    Parameters
+    ----------
+    regressor : str
+        ``"ridge"``, ``"knn"`` or the name of a stage in the ``sketchsynth.stages``
+        entry-point group (a class with ``fit(X, Y)``, ``predict(X)``, and
+        ``to_arrays()`` / ``from_arrays(params, arrays)`` or an ``_arrays`` tuple).
+    regressor_params : dict, optional
+        Its constructor's keyword arguments.
+    delay_ms : float
+        Look-ahead of the context window (LSP's delay), ms.
+    past_ms : float
+        Context before the frame, ms.
+    step_ms : float
+        Spacing of the stacked mel frames, ms.
+    n_components : int
+        PCA dimensions of the standardized context (the regressor's input).
+    lle_neighbors : int
+    lle_reg : float
+        Regularizer of the barycentric weights, relative to the local Gram trace.
+    lle_blend : float
+        0 = no projection, 1 = the projection only.
+
+    Attributes
+    ----------
+    x_mean_, x_scale_ : np.ndarray, shape (n_features,), float32
+    proj_ : np.ndarray, shape (n_features, n_components), float32
+    bank_ : np.ndarray, shape (n_bank, n_components), float32
+        The database frames' projected features (the LLE bank).
+    bank_rows_ : np.ndarray, shape (n_bank,), int64
+        Their database rows.
+    regressor_ : object
+    fit_seconds_ : float
+    """
+
+    def __init__(self, regressor: str = "ridge", regressor_params: dict | None = None, delay_ms: float = 300.0,
+                 past_ms: float = 160.0, step_ms: float = 40.0, n_components: int = 128, lle_neighbors: int = 10,
+                 lle_reg: float = 1e-3, lle_blend: float = 0.0):
+        self.regressor = regressor
+        self.regressor_params = regressor_params
+        self.delay_ms = delay_ms
+        self.past_ms = past_ms
+        self.step_ms = step_ms
+        self.n_components = n_components
+        self.lle_neighbors = lle_neighbors
+        self.lle_reg = lle_reg
+        self.lle_blend = lle_blend
+
+    def get_params(self) -> dict:
+        return {"regressor": self.regressor, "regressor_params": self.regressor_params, "delay_ms": self.delay_ms,
+                "past_ms": self.past_ms, "step_ms": self.step_ms, "n_components": self.n_components,
+                "lle_neighbors": self.lle_neighbors, "lle_reg": self.lle_reg, "lle_blend": self.lle_blend}
+
+    def __repr__(self):
+        return "SpeechModel(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
+
+    def check(self) -> "SpeechModel":
+        """Validate the parameters (and that the regressor exists); raises ParameterError."""
+        from .pipeline import regressor_class
+
+        for name in ("delay_ms", "past_ms"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0 <= v <= 2000):
+                raise ParameterError(f"--{name.replace('_', '-')} must be within 0-2000 ms, got {v}")
+        if not (np.isfinite(self.step_ms) and 5 <= self.step_ms <= 500):
+            raise ParameterError(f"step must be within 5-500 ms, got {self.step_ms}")
+        if int(self.lle_neighbors) != self.lle_neighbors or self.lle_neighbors < 1:
+            raise ParameterError(f"--lle-neighbors must be a whole number >= 1, got {self.lle_neighbors}")
+        if not 0 <= self.lle_blend <= 1:
+            raise ParameterError(f"--lle-blend must be within 0-1, got {self.lle_blend}")
+        if int(self.n_components) != self.n_components or self.n_components < 1:
+            raise ParameterError(f"n_components must be a whole number >= 1, got {self.n_components}")
+        regressor_class(self.regressor)
+        return self
+
+    # ------------------------------------------------------------------ features
+    def context(self, mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
+        """Per-frame context windows, shape (n_frames, n_ctx * 80), float32."""
+        from .speech.features import frame_context
+
+        return frame_context(mel, mel_times, frame_times, self.past_ms / 1000, self.delay_ms / 1000,
+                             self.step_ms / 1000)
+
+    def reduce(self, X: np.ndarray) -> np.ndarray:
+        """Context windows (n, n_features) -> standardized PCA features (n, n_components), float32."""
+        return np.ascontiguousarray(((X - self.x_mean_) / self.x_scale_) @ self.proj_, dtype=np.float32)
+
+    def training_data(self, db):
+        """Context windows and targets of the database's usable frames with sound.
+
+        Returns
+        -------
+        X : np.ndarray, shape (n, n_features), float32
+        Y : np.ndarray, shape (n, 37, 2), float32
+            Normalized SPEECH_POINTS.
+        rows : np.ndarray, shape (n,), int64
+        """
+        from .layout import SPEECH_POINTS
+
+        audio = require_audio(db)
+        names = db.frames_["recording"].astype(str).to_numpy()
+        times = db.frames_["time_s"].to_numpy()
+        usable = db.frames_["usable"].to_numpy()
+        firsts = {r["name"]: (int(r["first_row"]), int(r["n_frames"])) for r in db.recordings_}
+        Xs, rows = [], []
+        for e in audio.recordings():
+            a, n = firsts[e["name"]]
+            r = np.arange(a, a + n)
+            r = r[usable[r] & (audio.mel_index[r] >= 0) & (names[r] == e["name"])]
+            if not len(r):
+                continue
+            mel, mt = audio.recording_mel(e)
+            Xs.append(self.context(np.asarray(mel), mt, times[r]))
+            rows.append(r)
+        if not rows:
+            raise DatabaseError("no usable frame has sound to fit the speech model on", getattr(db, "path_", None))
+        rows = np.concatenate(rows)
+        Y = np.asarray(db.normalized_[rows][:, SPEECH_POINTS], np.float32)
+        return np.concatenate(Xs), Y, rows
+
+    # ------------------------------------------------------------------ fit / predict
+    def fit(self, db) -> "SpeechModel":
+        """Fit on a database's usable frames that have sound; returns self."""
+        from .pipeline import regressor_class
+        from .speech.lle import LLEProjection
+
+        self.check()
+        t0 = time.perf_counter()
+        X, Y, rows = self.training_data(db)
+        self.x_mean_ = X.mean(axis=0).astype(np.float32)
+        self.x_scale_ = np.maximum(X.std(axis=0), 1e-3).astype(np.float32)
+        Xs = (X - self.x_mean_) / self.x_scale_
+        k = min(int(self.n_components), Xs.shape[1], len(Xs))
+        # PCA from the covariance (n_features^2 memory), cheaper than an SVD of the frames
+        _, v = np.linalg.eigh((Xs.T @ Xs).astype(np.float64))
+        self.proj_ = np.ascontiguousarray(v[:, ::-1][:, :k], dtype=np.float32)
+        del Xs
+        Z = self.reduce(X)
+        del X
+        self.regressor_ = regressor_class(self.regressor)(**(self.regressor_params or {})).fit(Z, Y)
+        self.bank_, self.bank_rows_ = Z, rows.astype(np.int64)
+        self.n_train_ = int(len(rows))
+        self.fit_seconds_ = time.perf_counter() - t0
+        self._lle = None
+        return self
+
+    def project(self, Z: np.ndarray) -> np.ndarray:
+        """LLE projection of reduced features onto the bank, blended by ``lle_blend`` (n, n_components)."""
+        if self.lle_blend <= 0:
+            return Z
+        from .speech.lle import LLEProjection
+
+        if getattr(self, "_lle", None) is None:
+            self._lle = LLEProjection(int(self.lle_neighbors), float(self.lle_reg), float(self.lle_blend)
+                                      ).fit(self.bank_)
+        return self._lle.transform(Z)
+
+    def predict(self, X: np.ndarray, timings: dict | None = None) -> np.ndarray:
+        """Context windows (n, n_features) -> normalized SPEECH_POINTS (n, 37, 2), float32."""
+        t = {} if timings is None else timings
+        t0 = time.perf_counter()
+        Z = self.project(self.reduce(X))
+        t1 = time.perf_counter()
+        Y = np.asarray(self.regressor_.predict(Z), np.float32)
+        t["projection_s"] = t1 - t0
+        t["regression_s"] = time.perf_counter() - t1
+        return Y
+
+    # ------------------------------------------------------------------ disk
+    def save(self, path) -> Path:
+        """Write ``speech_model.npz`` (plain arrays; parameters as JSON)."""
+        reg = {f"reg_{k}": np.asarray(v) for k, v in _regressor_arrays(self.regressor_).items()}
+        reg_params = self.regressor_.get_params() if hasattr(self.regressor_, "get_params") else {}
+        meta = {"format": MODEL_FORMAT, "params": self.get_params(), "regressor_params_fitted": reg_params,
+                "n_train": self.n_train_, "fit_seconds": self.fit_seconds_}
+        with open(path, "wb") as fh:
+            np.savez(fh, meta=np.array(json.dumps(meta)), x_mean=self.x_mean_, x_scale=self.x_scale_,
+                     proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, **reg)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path) -> "SpeechModel":
+        """Read a model :meth:`save` wrote; damage raises DatabaseError naming fit-speech."""
+        from .pipeline import regressor_class
+
+        fix = f"refit it with: sketchsynth fit-speech --db {os.path.dirname(os.path.abspath(path))}"
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                arrays = {k: z[k] for k in z.files}
+            m = cls(**meta["params"])
+            m.x_mean_, m.x_scale_, m.proj_ = arrays["x_mean"], arrays["x_scale"], arrays["proj"]
+            m.bank_, m.bank_rows_ = arrays["bank"], arrays["bank_rows"]
+            m.n_train_, m.fit_seconds_ = int(meta["n_train"]), float(meta["fit_seconds"])
+            reg = {k[4:]: v for k, v in arrays.items() if k.startswith("reg_")}
+            m.regressor_ = _regressor_from_arrays(regressor_class(m.regressor), meta["regressor_params_fitted"],
+                                                  reg)
+        except (OSError, KeyError, ValueError, TypeError, EOFError) as e:
+            raise DatabaseError(f"{MODEL_FILE} is damaged ({type(e).__name__}); {fix}", path) from None
+        m._lle = None
+        return m
+
+    def describe(self) -> str:
+        return (f"{self.regressor} regressor on {self.n_train_} frames, context -{self.past_ms:g}..+{self.delay_ms:g}"
+                f" ms, {self.proj_.shape[1]} PCA dims, LLE K={self.lle_neighbors} blend {self.lle_blend:g}")
+
+
+# ---------------------------------------------------------------------- the model in a database folder
+def require_audio(db):
+    """The database's audio, or a DatabaseError naming the fix."""
+    audio = getattr(db, "audio_", None)
+    if audio is None:
+        where = getattr(db, "path_", None)
+        raise DatabaseError("the database has no sound (its recordings had no audio, or it was built by an older "
+                            "sketchsynth); rebuild it from recordings with sound: sketchsynth build-db RECORDINGS "
+                            f"--db {where or 'DIR'} --force", where)
+    return audio
+
+
+def require_model(db) -> SpeechModel:
+    """The database's fitted speech model, or a DatabaseError naming the command that fits one."""
+    require_audio(db)
+    model = getattr(db, "speech_model_", None)
+    if model is None and getattr(db, "path_", None) is not None and hasattr(db, "manifest_"):
+        model = db.speech_model_ = open_model(db.path_, db.manifest_)
+    if model is None:
+        where = getattr(db, "path_", None)
+        raise DatabaseError(f"the database has no fitted speech model; fit one with: sketchsynth fit-speech --db "
+                            f"{where or 'DIR'}", where)
+    return model
+
+
+def open_model(path, man: dict, verify: bool = True) -> SpeechModel | None:
+    """The model listed in a manifest (checked against its size and sha256), or None."""
+    from .storage import sha256_file
+
+    meta = man.get("files", {}).get(MODEL_FILE)
+    if meta is None:
+        return None
+    f = Path(path) / MODEL_FILE
+    fix = f"refit it with: sketchsynth fit-speech --db {os.fspath(path)}"
+    if not f.is_file():
+        raise DatabaseError(f"{MODEL_FILE} is missing; {fix}", path)
+    if f.stat().st_size != meta.get("bytes") or (verify and sha256_file(f) != meta.get("sha256")):
+        raise DatabaseError(f"{MODEL_FILE} fails its checksum (damaged or replaced); {fix}", path)
+    return SpeechModel.load(f)
+
+
+def fit_into(db, folder, model: SpeechModel | None = None) -> SpeechModel:
+    """Fit ``model`` (default :class:`SpeechModel`) on ``db`` and store it in the database ``folder``.
+
+    The model file is written beside the old one and renamed over it, then the
+    manifest is replaced; a crash leaves the old model or the new one.
+    """
+    from .speech_db import update_manifest
+
+    model = (model or SpeechModel()).fit(db)
+    folder = Path(folder)
+    tmp = folder / f".{MODEL_FILE}.tmp"
+    model.save(tmp)
+    os.replace(tmp, folder / MODEL_FILE)
+    update_manifest(folder, {MODEL_FILE: folder / MODEL_FILE},
+                    {"speech_model": {**model.get_params(), "n_train": model.n_train_,
+                                      "fit_seconds": round(model.fit_seconds_, 3)}})
+    db.speech_model_ = model
+    return model

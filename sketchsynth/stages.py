@@ -1,0 +1,319 @@
+"""The built-in stages (see :mod:`sketchsynth.pipeline`): thin wrappers over the library's own functions.
+
+=====================  ======================  ===================================================
+stage                  kinds                   wraps
+=====================  ======================  ===================================================
+KeypointSource         path -> keypoints       :func:`sketchsynth.sources.load.load_input`
+Normalize              keypoints -> target     :func:`sketchsynth.matching.prepare_input`
+AudioSource            path -> audio           :func:`sketchsynth.io.audio.load_audio`
+SpeechFeatures         audio -> audio_features LogMel + :meth:`SpeechModel.context`
+SpeechTarget           audio_features -> target  the database's fitted :class:`SpeechModel`
+Selector               target -> selection     :func:`sketchsynth.matching.candidates` + ViterbiDecoder
+Writer                 selection -> outputs    :func:`sketchsynth.synthesis.write_synthesis`
+=====================  ======================  ===================================================
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+from .pipeline import Pipeline, Target, Stage
+
+
+@dataclass
+class Audio:
+    """Driving sound: mono samples at ``sr`` Hz (float32 in [-1, 1]) and where they came from."""
+
+    samples: np.ndarray
+    sr: int
+    path: str
+    name: str
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sr
+
+
+@dataclass
+class AudioFeatures:
+    """Per-video-frame context windows of a driving sound.
+
+    Attributes
+    ----------
+    X : np.ndarray, shape (T, n_features), float32
+    time_s : np.ndarray, shape (T,), float64
+        Output frame times (``t / fps``).
+    """
+
+    X: np.ndarray
+    time_s: np.ndarray
+    fps: float
+    audio: Audio
+    timings: dict = field(default_factory=dict)
+
+
+def db_fps(db) -> float:
+    """The database's frame rate (of its first recording; output videos run at it)."""
+    return float(db.recordings_[0]["fps"])
+
+
+# ---------------------------------------------------------------------- keypoint input
+class KeypointSource(Stage):
+    """path -> keypoints: OpenPose JSON, a landmark array, or a video (tracked)."""
+
+    name, input_kind, output_kind = "keypoints", "path", "keypoints"
+
+    def __init__(self, fps=None, person="largest", video_options=None, progress=False):
+        self.fps, self.person, self.video_options, self.progress = fps, person, video_options, progress
+
+    def transform(self, path):
+        from .sources.load import load_input
+
+        return load_input(path, fps=self.fps, person=self.person, video_options=self.video_options,
+                          progress=self.progress)
+
+
+class Normalize(Stage):
+    """keypoints -> target: the input normalized like the database, all points weighted."""
+
+    name, input_kind, output_kind = "normalize", "keypoints", "target"
+
+    def __init__(self, track_filter: str = "none"):
+        self.track_filter = track_filter
+
+    def transform(self, track) -> Target:
+        from .filters import filter_keypoints
+        from .matching import prepare_input
+
+        kp = track.keypoints if self.track_filter == "none" else \
+            filter_keypoints(track.keypoints, track.fps, self.track_filter, frames=track.frames)
+        normalized, mats, usable, reason, qweights = prepare_input(self.db_, kp)
+        return Target(normalized, qweights, usable, reason, mats, np.asarray(track.frames), np.asarray(track.time_s),
+                      float(track.fps), track=track, name=track.name, extra={"keypoints": kp})
+
+
+# ---------------------------------------------------------------------- audio input
+class AudioSource(Stage):
+    """path -> audio: any file FFmpeg reads with sound (a video's track too), resampled to 16 kHz mono."""
+
+    name, input_kind, output_kind = "audio", "path", "audio"
+
+    def transform(self, path) -> Audio:
+        from pathlib import Path
+
+        from .io.audio import is_silent, load_audio
+        from .speech_db import SAMPLE_RATE
+
+        y = load_audio(path, SAMPLE_RATE)
+        fps = db_fps(self.db_)
+        if len(y) < SAMPLE_RATE / fps:
+            raise InputError(f"audio too short: {1000 * len(y) / SAMPLE_RATE:.1f} ms, less than one frame "
+                             f"({1000 / fps:.0f} ms at the database's {fps:g} fps)", path)
+        if is_silent(y, SAMPLE_RATE):
+            raise InputError("the audio is silent (no speech to drive the face)", path)
+        return Audio(y, SAMPLE_RATE, os.fspath(path), Path(path).stem)
+
+
+class SpeechFeatures(Stage):
+    """audio -> audio_features: LSP's log-mel (the database's settings), context windows per output frame."""
+
+    name, input_kind, output_kind = "log-mel", "audio", "audio_features"
+
+    def fit(self, db):
+        from .speech_model import require_model
+
+        self.db_, self.model_ = db, require_model(db)
+        return self
+
+    def transform(self, audio: Audio) -> AudioFeatures:
+        from .speech.features import LogMel
+
+        t0 = time.perf_counter()
+        params = self.db_.audio_.info["features"]
+        front = LogMel(**params)
+        mel = front.transform(audio.samples)
+        fps = db_fps(self.db_)
+        n = max(1, int(np.floor(audio.duration_s * fps + 1e-9)))
+        times = np.arange(n) / fps
+        X = self.model_.context(mel, front.times_, times)
+        return AudioFeatures(X, times, fps, audio, {"features_s": time.perf_counter() - t0})
+
+
+class SpeechTarget(Stage):
+    """audio_features -> target: the predicted jaw and lips, weighted as the database weighs them; nothing else.
+
+    Head pose, eyes and brows are left to the recorded frames (weight 0 there).
+    """
+
+    name, input_kind, output_kind = "speech-target", "audio_features", "target"
+
+    def fit(self, db):
+        from .speech_model import require_model
+
+        self.db_, self.model_ = db, require_model(db)
+        return self
+
+    def predict(self, feats: AudioFeatures) -> np.ndarray:
+        """(T, 37, 2) normalized SPEECH_POINTS; records projection/regression timings in ``feats.timings``."""
+        return self.model_.predict(feats.X, feats.timings)
+
+    def transform(self, feats: AudioFeatures) -> Target:
+        return speech_target(self.db_, self.predict(feats), feats)
+
+
+def speech_target(db, pred: np.ndarray, feats: AudioFeatures) -> Target:
+    """A Target from predicted SPEECH_POINTS (T, 37, 2): weight on those points only."""
+    from .layout import N_POINTS, SPEECH_POINTS
+
+    T = len(pred)
+    points = np.zeros((T, N_POINTS, 2), np.float32)
+    points[:, SPEECH_POINTS] = pred
+    weights = np.zeros((T, N_POINTS))
+    weights[:, SPEECH_POINTS] = db.weights_[SPEECH_POINTS]
+    a = feats.audio
+    return Target(points, weights, np.ones(T, bool), np.full(T, "", object), None, np.arange(T, dtype=np.int64),
+                  feats.time_s, feats.fps, audio_features=None, audio=a.path, name=a.name,
+                  extra={"prediction": pred, "timings": dict(feats.timings)})
+
+
+# ---------------------------------------------------------------------- selection
+class Selector(Stage):
+    """target -> selection: the FAISS prefilter, exact re-rank, and the Viterbi decoder."""
+
+    name, input_kind, output_kind = "viterbi", "target", "selection"
+
+    def __init__(self, decoder=None, metric="sum", k=256, search="auto", ivf=None, exhaustive=False,
+                 seam_blend=0):
+        self.decoder, self.metric, self.k, self.search, self.ivf = decoder, metric, k, search, ivf
+        self.exhaustive, self.seam_blend = exhaustive, seam_blend
+
+    def transform(self, target: Target):
+        return select(self.db_, target, self.decoder, self.metric, self.k, self.search, self.ivf, self.exhaustive,
+                      self.seam_blend)
+
+
+def select(db, target: Target, decoder=None, metric="sum", k=256, search="auto", ivf=None, exhaustive=False,
+           seam_blend=0):
+    """Pick database frames for a target; returns a :class:`sketchsynth.synthesis.Synthesis`.
+
+    With ``target.matrices`` None (speech) the match is drawn in the selected
+    frames' own pixels, and the "input" shown beside it is the selected frame
+    with its jaw and lips replaced by the predicted ones.
+    """
+    from .decode import ViterbiDecoder, path_joins, path_stats
+    from .matching import MatchResult, candidates, matched_in_input_coords
+    from .search import check_metric, exhaustive as exhaustive_search, resolve_search
+    from .synthesis import Synthesis
+
+    check_metric(metric)
+    decoder = (decoder or ViterbiDecoder()).check(db)
+    ivf = resolve_search(db, search, ivf)
+    k = max(int(k), int(decoder.candidates))
+    t0 = time.perf_counter()
+    info = {}
+    cand, cost = candidates(db, target.points, target.usable, target.weights, k, metric, ivf=ivf, info=info)
+    t1 = time.perf_counter()
+    usable = target.usable & (cand[:, 0] >= 0)
+    rows = np.where(usable, cand[:, 0], -1).astype(np.int64)
+    best = np.where(usable, cost[:, 0], np.nan)
+    if exhaustive and usable.any():
+        u = np.flatnonzero(usable)
+        rows[u], best[u] = exhaustive_search(db, target.points[u], target.weights[u], rows[u], best[u], metric)
+    if usable.sum() < 2:
+        raise InputError(f"the input has {int(usable.sum())} usable frame(s); synthesis needs at least 2",
+                         target.audio)
+    mats = target.matrices if target.matrices is not None else np.full((len(target), 2, 3), np.nan)
+    kp_in = target.extra.get("keypoints", target.track.keypoints if target.track is not None else
+                             np.zeros((len(target), 70, 3), np.float32))
+    res = MatchResult(np.asarray(kp_in, np.float32), target.points, mats, usable, target.reason, target.weights,
+                      rows, best, cand, cost, metric, int(k), bool(exhaustive),
+                      {**target.extra.get("timings", {}), "search_s": t1 - t0},
+                      search="exact" if ivf is None else "ivf", search_info=info)
+    d = decoder.decode(db, res, frames=target.frames)
+    res.frame_rows, res.frame_cost = res.rows, res.target_cost
+    res.rows, res.target_cost = d.rows, d.target_cost
+    res.join_cost, res.is_jump, res.decoding = d.join_cost, d.is_jump, d
+    res.timings.update(d.timings)
+    track = target.track
+    if target.matrices is None:
+        # draw in the selected frames' own pixels; the "input" is the predicted mouth on the selected head
+        ok = res.rows >= 0
+        res.matrices = np.where(ok[:, None, None], db.transforms_[np.maximum(res.rows, 0)], np.nan)
+        track = speech_track(db, target, res)
+        res.keypoints = track.keypoints
+    stats = path_stats(res.is_jump, res.rows >= 0, d.segment_start, target.fps)
+    per_frame = path_stats(path_joins(db, res.frame_rows, d.segment_start)[1], res.frame_rows >= 0,
+                           d.segment_start, target.fps)
+    per_frame["mean_target_cost"] = float(np.nanmean(res.frame_cost))
+    matched = matched_in_input_coords(db, res, seam_blend=seam_blend)
+    params = {**d.params, "seam_blend": int(seam_blend), "input_filter": "none", "total_cost": d.total_cost}
+    return Synthesis(track, res, matched, stats, per_frame, params, time.perf_counter() - t0)
+
+
+def speech_track(db, target: Target, res):
+    """A stand-in input track for a speech target: the selected frames with the predicted jaw and lips."""
+    from .layout import SPEECH_POINTS
+    from .normalize import Normalizer
+    from .sources.recordings import Track
+
+    ok = res.rows >= 0
+    kp = np.zeros((len(target), 70, 3), np.float32)
+    kp[ok] = db.keypoints_[res.rows[ok]]
+    pred = target.points[ok][:, SPEECH_POINTS]
+    full = np.asarray(db.normalized_[res.rows[ok]], np.float32).copy()
+    full[:, SPEECH_POINTS] = pred
+    kp[ok, :, :2] = Normalizer.inverse_transform(full, res.matrices[ok])
+    extra = {}
+    sizes = [(r["extra"].get("width"), r["extra"].get("height")) for r in db.recordings_
+             if isinstance(r.get("extra"), dict) and r["extra"].get("width")]
+    if sizes:
+        extra = {"width": max(s[0] for s in sizes), "height": max(s[1] for s in sizes)}
+    extra["duration"] = len(target) / target.fps
+    return Track(target.name, target.audio or target.name, "audio", kp, target.frames, target.time_s,
+                 np.ones(len(target), np.int16), [f"{target.name}#{i}" for i in range(len(target))], target.fps,
+                 "database", video=None, extra=extra)
+
+
+# ---------------------------------------------------------------------- outputs
+class Writer(Stage):
+    """selection -> outputs: selection.csv, matched/, plots, sketch.mp4 and frames.mp4 (with the sound)."""
+
+    name, input_kind, output_kind = "writer", "selection", "outputs"
+
+    def __init__(self, out, force=False, plot_frames=None, sketch_layout="side-by-side", audio=None,
+                 sketch_video=False, progress=False, summary_extra=None):
+        self.out, self.force, self.plot_frames, self.sketch_layout = out, force, plot_frames, sketch_layout
+        self.audio, self.sketch_video, self.progress = audio, sketch_video, progress
+        self.summary_extra = summary_extra or {}
+
+    def transform(self, syn):
+        from .synthesis import write_synthesis
+
+        extra = dict(self.summary_extra)
+        audio, sketch_video = self.audio, self.sketch_video
+        if syn.track.kind == "audio":
+            # speech drives: the sound is the input's, the pixels are the selected frames' own
+            audio, sketch_video = audio or syn.track.path, True
+            extra.setdefault("drive", "audio")
+            extra["pixels"] = "selected database frames' own pixels (no input face to place them on)"
+            extra["sketch_input"] = "the selected frame with its jaw and lips replaced by the predicted ones"
+        write_synthesis(self.out, self.db_, syn, force=self.force, plot_frames=self.plot_frames,
+                        sketch_layout=self.sketch_layout, audio=audio, sketch_video=sketch_video,
+                        progress=self.progress, summary_extra=extra)
+        return syn
+
+
+def keypoint_pipeline(source: KeypointSource, selector: Selector, writer: Writer | None = None,
+                      track_filter="none") -> Pipeline:
+    stages = [source, Normalize(track_filter), selector] + ([writer] if writer else [])
+    return Pipeline(stages)
+
+
+def audio_pipeline(selector: Selector, writer: Writer | None = None) -> Pipeline:
+    stages = [AudioSource(), SpeechFeatures(), SpeechTarget(), selector] + ([writer] if writer else [])
+    return Pipeline(stages)
