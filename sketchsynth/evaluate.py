@@ -115,6 +115,7 @@ def make_folds(tracks, holdout=None) -> list[list[Holdout]]:
     names = [t.name for t in tracks]
     if not holdout:
         return default_holdouts(tracks)
+    holdout = [x for spec in holdout for x in expand_spec(spec, names)]
     if list(holdout) == ["each"]:
         if len(tracks) < 2:
             raise ParameterError("--holdout each needs at least 2 recordings (one recording: use NAME:FIRST-LAST)")
@@ -125,6 +126,29 @@ def make_folds(tracks, holdout=None) -> list[list[Holdout]]:
             shown = ", ".join(names[:6]) + (" ..." if len(names) > 6 else "")
             raise ParameterError(f"--holdout {h}: no recording named {h.recording!r} (recordings: {shown})")
     return [fold]
+
+
+def expand_spec(spec, names) -> list:
+    """A --holdout value as a list of specs: ``every:N:R`` (the sorted recordings i with i % N == R, e.g.
+    GRID s1's fixed split ``every:8:7``), ``@FILE`` (one recording name or NAME:FIRST-LAST per line), else itself.
+    """
+    if not isinstance(spec, str):
+        return [spec]
+    m = re.match(r"^every:(\d+):(\d+)$", spec.strip())
+    if m:
+        n, r = int(m.group(1)), int(m.group(2))
+        if n < 2 or r >= n:
+            raise ParameterError(f"--holdout {spec}: expected every:N:R with N >= 2 and 0 <= R < N")
+        return [x for i, x in enumerate(sorted(names)) if i % n == r]
+    if spec.startswith("@"):
+        try:
+            lines = open(spec[1:], encoding="utf-8").read().split()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ParameterError(f"--holdout {spec}: cannot read the list of held-out recordings ({e})") from None
+        if not lines:
+            raise ParameterError(f"--holdout {spec}: the file lists no recording")
+        return lines
+    return [spec]
 
 
 def split_tracks(tracks, fold: list[Holdout], guard: int = 0):

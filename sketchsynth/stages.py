@@ -24,6 +24,9 @@ import numpy as np
 from .errors import InputError
 from .pipeline import Pipeline, Target, Stage
 
+DEFAULT_AUDIO_SMOOTH = 0.5
+"""λ of audio-driven matching (``match speech.wav``'s default --smooth)."""
+
 
 @dataclass
 class Audio:
