@@ -24,9 +24,11 @@ def command(db_path, transcripts):
       sketchsynth fit-phones --db db/grid --transcripts ../shared/data/grid_s1/align
     """
     from ..database import FrameDatabase
-    from ..errors import InputError
+    from ..errors import InputError, require
     from ..text.store import label_database, save_phones
+    from ..text.tts import EXTRA
 
+    require("pocketsphinx", EXTRA, "fit-phones (forced alignment)")
     db = FrameDatabase.load(db_path)
     phone, word, labelled, report = label_database(db, transcripts, progress=True)
     if not report["aligned"]:

@@ -29,7 +29,6 @@ from .phones import ARPABET, PHONE_ID, SIL, FramePhones, frame_labels
 PHONES_FILE = "phones.parquet"
 META_KEY = b"sketchsynth_phones"
 TRANSCRIPT_EXTS = (".align", ".txt", ".lab")
-AUDIO_EXTS = (".wav", ".flac", ".mp3", ".m4a", ".ogg")
 
 
 def find_transcript(name: str, source_path: str, transcripts=None) -> str | None:
@@ -52,16 +51,20 @@ def read_transcript(path: str) -> tuple[list[str], list | None]:
     return words_of(Path(path).read_text(errors="replace")), None
 
 
-def find_audio(rec: dict) -> str | None:
-    """The sound of a database recording: the video itself, or an audio file of the same name beside it."""
-    path = rec.get("path", "")
-    if rec.get("kind") == "video":
-        return path
-    p = Path(path)
-    for cand in [p.with_suffix(e) for e in AUDIO_EXTS] + [p / ("audio" + e) for e in AUDIO_EXTS]:
-        if cand.is_file():
-            return os.fspath(cand)
-    return None
+def recording_audio(db, rec: dict):
+    """A recording's sound as 16 kHz int16: the database's own copy (``audio.npy``) when it has one,
+    else decoded from the recording's file (:func:`sketchsynth.speech_db.find_audio`); None without sound."""
+    from ..speech_db import find_audio
+    from .align import to_int16
+
+    audio = getattr(db, "audio_", None)
+    if audio is not None:
+        for e in audio.recordings():
+            if e["name"] == rec.get("name"):
+                return to_int16(audio.samples(e), 16000)
+        return None
+    src = find_audio(rec.get("kind", ""), rec.get("path", ""), rec.get("video"))
+    return read_audio(src) if src else None
 
 
 def label_database(db, transcripts=None, progress: bool = False) -> tuple:
@@ -99,14 +102,20 @@ def label_database(db, transcripts=None, progress: bool = False) -> tuple:
     names = list(dict.fromkeys(rec_codes))
     for name in tqdm(names, desc="aligning", unit="recording", disable=not progress):
         rec = by_name.get(name, {"name": name, "path": name})
-        audio_path = find_audio(rec)
         tpath = find_transcript(name, rec.get("path", name), transcripts)
-        if audio_path is None or tpath is None:
-            report["skipped"][name] = "no sound" if audio_path is None else "no transcript"
+        if tpath is None:
+            report["skipped"][name] = "no transcript"
+            continue
+        try:
+            sound = recording_audio(db, rec)
+        except InputError as e:
+            sound, report["skipped"][name] = None, str(e)
+        if sound is None or not len(sound):
+            report["skipped"].setdefault(name, "no sound")
             continue
         words, ref = read_transcript(tpath)
         try:
-            al = aligner.align(read_audio(audio_path), words)
+            al = aligner.align(sound, words)
         except InputError as e:
             report["skipped"][name] = str(e)
             continue
