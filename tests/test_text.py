@@ -154,12 +154,17 @@ def test_fit_phones_labels_frames_and_reports_agreement(grid_db):
     fp, labelled, meta = load_phones(db)
     assert labelled.all() and meta["agreement"]["mean_abs_ms"] < 60
     names = {P.ARPABET[i] for i in fp.phone}
-    # GRID's grammar: "bin blue at f two now" style words; most frames are speech
     assert {"B", "IH", "N", "L", "UW", "SIL"} <= names
-    assert (fp.phone != P.PHONE_ID["SIL"]).mean() > 0.5
-    # GRID sentences start and end in silence
-    first = db.frames_.groupby("recording", observed=True).head(1).index.to_numpy()
-    assert (fp.phone[first] == P.PHONE_ID["SIL"]).mean() > 0.9
+    # speech vs silence per frame agrees with the .align files' own word timings
+    from sketchsynth.text.align import read_grid_align
+
+    agree = []
+    for name, rows in db.frames_.groupby("recording", observed=True).indices.items():
+        ref = [(w, s, e) for w, s, e in read_grid_align(grid_db["align"] / f"{name}.align") if w != "sil"]
+        mid = db.frames_["time_s"].to_numpy()[rows] + 0.02
+        speech_ref = P.frame_labels([("AA", s, e) for _, s, e in ref], mid) != P.PHONE_ID["SIL"]
+        agree.append((fp.phone[rows] != P.PHONE_ID["SIL"]) == speech_ref)
+    assert np.concatenate(agree).mean() > 0.9
 
 
 def _mouth_r(db, rows, truth):
@@ -185,7 +190,8 @@ def test_phone_target_follows_the_true_mouth_of_a_heldout_sentence(grid_db, shar
     al = Aligner().align(read_audio(video), words)
     target = PhoneTarget().fit(db)
     cand, cost = target.transform(frame_phones(al.phones, len(truth), 25.0))
-    assert (np.diff(cost, axis=1)[np.isfinite(cost[:, 1:])] >= 0).all()  # best first
+    fin = np.where(np.isfinite(cost), cost, np.inf)
+    assert (np.diff(fin, axis=1)[np.isfinite(fin[:, 1:])] >= 0).all()  # best first
     res = decode_phones(db, cand, cost, smooth=0.5)
     r = _mouth_r(db, res.rows, truth)
     rng = np.random.default_rng(0)
@@ -295,4 +301,4 @@ def test_fit_phones_without_transcripts_is_one_line(grid_db, tmp_path):
     empty = tmp_path / "none"
     empty.mkdir()
     r = CliRunner().invoke(cli, ["fit-phones", "--db", str(grid_db["db"]), "--transcripts", str(empty)])
-    one_line_error(r, "no recording could be aligned", "--transcripts")
+    one_line_error(r, "no recording has a transcript", "--transcripts")

@@ -100,9 +100,14 @@ def label_database(db, transcripts=None, progress: bool = False) -> tuple:
     rec_codes = table["recording"].astype(str).to_numpy()
     by_name = {r["name"]: r for r in db.recordings_}
     names = list(dict.fromkeys(rec_codes))
+    found = {n: find_transcript(n, by_name.get(n, {}).get("path", n), transcripts) for n in names}
+    if not any(found.values()):
+        where = f" in {os.fspath(transcripts)}" if transcripts else " beside it"
+        raise InputError(f"no recording has a transcript (<name>.align, .txt or .lab{where}); "
+                         "give a folder of them with --transcripts", transcripts)
     for name in tqdm(names, desc="aligning", unit="recording", disable=not progress):
         rec = by_name.get(name, {"name": name, "path": name})
-        tpath = find_transcript(name, rec.get("path", name), transcripts)
+        tpath = found[name]
         if tpath is None:
             report["skipped"][name] = "no transcript"
             continue
