@@ -100,8 +100,10 @@ def pool(parts):
 
     cat = {k: np.concatenate([p[k] for p in parts]) for k in ("op_s", "op_t", "wd_s", "wd_t", "lmd")}
     secs = sum(p["seconds"] for p in parts)
-    return {"opening_r": float(pearsonr(cat["op_s"], cat["op_t"])[0]),
-            "width_r": float(pearsonr(cat["wd_s"], cat["wd_t"])[0]),
+    def r(a, b):  # undefined (None) for a constant selection, e.g. the mean-mouth frame
+        return float(pearsonr(a, b)[0]) if np.ptp(a) > 0 and np.ptp(b) > 0 else None
+
+    return {"opening_r": r(cat["op_s"], cat["op_t"]), "width_r": r(cat["wd_s"], cat["wd_t"]),
             "lmd_px": float(cat["lmd"].mean()), "jumps_per_s": sum(p["jumps"] for p in parts) / secs,
             "frames": int(sum(p["frames"] for p in parts))}
 
@@ -126,7 +128,7 @@ def main(argv=None):
     ap.add_argument("--db", default=os.path.expanduser("~/.cache/sketchsynth/bench/grid_s1_train"))
     ap.add_argument("--sentences", type=int, default=100)
     ap.add_argument("--smooth", type=float, default=0.5)
-    ap.add_argument("--phone-weight", type=float, default=1.0)
+    ap.add_argument("--phone-weight", type=float, default=3.0)
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
@@ -219,7 +221,8 @@ def main(argv=None):
     for k in rows_wanted:
         if k in out:
             o = out[k]
-            print(f"| {ROWS[k]} | {o['opening_r']:.3f} | {o['width_r']:.3f} | {o['lmd_px']:.2f} | "
+            f = (lambda v: "—" if v is None else f"{v:.3f}")
+            print(f"| {ROWS[k]} | {f(o['opening_r'])} | {f(o['width_r'])} | {o['lmd_px']:.2f} | "
                   f"{o['jumps_per_s']:.2f} |")
     print(json.dumps(out["_timings_s"]))
     if a.json:

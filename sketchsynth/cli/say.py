@@ -22,7 +22,7 @@ from .options import db_option, force_option, smoothing_options
               show_default=True,
               help="What drives the selection: the sound through the speech model, the spoken phones "
                    "(needs fit-phones), or both; auto = both when the database has both.")
-@click.option("--phone-weight", type=float, default=1.0, show_default=True,
+@click.option("--phone-weight", type=float, default=3.0, show_default=True,
               help="Weight of the phone cost added to the audio target's cost (--target both).")
 @click.option("--lle-blend", type=float, default=None,
               help="LLE projection of the voice's features onto the database's own (0 none ... 1 full); "
