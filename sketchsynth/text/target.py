@@ -30,13 +30,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError, ParameterError
+from ..pipeline import Stage
 from .phones import VISEME_ID, FramePhones, frame_labels
 
 DEFAULT_SEGMENTS = 32
 
 
-class PhoneTarget:
+class PhoneTarget(Stage):
     """Stage turning per-frame phones into the selector's candidates and costs.
+
+    It follows :mod:`sketchsynth.pipeline`'s protocol (``fit(db)`` -> self,
+    ``transform``), taking the kind ``phones`` (a :class:`FramePhones`), which
+    the pipeline's kinds do not list yet: ``say`` runs it beside the speech
+    stages (:func:`sketchsynth.text.say.select_text`).
 
     Parameters
     ----------
@@ -56,6 +62,7 @@ class PhoneTarget:
         Cost unit: median weighted distance between database frames and their successors.
     """
 
+    name = "phone-target"
     input_kind = "phones"
     output_kind = "target"
 
@@ -82,6 +89,7 @@ class PhoneTarget:
             raise ParameterError(f"segments must be a whole number >= 1, got {self.segments}")
         if int(self.spread) != self.spread or self.spread < 0:
             raise ParameterError(f"spread must be a whole number >= 0, got {self.spread}")
+        self.db_ = db
         if phones is None:
             from .store import load_phones
 
