@@ -40,9 +40,15 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
                    "(the selection does not change).")
 @filter_option
 @expect_options
+@click.option("--drive", type=click.Choice(["auto", "face", "audio"]), default="auto", show_default=True,
+              help="What drives the match: the input's face, or its sound (the database's fitted speech model "
+                   "predicts the mouth; a video's face is then ignored). auto: audio files -> audio, else face.")
+@click.option("--stage", "stage_names", multiple=True, metavar="NAME",
+              help="Use this registered stage (built in, or from the 'sketchsynth.stages' entry-point group) "
+                   "in place of the built-in stages spanning its input to its output kind. Repeatable.")
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
             video_opts, sketch_layout, audio, sketch_video, smooth, candidates, join, jump_cost, beam, seam_blend,
-            track_filter, expect_weights, expect_normalization):
+            track_filter, expect_weights, expect_normalization, drive, stage_names):
     """Match INPUT against the database: the best database frame sequence for it.
 
     With --smooth 0 every input frame gets its nearest database frame on its
@@ -57,8 +63,18 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     join_cost, is_jump), the matched keypoints as OpenPose JSON in the input's
     image coordinates (OUT/matched/), and a comparison figure.
 
+    INPUT may also be speech (wav, flac, mp3, m4a..., any rate and channels),
+    or a video with --drive audio: the database's speech model (fitted by
+    build-db on recordings with sound, or by fit-speech) predicts the jaw and
+    lips, and the same decoder picks recorded frames for them. The outputs are
+    then in the selected frames' own pixels; sketch.mp4 shows the selected
+    frame with the predicted mouth (black) beside the match (blue), and both
+    videos carry the driving sound, at the database's frame rate.
+
     \b
     Example:
+      sketchsynth match speech.wav --db db/grid --out out/speech
+      sketchsynth match input.mp4 --drive audio --db db/grid
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --out out/sa1
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --smooth 0   # per-frame
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --audio ../shared/data/fadg0/audio/sa1.wav
@@ -66,9 +82,8 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     from ..database import FrameDatabase
     from ..decode import ViterbiDecoder
     from ..errors import ParameterError
-    from ..sources.load import load_input
     from ..search import IVFSearch, check_metric
-    from ..synthesis import describe, synthesize, write_synthesis
+    from ..synthesis import describe
 
     check_metric(metric)
     if k < 1:
@@ -82,14 +97,35 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         from ..io.video import probe_audio
 
         probe_audio(audio)  # before tracking or matching: a bad file fails at once
+    from ..speech_db import AUDIO_EXTENSIONS
+    from ..stages import KeypointSource, Selector, Writer, audio_pipeline, keypoint_pipeline
+
+    if drive == "auto":
+        drive = "audio" if str(input_path).lower().endswith(AUDIO_EXTENSIONS) else "face"
     db = FrameDatabase.load(db_path)
     check_expectations(db, expect_weights, expect_normalization)
     decoder.check(db)
-    track = load_input(input_path, fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
-    out = out or os.path.join("out", track.name.replace("/", "_"))
-    syn = synthesize(db, track, metric=metric, k=k, exhaustive=exhaustive, decoder=decoder, search=search, ivf=ivf,
-                     seam_blend=seam_blend, track_filter=track_filter)
-    write_synthesis(out, db, syn, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
+    out = out or os.path.join("out", os.path.splitext(os.path.basename(os.path.normpath(input_path)))[0])
+    selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive,
+                        seam_blend=seam_blend)
+    writer = Writer(out, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
                     sketch_video=sketch_video, progress=True)
+    if drive == "audio":
+        from ..speech_model import require_model
+
+        if os.path.isdir(input_path):
+            raise ParameterError(f"--drive audio needs a sound file or a video, not the folder {input_path}")
+        require_model(db)
+        pipe = audio_pipeline(selector, writer)
+    else:
+        source = KeypointSource(fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
+        pipe = keypoint_pipeline(source, selector, writer, track_filter=track_filter)
+    if stage_names:
+        from ..pipeline import make_stage
+
+        for name in stage_names:
+            pipe.replace(make_stage(name))
+    writer.summary_extra = {"drive": drive, "pipeline": pipe.names()}
+    syn = pipe.fit(db).transform(input_path)
     for line in describe(db, syn, out):
         click.echo(line)

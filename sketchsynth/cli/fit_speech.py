@@ -1,0 +1,66 @@
+"""sketchsynth fit-speech: (re)fit a database's voice-to-mouth model with other settings."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from .options import db_option
+
+
+@click.command("fit-speech")
+@db_option
+@click.option("--regressor", default="ridge", show_default=True, metavar="NAME",
+              help="ridge, knn, or a regressor registered in the 'sketchsynth.stages' entry-point group.")
+@click.option("--delay-ms", type=float, default=300.0, show_default=True,
+              help="Look-ahead of the audio context window (LSP's delay): the mouth moves before the sound.")
+@click.option("--past-ms", type=float, default=160.0, show_default=True, help="Audio context before the frame.")
+@click.option("--components", "n_components", type=int, default=128, show_default=True,
+              help="PCA dimensions of the standardized audio context (the regressor's input).")
+@click.option("--lle-neighbors", type=int, default=10, show_default=True,
+              help="Neighbours of the LLE projection onto the database's own features.")
+@click.option("--lle-blend", type=float, default=0.0, show_default=True,
+              help="LLE blend: 0 = no projection, 1 = the projection only.")
+@click.option("--lle-reg", type=float, default=1e-3, show_default=True,
+              help="Regularizer of the LLE weights, relative to the local Gram matrix's trace.")
+@click.option("--alpha", type=float, default=None, help="Ridge penalty (ridge only; default the regressor's).")
+@click.option("--neighbors", type=int, default=None, help="Neighbours averaged (knn only; default the regressor's).")
+def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, lle_blend, lle_reg, alpha,
+            neighbors):
+    """Fit the database's speech model again, with other settings, and store it in the database.
+
+    build-db fits one with the defaults whenever the recordings have sound;
+    this replaces it (atomically; the manifest records the new checksum). The
+    model maps LSP's log-mel front end, stacked from --past-ms before to
+    --delay-ms after each frame, to the normalized jaw and lips.
+
+    \b
+    Example:
+      sketchsynth fit-speech --db db/grid --regressor knn --delay-ms 200
+    """
+    from ..database import FrameDatabase
+    from ..errors import ParameterError
+    from ..speech_model import SpeechModel, fit_into, require_audio
+    from ..storage import target_lock
+
+    params = {}
+    if alpha is not None:
+        if regressor != "ridge":
+            raise ParameterError("--alpha is the ridge regressor's penalty; leave it out with --regressor "
+                                 f"{regressor}")
+        params["alpha"] = alpha
+    if neighbors is not None:
+        if regressor != "knn":
+            raise ParameterError(f"--neighbors belongs to the knn regressor; leave it out with --regressor {regressor}")
+        params["n_neighbors"] = neighbors
+    model = SpeechModel(regressor=regressor, regressor_params=params or None, delay_ms=delay_ms, past_ms=past_ms,
+                        n_components=n_components, lle_neighbors=lle_neighbors, lle_reg=lle_reg,
+                        lle_blend=lle_blend).check()
+    t0 = time.perf_counter()
+    with target_lock(db_path):
+        db = FrameDatabase.load(db_path)
+        require_audio(db)
+        fit_into(db, db.path_, model)
+    click.echo(f"Fitted {model.describe()} in {model.fit_seconds_:.1f} s ({time.perf_counter() - t0:.1f} s in all); "
+               f"wrote {db.path_}/speech_model.npz")
