@@ -170,6 +170,14 @@ def select_text(db, spoken: Spoken, target: str = "auto", decoder=None, phone_ta
         tgt = None
     else:
         tgt = _audio_target(db, spoken, lle_blend)
+        if target == "audio":
+            # exactly the audio-driven match (``sketchsynth match speech.wav``) of the spoken sound
+            from ..stages import select
+
+            syn = select(db, tgt, decoder, k=k, search=search)
+            syn.params.update({"target": "audio", "phone_weight": None, "lle_blend": lle_blend})
+            syn.phones = None
+            return syn
         if len(tgt) != n:  # the speech features count frames the same way; guard against rounding
             n = min(n, len(tgt))
             fp = None if fp is None else frame_phones(spoken.phones, n, fps)
