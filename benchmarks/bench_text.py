@@ -9,11 +9,12 @@ mouth. So that the comparison is frame by frame, the TTS's phone events are
 time-warped onto the sentence's ``.align`` word timings (each word's phones
 stretched linearly into the word's interval).
 
-Rows: phone targets from the TTS (the text path), phone targets from aligning
-the sentence's real audio to its words (``say --audio``), the video-driven match
-of the true track (upper bound), and per-frame / mean / random lower bounds.
-Audio-driven rows (TTS audio through the speech pipeline, "both", real-audio
-driving) need the speech branch's regressor (see README).
+Rows: the TTS's audio through the database's speech model (its audio time-warped
+the same way, with a phase vocoder), with and without LLE projection onto the
+database's own features; the TTS's phones as a phone target; both; the same three
+for the sentence's real audio (phones from aligning it to its words: ``say
+--audio``); the video-driven match of the true track (upper bound); the
+mean-mouth frame and random frames (lower bounds).
 
 Metrics, pooled over all TEST frames: Pearson r of the inner-lip opening (mean
 of the (61,67), (62,66), (63,65) distances over the inter-ocular distance
@@ -217,7 +218,8 @@ def main(argv=None):
                          "sentences": done}
     out["_params"] = {"smooth": a.smooth, "phone_weight": a.phone_weight, **target.get_params(),
                       "unit": target.unit_}
-    print(f"GRID s1, {done} held-out TEST sentences (from #{a.first}), database = the 700 TRAIN sentences, Viterbi λ={a.smooth}")
+    print(f"GRID s1, {done} held-out TEST sentences (from #{a.first}), database = the 700 TRAIN sentences, "
+          f"Viterbi λ={a.smooth}")
     print("| driven by | opening r | width r | LMD px | jumps/s |")
     print("|---|---|---|---|---|")
     for k in rows_wanted:

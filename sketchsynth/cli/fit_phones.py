@@ -43,6 +43,7 @@ def command(db_path, transcripts):
     a = report.get("agreement")
     if a:
         click.echo(f"Word boundaries vs the .align files ({a['recordings']} recordings, {a['boundaries']} "
-                   f"boundaries): mean |error| {a['mean_abs_ms']:.1f} ms, median {a['median_abs_ms']:.1f} ms, mean signed {a['mean_signed_ms']:+.1f} ms, "
+                   f"boundaries): mean |error| {a['mean_abs_ms']:.1f} ms, median {a['median_abs_ms']:.1f} ms, "
+                   f"mean signed {a['mean_signed_ms']:+.1f} ms, "
                    f"{100 * a['within_20ms']:.1f}% within 20 ms, {100 * a['within_40ms']:.1f}% within 40 ms "
                    f"(one frame at 25 fps)")
