@@ -31,7 +31,7 @@ from .phones import espeak_intervals
 
 TARGETS = ("auto", "audio", "phones", "both")
 DEFAULT_PHONE_WEIGHT = 3.0
-"""Picked on the first 10 GRID s1 TEST sentences (1 and 10 gave lower opening r; see README)."""
+"""Picked on the first 10 GRID s1 TEST sentences against weight 1 (see README)."""
 
 
 @dataclass
