@@ -193,8 +193,7 @@ def test_phone_target_follows_the_true_mouth_of_a_heldout_sentence(grid_db, shar
     al = Aligner().align(read_audio(video), words)
     target = PhoneTarget().fit(db)
     cand, cost = target.transform(frame_phones(al.phones, len(truth), 25.0))
-    fin = np.where(np.isfinite(cost), cost, np.inf)
-    assert (np.diff(fin, axis=1)[np.isfinite(fin[:, 1:])] >= 0).all()  # best first
+    assert all((np.diff(c[np.isfinite(c)]) >= 0).all() for c in cost)  # best first
     res = decode_phones(db, cand, cost, smooth=0.5)
     r = _mouth_r(db, res.rows, truth)
     rng = np.random.default_rng(0)
