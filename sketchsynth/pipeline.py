@@ -179,6 +179,7 @@ BUILTIN = {
     "writer": "sketchsynth.stages:Writer",
     "ridge": "sketchsynth.speech.regress:RidgeMouth",
     "knn": "sketchsynth.speech.regress:KNNMouth",
+    "mlp": "sketchsynth.speech.neural:MLPMouth",
 }
 """Built-in stages and regressors by name (``module:attribute``, imported when asked for)."""
 

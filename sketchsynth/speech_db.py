@@ -22,6 +22,7 @@ it has none (``"no audio"``, ``"silent"``) -- never a guess.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from dataclasses import dataclass
@@ -110,6 +111,15 @@ def add_audio(folder, readers, progress: bool = False) -> dict:
     from .speech.features import LogMel
 
     folder = Path(folder)
+    missing = [m for m in ("av", "librosa") if importlib.util.find_spec(m) is None]
+    if missing:
+        # sound needs the speech extra; a keypoint database builds without it, and says so
+        why = f"not kept: {' and '.join(missing)} not installed (pip install 'sketchsynth[speech]')"
+        section = {"sample_rate": SAMPLE_RATE, "not_kept": why, "with_audio": 0,
+                   "recordings": [{"name": r.name, "status": why} for r in readers],
+                   "without_audio": [r.name for r in readers]}
+        update_manifest(folder, {}, {"audio": section})
+        return section
     front = LogMel(sr=SAMPLE_RATE)
     hop_s = front.hop_length / SAMPLE_RATE
     waves, mels, entries = [], [], []
@@ -119,7 +129,12 @@ def add_audio(folder, readers, progress: bool = False) -> dict:
     any_sound = False
     for r in tqdm(readers, desc="audio", unit="recording", disable=None if progress else True, leave=False):
         src = find_audio(r.kind, r.path, r.video)
-        y, status = read_recording_audio(src)
+        try:
+            y, status = read_recording_audio(src)
+        except InputError as e:
+            if r.kind != "video":
+                raise  # an audio file put beside the keypoints must be sound
+            y, status = None, f"unreadable audio ({e.message})"  # the video's frames still count
         entry = {"name": r.name, "source": None if src is None else os.path.abspath(src)}
         if y is not None and y.size >= front.win_length:
             mel = front.transform(y)
@@ -224,6 +239,8 @@ def describe_audio(man: dict) -> str:
     info = man.get("audio")
     if not info:
         return "no audio (database format 1, or built before audio was kept)"
+    if info.get("not_kept"):
+        return f"audio {info['not_kept']}"
     recs = info["recordings"]
     with_sound = [e for e in recs if "mel_count" in e]
     if not with_sound:

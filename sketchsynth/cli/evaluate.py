@@ -49,8 +49,15 @@ def _floats(text: str, what: str) -> list[float]:
 @fps_option
 @person_option
 @force_option
+@click.option("--drive", type=click.Choice(["face", "audio"]), default="face", show_default=True,
+              help="face: the held-out face drives the match (above). audio: its sound does, through the speech "
+                   "model fitted on the training part; report opening/width r, lag, LMD, jumps (see the docs).")
+@click.option("--regressor", default=None, metavar="NAME", help="--drive audio: the speech model's regressor "
+              "(ridge, knn, or registered); default build-db's.")
+@click.option("--delay-ms", type=float, default=None, help="--drive audio: the model's look-ahead (default 300).")
 def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost, beam, smooth_grid, filters,
-            db_filter, seam_blend, metric, search, nprobe, mode, anchors, weights, fps, person, force):
+            db_filter, seam_blend, metric, search, nprobe, mode, anchors, weights, fps, person, force, drive,
+            regressor, delay_ms):
     """Build a database from part of RECORDINGS, synthesize the held-out rest, and report.
 
     Compares the per-frame match (λ=0) with Viterbi smoothing at several λ,
@@ -59,8 +66,13 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     jitter against the held-out truth. Writes a markdown and a JSON table and a
     plot of LMD against jumps per second.
 
+    With --drive audio, every held-out recording's sound drives the match
+    instead (a --holdout of every:8:7 holds out the sorted recordings i with
+    i % 8 == 7, GRID s1's fixed split; @FILE lists names one per line).
+
     \b
     Examples:
+      sketchsynth evaluate ../shared/data/grid_s1/video --drive audio --holdout every:8:7 --out out/eval_speech
       sketchsynth evaluate ../shared/data/henan/keypoints --fps 30 --holdout keypoints:7821-11000
       sketchsynth evaluate ../shared/data/fadg0/keypoints --fps 25 --holdout each --out out/eval_fadg0
     """
@@ -74,6 +86,9 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     from ..search import IVFSearch
     from ..storage import target_lock
 
+    if drive == "audio":
+        return _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps,
+                               person, force, regressor, delay_ms)
     ivf = IVFSearch(nprobe=nprobe).check()
     ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost, beam=beam).check()
     if seam_blend < 0:
@@ -101,4 +116,39 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
         paths = write_report(out, report, force=force, title=str(recordings))
     click.echo(markdown_table(report))
     click.echo(f"Evaluated {len(configs)} configurations on {report.rows[0]['frames']} held-out frames in "
+               f"{time.perf_counter() - t0:.1f} s. Wrote {paths['markdown']}, {paths['json']} and {paths['plot']}.")
+
+
+def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps, person, force,
+                    regressor, delay_ms):
+    import time
+    from pathlib import Path
+
+    from ..errors import InputError
+    from ..layout import parse_weights
+    from ..sources.load import discover, load_tracks
+    from ..speech_eval import evaluate_speech, markdown_table, write_report
+    from ..speech_model import SpeechModel
+    from ..storage import target_lock
+
+    model = {}
+    if regressor is not None:
+        model["regressor"] = regressor
+    if delay_ms is not None:
+        model["delay_ms"] = delay_ms
+    if model:
+        SpeechModel(**model).check()
+    db_params = {"weights": parse_weights(weights), "mode": mode, "anchors": parse_points(anchors, "--anchors"),
+                 "person": person}
+    t0 = time.perf_counter()
+    with target_lock(out):
+        if Path(out).exists() and not force:
+            raise InputError("report folder exists; add --force to replace it", out)
+        tracks = load_tracks(discover(recordings), fps=fps, person=person, progress=True)
+        report = evaluate_speech(tracks, list(holdout) or None, _floats(smooth_grid, "--smooth-grid"),
+                                 default_smooth=smooth, model_params=model or None, db_params=db_params,
+                                 metric=metric, progress=click.echo)
+        paths = write_report(out, report, force=force, title=str(recordings))
+    click.echo(markdown_table(report))
+    click.echo(f"Evaluated speech-driven synthesis on {report.rows[0]['frames']} held-out frames in "
                f"{time.perf_counter() - t0:.1f} s. Wrote {paths['markdown']}, {paths['json']} and {paths['plot']}.")

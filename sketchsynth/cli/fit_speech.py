@@ -15,12 +15,12 @@ from .options import db_option
               help="ridge, knn, or a regressor registered in the 'sketchsynth.stages' entry-point group.")
 @click.option("--delay-ms", type=float, default=300.0, show_default=True,
               help="Look-ahead of the audio context window (LSP's delay): the mouth moves before the sound.")
-@click.option("--past-ms", type=float, default=160.0, show_default=True, help="Audio context before the frame.")
-@click.option("--components", "n_components", type=int, default=128, show_default=True,
+@click.option("--past-ms", type=float, default=320.0, show_default=True, help="Audio context before the frame.")
+@click.option("--components", "n_components", type=int, default=400, show_default=True,
               help="PCA dimensions of the standardized audio context (the regressor's input).")
 @click.option("--lle-neighbors", type=int, default=10, show_default=True,
               help="Neighbours of the LLE projection onto the database's own features.")
-@click.option("--lle-blend", type=float, default=0.0, show_default=True,
+@click.option("--lle-blend", type=float, default=0.5, show_default=True,
               help="LLE blend: 0 = no projection, 1 = the projection only.")
 @click.option("--lle-reg", type=float, default=1e-3, show_default=True,
               help="Regularizer of the LLE weights, relative to the local Gram matrix's trace.")

@@ -27,20 +27,23 @@ def mouth_opening(keypoints: np.ndarray) -> np.ndarray:
     xy = np.asarray(keypoints)[..., :2].astype(np.float64)
     up, lo = [p for p, _ in INNER_LIP_PAIRS], [q for _, q in INNER_LIP_PAIRS]
     gap = np.linalg.norm(xy[:, up] - xy[:, lo], axis=-1).mean(axis=1)
-    return gap / inter_ocular(xy)
+    with np.errstate(invalid="ignore", divide="ignore"):  # frames without a face (all zeros) give NaN
+        return gap / inter_ocular(xy)
 
 
 def lip_width(keypoints: np.ndarray) -> np.ndarray:
     """Distance between the lip corners 48 and 54 over the inter-ocular distance, shape (n_frames,)."""
     xy = np.asarray(keypoints)[..., :2].astype(np.float64)
     a, b = LIP_CORNERS
-    return np.linalg.norm(xy[:, a] - xy[:, b], axis=-1) / inter_ocular(xy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.linalg.norm(xy[:, a] - xy[:, b], axis=-1) / inter_ocular(xy)
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two 1-D arrays (NaN when either is constant)."""
-    a = np.asarray(a, np.float64) - np.mean(a)
-    b = np.asarray(b, np.float64) - np.mean(b)
+    """Pearson correlation of two 1-D arrays over the pairs where both are finite (NaN if constant)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
     d = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / d) if d > 0 else float("nan")
 

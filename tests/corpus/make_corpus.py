@@ -388,6 +388,81 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
         cases.append(Case("input-one-frame", "openpose-json", ["match", str(one_frame), "--db", str(example_db),
                                                                "--out", str(res)], ["1 usable frame", "at least 2"],
                           must_not_exist=[res]))
+    if example_db is not None:
+        cases += speech_cases(root / "speech", shared, example_db)
+    return cases
+
+
+def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
+    """Bad inputs of speech-driven matching (issue 10): a small database with sound is built from fadg0's
+    OpenPose JSON with each sentence's wav beside it (no tracking needed)."""
+    import importlib.util
+
+    if importlib.util.find_spec("librosa") is None or importlib.util.find_spec("av") is None:
+        return []
+    from scipy.io import wavfile
+
+    from sketchsynth.database import FrameDatabase
+
+    root.mkdir(parents=True, exist_ok=True)
+    rec = root / "fadg0"
+    for n in ("sa1", "sa2", "si1279", "si1909"):
+        shutil.copytree(shared / "fadg0" / "keypoints" / n, rec / n)
+        shutil.copy(shared / "fadg0" / "audio" / f"{n}.wav", rec / f"{n}.wav")
+    (rec / "fps.txt").write_text("25\n")
+    db = root / "db-speech"
+    FrameDatabase().build(rec, path=db)
+    out = root / "outputs"
+    cases: list[Case] = []
+
+    def match_case(cid, inp, expect, database=db, extra=()):
+        res = out / cid
+        cases.append(Case(cid, "speech", ["match", str(inp), "--db", str(database), "--out", str(res), *extra],
+                          expect, must_not_exist=[res]))
+
+    text = root / "notes.wav"
+    text.write_text("minutes of the meeting, not sound\n")
+    match_case("speech-not-audio", text, ["notes.wav", "not an audio file"])
+    silent = root / "silence.wav"
+    wavfile.write(silent, 16000, np.zeros(48000, np.int16))
+    match_case("speech-silent", silent, ["silence.wav", "silent"])
+    short = root / "short.wav"
+    sr, y = wavfile.read(shared / "fadg0" / "audio" / "sa1.wav")
+    wavfile.write(short, sr, y[len(y) // 2: len(y) // 2 + sr // 100])  # 10 ms of real speech
+    match_case("speech-shorter-than-a-frame", short, ["short.wav", "too short", "one frame"])
+    match_case("speech-video-without-sound", shared / "fadg0" / "video" / "head.mp4", ["head.mp4", "no audio stream"],
+               extra=("--drive", "audio"))
+    match_case("speech-db-without-sound", shared / "fadg0" / "audio" / "sa1.wav", ["no sound", "build-db"],
+               database=example_db)
+    cases.append(Case("fit-speech-db-without-sound", "speech", ["fit-speech", "--db", str(example_db)],
+                      ["no sound", "build-db"]))
+    nomodel = root / "db-no-model"
+    shutil.copytree(db, nomodel)
+    man = json.loads((nomodel / "manifest.json").read_text())
+    del man["files"]["speech_model.npz"], man["speech_model"]
+    (nomodel / "manifest.json").write_text(json.dumps(man))
+    (nomodel / "speech_model.npz").unlink()
+    match_case("speech-db-without-model", shared / "fadg0" / "audio" / "sa1.wav",
+               ["no fitted speech model", "fit-speech --db"], database=nomodel)
+    damaged = root / "db-damaged-model"
+    shutil.copytree(db, damaged)
+    p = damaged / "speech_model.npz"
+    data = bytearray(p.read_bytes())
+    data[len(data) // 3: len(data) // 3 + 64] = b"\0" * 64
+    p.write_bytes(bytes(data))
+    match_case("speech-damaged-model", shared / "fadg0" / "audio" / "sa1.wav", ["speech_model.npz", "fit-speech"],
+               database=damaged)
+    truncated = root / "db-truncated-model"
+    shutil.copytree(db, truncated)
+    p = truncated / "speech_model.npz"
+    p.write_bytes(p.read_bytes()[:1000])
+    match_case("speech-truncated-model", shared / "fadg0" / "audio" / "sa1.wav", ["speech_model.npz", "fit-speech"],
+               database=truncated)
+    cases.append(Case("fit-speech-unknown-regressor", "speech", ["fit-speech", "--db", str(db), "--regressor", "nope"],
+                      ["no stage named 'nope'"]))
+    match_case("speech-unknown-stage", shared / "fadg0" / "audio" / "sa1.wav", ["no stage named", "sketchsynth.stages"],
+               extra=("--stage", "no-such-stage"))
+    match_case("speech-drive-audio-folder", rec / "sa1", ["--drive audio", "folder"], extra=("--drive", "audio"))
     return cases
 
 

@@ -1,0 +1,271 @@
+"""Speech-driven synthesis on real GRID s1 sentences: audio in the database, the fitted model, the CLI paths.
+
+The clips are tracked here (CI starts with an empty track cache; ~0.3 s per 75-frame clip).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import one_line_error
+
+pytest.importorskip("librosa")
+pytest.importorskip("av")
+
+N_TRAIN, N_TEST = 32, 4
+
+
+def _cli(*args):
+    from sketchsynth.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def grid(shared_data, tmp_path_factory):
+    """36 GRID s1 sentences (every 22nd of the 800): 32 in ``train/``, 4 held out in ``test/``."""
+    names = sorted(p.name for p in (shared_data / "grid_s1" / "video").glob("*.mp4"))[::22][:N_TRAIN + N_TEST]
+    base = tmp_path_factory.mktemp("grid")
+    for sub, part in (("train", names[:N_TRAIN]), ("test", names[N_TRAIN:])):
+        (base / sub).mkdir()
+        for n in part:
+            shutil.copy(shared_data / "grid_s1" / "video" / n, base / sub / n)
+    return base
+
+
+@pytest.fixture(scope="module")
+def grid_db(grid):
+    """A database of the 40 training sentences, built by the CLI (its speech model fitted on the way)."""
+    db = grid / "db"
+    r = _cli("build-db", grid / "train", "--db", db)
+    assert r.exit_code == 0, r.output
+    assert "audio: 32 of 32 recordings" in r.output and "speech model fitted" in r.output
+    return db
+
+
+def test_database_keeps_audio_aligned_to_frame_times(grid_db, grid, shared_data):
+    """Frame t <-> audio time t/fps: the stored mel row of each frame is the clip's log-mel at the frame's time."""
+    from sketchsynth.database import FrameDatabase
+    from sketchsynth.io.audio import load_audio
+    from sketchsynth.speech.features import LogMel
+
+    db = FrameDatabase.load(grid_db, verify="sha256")
+    man = db.manifest_
+    assert man["format_version"] == 2 and {"audio.npy", "mel.npy", "mel_index.npy", "speech_model.npz"} <= set(
+        man["files"])
+    a = db.audio_
+    e = a.recordings()[3]
+    rows = np.flatnonzero(db.frames_["recording"].astype(str).to_numpy() == e["name"])
+    t = db.frames_["time_s"].to_numpy()[rows]
+    np.testing.assert_allclose(t, np.arange(75) / 25.0, atol=1e-3)  # GRID: 25 fps from the container
+    mel = LogMel().transform(load_audio(grid / "train" / f"{e['name']}.mp4"))
+    idx = a.mel_index[rows] - e["mel_first"]
+    np.testing.assert_array_equal(idx, np.rint(t / a.hop_s).astype(int))
+    np.testing.assert_allclose(a.mel[a.mel_index[rows]], mel[idx], atol=1e-4)
+    np.testing.assert_array_equal(a.wave[e["wav_first"]:e["wav_first"] + 100],
+                                  np.rint(load_audio(grid / "train" / f"{e['name']}.mp4")[:100] * 32767))
+    # and the sound is where the words are: louder inside words than in the leading/trailing silence
+    align = (shared_data / "grid_s1" / "align" / f"{e['name']}.align").read_text().split("\n")
+    loud = a.mel[a.mel_index[rows]].mean(axis=1)
+    word = np.zeros(75, bool)
+    for line in align:
+        parts = line.split()
+        if len(parts) == 3 and parts[2] != "sil":
+            word[int(parts[0]) // 1000:int(parts[1]) // 1000] = True
+    assert loud[word].mean() > loud[~word].mean() + 1.0
+
+
+def test_regressor_and_selection_beat_the_lower_bounds_on_heldout_sentences(grid):
+    """The model fitted on 32 sentences predicts the held-out 4's mouth opening far better than the mean mouth."""
+    from sketchsynth.sources.load import load_tracks
+    from sketchsynth.sources.recordings import discover
+    from sketchsynth.speech_eval import evaluate_speech
+
+    tracks = load_tracks(discover(grid / "train")) + load_tracks(discover(grid / "test"))
+    test_names = {p.stem for p in (grid / "test").glob("*.mp4")}
+    held = sorted(test_names)
+    rep = evaluate_speech(tracks, held, smooth_grid=(0.5,))
+    rows = {r["name"]: r for r in rep.rows}
+    reg, mean, rnd = rows["regressor alone"], rows["mean mouth (lower bound)"], rows["random frames (lower bound)"]
+    sel = rows["selected, Viterbi λ=0.5 (default)"]
+    assert reg["opening_r"] > 0.6 and reg["opening_r"] > mean["opening_r"] + 0.2
+    assert reg["lmd_norm"] < mean["lmd_norm"]
+    assert sel["opening_r"] > rnd["opening_r"] + 0.4 and sel["lmd_norm"] < rnd["lmd_norm"]
+    assert sel["jumps_per_s"] < rows["selected, per frame (λ=0)"]["jumps_per_s"]
+    assert len(rep.sentences) == N_TEST
+
+
+def test_match_speech_file_and_video_drive_audio(grid_db, grid, shared_data, tmp_path):
+    wav = tmp_path / "speech.wav"
+    shutil.copy(shared_data / "audio" / "1.wav", wav)
+    out = tmp_path / "out_wav"
+    r = _cli("match", wav, "--db", grid_db, "--out", out)
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["drive"] == "audio" and "own pixels" in s["pixels"]
+    assert s["pipeline"] == ["audio", "log-mel", "speech-target", "viterbi", "writer"]
+    videos = json.loads((out / "videos.json").read_text())
+    assert {"sketch.mp4", "frames.mp4"} <= set(videos["written"])
+    assert all(v["audio_seconds"] > 0 for v in videos["written"].values())
+    assert videos["fps"] == 25.0
+    sel = (out / "selection.csv").read_text().splitlines()
+    from sketchsynth.io.audio import audio_duration
+
+    assert len(sel) - 1 == int(audio_duration(wav) * 25)
+    # a video whose sound drives (its face is ignored)
+    vid = next((grid / "test").glob("*.mp4"))
+    out2 = tmp_path / "out_vid"
+    r = _cli("match", vid, "--drive", "audio", "--db", grid_db, "--out", out2, "--smooth", "1")
+    assert r.exit_code == 0, r.output
+    s = json.loads((out2 / "summary.json").read_text())
+    assert s["frames"] == 75 and s["drive"] == "audio"
+    assert len(list((out2 / "matched").glob("*.json"))) == 75
+
+
+def test_odd_rate_and_channels_are_resampled_not_refused(grid_db, shared_data, tmp_path):
+    from scipy.io import wavfile
+
+    from sketchsynth.io.audio import load_audio
+
+    y = load_audio(shared_data / "audio" / "1.wav", 11025)
+    three = np.stack([y, 0.5 * y, -y], axis=1)
+    wav = tmp_path / "odd.wav"
+    wavfile.write(wav, 11025, (three * 20000).astype(np.int16))
+    r = _cli("match", wav, "--db", grid_db, "--out", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+
+
+def test_fit_speech_refits_and_damaged_model_is_one_line(grid_db, tmp_path):
+    db = tmp_path / "db"
+    shutil.copytree(grid_db, db)
+    before = json.loads((db / "manifest.json").read_text())["files"]["speech_model.npz"]["sha256"]
+    r = _cli("fit-speech", "--db", db, "--regressor", "knn", "--delay-ms", "200")
+    assert r.exit_code == 0, r.output
+    man = json.loads((db / "manifest.json").read_text())
+    assert man["speech_model"]["regressor"] == "knn" and man["speech_model"]["delay_ms"] == 200
+    assert man["files"]["speech_model.npz"]["sha256"] != before
+    from sketchsynth.database import FrameDatabase
+    from sketchsynth.speech_model import require_model
+
+    assert require_model(FrameDatabase.load(db)).regressor == "knn"
+    # damage the model: a one-line error naming fit-speech
+    p = db / "speech_model.npz"
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    p.write_bytes(bytes(data))
+    wav = next(Path(man["recordings"][0]["path"]).parent.glob("*.mp4"))
+    one_line_error(_cli("match", wav, "--drive", "audio", "--db", db, "--out", tmp_path / "o"),
+                   "speech_model.npz", "fit-speech")
+    one_line_error(_cli("fit-speech", "--db", db, "--regressor", "nope"), "no stage named 'nope'")
+
+
+def test_bad_audio_inputs_are_one_line(grid_db, example_db, tmp_path, shared_data):
+    from scipy.io import wavfile
+
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not sound\n")
+    one_line_error(_cli("match", text, "--db", grid_db, "--out", tmp_path / "a"), "notes.wav")
+    silent = tmp_path / "silence.wav"
+    wavfile.write(silent, 16000, np.zeros(32000, np.int16))
+    one_line_error(_cli("match", silent, "--db", grid_db, "--out", tmp_path / "b"), "silent")
+    short = tmp_path / "short.wav"
+    wavfile.write(short, 16000, (np.random.default_rng(0).standard_normal(300) * 8000).astype(np.int16))
+    one_line_error(_cli("match", short, "--db", grid_db, "--out", tmp_path / "c"), "too short")
+    wav = tmp_path / "speech.wav"
+    shutil.copy(shared_data / "audio" / "1.wav", wav)
+    one_line_error(_cli("match", wav, "--db", example_db, "--out", tmp_path / "d"), "no sound", "build-db")
+    one_line_error(_cli("fit-speech", "--db", example_db), "no sound", "build-db")
+    # a database with sound but no fitted model (as an older build, or a removed model) names fit-speech
+    db = tmp_path / "db"
+    shutil.copytree(grid_db, db)
+    man = json.loads((db / "manifest.json").read_text())
+    del man["files"]["speech_model.npz"], man["speech_model"]
+    (db / "manifest.json").write_text(json.dumps(man))
+    (db / "speech_model.npz").unlink()
+    one_line_error(_cli("match", wav, "--db", db, "--out", tmp_path / "e"), "no fitted speech model",
+                   "sketchsynth fit-speech --db")
+    assert not any((tmp_path / x).exists() for x in "abcde")
+
+
+def test_keypoint_database_with_audio_beside_the_json(fadg0_dir, shared_data, tmp_path):
+    """A JSON folder with sa1.wav beside it keeps its sound; one without says 'no audio', not a guess."""
+    from sketchsynth.database import FrameDatabase
+
+    rec = tmp_path / "rec"
+    for n in ("sa1", "sa2", "si1279"):
+        shutil.copytree(fadg0_dir / n, rec / n)
+    (rec / "fps.txt").write_text("25\n")
+    shutil.copy(shared_data / "fadg0" / "audio" / "sa1.wav", rec / "sa1.wav")
+    (rec / "sa2" / "audio.wav").write_bytes((shared_data / "fadg0" / "audio" / "sa2.wav").read_bytes())
+    db = FrameDatabase().build(rec, path=tmp_path / "db")
+    info = {e["name"]: e for e in db.manifest_["audio"]["recordings"]}
+    assert "mel_count" in info["sa1"] and "mel_count" in info["sa2"]
+    assert info["si1279"]["status"] == "no audio" and db.manifest_["audio"]["without_audio"] == ["si1279"]
+    assert "without sound: si1279" in db.summary()
+    assert db.manifest_["speech_model"]["n_train"] > 100
+
+
+STAGE_MODULE = '''
+import numpy as np
+from sketchsynth.stages import SpeechTarget, speech_target
+
+
+class MeanMouthStage(SpeechTarget):
+    """audio_features -> target: always the database's mean jaw and lips (a third party's stage)."""
+
+    name = "mean-mouth"
+
+    def predict(self, feats):
+        from sketchsynth.layout import SPEECH_POINTS
+        m = self.model_
+        mean = np.asarray(self.db_.normalized_[m.bank_rows_][:, SPEECH_POINTS]).mean(0)
+        open(MARKER, "w").write("used")
+        return np.repeat(mean[None], len(feats.X), 0).astype(np.float32)
+'''
+
+
+def test_stage_from_entry_point_group_is_used_by_match(grid_db, shared_data, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "thirdparty_stage-0.1.dist-info").mkdir(parents=True)
+    marker = tmp_path / "marker.txt"
+    (site / "thirdparty_stage.py").write_text(f"MARKER = {str(marker)!r}\n" + textwrap.dedent(STAGE_MODULE))
+    (site / "thirdparty_stage-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: thirdparty-stage\nVersion: 0.1\n")
+    (site / "thirdparty_stage-0.1.dist-info" / "entry_points.txt").write_text(
+        "[sketchsynth.stages]\nmean-mouth = thirdparty_stage:MeanMouthStage\n")
+    monkeypatch.syspath_prepend(str(site))
+    from sketchsynth.pipeline import available
+
+    assert "mean-mouth" in available()
+    wav = tmp_path / "speech.wav"
+    shutil.copy(shared_data / "audio" / "1.wav", wav)
+    out = tmp_path / "out"
+    r = _cli("match", wav, "--db", grid_db, "--out", out, "--stage", "mean-mouth", "--sketch-layout", "overlay")
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["pipeline"] == ["audio", "log-mel", "mean-mouth", "viterbi", "writer"]
+    assert marker.read_text() == "used"
+    one_line_error(_cli("match", wav, "--db", grid_db, "--out", tmp_path / "o2", "--stage", "missing-stage"),
+                   "no stage named 'missing-stage'", "sketchsynth.stages")
+
+
+def test_evaluate_drive_audio_cli(grid, tmp_path):
+    names = sorted(p.stem for p in (grid / "train").glob("*.mp4"))[:12]
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for n in names:
+        (rec / f"{n}.mp4").symlink_to(grid / "train" / f"{n}.mp4")
+    out = tmp_path / "eval"
+    r = _cli("evaluate", rec, "--drive", "audio", "--holdout", "every:6:5", "--smooth-grid", "0.5", "--out", out)
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "report.json").read_text())
+    assert [s["name"] for s in rep["sentences"]] == [names[5], names[11]]
+    assert (out / "opening.png").stat().st_size > 1000 and "opening r" in (out / "report.md").read_text()
