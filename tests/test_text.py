@@ -304,3 +304,9 @@ def test_fit_phones_without_transcripts_is_one_line(grid_db, tmp_path):
     empty.mkdir()
     r = CliRunner().invoke(cli, ["fit-phones", "--db", str(grid_db["db"]), "--transcripts", str(empty)])
     one_line_error(r, "no recording has a transcript", "--transcripts")
+
+
+def test_say_and_fit_phones_have_help_with_an_example():
+    for name in ("say", "fit-phones"):
+        r = CliRunner().invoke(cli, [name, "--help"])
+        assert r.exit_code == 0 and "Example" in r.output and "sketchsynth " + name in r.output
