@@ -80,4 +80,6 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
     click.echo(f"Said {text!r} ({spoken.duration_s:.2f} s, {'espeak-ng ' + voice if audio is None else audio}); "
                f"target: {syn.params['target']}.")
     for line in describe(db, syn, out):
+        if syn.params.get("successors") == 0:  # phone targets: the candidates already hold the successors
+            line = line.replace(" + successors", " (phone segments)")
         click.echo(line)
