@@ -180,6 +180,7 @@ BUILTIN = {
     "ridge": "sketchsynth.speech.regress:RidgeMouth",
     "knn": "sketchsynth.speech.regress:KNNMouth",
     "mlp": "sketchsynth.speech.neural:MLPMouth",
+    "ridge+knn": "sketchsynth.speech_model:RidgeKNNMouth",
 }
 """Built-in stages and regressors by name (``module:attribute``, imported when asked for)."""
 

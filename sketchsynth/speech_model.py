@@ -64,19 +64,97 @@ def _regressor_from_arrays(cls, params: dict, arrays: dict):
     return reg
 
 
+class RidgeKNNMouth:
+    """The mean of a ridge regressor's and a kNN's predictions.
+
+    On GRID s1's validation fold the average beat either alone (benchmarks/speech_research.md): their
+    errors differ (ridge smooths, kNN copies real mouths). The kNN searches the leading
+    ``knn_components`` columns of its input as they are -- :class:`SpeechModel` feeds PCA components in
+    order of variance, which re-standardizing would whiten (noise dimensions weighing as much as the
+    main ones).
+
+    Parameters
+    ----------
+    alpha : float
+        Ridge penalty (:class:`sketchsynth.speech.regress.RidgeMouth`).
+    ridge_components : int
+        Output PCA components of the ridge.
+    n_neighbors : int
+        kNN neighbours (their mouths are averaged).
+    knn_components : int
+        Leading input columns the kNN searches.
+
+    Attributes
+    ----------
+    ridge_ : RidgeMouth
+    bank_ : np.ndarray, shape (n, knn_components), float32
+    targets_ : np.ndarray, shape (n, 37, 2), float32
+    """
+
+    kind = "ridge+knn-mouth"
+
+    def __init__(self, alpha: float = 300.0, ridge_components: int = 20, n_neighbors: int = 10,
+                 knn_components: int = 96):
+        self.alpha, self.ridge_components = alpha, ridge_components
+        self.n_neighbors, self.knn_components = n_neighbors, knn_components
+
+    def get_params(self) -> dict:
+        return {"alpha": self.alpha, "ridge_components": self.ridge_components, "n_neighbors": self.n_neighbors,
+                "knn_components": self.knn_components}
+
+    def fit(self, X, Y) -> "RidgeKNNMouth":
+        from .speech.regress import RidgeMouth
+
+        if int(self.n_neighbors) != self.n_neighbors or not 1 <= self.n_neighbors <= len(X):
+            raise ParameterError(f"n_neighbors must be a whole number within 1-{len(X)}, got {self.n_neighbors}")
+        self.ridge_ = RidgeMouth(self.alpha, self.ridge_components).fit(X, Y)
+        self.bank_ = np.ascontiguousarray(np.asarray(X)[:, :int(self.knn_components)], dtype=np.float32)
+        self.targets_ = np.asarray(Y, np.float32)
+        self._index = None
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Features (n, n_features) -> points (n, 37, 2), float32."""
+        import faiss
+
+        if getattr(self, "_index", None) is None:
+            self._index = faiss.IndexFlatL2(self.bank_.shape[1])
+            self._index.add(self.bank_)
+        _, idx = self._index.search(np.ascontiguousarray(np.asarray(X)[:, :self.bank_.shape[1]], np.float32),
+                                    int(self.n_neighbors))
+        knn = self.targets_[idx].mean(axis=1)
+        return (0.5 * (self.ridge_.predict(X) + knn)).astype(np.float32)
+
+    def to_arrays(self) -> dict:
+        return {**{f"ridge_{k}": getattr(self.ridge_, k + "_") for k in self.ridge_._arrays},
+                "bank": self.bank_, "targets": self.targets_}
+
+    @classmethod
+    def from_arrays(cls, params: dict, arrays: dict) -> "RidgeKNNMouth":
+        from .speech.regress import RidgeMouth
+
+        m = cls(**params)
+        m.ridge_ = RidgeMouth(m.alpha, m.ridge_components)
+        for k in m.ridge_._arrays:
+            setattr(m.ridge_, k + "_", arrays["ridge_" + k])
+        m.bank_, m.targets_, m._index = arrays["bank"], arrays["targets"], None
+        return m
+
+
 class SpeechModel:
     """Audio features -> normalized jaw and lips, fitted on one database.
 
     Parameters
     ----------
     regressor : str
-        ``"ridge"``, ``"knn"`` or the name of a stage in the ``sketchsynth.stages``
+        ``"ridge+knn"`` (the mean of both, default), ``"ridge"``, ``"knn"``, ``"mlp"`` or the name of a stage in the ``sketchsynth.stages``
         entry-point group (a class with ``fit(X, Y)``, ``predict(X)``, and
         ``to_arrays()`` / ``from_arrays(params, arrays)`` or an ``_arrays`` tuple).
     regressor_params : dict, optional
         Its constructor's keyword arguments.
     delay_ms : float
-        Look-ahead of the context window (LSP's delay), ms.
+        Look-ahead of the context window (LSP's delay: 300 ms; 480 ms did better on GRID s1's
+        validation fold, benchmarks/speech_research.md), ms.
     past_ms : float
         Context before the frame, ms.
     step_ms : float
@@ -104,7 +182,7 @@ class SpeechModel:
     fit_seconds_ : float
     """
 
-    def __init__(self, regressor: str = "ridge", regressor_params: dict | None = None, delay_ms: float = 300.0,
+    def __init__(self, regressor: str = "ridge+knn", regressor_params: dict | None = None, delay_ms: float = 480.0,
                  past_ms: float = 320.0, step_ms: float = 40.0, n_components: int = 400, lle_neighbors: int = 10,
                  lle_reg: float = 1e-3, lle_blend: float = 0.5, cmvn: bool = False):
         self.regressor = regressor
@@ -200,7 +278,7 @@ class SpeechModel:
         from .speech.lle import LLEProjection
 
         self.check()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         X, Y, rows = self.training_data(db)
         self.x_mean_ = X.mean(axis=0).astype(np.float32)
         self.x_scale_ = np.maximum(X.std(axis=0), 1e-3).astype(np.float32)
@@ -216,6 +294,7 @@ class SpeechModel:
         self.bank_, self.bank_rows_ = Z, rows.astype(np.int64)
         self.n_train_ = int(len(rows))
         self.fit_seconds_ = time.perf_counter() - t0
+        self.fit_cpu_seconds_ = time.process_time() - c0
         self._lle = None
         return self
 
@@ -351,6 +430,7 @@ def fit_into(db, folder, model: SpeechModel | None = None) -> SpeechModel:
     os.replace(tmp, folder / MODEL_FILE)
     update_manifest(folder, {MODEL_FILE: folder / MODEL_FILE},
                     {"speech_model": {**model.get_params(), "n_train": model.n_train_,
-                                      "fit_seconds": round(model.fit_seconds_, 3)}})
+                                      "fit_seconds": round(model.fit_seconds_, 3),
+                                      "fit_cpu_seconds": round(getattr(model, "fit_cpu_seconds_", float("nan")), 3)}})
     db.speech_model_ = model
     return model

@@ -11,9 +11,10 @@ from .options import db_option
 
 @click.command("fit-speech")
 @db_option
-@click.option("--regressor", default="ridge", show_default=True, metavar="NAME",
-              help="ridge, knn, or a regressor registered in the 'sketchsynth.stages' entry-point group.")
-@click.option("--delay-ms", type=float, default=300.0, show_default=True,
+@click.option("--regressor", default="ridge+knn", show_default=True, metavar="NAME",
+              help="ridge+knn (their mean), ridge, knn, mlp (torch extra), or a regressor registered in the "
+                   "'sketchsynth.stages' entry-point group.")
+@click.option("--delay-ms", type=float, default=480.0, show_default=True,
               help="Look-ahead of the audio context window (LSP's delay): the mouth moves before the sound.")
 @click.option("--past-ms", type=float, default=320.0, show_default=True, help="Audio context before the frame.")
 @click.option("--components", "n_components", type=int, default=400, show_default=True,
@@ -46,12 +47,12 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
 
     params = {}
     if alpha is not None:
-        if regressor != "ridge":
+        if regressor not in ("ridge", "ridge+knn"):
             raise ParameterError("--alpha is the ridge regressor's penalty; leave it out with --regressor "
                                  f"{regressor}")
         params["alpha"] = alpha
     if neighbors is not None:
-        if regressor != "knn":
+        if regressor not in ("knn", "ridge+knn"):
             raise ParameterError(f"--neighbors belongs to the knn regressor; leave it out with --regressor {regressor}")
         params["n_neighbors"] = neighbors
     model = SpeechModel(regressor=regressor, regressor_params=params or None, delay_ms=delay_ms, past_ms=past_ms,
