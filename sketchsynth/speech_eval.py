@@ -264,7 +264,7 @@ def save_opening_plot(report: SpeechReport, path) -> str:
     ax.set_xlabel("time (s), held-out recordings one after another")
     ax.set_ylabel("inner-lip opening / inter-ocular")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="lower center", ncol=3, framealpha=0.9)
     fig.tight_layout()
     fig.savefig(os.fspath(path))
     return os.fspath(path)

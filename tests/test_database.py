@@ -10,6 +10,7 @@ import pytest
 
 from sketchsynth import FrameDatabase
 from sketchsynth.errors import DatabaseError, InputError
+from sketchsynth.build import FORMAT_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_save_load_round_trip(fadg0_dir, tmp_path):
     db = FrameDatabase(fps=25).build(fadg0_dir)
     path = db.save(tmp_path / "db")
     man = json.loads((path / "manifest.json").read_text())
-    assert man["format_version"] == 1 and man["counts"]["frames"] == len(db.frames_)
+    assert man["format_version"] == FORMAT_VERSION == 2 and man["counts"]["frames"] == len(db.frames_)
     assert set(man["files"]) == {"keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet",
                                  "index.faiss"}
     assert man["params"]["normalization"]["anchors"] == [35, 40, 46]

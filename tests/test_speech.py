@@ -269,3 +269,16 @@ def test_evaluate_drive_audio_cli(grid, tmp_path):
     rep = json.loads((out / "report.json").read_text())
     assert [s["name"] for s in rep["sentences"]] == [names[5], names[11]]
     assert (out / "opening.png").stat().st_size > 1000 and "opening r" in (out / "report.md").read_text()
+
+
+def test_format_1_database_still_loads_without_sound(example_db, tmp_path):
+    from sketchsynth.database import FrameDatabase
+
+    db = tmp_path / "v1"
+    shutil.copytree(example_db, db)
+    man = json.loads((db / "manifest.json").read_text())
+    man["format_version"] = 1
+    man.pop("audio", None)
+    (db / "manifest.json").write_text(json.dumps(man))
+    loaded = FrameDatabase.load(db, verify="sha256")
+    assert loaded.audio_ is None and "no audio" in loaded.summary()

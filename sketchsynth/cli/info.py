@@ -28,6 +28,11 @@ def command(db_path, verify, as_json):
         man["etalon"] = {k: v for k, v in man["etalon"].items() if k != "points"}
         click.echo(json.dumps(man, indent=1))
         return
+    if "speech_model.npz" in db.manifest_.get("files", {}):
+        from ..speech_model import require_model
+
+        model = require_model(db)  # its own checksum: a damaged model names fit-speech
+        click.echo(f"speech model: {model.describe()}")
     click.echo(f"{db.path_}: {db.summary()}")
     click.echo(f"checks passed ({'sha256' if verify else 'file sizes'}); format version "
                f"{db.manifest_['format_version']}, built by sketchsynth {db.manifest_['sketchsynth_version']} "
