@@ -49,7 +49,8 @@ databases still load, without sound."""
 DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
 CHUNK = 65_536
 REASONS = ("", quality.NO_PERSON, quality.ANCHOR_LOW_CONFIDENCE, quality.MISSING_POINTS,
-           quality.DEGENERATE_ANCHORS)
+           quality.DEGENERATE_ANCHORS, quality.HEAD_TURNED, quality.IMPLAUSIBLE_SHAPE, quality.LOW_CONFIDENCE,
+           quality.LOW_DETECTOR_SCORE)
 _REASON_CODE = {r: i for i, r in enumerate(REASONS)}
 
 
@@ -68,7 +69,8 @@ def _progress(total, desc, enabled):
 
 def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer, anchor_min_confidence: float,
                    max_gap: int, person="largest", n_workers: int | None = None, progress: bool = False,
-                   track_filter: str = "none", chunk: int | None = None, return_index: bool = False):
+                   track_filter: str = "none", chunk: int | None = None, return_index: bool = False,
+                   fit_gate: str = "auto"):
     """Write a complete database into ``out_dir`` (which the caller renames into place).
 
     Parameters
@@ -91,6 +93,10 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
         (about 2 kB per frame).
     return_index : bool
         Also return the FAISS index written to index.faiss (saves reading it back).
+    fit_gate : {"auto", "on", "off"}
+        The tracker fit gate (:func:`sketchsynth.quality.fit_gate`: head turned,
+        shape implausible against these recordings' own shape statistics, low
+        confidence); ``auto`` applies it to recordings tracked from video.
 
     Returns
     -------
@@ -105,7 +111,7 @@ def build_database(readers, out_dir, weights: np.ndarray, normalizer: Normalizer
     chunk = CHUNK if chunk is None else chunk
     with _FileFinisher(out) as finisher:
         manifest, index = _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person,
-                                 n_workers, progress, track_filter, chunk, finisher)
+                                 n_workers, progress, track_filter, chunk, finisher, fit_gate)
     return (manifest, index) if return_index else manifest
 
 
@@ -156,7 +162,7 @@ def _finish_file(path: Path, fed=None) -> str:
 
 
 def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap, person, n_workers, progress,
-           track_filter, chunk, finisher):
+           track_filter, chunk, finisher, fit_gate="auto"):
     """:func:`build_database`'s body (``finisher`` hashes and flushes the files it is told are done)."""
     import faiss
     import pyarrow as pa
@@ -207,12 +213,16 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     spread = np.full(n, -np.inf)
     margin = int(max_gap) + 1
 
+    gated, shape_model = _fit_gate_model(readers, first, out / "keypoints.npy", fit_gate, chunk)
+
     def assessed(r_i, lo, hi):
         r = readers[r_i]
         base = first[r_i]
         kp = read_npy_rows(out / "keypoints.npy", base + lo, base + hi)
+        weak = np.asarray((r.extra or {}).get("weak_detection_frames") or [], np.int64)
         return quality.assess_frames(kp, n_people[base + lo:base + hi], r.frames[lo:hi], anchors,
-                                     anchor_min_confidence, max_gap)
+                                     anchor_min_confidence, max_gap, shape_model=shape_model, gate=gated[r_i],
+                                     weak_detections=weak[(weak >= lo) & (weak < hi)] - lo)
 
     scratch = out / ".filtered.npy"
     if track_filter != "none":
@@ -313,11 +323,36 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
               "points": normalizer.etalon_.tolist()}
     unusable = {REASONS[c]: int(k) for c, k in zip(*np.unique(reason[~usable], return_counts=True))}
     counts = {"frames": int(n), "usable": int(usable.sum()), "recordings": len(readers),
-              "unusable_by_reason": unusable, "filled_points": int(filled.sum())}
+              "unusable_by_reason": unusable, "filled_points": int(filled.sum()),
+              "fit_gate": {"mode": fit_gate, "recordings_gated": int(sum(g == "full" for g in gated)),
+                           "shape_model": shape_model.to_dict() if shape_model is not None else {}}}
     manifest = make_manifest(weights, normalizer, anchor_min_confidence, max_gap, person, track_filter, etalon,
                              counts, recordings, out, digests=finisher.sha256())
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest, index
+
+
+def _fit_gate_model(readers, first, keypoints_npy, fit_gate, chunk, max_frames: int = 20000):
+    """Which recordings the fit gate applies to, and the shape statistics of their frames."""
+    if fit_gate not in ("auto", "on", "off"):
+        from .errors import ParameterError
+
+        raise ParameterError(f"fit_gate must be auto, on or off, got {fit_gate!r}")
+    # auto: the whole gate for tracked video, only the confidence test for keypoint recordings (OpenPose's
+    # confidences mean something; a turned head in a keypoint file was fitted by a tracker that knew it).
+    gated = ["full" if fit_gate == "on" or (fit_gate == "auto" and r.kind == "video") else
+             "confidence" if fit_gate == "auto" else False for r in readers]
+    total = sum(r.n_frames for r, g in zip(readers, gated) if g == "full")
+    if not total:
+        return gated, None
+    step = max(1, total // max_frames)
+    sample = []
+    for r_i, r in enumerate(readers):
+        if gated[r_i] == "full":
+            for a in range(0, r.n_frames, chunk):
+                b = min(r.n_frames, a + chunk)
+                sample.append(read_npy_rows(keypoints_npy, first[r_i] + a, first[r_i] + b)[::step])
+    return gated, quality.ShapeModel().fit(np.concatenate(sample))
 
 
 def make_manifest(weights, normalizer: Normalizer, anchor_min_confidence, max_gap, person, track_filter,

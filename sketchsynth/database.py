@@ -164,6 +164,10 @@ class FrameDatabase:
         Temporal filter against tracker jitter applied to each recording before
         normalization (see :func:`sketchsynth.filters.filter_keypoints`);
         ``keypoints_`` stays as read.
+    fit_gate : {"auto", "on", "off"}
+        Mark frames whose landmarks fail the fit gate unusable
+        (:func:`sketchsynth.quality.fit_gate`); ``auto``: every test for recordings tracked
+        from video, the low-confidence test for keypoint recordings.
 
     Attributes
     ----------
@@ -185,7 +189,7 @@ class FrameDatabase:
     def __init__(self, weights=None, mode: str = "affine", anchors=DEFAULT_ANCHORS,
                  stable_points=DEFAULT_STABLE_POINTS, anchor_min_confidence: float = 0.2, max_gap: int = 3,
                  person="largest", fps: float | None = None, n_workers: int | None = None,
-                 track_filter: str = "none"):
+                 track_filter: str = "none", fit_gate: str = "auto"):
         self.weights = weights
         self.mode = mode
         self.anchors = anchors
@@ -196,6 +200,7 @@ class FrameDatabase:
         self.fps = fps
         self.n_workers = n_workers
         self.track_filter = track_filter
+        self.fit_gate = fit_gate
 
     def __repr__(self):
         p = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -286,7 +291,8 @@ class FrameDatabase:
             try:
                 index = build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
                                        person=self.person, n_workers=self.n_workers, progress=progress,
-                                       track_filter=self.track_filter, return_index=True)[1]
+                                       track_filter=self.track_filter, return_index=True,
+                                       fit_gate=self.fit_gate)[1]
                 self._add_speech(folder, readers, index, progress)
                 return index
             except InputError as e:

@@ -58,6 +58,16 @@ CHAINS: tuple[tuple[np.ndarray, bool], ...] = (
 )
 """Render chains as ``(indices, closed)``; pupils are drawn as dots."""
 
+LOWER_FACE = np.concatenate([np.arange(2, 15), np.arange(35, 30, -1)])
+"""Outline of the lower face (jaw 2-14, then back along the nostrils 35-31): the region
+``--frames composite`` pastes, as Video Rewrite pasted mouth and jaw."""
+
+FACE_CENTER_POINTS = np.array([27, 28, 29, 30, 33, 36, 39, 42, 45])
+"""Rigid points (nose bridge, nose tip, eye corners) whose mean is a face's centre."""
+
+EYE_OUTER_CORNERS = (36, 45)
+NOSE_TIP = 30
+
 DEFAULT_ANCHORS = (35, 40, 46)
 """The method's normalization anchors: its 'nose' and the two eyes' 'edge points'.
 

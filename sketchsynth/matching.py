@@ -117,7 +117,9 @@ def prepare_input(db, keypoints: np.ndarray):
     no_face = ~(conf > 0).any(axis=1)
     low_anchor = ~no_face & (conf[:, anchors] < db.anchor_min_confidence).any(axis=1)
     normalized, mats, ok = db.normalize(kp)
-    reason = np.full(len(kp), "", dtype=object)
+    # Of the fit gate only low confidence: a turned input head is still a pose to match (in-the-wild
+    # inputs are often three-quarter views); turned heads are kept out of the database instead.
+    reason = quality.fit_gate(kp, max_yaw=np.inf)[0]
     reason[~ok] = "degenerate_anchors"
     reason[low_anchor] = quality.ANCHOR_LOW_CONFIDENCE
     reason[no_face] = quality.NO_PERSON

@@ -310,9 +310,10 @@ class Writer(Stage):
     name, input_kind, output_kind = "writer", "selection", "outputs"
 
     def __init__(self, out, force=False, plot_frames=None, sketch_layout="side-by-side", audio=None,
-                 sketch_video=False, progress=False, summary_extra=None, protect=()):
+                 sketch_video=False, progress=False, summary_extra=None, protect=(), video_kwargs=None):
         self.out, self.force, self.plot_frames, self.sketch_layout = out, force, plot_frames, sketch_layout
         self.protect = list(protect)
+        self.video_kwargs = dict(video_kwargs or {})  # frames_mode, background, blend of frames.mp4
         self.audio, self.sketch_video, self.progress = audio, sketch_video, progress
         self.summary_extra = summary_extra or {}
 
@@ -329,7 +330,7 @@ class Writer(Stage):
             extra["sketch_input"] = "the selected frame with its jaw and lips replaced by the predicted ones"
         write_synthesis(self.out, self.db_, syn, force=self.force, plot_frames=self.plot_frames,
                         sketch_layout=self.sketch_layout, audio=audio, sketch_video=sketch_video,
-                        progress=self.progress, summary_extra=extra, protect=self.protect)
+                        progress=self.progress, summary_extra=extra, protect=self.protect, **self.video_kwargs)
         return syn
 
 

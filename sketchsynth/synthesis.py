@@ -95,7 +95,8 @@ def synthesize(db, track, metric: str = "sum", k: int = 256, exhaustive: bool = 
 
 def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=None,
                     sketch_layout: str = "side-by-side", audio=None, sketch_video: bool = False,
-                    progress: bool = False, summary_extra: dict | None = None, protect=()) -> dict:
+                    progress: bool = False, summary_extra: dict | None = None, protect=(),
+                    frames_mode: str | None = None, background: str = "auto", blend: str = "feather") -> dict:
     """Write a synthesis's output folder atomically (see :mod:`sketchsynth.results`).
 
     Parameters
@@ -119,6 +120,9 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
     protect : iterable of (path, label)
         Paths ``out`` must not be, contain or lie inside (the input, ``audio``
         and the database always are).
+    frames_mode, background, blend :
+        How ``frames.mp4`` shows the recorded frames (see
+        :class:`sketchsynth.video_out.MatchVideoWriter`); default composite.
 
     Returns
     -------
@@ -134,10 +138,12 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
         probe_audio(audio)  # fail before any work is written, with a line naming the file
     videos = None
     if track.video or audio is not None or sketch_video:
-        from .video_out import MatchVideoWriter
+        from .video_out import DEFAULT_FRAMES_MODE, MatchVideoWriter
 
         videos = MatchVideoWriter(db, result, track, matched_kp=syn.matched_kp, layout=sketch_layout,
-                                  audio=audio if audio is not None else True, progress=progress)
+                                  audio=audio if audio is not None else True, progress=progress,
+                                  frames_mode=frames_mode or DEFAULT_FRAMES_MODE, background=background,
+                                  blend=blend)
     smoothing = {**syn.params, **syn.stats, "per_frame_jumps_per_s": syn.per_frame["jumps_per_s"],
                  "per_frame_mean_target_cost": syn.per_frame["mean_target_cost"]}
     syn.summary = write_match_outputs(out, db, result, track, force=force, plot_frames=plot_frames or None,

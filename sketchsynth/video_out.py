@@ -30,6 +30,9 @@ from .render import BLACK, BLUE, WHITE, draw_sketch
 
 LAYOUTS = ("side-by-side", "overlay")
 VIDEOS_JSON = "videos.json"
+FRAMES_MATRICES = "frames_matrices.npy"
+FRAMES_MODES = ("composite", "full", "warp")
+DEFAULT_FRAMES_MODE = "composite"
 MAX_SKETCH_HEIGHT = 540
 """sketch.mp4 panels are shrunk to at most this height (line drawings need no more)."""
 FRAME_MEMORY_BUDGET = 256 << 20
@@ -157,11 +160,14 @@ def sketch_frames(input_kp: np.ndarray, matched_kp: np.ndarray, size: tuple[int,
     for i in index:
         img = np.full((ph, pw * panels, 3), 255, np.uint8)
         left = img[:, :pw]  # views: drawing on them draws on img
-        draw_sketch(left, input_kp[i], BLACK, thickness, scale)
         if layout == "overlay":
-            draw_sketch(left, matched_kp[i], BLUE, thickness, scale)
+            # The match under the input, a little wider: where the two coincide (the lips, mostly) the
+            # input must stay black, as the method draws it (drawn last, the match painted the input blue).
+            draw_sketch(left, matched_kp[i], BLUE, thickness + 2, scale)
+            draw_sketch(left, input_kp[i], BLACK, thickness, scale)
             _legend(left, [("input", BLACK), ("match", BLUE)])
         else:
+            draw_sketch(left, input_kp[i], BLACK, thickness, scale)
             right = img[:, pw:]
             draw_sketch(right, matched_kp[i], BLUE, thickness, scale)
             _legend(left, [("input", BLACK)])
@@ -343,6 +349,27 @@ def db_frame_images(db, rows_out: np.ndarray, input_matrices: np.ndarray, size: 
         yield img
 
 
+def db_frame_sizes(db) -> np.ndarray:
+    """(width, height) of every database row's recording video, shape (n_frames, 2), int64 (0: unknown)."""
+    rec = db.frames_["recording"].astype(str).to_numpy()
+    size = {r["name"]: (int((r.get("extra") or {}).get("width") or 0), int((r.get("extra") or {}).get("height") or 0))
+            for r in db.recordings_}
+    names, inv = np.unique(rec, return_inverse=True)
+    table = np.array([size.get(n, (0, 0)) for n in names], np.int64).reshape(-1, 2)
+    return table[inv]
+
+
+def check_frames_options(frames_mode: str, background: str, blend: str):
+    from .composite import BACKGROUNDS, BLENDS
+
+    if frames_mode not in FRAMES_MODES:
+        raise ParameterError(f"frames mode must be one of {', '.join(FRAMES_MODES)}, got {frames_mode!r}")
+    if background not in BACKGROUNDS:
+        raise ParameterError(f"background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
+    if blend not in BLENDS:
+        raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
+
+
 # ---------------------------------------------------------------------- the match's videos
 class MatchVideoWriter:
     """Writes a video match's ``sketch.mp4``, ``frames.mp4`` and ``videos.json`` into a folder.
@@ -374,6 +401,16 @@ class MatchVideoWriter:
         x264 quality.
     progress : bool
         Show a progress bar per video.
+    frames_mode : {"composite", "full", "warp"}
+        How frames.mp4 shows the recorded frames: pasted into one continuous
+        background take (:mod:`sketchsynth.composite`), the frames themselves
+        under a smooth virtual camera (:mod:`sketchsynth.frames_full`), or each
+        frame warped onto the input's head (the first version; shows borders).
+    background : {"auto", "input"}
+        Composite's background: the database recording whose head motion fits
+        the input's best, or the input video itself (dubbing).
+    blend : {"feather", "poisson"}
+        Composite's blending.
 
     Attributes
     ----------
@@ -382,7 +419,8 @@ class MatchVideoWriter:
     """
 
     def __init__(self, db, result, track, matched_kp=None, rows=None, layout: str = "side-by-side",
-                 frames_video: bool = True, audio=True, crf: int = 23, progress: bool = False):
+                 frames_video: bool = True, audio=True, crf: int = 23, progress: bool = False,
+                 frames_mode: str = DEFAULT_FRAMES_MODE, background: str = "auto", blend: str = "feather"):
         self.db = db
         self.result = result
         self.track = track
@@ -393,6 +431,10 @@ class MatchVideoWriter:
         self.audio = audio
         self.crf = crf
         self.progress = progress
+        self.frames_mode = frames_mode
+        self.background = background
+        self.blend = blend
+        check_frames_options(frames_mode, background, blend)
         if layout not in LAYOUTS:
             raise ParameterError(f"sketch layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
 
@@ -445,16 +487,66 @@ class MatchVideoWriter:
                                                    f"(moved since build-db?)")
             else:
                 mats = np.asarray(res.matrices, np.float64)[index]
+                images, info = self._frames_images(rows_out, mats, size, matched, index)
                 report["written"]["frames.mp4"] = write_video(
-                    folder / "frames.mp4", self._bar(db_frame_images(self.db, rows_out, mats, size, matched, index),
-                                                     len(index), "frames.mp4"), fps,
+                    folder / "frames.mp4", self._bar(images, len(index), "frames.mp4"), fps,
                     audio=audio, audio_offset=offset, crf=self.crf)
                 report["db_rows"] = rows_out.tolist()
+                report["frames_mode"] = self.frames_mode
+                report.update({k: v for k, v in info.items() if k not in ("matrices", "rows", "masks_area")})
+                if "matrices" in info:  # database pixels -> frames.mp4 pixels, for measuring the output
+                    np.save(folder / FRAMES_MATRICES, np.asarray(info["matrices"], np.float64))
         for v in report["written"].values():
             v["path"] = os.path.basename(v["path"])
         (folder / VIDEOS_JSON).write_text(json.dumps(report))
         self.report_ = report
         return report
+
+    def _frames_images(self, rows_out, mats, size, matched, index):
+        """The frames.mp4 generator of the chosen mode, and a dict it fills with what it did."""
+        from .frame_joins import join_continuations
+
+        info: dict = {}
+        db = self.db
+        if self.frames_mode == "warp":
+            return db_frame_images(db, rows_out, mats, size, matched, index), info
+        if self.frames_mode == "full":
+            from .frames_full import FULL_CROSSFADE, fill_rows, full_frame_images
+
+            rows = fill_rows(rows_out)
+            prev, _ = join_continuations(db, rows, FULL_CROSSFADE)
+            frames, _ = fetch_db_frames(db, np.concatenate([rows, prev]))
+            sizes = db_frame_sizes(db)
+            out_size = tuple(int(v) for v in sizes[rows[0]]) if rows[0] >= 0 else size
+            info["output_size"] = list(out_size)
+            return full_frame_images(db, rows, out_size, frames, sizes, report=info), info
+        from .composite import choose_background, composite_images
+
+        prev, _ = join_continuations(db, rows_out)
+        bg = pick = None
+        if self.background == "input" and self.track.video is not None:
+            from .io.video import read_frames
+
+            bg = {"images": read_frames(self.track.video, index, encode=".jpg" if len(index) > 300 else None),
+                  "matrices": mats, "keypoints": np.asarray(self.track.keypoints, np.float64)[index],
+                  "size": size}
+            info["background"] = {"take": "input"}
+            wanted = np.concatenate([rows_out, prev])
+        else:
+            pick = choose_background(db, mats, len(index))
+            if pick is None:
+                return db_frame_images(db, rows_out, mats, size, matched, index), {"frames_mode_fallback": "warp"}
+            wanted = np.concatenate([rows_out, prev, pick["rows"]])
+            info["background"] = {"take": pick["recording"], "first_frame": int(db.frames_["frame"].iloc[
+                pick["rows"][0]]), "fit": pick["cost"]}
+        frames, _ = fetch_db_frames(db, wanted)
+        if bg is None:
+            rows_bg = pick["rows"]
+            bsize = tuple(int(v) for v in db_frame_sizes(db)[rows_bg[0]])
+            bg = {"images": [frames[int(r)] for r in rows_bg], "matrices": db.transforms_[rows_bg],
+                  "keypoints": db.keypoints_[rows_bg], "size": bsize}
+        info["output_size"] = list(bg["size"])
+        return composite_images(db, rows_out, frames, bg, how=self.blend, report=info), info
 
     def _bar(self, frames, total, name):
         if not self.progress:
@@ -570,6 +662,13 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         sk_m = np.full((h, w, 3), 255, np.uint8)
         draw_sketch(sk_m, matched[t], BLUE, 2)
         for c, img in enumerate((in_imgs[r], sk_in, sk_m, db_imgs[r])):
+            if c == 3 and img is not None and meta.get("frames_mode", "warp") != "warp":
+                # full/composite frames are not in the input's coordinates: show the whole frame.
+                fh, fw = img.shape[:2]
+                side = float(max(fw, fh))
+                sheet[y0:y0 + panel, c * panel:(c + 1) * panel] = _crop(img, ((fw - side) / 2, (fh - side) / 2,
+                                                                               side), panel)
+                continue
             sheet[y0:y0 + panel, c * panel:(c + 1) * panel] = (
                 _crop(img, box, panel) if img is not None
                 else _placeholder(panel, "keypoint input" if c == 0 else "no database video"))

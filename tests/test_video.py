@@ -214,7 +214,7 @@ def test_database_remembers_video_timestamps_and_audio(video_db):
 def test_match_video_writes_sketch_and_frames_videos(video_db, clips, tmp_path, layout, width_factor):
     out = tmp_path / "run"
     r = CliRunner().invoke(cli, ["match", str(clips["vox"]), "--db", str(video_db), "--out", str(out),
-                                 "--sketch-layout", layout])
+                                 "--sketch-layout", layout, "--frames", "warp"])  # warp: the input's frame size
     assert r.exit_code == 0, r.output + r.stderr
     assert "sketch.mp4" in r.output and "frames.mp4" in r.output
     src = probe(clips["vox"])
@@ -251,6 +251,10 @@ def test_sketch_frames_draw_input_black_and_match_blue():
     assert blue(side[1][40:, 480:]) == 0  # nothing matched, nothing drawn (below the legend)
     over = next(sketch_frames(kp, match, (480, 400), np.array([2]), layout="overlay"))
     assert over.shape == (400, 480, 3) and black(over) > 500 and blue(over) > 500
+    # Where the match coincides with the input (lips, mostly) the input stays black, the match shows around it.
+    same = next(sketch_frames(kp, kp, (480, 400), np.array([0]), layout="overlay"))
+    alone = next(sketch_frames(kp, kp * np.nan, (480, 400), np.array([0]), layout="overlay"))
+    assert black(same[40:]) >= 0.9 * black(alone[40:]) and blue(same) > 500
 
 
 def test_frames_video_shows_the_selected_database_frames_where_the_input_head_is(video_db, clips, tmp_path):
@@ -361,22 +365,23 @@ def test_resample_selection_for_a_variable_frame_rate_input():
 
 
 # ---------------------------------------------------------------------- the demo's video path
-def test_video_demo_runs_on_the_bundled_clips(tmp_path):
+def test_video_demo_is_one_speaker_and_does_not_retrack(tmp_path):
     from conftest import EXAMPLES
 
     from sketchsynth.demo_video import run_video_demo
 
-    bundle = EXAMPLES / "videos"
-    assert sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) < 1_000_000
-    assert "CC BY 4.0" in (bundle / "ATTRIBUTION.md").read_text() or "Attribution 4.0" in \
-        (bundle / "ATTRIBUTION.md").read_text()
+    bundle = EXAMPLES / "grid_s1"
+    assert sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) < 12_000_000
+    assert "CC BY 4.0" in (bundle / "ATTRIBUTION.md").read_text()
     lines = []
     r = run_video_demo(tmp_path / "db", tmp_path / "out", log=lines.append)
-    assert len(lines) == 3 and "7 GRID clips" in lines[0]
+    assert len(lines) == 3 and "100 sentences of one GRID speaker" in lines[0]
+    assert r["seeding"]["skipped"] == 0  # every bundled clip's track came from the shipped fixture
     for name in ("sketch.mp4", "frames.mp4"):
         info = probe(tmp_path / "out" / name)
         assert (info.n_frames, info.fps, info.has_audio) == (75, 25.0, True)
     assert r["summary"]["matched_frames"] == 75
+    assert r["videos"]["frames_mode"] == "composite"
 
 
 def test_keypoint_input_with_an_audio_file_gets_a_sketch_video(video_db, fadg0_dir, shared_data, tmp_path):

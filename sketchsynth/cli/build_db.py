@@ -29,9 +29,13 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
 @click.option("--filter", "track_filter", type=click.Choice(["none", "one-euro", "savgol"]), default="none",
               show_default=True, help="Temporal filter against tracker jitter, applied to every recording before "
                                       "normalization (keypoints.npy keeps the points as read).")
+@click.option("--fit-gate", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Mark frames whose landmarks cannot fit (head turned, shape implausible against the "
+                   "recordings' own shape statistics, low confidence, weak detection) unusable; auto: all tests "
+                   "for video, the confidence test for keypoints.")
 @video_options
 def command(recordings, db_path, fps, force, person, mode, anchors, stable_points, anchor_min_confidence, max_gap,
-            workers, track_filter, video_opts):
+            workers, track_filter, fit_gate, video_opts):
     """Build a frame database from RECORDINGS.
 
     RECORDINGS is one recording or a folder of them: folders of OpenPose JSON
@@ -51,7 +55,7 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     db = FrameDatabase(mode=mode, anchors=parse_points(anchors, "--anchors"),
                        stable_points=parse_points(stable_points, "--stable-points") or DEFAULT_STABLE_POINTS,
                        anchor_min_confidence=anchor_min_confidence, max_gap=max_gap, person=person, fps=fps,
-                       n_workers=workers, track_filter=track_filter)
+                       n_workers=workers, track_filter=track_filter, fit_gate=fit_gate)
     db._check_params()
     # Hold the lock for the whole build, so a second build of the same target fails at once.
     protect = [(recordings, "the recordings")]

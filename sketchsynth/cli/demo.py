@@ -10,14 +10,15 @@ import click
               help="Database folder to (re)build.")
 @click.option("--out", default="out/demo", show_default=True, type=click.Path(),
               help="Output folder (replaced); the video part writes <out>-video.")
-@click.option("--no-video", is_flag=True, help="Skip the video part (tracking the bundled GRID clips).")
+@click.option("--no-video", is_flag=True, help="Skip the video part (the bundled GRID s1 sentences).")
 def command(db_path, out, no_video):
     """Build db/example from the bundled henan excerpt and match a held-out stretch of it.
 
-    Then, with the video extra installed, track the bundled GRID clips, build
-    db/example-video and match another clip, writing sketch.mp4 and frames.mp4
-    with its audio. Works offline from a fresh clone; replaces --db and --out
-    (and their -video twins) if they exist.
+    Then, with the video extra installed, build db/example-video from 100
+    bundled sentences of one GRID speaker (their shipped tracks seed the track
+    cache) and match a held-out sentence of the same speaker, writing
+    sketch.mp4 and frames.mp4 with its audio. Works offline from a fresh clone;
+    replaces --db and --out (and their -video twins) if they exist.
 
     \b
     Example:

@@ -33,6 +33,16 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
 @click.option("--audio", type=click.Path(), default=None,
               help="Sound for the output videos (wav, mp3, a video...) instead of the input video's own; with "
                    "keypoint input it makes sketch.mp4 be written. It starts with the first input frame.")
+@click.option("--frames", "frames_mode", type=click.Choice(["composite", "full", "warp"]), default="composite",
+              show_default=True,
+              help="frames.mp4: the chosen mouths pasted into one continuous background take (composite), the "
+                   "chosen frames under a smooth zooming camera that never shows a border (full), or each frame "
+                   "warped onto the input's head (warp, the first version).")
+@click.option("--background", type=click.Choice(["auto", "input"]), default="auto", show_default=True,
+              help="--frames composite: the database take whose head motion fits the input best, or the input "
+                   "video itself (dubbing).")
+@click.option("--blend", type=click.Choice(["feather", "poisson"]), default="feather", show_default=True,
+              help="--frames composite: feathered alpha or Poisson (seamless clone) blending.")
 @click.option("--sketch-video", is_flag=True, help="Write sketch.mp4 for keypoint input too (silent without --audio).")
 @smoothing_options
 @click.option("--seam-blend", type=int, default=0, show_default=True, metavar="FRAMES",
@@ -47,8 +57,8 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
               help="Use this registered stage (built in, or from the 'sketchsynth.stages' entry-point group) "
                    "in place of the built-in stages spanning its input to its output kind. Repeatable.")
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
-            video_opts, sketch_layout, audio, sketch_video, smooth, candidates, join, jump_cost, beam, seam_blend,
-            track_filter, expect_weights, expect_normalization, drive, stage_names):
+            video_opts, sketch_layout, audio, frames_mode, background, blend, sketch_video, smooth, candidates, join,
+            jump_cost, beam, seam_blend, track_filter, expect_weights, expect_normalization, drive, stage_names):
     """Match INPUT against the database: the best database frame sequence for it.
 
     With --smooth 0 every input frame gets its nearest database frame on its
@@ -78,6 +88,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --out out/sa1
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --smooth 0   # per-frame
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --audio ../shared/data/fadg0/audio/sa1.wav
+      sketchsynth match examples/grid_s1/inputs/bbas1s.mp4 --db db/example-video --frames full
     """
     from ..database import FrameDatabase
     from ..decode import ViterbiDecoder
@@ -114,7 +125,8 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
                         seam_blend=seam_blend)
     protect = [(input_path, "the match input"), (audio, "the --audio file"), (db.path_, "the database being read")]
     writer = Writer(out, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
-                    sketch_video=sketch_video, progress=True, protect=protect)
+                    sketch_video=sketch_video, progress=True, protect=protect,
+                    video_kwargs={"frames_mode": frames_mode, "background": background, "blend": blend})
     if drive == "audio":
         from ..speech_model import require_model
 

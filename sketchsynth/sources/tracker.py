@@ -115,6 +115,9 @@ class TrackedVideo:
     detected: np.ndarray
     info: dict
     from_cache: bool = False
+    det_score: np.ndarray | None = None
+    """(n_frames,) float32: dlib's detector score where it found the face, NaN on followed frames; None for
+    tracks cached before scores were kept (the landmarks are the same)."""
 
 
 class FaceTracker:
@@ -227,10 +230,11 @@ class FaceTracker:
         if abs(scale - 1.0) > 1e-3:
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             img = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interp)
-        rects, _, _ = self._detector.run(img, int(upsample), 0.0)
+        rects, scores, _ = self._detector.run(img, int(upsample), 0.0)
         boxes = [np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64) / scale for r in rects]
-        boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-        return boxes
+        order = sorted(range(len(boxes)), key=lambda i: -(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))
+        self._last_score = float(scores[order[0]]) if order else float("nan")  # the largest face's
+        return [boxes[i] for i in order]
 
     def _detect(self, gray: np.ndarray, face_width: float | None):
         """Detect faces; with a known face width the frame is shrunk to make it cheap."""
@@ -318,6 +322,7 @@ class FaceTracker:
         since = 0
         done = 0
         missed = []  # frames followed since the first of the detections that failed in a row
+        scores = []
         for gray in frames:
             pts = None
             faces = 0
@@ -359,11 +364,13 @@ class FaceTracker:
             pts68.append(pts)
             n_faces.append(faces)
             detected.append(was_detected)
+            scores.append(self._last_score if was_detected else np.nan)
             done += 1
             if progress is not None and done % 16 == 0:
                 progress(16)
         if progress is not None and done % 16:
             progress(done % 16)
+        self.det_scores_ = np.asarray(scores, np.float32)  # detector score per frame (NaN: followed)
         return self._to_openpose(pts68), np.asarray(n_faces, np.int16), np.asarray(detected, bool)
 
     @staticmethod
@@ -439,7 +446,8 @@ class FaceTracker:
             if bar is not None:
                 bar.close()
         meta = {"video": _video_meta(info), "tracker": self.cache_params(), "model": os.path.basename(self.model_path_)}
-        out = TrackedVideo(kp, np.asarray(times, np.float64), n_faces, detected, meta)
+        out = TrackedVideo(kp, np.asarray(times, np.float64), n_faces, detected, meta,
+                           det_score=getattr(self, "det_scores_", None))
         if key is not None:
             _write_cache(key, out)
         return out
@@ -475,12 +483,15 @@ def _read_cache(key: str) -> TrackedVideo | None:
     try:
         with np.load(f, allow_pickle=False) as z:
             out = TrackedVideo(z["keypoints"].astype(np.float32), z["time_s"], z["n_faces"], z["detected"],
-                               json.loads(str(z["info"])), from_cache=True)
+                               json.loads(str(z["info"])), from_cache=True,
+                               det_score=z["det_score"] if "det_score" in z.files else None)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # a damaged entry is re-tracked and rewritten
     n = len(out.time_s)
     if out.keypoints.shape != (n, N_POINTS, 3) or out.n_faces.shape != (n,) or out.detected.shape != (n,):
         return None
+    if out.det_score is not None and out.det_score.shape != (n,):
+        out.det_score = None
     return out
 
 
@@ -490,8 +501,9 @@ def _write_cache(key: str, tv: TrackedVideo):
         f.parent.mkdir(parents=True, exist_ok=True)
         tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
+            extra = {} if tv.det_score is None else {"det_score": np.asarray(tv.det_score, np.float32)}
             np.savez_compressed(fh, keypoints=tv.keypoints, time_s=tv.time_s, n_faces=tv.n_faces,
-                                detected=tv.detected, info=np.array(json.dumps(tv.info)))
+                                detected=tv.detected, info=np.array(json.dumps(tv.info)), **extra)
         os.replace(tmp, f)
     except OSError:
         pass  # the cache is an optimisation: an unwritable cache folder only costs re-tracking
@@ -598,11 +610,33 @@ def track_video_recording(rec, progress: bool = False, jitter_filter: str | None
              "start_time": video["start_time"], "duration": video["duration"],
              "variable_frame_rate": video["variable_frame_rate"], "rotation": video["rotation"],
              "frames_with_face": faces, "tracker": tv.info["tracker"],
+             "weak_detection_frames": weak_detection_frames(tv),
              "filter": None if jitter_filter in (None, "none") else {"method": jitter_filter,
                                                                       **(filter_params or {})}}
     return Track(rec.name, rec.path, "video", kp, frames, tv.time_s.astype(np.float64),
                  (tv.n_faces > 0).astype(np.int16), [f"{base}#{f}" for f in frames], float(video["fps"]),
                  "container", pupils_estimated=True, video=os.path.abspath(rec.path), extra=extra)
+
+
+MIN_DETECTOR_SCORE = 0.5
+"""Frames whose face was last detected with a lower dlib score than this are weak fits (GRID s1's frontal
+faces score 1.2-2.5; head.mp4's three-quarter and tilted views 0-0.4)."""
+
+
+def weak_detection_frames(tv: TrackedVideo, min_score: float = MIN_DETECTOR_SCORE) -> list:
+    """Frames (0-based) with a face whose latest detection scored below ``min_score``.
+
+    A followed frame inherits the score of the detection it was followed from. Empty when the track
+    holds no scores (cached before they were kept).
+    """
+    if tv.det_score is None:
+        return []
+    s = np.asarray(tv.det_score, np.float64)
+    idx = np.where(np.isfinite(s), np.arange(len(s)), -1)
+    last = np.maximum.accumulate(idx) if len(idx) else idx
+    carried = np.where(last >= 0, s[np.maximum(last, 0)], np.nan)
+    weak = (carried < min_score) & (np.asarray(tv.n_faces) > 0)
+    return np.flatnonzero(weak).astype(int).tolist()
 
 
 def _track_worker(args):
