@@ -9,8 +9,8 @@ command itself spends whatever else runs on the machine.
   method's per-frame loop over the database (bench_foundation.method_loop_seconds). Goal <= 2.5 s, >= 200x.
 - ``sketchsynth build-db`` on the 75,120 JSON files. Baseline: a plain ``json.load`` loop over them
   (bench_foundation.json_load_loop). Goal >= 3x.
-- ``sketchsynth match clip.mpg``, a 3 s GRID clip (sbia1a) against a database of seven other GRID clips
-  (examples/videos/recordings, the demo's), warm (its face track cached) and with an empty track cache.
+- ``sketchsynth match clip.mpg``, a 3 s GRID clip (sbia1a) against the demo's database (the 100 bundled GRID s1 sentences)
+  (examples/grid_s1/recordings, the demo's), warm (its face track cached) and with an empty track cache.
   Baseline: the clip's duration. Goal <= 4 s warm.
 - the first ``sketchsynth demo`` after a fresh install: the package copied to a new folder (no compiled
   numba kernels, no bytecode), a fresh $SKETCHSYNTH_CACHE (tracks, IVF). Baseline: a second demo run right
@@ -43,7 +43,7 @@ from _data import ROOT, SHARED, make_bench_recordings, make_heldout_folder  # no
 from bench_foundation import json_load_loop, method_loop_seconds  # noqa: E402
 
 VIDEO_INPUT = SHARED / "videos" / "grid" / "sbia1a.mpg"
-VIDEO_DB_CLIPS = ROOT / "examples" / "videos" / "recordings"
+VIDEO_DB_CLIPS = ROOT / "examples" / "grid_s1" / "recordings"
 
 
 NEUTRAL_CWD = tempfile.gettempdir()  # not the checkout: its sketchsynth/ would shadow the version asked for

@@ -15,7 +15,7 @@ drives a match. Its face is the truth. Rows of the report:
 Measures (per held-out recording and pooled over all held-out frames):
 
 - opening r: Pearson r of the inner-lip opening (mean distance of the pairs
-  61-67, 62-66, 63-65 over the inter-ocular distance 36-45, in the shown frame's
+  62-66 over the inter-ocular distance 36-45, in the shown frame's
   own pixels) with the truth's; width r: the same for the lip corners 48-54;
 - lag: the shift (ms) at the peak of the pooled cross-correlation of the
   openings (positive: the output comes late);
@@ -280,7 +280,7 @@ def write_report(out, report: SpeechReport, force: bool = False, title: str = ""
         md.append(f"- {len(f['heldout'])} recordings held out; database {f['database_frames']} frames, model: "
                   f"{f['model']}")
     md += ["", markdown_table(report), "",
-           "Opening: mean inner-lip gap (61-67, 62-66, 63-65) / inter-ocular distance (36-45), in the shown frame's "
+           "Opening: inner-lip gap 62-66 / inter-ocular distance (36-45), in the shown frame's "
            "own pixels; width: lip corners 48-54 / inter-ocular. r pooled over all held-out frames; lag at the peak "
            "of the pooled cross-correlation (positive: output late). LMD: mouth points 48-67, output vs truth.", "",
            "## Per recording (default λ)", "", "| recording | frames | opening r | width r | jumps/s |",

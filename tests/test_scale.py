@@ -90,7 +90,7 @@ def test_dask_local_cluster_builds_the_same_database(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     src = tmp_path / "videos"
     src.mkdir()
-    for p in sorted((EXAMPLES / "videos" / "recordings").glob("*.mp4"))[:3]:
+    for p in sorted((EXAMPLES / "grid_s1" / "recordings").glob("*.mp4"))[:3]:
         shutil.copy(p, src / p.name)
     # each build tracks from scratch: the workers really track
     monkeypatch.setenv("SKETCHSYNTH_CACHE", os.fspath(tmp_path / "cache-dask"))

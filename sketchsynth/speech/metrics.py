@@ -13,7 +13,7 @@ from ..layout import INNER_LIP_PAIRS, LIP_CORNERS, inter_ocular
 
 
 def mouth_opening(keypoints: np.ndarray) -> np.ndarray:
-    """Mean inner-lip gap (pairs 61-67, 62-66, 63-65) over the inter-ocular distance.
+    """Inner-lip gap (the pairs of ``layout.INNER_LIP_PAIRS``: 62-66) over the inter-ocular distance.
 
     Parameters
     ----------
