@@ -342,11 +342,14 @@ class SpeechModel:
         """Write ``speech_model.npz`` (plain arrays; parameters as JSON)."""
         reg = {f"reg_{k}": np.asarray(v) for k, v in _regressor_arrays(self.regressor_).items()}
         reg_params = self.regressor_.get_params() if hasattr(self.regressor_, "get_params") else {}
+        from .io.npy import write_npz
+
+        # No fit time in the file: its bytes must depend on the fit alone (the manifest keeps the time).
         meta = {"format": MODEL_FORMAT, "params": self.get_params(), "regressor_params_fitted": reg_params,
-                "n_train": self.n_train_, "fit_seconds": self.fit_seconds_}
+                "n_train": self.n_train_}
         with open(path, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta)), x_mean=self.x_mean_, x_scale=self.x_scale_,
-                     proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, **reg)
+            write_npz(fh, meta=np.array(json.dumps(meta)), x_mean=self.x_mean_, x_scale=self.x_scale_,
+                      proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, **reg)
             fh.flush()
             os.fsync(fh.fileno())
         return Path(path)
@@ -364,7 +367,7 @@ class SpeechModel:
             m = cls(**meta["params"])
             m.x_mean_, m.x_scale_, m.proj_ = arrays["x_mean"], arrays["x_scale"], arrays["proj"]
             m.bank_, m.bank_rows_ = arrays["bank"], arrays["bank_rows"]
-            m.n_train_, m.fit_seconds_ = int(meta["n_train"]), float(meta["fit_seconds"])
+            m.n_train_, m.fit_seconds_ = int(meta["n_train"]), float(meta.get("fit_seconds", "nan"))
             reg = {k[4:]: v for k, v in arrays.items() if k.startswith("reg_")}
             m.regressor_ = _regressor_from_arrays(regressor_class(m.regressor), meta["regressor_params_fitted"],
                                                   reg)

@@ -119,3 +119,25 @@ def load_npy(path, mmap_mode: str | None = None) -> np.ndarray:
     """``np.load`` of a ``.npy`` whose header :func:`check_npy` has validated first (no pickles)."""
     check_npy(path)
     return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+
+
+def write_npz(fh, **arrays) -> None:
+    """Write arrays as an uncompressed ``.npz`` whose bytes depend on the arrays alone.
+
+    ``np.savez`` stamps every member with the current time, so the same model
+    saved twice has two checksums; a database's files must not (an in-process
+    and a distributed build of the same recordings are checked to be equal).
+
+    Parameters
+    ----------
+    fh : binary file object, open for writing
+    **arrays : np.ndarray
+        Written in sorted order of their names, each as ``NAME.npy``.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(arrays[name]), allow_pickle=False)
