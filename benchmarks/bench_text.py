@@ -17,7 +17,7 @@ for the sentence's real audio (phones from aligning it to its words: ``say
 mean-mouth frame and random frames (lower bounds).
 
 Metrics, pooled over all TEST frames: Pearson r of the inner-lip opening (mean
-of the (61,67), (62,66), (63,65) distances over the inter-ocular distance
+of the ``layout.INNER_LIP_PAIRS`` distances (62-66) over the inter-ocular distance
 36-45) and of the lip width (48-54 over inter-ocular), mouth LMD (points
 48-67, mean distance in the true frame's pixels, the selected frames mapped
 through the true frame's normalization), jumps per second.
@@ -68,15 +68,10 @@ def ensure_db(path: Path, train):
 
 
 def mouth_measures(kp):
-    """Inner-lip opening and lip width over the inter-ocular distance, (T,) each."""
-    from sketchsynth import layout
+    """Inner-lip opening and lip width over the inter-ocular distance, (T,) each (speech.metrics's)."""
+    from sketchsynth.speech.metrics import lip_width, mouth_opening
 
-    kp = np.asarray(kp, np.float64)[..., :2]
-    pairs = getattr(layout, "INNER_LIP_PAIRS", ((61, 67), (62, 66), (63, 65)))
-    io = np.linalg.norm(kp[:, 36] - kp[:, 45], axis=-1)
-    op = np.mean([np.linalg.norm(kp[:, a] - kp[:, b], axis=-1) for a, b in pairs], axis=0)
-    wd = np.linalg.norm(kp[:, 48] - kp[:, 54], axis=-1)
-    return op / io, wd / io
+    return mouth_opening(kp), lip_width(kp)
 
 
 def evaluate_rows(db, rows, truth, is_jump, fps):

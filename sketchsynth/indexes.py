@@ -20,7 +20,6 @@ the process instead of failing cleanly).
 
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 

@@ -169,12 +169,13 @@ def estimate_yaw(keypoints: np.ndarray) -> np.ndarray:
     """
     from .layout import EYE_OUTER_CORNERS, NOSE_TIP
 
-    xy = np.asarray(keypoints, np.float64)[..., :2]
-    a, b = xy[:, EYE_OUTER_CORNERS[0]], xy[:, EYE_OUTER_CORNERS[1]]
+    # only the three points, in float64: a whole chunk in float64 would be 1.7 kB per frame
+    xy = np.asarray(keypoints)[:, [EYE_OUTER_CORNERS[0], EYE_OUTER_CORNERS[1], NOSE_TIP], :2].astype(np.float64)
+    a, b = xy[:, 0], xy[:, 1]
     d = b - a
     eye = np.linalg.norm(d, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        off = ((xy[:, NOSE_TIP] - (a + b) / 2) * d).sum(axis=1) / eye ** 2
+        off = ((xy[:, 2] - (a + b) / 2) * d).sum(axis=1) / eye ** 2
         yaw = np.degrees(np.arctan(off / NOSE_DEPTH))
     if np.asarray(keypoints).shape[-1] > 2:
         c = np.asarray(keypoints)[..., 2]

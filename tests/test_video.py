@@ -375,7 +375,12 @@ def test_video_demo_is_one_speaker_and_does_not_retrack(tmp_path):
     assert "CC BY 4.0" in (bundle / "ATTRIBUTION.md").read_text()
     lines = []
     r = run_video_demo(tmp_path / "db", tmp_path / "out", log=lines.append)
-    assert len(lines) == 3 and "100 sentences of one GRID speaker" in lines[0]
+    assert len(lines) == 4 and "100 sentences of one GRID speaker" in lines[0]
+    # the last step: the held-out sentence's sound alone drives the face (librosa is in the test extra)
+    assert "sound of bbas1s.mp4 alone" in lines[3]
+    for name in ("sketch.mp4", "frames.mp4"):
+        assert probe(tmp_path / "out-speech" / name).has_audio
+    assert r["speech"]["drive"] == "audio" and r["speech"]["matched_frames"] == 75
     assert r["seeding"]["skipped"] == 0  # every bundled clip's track came from the shipped fixture
     for name in ("sketch.mp4", "frames.mp4"):
         info = probe(tmp_path / "out" / name)

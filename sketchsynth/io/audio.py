@@ -33,13 +33,9 @@ def _describe(e) -> str:
 
 
 def _open_audio(path, av):
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError("no such audio file", path)
-    if os.path.isdir(path):
-        raise InputError("is a folder, not an audio file", path)
-    if os.path.getsize(path) == 0:
-        raise InputError("empty file (0 bytes), not audio", path)
+    from .video import check_media_file
+
+    path = check_media_file(path, "audio")
     try:
         c = av.open(path, metadata_errors="ignore")
     except (av.error.FFmpegError, OSError) as e:

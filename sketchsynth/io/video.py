@@ -91,16 +91,26 @@ def _describe_av_error(e) -> str:
     return " ".join(str(msg).split())[:120]
 
 
+def check_media_file(path, what: str = "video") -> str:
+    """``path`` as a string, or an :class:`InputError` when it is missing, a folder or empty.
+
+    Checked before FFmpeg opens it, whose own messages for these cases are less clear.
+    ``what`` names the expected content (``"video"``, ``"audio"``).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError("no such file" if what == "video" else f"no such {what} file", path)
+    if os.path.isdir(path):
+        raise InputError(f"is a folder, not {'a video' if what == 'video' else 'an ' + what} file", path)
+    if os.path.getsize(path) == 0:
+        raise InputError(f"empty file (0 bytes), not {'a video' if what == 'video' else what}", path)
+    return path
+
+
 def _open(path, av=None):
     """Open ``path`` for reading or raise an :class:`InputError` that says why not."""
     av = av or _av()
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError("no such file", path)
-    if os.path.isdir(path):
-        raise InputError("is a folder, not a video file", path)
-    if os.path.getsize(path) == 0:
-        raise InputError("empty file (0 bytes), not a video", path)
+    path = check_media_file(path, "video")
     try:
         return av.open(path, metadata_errors="ignore")
     except av.error.EOFError:

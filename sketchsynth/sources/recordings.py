@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ParameterError, printable
-from ..layout import N_POINTS
+
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm")
 LANDMARK_EXTENSIONS = (".npy", ".npz")
