@@ -138,7 +138,7 @@ def read_index(path: Path, man: dict, rebuild: str):
     path : Path
         The database folder.
     man : dict
-        Its manifest: ``files["index.faiss"]["crc32"]``, when present, must match the file's crc32
+        Its manifest: ``files["index.faiss"]["crc32"]`` must be there and match the file's crc32
         before FAISS reads it; ``index`` says what kind of index it must be.
     rebuild : str
         Advice appended to errors.
