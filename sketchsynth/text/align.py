@@ -44,25 +44,18 @@ def words_of(text: str) -> list[str]:
 
 
 def read_audio(path, rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode any audio (or a video's sound track) to mono int16 at ``rate`` Hz (PyAV).
+    """Decode any audio (or a video's sound track) to mono int16 at ``rate`` Hz.
+
+    The decoding is :func:`sketchsynth.io.audio.load_audio`'s (any channel count, the file's own
+    timeline, one-line errors); the aligner wants 16-bit samples.
 
     Returns
     -------
     np.ndarray, shape (n_samples,), int16
     """
-    av = require("av", "video", "reading audio")
-    try:
-        with av.open(str(path)) as c:
-            if not c.streams.audio:
-                raise InputError(f"{path}: has no sound track")
-            rs = av.AudioResampler(format="s16", layout="mono", rate=rate)
-            chunks = []
-            for frame in c.decode(audio=0):
-                chunks.extend(g.to_ndarray().ravel() for g in rs.resample(frame))
-            chunks.extend(g.to_ndarray().ravel() for g in rs.resample(None))
-    except av.error.FFmpegError as e:
-        raise InputError(f"{path}: not readable audio ({e})") from e
-    return np.concatenate(chunks).astype(np.int16) if chunks else np.zeros(0, np.int16)
+    from ..io.audio import load_audio
+
+    return to_int16(load_audio(path, sr=rate), rate, rate)
 
 
 def to_int16(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
