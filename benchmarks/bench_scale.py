@@ -6,8 +6,8 @@ held-out henan frames 7821-11000. Each step runs in a fresh process, whose peak 
 mapped file pages included) is reported:
 
 1. build: ``FrameDatabase(index=...).build(recordings, path=db)`` -- seconds, peak RSS;
-2. match: load the database (arrays memory-mapped) and match the 3,000 frames per frame (K = 256
-   candidates re-ranked exactly), twice (the first run pages the candidates' rows in): seconds, peak RSS;
+2. match: load the database (arrays memory-mapped) and match the 3,000 frames per frame (match's default K:
+   512 candidates through the compressed index, re-ranked exactly), twice (the first run pages the candidates' rows in): seconds, peak RSS;
 3. quality on ``--sample`` of the input frames (every n-th): recall@32 = overlap of the compressed
    prefilter's top-32 after the exact re-rank by the squared metric with the exact top-32 (every usable
    frame, streamed from normalized.npy); agreement = the per-frame choice (``--metric sum``) equals the
@@ -55,7 +55,7 @@ import numpy as np
 from sketchsynth import FrameDatabase, match, search
 from sketchsynth.matching import agreement
 nprobe = int(sys.argv[3])
-K = int(sys.argv[4])
+K = int(sys.argv[4]) or None  # 0: match's default for the prefilter (512 through a compressed index)
 ivf = search.IVFSearch(nprobe=nprobe) if nprobe > 0 else None
 from _data import heldout_input
 inp = heldout_input()
@@ -67,7 +67,7 @@ for _ in range(2):
     t = time.perf_counter()
     res = match(db, inp.keypoints, ivf=ivf, k=K)
     times.append(time.perf_counter() - t)
-out = {"load_s": load_s, "match_s_first": times[0], "match_s": times[1], "search": res.search,
+out = {"load_s": load_s, "match_s_first": times[0], "match_s": times[1], "search": res.search, "k": res.k,
        "search_info": res.search_info, "match_peak_mb": hwm_mb()}
 step = max(1, len(inp.keypoints) // int(sys.argv[2]))
 kp = inp.keypoints[::step]
@@ -79,7 +79,7 @@ vq = search.weighted_vectors(q, db.weights_)
 t = time.perf_counter()
 truth = search.exact_knn(db, vq, 32)
 out["exact_knn_s"] = time.perf_counter() - t
-cand = search.knn_sq(db, q, qw, K, ivf=search.resolve_search(db, "auto", ivf))
+cand = search.knn_sq(db, q, qw, r.k, ivf=search.resolve_search(db, "auto", ivf))
 top, _ = search.rerank(db, q, qw, cand, "sq")
 out["recall_at_32"] = float(np.mean([len(set(a[:32]) & set(b)) / 32 for a, b in zip(top, truth)]))
 out["candidate_recall_at_32"] = float(np.mean([len(set(a) & set(b)) / 32 for a, b in zip(cand, truth)]))
@@ -106,7 +106,8 @@ def main(argv=None):
     ap.add_argument("--index", default="ivfpq",
                     help="build-db --index (default ivfpq, what auto takes from 500,000 usable frames on)")
     ap.add_argument("--nprobe", type=int, default=0, help="cells scanned per frame (default: the manifest's)")
-    ap.add_argument("-k", type=int, default=256, help="prefilter candidates per frame (match -k)")
+    ap.add_argument("-k", type=int, default=0,
+                    help="prefilter candidates per frame (match -k; default: match's, 512 through a compressed index)")
     ap.add_argument("--reuse", action="store_true", help="match against the database built before, if complete")
     ap.add_argument("--sample", type=int, default=300, help="input frames for recall and agreement")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "sketchsynth-bench-scale"))
@@ -127,7 +128,7 @@ def main(argv=None):
     print(f"built {n:,} frames ({row['usable']:,} usable, {row['index'].get('factory', 'flat')}) in "
           f"{row['build_s']:.1f} s, peak RSS {row['build_peak_mb']:,.0f} MB", flush=True)
     row.update(run(MATCH, db, args.sample, args.nprobe, args.k))
-    print(f"match of 3,000 frames: {row['match_s']:.2f} s (first run {row['match_s_first']:.2f} s; load "
+    print(f"match of 3,000 frames (K {row['k']}): {row['match_s']:.2f} s (first run {row['match_s_first']:.2f} s; load "
           f"{row['load_s']:.2f} s; {row['search']} {row['search_info']}), peak RSS {row['match_peak_mb']:,.0f} MB")
     print(f"on {row['sample']} input frames: recall@32 {row['recall_at_32']:.4f} (candidates "
           f"{row['candidate_recall_at_32']:.4f}), agreement with exhaustive {100 * row['agreement']:.2f}% "

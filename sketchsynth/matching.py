@@ -27,6 +27,18 @@ from .search import check_metric, exhaustive, knn_sq, rerank, resolve_search
 DEFAULT_PREFILTER_K = 256
 """FAISS candidates re-ranked per frame; on the henan take it agreed with the
 exhaustive search on 99.9% of held-out frames (top-128: 99.6%)."""
+COMPRESSED_PREFILTER_K = 512
+"""The same through a database's compressed (IVF-PQ) index: on the 10M-frame scale benchmark, whose
+database holds ~150 near-copies of every henan frame, the top-256 by squared distance missed the
+method's sum-of-distances best on 3% of frames, the top-512 on 0.7%, for ~15% more search time
+(benchmarks/bench_scale.py, README)."""
+
+
+def default_prefilter_k(k, ivf) -> int:
+    """``k`` itself, or (``k`` None) the default width for the prefilter ``ivf`` resolves to."""
+    if k is not None:
+        return k
+    return COMPRESSED_PREFILTER_K if getattr(ivf, "name", None) == "pq" else DEFAULT_PREFILTER_K
 
 
 @dataclass
@@ -133,7 +145,7 @@ def prepare_input(db, keypoints: np.ndarray):
     return normalized, mats, usable, reason, qweights
 
 
-def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, metric: str = "sum",
+def candidates(db, normalized, usable, qweights, k: int | None = None, metric: str = "sum",
                ivf=None, info: dict | None = None):
     """Exactly-costed candidates for the usable input frames.
 
@@ -143,8 +155,8 @@ def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, m
     normalized : np.ndarray, shape (n_frames, 70, 2), float32
     usable : np.ndarray, shape (n_frames,), bool
     qweights : np.ndarray, shape (n_frames, 70)
-    k : int
-        Prefilter width.
+    k : int, optional
+        Prefilter width; None: :func:`default_prefilter_k` for ``ivf``.
     metric : {"sum", "sq"}
     ivf : IVFSearch, optional
         Approximate prefilter (see :func:`sketchsynth.search.knn_sq`); None: the flat index.
@@ -158,7 +170,7 @@ def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, m
     cost : np.ndarray, shape (n_frames, k), float64
     """
     check_metric(metric)
-    k = min(int(k), db.n_usable_)
+    k = min(int(default_prefilter_k(k, ivf)), db.n_usable_)
     n = len(normalized)
     cand = np.full((n, k), -1, dtype=np.int64)
     cost = np.full((n, k), np.inf)
@@ -169,7 +181,7 @@ def candidates(db, normalized, usable, qweights, k: int = DEFAULT_PREFILTER_K, m
     return cand, cost
 
 
-def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFILTER_K,
+def match(db, keypoints: np.ndarray, metric: str = "sum", k: int | None = None,
           exhaustive_search: bool = False, decoder=None, frames=None, search: str = "auto",
           ivf=None) -> MatchResult:
     """Pick the nearest database frame for each input frame, or the best sequence.
@@ -180,8 +192,10 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
     keypoints : np.ndarray, shape (n_frames, 70, 3)
         Input frames in image pixels with confidence.
     metric : {"sum", "sq"}
-    k : int
-        FAISS candidates per frame (the prefilter's width).
+    k : int, optional
+        FAISS candidates per frame (the prefilter's width); None (default):
+        :data:`COMPRESSED_PREFILTER_K` through a compressed index, else
+        :data:`DEFAULT_PREFILTER_K`.
     exhaustive_search : bool
         Search every usable database frame (numba, early abandoning, seeded with
         the prefilter's best) instead of trusting the prefilter.
@@ -210,6 +224,7 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int = DEFAULT_PREFI
     """
     check_metric(metric)
     ivf = resolve_search(db, search, ivf)
+    k = default_prefilter_k(k, ivf)
     if int(k) != k or k < 1:
         raise ParameterError(f"-k must be a whole number >= 1, got {k}")
     if decoder is not None:

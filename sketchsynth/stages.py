@@ -207,7 +207,7 @@ class Selector(Stage):
 
     name, input_kind, output_kind = "viterbi", "target", "selection"
 
-    def __init__(self, decoder=None, metric="sum", k=256, search="auto", ivf=None, exhaustive=False,
+    def __init__(self, decoder=None, metric="sum", k=None, search="auto", ivf=None, exhaustive=False,
                  seam_blend=0):
         self.decoder, self.metric, self.k, self.search, self.ivf = decoder, metric, k, search, ivf
         self.exhaustive, self.seam_blend = exhaustive, seam_blend
@@ -217,7 +217,7 @@ class Selector(Stage):
                       self.seam_blend)
 
 
-def select(db, target: Target, decoder=None, metric="sum", k=256, search="auto", ivf=None, exhaustive=False,
+def select(db, target: Target, decoder=None, metric="sum", k=None, search="auto", ivf=None, exhaustive=False,
            seam_blend=0):
     """Pick database frames for a target; returns a :class:`sketchsynth.synthesis.Synthesis`.
 
@@ -226,14 +226,14 @@ def select(db, target: Target, decoder=None, metric="sum", k=256, search="auto",
     with its jaw and lips replaced by the predicted ones.
     """
     from .decode import ViterbiDecoder, path_joins, path_stats
-    from .matching import MatchResult, candidates, matched_in_input_coords
+    from .matching import MatchResult, candidates, default_prefilter_k, matched_in_input_coords
     from .search import check_metric, exhaustive as exhaustive_search, resolve_search
     from .synthesis import Synthesis
 
     check_metric(metric)
     decoder = (decoder or ViterbiDecoder()).check(db)
     ivf = resolve_search(db, search, ivf)
-    k = max(int(k), int(decoder.candidates))
+    k = max(int(default_prefilter_k(k, ivf)), int(decoder.candidates))
     t0 = time.perf_counter()
     info = {}
     cand, cost = candidates(db, target.points, target.usable, target.weights, k, metric, ivf=ivf, info=info)
@@ -253,7 +253,7 @@ def select(db, target: Target, decoder=None, metric="sum", k=256, search="auto",
     res = MatchResult(np.asarray(kp_in, np.float32), target.points, mats, usable, target.reason, target.weights,
                       rows, best, cand, cost, metric, int(k), bool(exhaustive),
                       {**target.extra.get("timings", {}), "search_s": t1 - t0},
-                      search="exact" if ivf is None else "ivf",
+                      search="exact" if ivf is None else ivf.name,
                       search_info={n: v for n, v in info.items() if n != "index_s"})
     if "index_s" in info:
         res.timings["ivf_index_s"] = info["index_s"]

@@ -48,7 +48,7 @@ class Synthesis:
     videos: object = None
 
 
-def synthesize(db, track, metric: str = "sum", k: int = 256, exhaustive: bool = False, decoder=None,
+def synthesize(db, track, metric: str = "sum", k: int | None = None, exhaustive: bool = False, decoder=None,
                search: str = "auto", ivf=None, seam_blend: int = 0, track_filter: str = "none") -> Synthesis:
     """Match an input track against a database.
 

@@ -12,7 +12,7 @@ import pytest
 
 from sketchsynth import FrameDatabase, match, search
 from sketchsynth.errors import DatabaseError, ParameterError
-from sketchsynth.matching import agreement
+from sketchsynth.matching import COMPRESSED_PREFILTER_K, DEFAULT_PREFILTER_K, agreement
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -43,6 +43,11 @@ def test_compressed_index_is_recorded_and_matches_like_exhaustive(pq_db, flat_db
     kp = heldout.keypoints[:600]
     res = match(db, kp)
     assert res.search == "pq" and res.search_info["pq_frames"] > 0
+    # a compressed prefilter is widened by default (its squared-distance top-256 misses the method's best
+    # more often on big databases of near-copies); the flat one keeps 256; -k still wins
+    assert res.k == COMPRESSED_PREFILTER_K and res.candidates.shape[1] == min(COMPRESSED_PREFILTER_K, db.n_usable_)
+    assert match(flat_db, kp[:10]).k == DEFAULT_PREFILTER_K
+    assert match(db, kp[:10], k=64).k == 64
     ex = match(flat_db, kp, exhaustive_search=True)
     assert agreement(res.rows, res.target_cost, ex.rows, ex.target_cost).mean() >= 0.98
     # exact on the compressed database streams every frame: the flat database's exact answer

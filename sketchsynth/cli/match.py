@@ -17,8 +17,9 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
 @click.option("--out", "out", type=click.Path(), default=None,
               help="Output folder (default: out/<input name>).")
 @metric_option
-@click.option("-k", "--prefilter-k", "k", type=int, default=256, show_default=True,
-              help="FAISS candidates per frame, re-ranked with the exact metric.")
+@click.option("-k", "--prefilter-k", "k", type=int, default=None,
+              help="FAISS candidates per frame, re-ranked with the exact metric [default: 256; 512 through a "
+                   "database's compressed index].")
 @search_options
 @click.option("--exhaustive", is_flag=True,
               help="Search every database frame exactly (slower; the prefilter agrees on >99.5% of frames).")
@@ -98,7 +99,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     from ..synthesis import describe
 
     check_metric(metric)
-    if k < 1:
+    if k is not None and k < 1:
         raise ParameterError(f"-k must be >= 1, got {k}")
     if seam_blend < 0:
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
@@ -117,8 +118,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     db = FrameDatabase.load(db_path)
     check_expectations(db, expect_weights, expect_normalization)
     decoder.check(db)
-    k_given = click.get_current_context().get_parameter_source("k") != click.core.ParameterSource.DEFAULT
-    if k_given and k > db.n_usable_:
+    if k is not None and k > db.n_usable_:
         raise ParameterError(f"-k {k} is larger than the database's {db.n_usable_} usable frames; use at most "
                              f"{db.n_usable_} (or --exhaustive for the exact minimum)")
     selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive,
@@ -146,7 +146,9 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     pipe.fit(db)
     if drive != "audio" and pipe.stages[0].output_kind == "keypoints":
         x = pipe.stages[0].transform(input_path)  # the track first: its length bounds the work
-        if min(k, db.n_usable_) * len(x) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
+        from ..matching import COMPRESSED_PREFILTER_K
+
+        if min(k or COMPRESSED_PREFILTER_K, db.n_usable_) * len(x) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
             raise ParameterError(f"-k {k} x {len(x)} input frames needs more than 4 GB of candidates; use a "
                                  "smaller -k, or --exhaustive (which needs none)")
         rest = pipe.stages[1:]

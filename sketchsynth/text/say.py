@@ -120,7 +120,7 @@ def _with_blend(model, blend: float):
 
 
 def select_text(db, spoken: Spoken, target: str = "auto", decoder=None, phone_target=None,
-                phone_weight: float = DEFAULT_PHONE_WEIGHT, lle_blend: float | None = None, k: int = 256,
+                phone_weight: float = DEFAULT_PHONE_WEIGHT, lle_blend: float | None = None, k: int | None = None,
                 search: str = "auto", name: str = "say"):
     """Choose database frames for spoken text; returns a :class:`sketchsynth.synthesis.Synthesis`.
 
