@@ -148,8 +148,9 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         x = pipe.stages[0].transform(input_path)  # the track first: its length bounds the work
         from ..matching import COMPRESSED_PREFILTER_K
 
-        if min(k or COMPRESSED_PREFILTER_K, db.n_usable_) * len(x) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
-            raise ParameterError(f"-k {k} x {len(x)} input frames needs more than 4 GB of candidates; use a "
+        k_max = k or COMPRESSED_PREFILTER_K  # the widest default, whichever prefilter is taken
+        if min(k_max, db.n_usable_) * len(x) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
+            raise ParameterError(f"-k {k_max} x {len(x)} input frames needs more than 4 GB of candidates; use a "
                                  "smaller -k, or --exhaustive (which needs none)")
         rest = pipe.stages[1:]
     else:
