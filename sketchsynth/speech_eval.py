@@ -110,7 +110,8 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
     from .speech.features import LogMel
     from .speech.metrics import lip_width, mouth_opening
     from .speech_model import SpeechModel, require_model
-    from .stages import Audio, AudioFeatures, DEFAULT_AUDIO_SMOOTH, select, speech_target
+    from .defaults import DEFAULT_AUDIO_SMOOTH
+    from .stages import Audio, AudioFeatures, select, speech_target
 
     log = progress or (lambda s: None)
     lam0 = DEFAULT_AUDIO_SMOOTH if default_smooth is None else float(default_smooth)

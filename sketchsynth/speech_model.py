@@ -170,6 +170,9 @@ class SpeechModel:
     cmvn : bool
         Subtract each recording's (each input's) mean log-mel spectrum first (removes channel and
         loudness differences between takes).
+    long_ms : float
+        0, or the half-width (ms) of a long window whose mean log-mel spectrum is appended to every
+        frame's context: the sentence-level part of the sound, which the lip width follows.
 
     Attributes
     ----------
@@ -179,13 +182,16 @@ class SpeechModel:
         The database frames' projected features (the LLE bank).
     bank_rows_ : np.ndarray, shape (n_bank,), int64
         Their database rows.
+    mouth_mean_ : np.ndarray, shape (37, 2), float32
+        Mean normalized SPEECH_POINTS of the training frames (what a speech target's gain expands from).
     regressor_ : object
     fit_seconds_ : float
     """
 
     def __init__(self, regressor: str = "ridge+knn", regressor_params: dict | None = None, delay_ms: float = 480.0,
                  past_ms: float = 320.0, step_ms: float = 40.0, n_components: int = 400, lle_neighbors: int = 10,
-                 lle_reg: float = 1e-3, lle_blend: float = 0.5, cmvn: bool = False):
+                 lle_reg: float = 1e-3, lle_blend: float = 0.5, cmvn: bool = False,
+                 long_ms: float = 0.0):
         self.regressor = regressor
         self.regressor_params = regressor_params
         self.delay_ms = delay_ms
@@ -196,12 +202,13 @@ class SpeechModel:
         self.lle_reg = lle_reg
         self.lle_blend = lle_blend
         self.cmvn = cmvn
+        self.long_ms = long_ms
 
     def get_params(self) -> dict:
         return {"regressor": self.regressor, "regressor_params": self.regressor_params, "delay_ms": self.delay_ms,
                 "past_ms": self.past_ms, "step_ms": self.step_ms, "n_components": self.n_components,
                 "lle_neighbors": self.lle_neighbors, "lle_reg": self.lle_reg, "lle_blend": self.lle_blend,
-                "cmvn": self.cmvn}
+                "cmvn": self.cmvn, "long_ms": self.long_ms}
 
     def __repr__(self):
         return "SpeechModel(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
@@ -214,6 +221,8 @@ class SpeechModel:
             v = getattr(self, name)
             if not (np.isfinite(v) and 0 <= v <= 2000):
                 raise ParameterError(f"--{name.replace('_', '-')} must be within 0-2000 ms, got {v}")
+        if not (np.isfinite(self.long_ms) and 0 <= self.long_ms <= 10000):
+            raise ParameterError(f"--long-ms must be within 0-10000 ms, got {self.long_ms}")
         if not (np.isfinite(self.step_ms) and 5 <= self.step_ms <= 500):
             raise ParameterError(f"step must be within 5-500 ms, got {self.step_ms}")
         if int(self.lle_neighbors) != self.lle_neighbors or self.lle_neighbors < 1:
@@ -228,12 +237,15 @@ class SpeechModel:
     # ------------------------------------------------------------------ features
     def context(self, mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
         """Per-frame context windows, shape (n_frames, n_ctx * 80), float32."""
-        from .speech.features import frame_context
+        from .speech.features import frame_context, window_mean
 
         if self.cmvn:
             mel = np.asarray(mel, np.float32) - np.asarray(mel, np.float32).mean(axis=0, keepdims=True)
-        return frame_context(mel, mel_times, frame_times, self.past_ms / 1000, self.delay_ms / 1000,
-                             self.step_ms / 1000)
+        X = frame_context(mel, mel_times, frame_times, self.past_ms / 1000, self.delay_ms / 1000,
+                          self.step_ms / 1000)
+        if self.long_ms > 0:
+            X = np.concatenate([X, window_mean(mel, mel_times, frame_times, self.long_ms / 1000)], axis=1)
+        return X
 
     def reduce(self, X: np.ndarray) -> np.ndarray:
         """Context windows (n, n_features) -> standardized PCA features (n, n_components), float32."""
@@ -295,6 +307,7 @@ class SpeechModel:
         Z = self.reduce(X)
         del X
         self.regressor_ = regressor_class(self.regressor)(**(self.regressor_params or {})).fit(Z, Y)
+        self.mouth_mean_ = Y.astype(np.float64).mean(axis=0).astype(np.float32)
         self.bank_, self.bank_rows_ = Z, rows.astype(np.int64)
         self.n_train_ = int(len(rows))
         self.fit_seconds_ = time.perf_counter() - t0
@@ -349,7 +362,7 @@ class SpeechModel:
                 "n_train": self.n_train_}
         with open(path, "wb") as fh:
             write_npz(fh, meta=np.array(json.dumps(meta)), x_mean=self.x_mean_, x_scale=self.x_scale_,
-                      proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, **reg)
+                      proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, mouth_mean=self.mouth_mean_, **reg)
             fh.flush()
             os.fsync(fh.fileno())
         return Path(path)
@@ -367,6 +380,7 @@ class SpeechModel:
             m = cls(**meta["params"])
             m.x_mean_, m.x_scale_, m.proj_ = arrays["x_mean"], arrays["x_scale"], arrays["proj"]
             m.bank_, m.bank_rows_ = arrays["bank"], arrays["bank_rows"]
+            m.mouth_mean_ = arrays.get("mouth_mean")     # absent from older model files: see mean_mouth()
             m.n_train_, m.fit_seconds_ = int(meta["n_train"]), float(meta.get("fit_seconds", "nan"))
             reg = {k[4:]: v for k, v in arrays.items() if k.startswith("reg_")}
             m.regressor_ = _regressor_from_arrays(regressor_class(m.regressor), meta["regressor_params_fitted"],
@@ -375,6 +389,16 @@ class SpeechModel:
             raise DatabaseError(f"{MODEL_FILE} is damaged ({type(e).__name__}); {fix}", path) from None
         m._lle = None
         return m
+
+    def mean_mouth(self, db) -> np.ndarray:
+        """Mean normalized SPEECH_POINTS of the training frames, shape (37, 2), float32."""
+        if getattr(self, "mouth_mean_", None) is None:
+            from .layout import SPEECH_POINTS
+
+            rows = np.asarray(self.bank_rows_)
+            self.mouth_mean_ = np.asarray(db.normalized_[rows][:, SPEECH_POINTS, :2], np.float64).mean(0) \
+                .astype(np.float32)
+        return self.mouth_mean_
 
     def describe(self) -> str:
         return (f"{self.regressor} regressor on {self.n_train_} frames, context -{self.past_ms:g}..+{self.delay_ms:g}"

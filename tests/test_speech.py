@@ -212,6 +212,37 @@ def test_keypoint_database_with_audio_beside_the_json(fadg0_dir, shared_data, tm
     assert db.manifest_["speech_model"]["n_train"] > 100
 
 
+def test_speech_target_expands_the_prediction_from_the_mean_mouth(grid_db):
+    """gain 1 keeps the prediction; gain g moves it g times as far from the training frames' mean mouth."""
+    from sketchsynth.database import FrameDatabase
+    from sketchsynth.errors import ParameterError
+    from sketchsynth.layout import LIP_CORNERS, SPEECH_POINTS
+    from sketchsynth.speech_model import require_model
+    from sketchsynth.stages import CORNER_WEIGHT, Audio, AudioFeatures, speech_target
+
+    db = FrameDatabase.load(grid_db)
+    model = require_model(db)
+    want = np.asarray(db.normalized_[model.bank_rows_][:, SPEECH_POINTS], np.float64).mean(0)
+    mean = model.mean_mouth(db)                                   # as saved by build-db's fit
+    assert mean.shape == (len(SPEECH_POINTS), 2) and np.allclose(mean, want, atol=1e-4)
+    model.mouth_mean_ = None                                      # a model file written before the field
+    assert np.allclose(model.mean_mouth(db), want, atol=1e-4)
+    pred = (mean + 0.01 * np.random.default_rng(0).normal(size=(20, *mean.shape))).astype(np.float32)
+    feats = AudioFeatures(np.zeros((20, 1), np.float32), np.arange(20) / 25, 25.0,
+                          Audio(np.zeros(1600, np.float32), 16000, "x.wav", "x"))
+    same, far = speech_target(db, pred, feats, gain=1), speech_target(db, pred, feats, gain=2)
+    assert np.array_equal(same.points[:, SPEECH_POINTS], pred)
+    assert np.allclose(far.points[:, SPEECH_POINTS] - mean, 2 * (pred - mean), atol=1e-6)
+    assert np.array_equal(far.extra["prediction"], pred)         # drawn as predicted
+    corners = list(LIP_CORNERS)
+    assert np.allclose(far.weights[:, corners], CORNER_WEIGHT * db.weights_[corners])
+    assert np.allclose(speech_target(db, pred, feats, corner_weight=1).weights[:, corners], db.weights_[corners])
+    others = np.setdiff1d(np.arange(db.weights_.shape[0]), SPEECH_POINTS)
+    assert (far.weights[:, others] == 0).all()
+    with pytest.raises(ParameterError, match="gain"):
+        speech_target(db, pred, feats, gain=0)
+
+
 STAGE_MODULE = '''
 import numpy as np
 from sketchsynth.stages import SpeechTarget, speech_target

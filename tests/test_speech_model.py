@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sketchsynth.errors import InputError
+from sketchsynth.errors import InputError, ParameterError
 from sketchsynth.layout import SPEECH_POINTS
 
 pytest.importorskip("librosa")
@@ -129,6 +129,22 @@ def test_frame_context_windows_are_interpolated_in_time():
     assert X.shape == (3, len(off) * 2) and off[0] == pytest.approx(-0.08) and off[-1] == pytest.approx(0.28)
     t = np.clip(np.array([0.0, 0.4, 0.8])[:, None] + off, 0, mel_t[-1])  # edge padding
     assert np.allclose(X[:, 0::2], t, atol=1e-6)
+
+
+def test_window_mean_is_the_mean_of_the_mel_frames_in_the_window():
+    from sketchsynth.speech.features import window_mean
+
+    rng = np.random.default_rng(1)
+    mel_t = np.arange(500) / 120.0
+    mel = rng.normal(size=(500, 3)).astype(np.float32)
+    frames = np.array([-1.0, 0.0, 0.5, 2.0, 4.1, 9.0])                 # outside, edges, inside
+    got = window_mean(mel, mel_t, frames, 0.75)
+    for i, t in enumerate(frames):
+        inside = (mel_t >= t - 0.75) & (mel_t <= t + 0.75)
+        want = mel[inside].mean(0) if inside.any() else mel[0 if t < 0 else -1]
+        assert np.allclose(got[i], want, atol=1e-5), (t, got[i], want)
+    with pytest.raises(ParameterError):
+        window_mean(mel, mel_t, frames, 0.0)
 
 
 # ------------------------------------------------------------------------------------------------ LLE

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .options import (force_option, fps_option, metric_option, parse_points, person_option, search_options,
-                      smoothing_options)
+from .options import (force_option, fps_option, metric_option, parse_points, person_option, resolve_smooth,
+                      search_options, smoothing_options)
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -90,6 +90,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
         return _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps,
                                person, force, regressor, delay_ms)
     ivf = None if nprobe is None else IVFSearch(nprobe=nprobe).check()
+    smooth = resolve_smooth(smooth, "face")
     ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost, beam=beam).check()
     if seam_blend < 0:
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")

@@ -7,8 +7,8 @@ import os
 import click
 
 from .options import (check_expectations, db_option, expect_options, filter_option, force_option, fps_option,
-                      metric_option, person_option, search_options, smoothing_options, tracker_kwargs,
-                      video_options)
+                      metric_option, person_option, resolve_smooth, search_options, smoothing_options,
+                      tracker_kwargs, video_options)
 
 
 @click.command("match")
@@ -104,17 +104,18 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     if seam_blend < 0:
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
     ivf = None if nprobe is None else IVFSearch(nprobe=nprobe).check()
-    decoder = ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost,
+    from ..speech_db import AUDIO_EXTENSIONS
+
+    if drive == "auto":
+        drive = "audio" if str(input_path).lower().endswith(AUDIO_EXTENSIONS) else "face"
+    decoder = ViterbiDecoder(smooth=resolve_smooth(smooth, drive), candidates=candidates, join=join, jump_cost=jump_cost,
                              beam=beam).check()
     if audio is not None:
         from ..io.video import probe_audio
 
         probe_audio(audio)  # before tracking or matching: a bad file fails at once
-    from ..speech_db import AUDIO_EXTENSIONS
     from ..stages import KeypointSource, Selector, Writer, audio_pipeline, keypoint_pipeline
 
-    if drive == "auto":
-        drive = "audio" if str(input_path).lower().endswith(AUDIO_EXTENSIONS) else "face"
     db = FrameDatabase.load(db_path)
     check_expectations(db, expect_weights, expect_normalization)
     decoder.check(db)

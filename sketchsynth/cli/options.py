@@ -96,7 +96,7 @@ def tracker_kwargs(video_opts: dict | None) -> dict:
 
 def smoothing_options(f):
     """Options of the smooth (Viterbi) synthesis, shared by match and evaluate."""
-    from ..defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
+    from ..defaults import DEFAULT_AUDIO_SMOOTH, DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
 
     # applied last-first, so --help lists them in this order
     f = click.option("--beam", type=float, default=None,
@@ -110,9 +110,20 @@ def smoothing_options(f):
     f = click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True,
                      help="Top-K database frames per input frame in the Viterbi lattice (recording successors "
                           "of the previous step's best states are added).")(f)
-    f = click.option("--smooth", "smooth", type=float, default=DEFAULT_SMOOTH, show_default=True,
-                     help="Weight λ of the join cost against the target cost; 0 = the per-frame match.")(f)
+    f = click.option("--smooth", "smooth", type=float, default=None,
+                     help="Weight λ of the join cost against the target cost; 0 = the per-frame match "
+                          f"[default: {DEFAULT_SMOOTH:g}; {DEFAULT_AUDIO_SMOOTH:g} when speech drives].")(f)
     return f
+
+
+def resolve_smooth(smooth, drive: str) -> float:
+    """--smooth as given, else the default of what drives the match: "audio" (speech), anything else
+    (a face, text: whose evaluation was measured at the face default) :data:`DEFAULT_SMOOTH`."""
+    from ..defaults import DEFAULT_AUDIO_SMOOTH, DEFAULT_SMOOTH
+
+    if smooth is not None:
+        return smooth
+    return DEFAULT_AUDIO_SMOOTH if drive == "audio" else DEFAULT_SMOOTH
 
 
 def filter_option(f):

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from .options import db_option, force_option, smoothing_options
+from .options import db_option, force_option, resolve_smooth, smoothing_options
 
 
 @click.command("say")
@@ -64,7 +64,7 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
         require("espeakng_loader", EXTRA, "say (text-to-speech)")
     else:
         require("pocketsphinx", EXTRA, "say --audio (forced alignment)")
-    decoder = ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost, beam=beam).check()
+    decoder = ViterbiDecoder(smooth=resolve_smooth(smooth, "text"), candidates=candidates, join=join, jump_cost=jump_cost, beam=beam).check()
     db = FrameDatabase.load(db_path)
     decoder.check(db)
     out = out or os.path.join("out", "say")

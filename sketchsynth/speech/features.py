@@ -114,6 +114,35 @@ class LogMel:
         return np.ascontiguousarray(S.T, dtype=np.float32)
 
 
+def window_mean(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray, half_s: float) -> np.ndarray:
+    """Mean mel spectrum over ``[t - half_s, t + half_s]`` around every video frame time ``t``.
+
+    The slow, sentence-level part of the sound (loudness, voice quality, the speaking style of a take),
+    which a few hundred ms of context do not see. Windows are clipped to the audio.
+
+    Parameters
+    ----------
+    mel : np.ndarray, shape (n_mel_frames, n_mels)
+    mel_times, frame_times : np.ndarray, shapes (n_mel_frames,), (n_frames,)
+        Seconds, as in :func:`frame_context`.
+    half_s : float
+        Half-width of the window, seconds (> 0).
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames, n_mels), float32
+    """
+    mel = np.asarray(mel, dtype=np.float64)
+    mt = np.asarray(mel_times, dtype=np.float64)
+    t = np.asarray(frame_times, dtype=np.float64)
+    if half_s <= 0:
+        raise ParameterError(f"window_mean: half_s must be > 0, got {half_s}")
+    csum = np.concatenate([np.zeros((1, mel.shape[1])), np.cumsum(mel, axis=0)])
+    lo = np.clip(np.searchsorted(mt, t - half_s, side="left"), 0, len(mt) - 1)
+    hi = np.clip(np.searchsorted(mt, t + half_s, side="right"), lo + 1, len(mt))
+    return ((csum[hi] - csum[lo]) / (hi - lo)[:, None]).astype(np.float32)
+
+
 def context_offsets(past_s: float, future_s: float, step: float) -> np.ndarray:
     """Offsets (seconds) of the mel frames stacked for one video frame: multiples of ``step`` within
     ``[-past_s, +future_s]``.
