@@ -272,8 +272,9 @@ def save_opening_plot(report: SpeechReport, path) -> str:
     return os.fspath(path)
 
 
-def write_report(out, report: SpeechReport, force: bool = False, title: str = "") -> dict:
-    """Write ``report.md``, ``report.json`` and ``opening.png`` into ``out`` (atomically)."""
+def write_report(out, report: SpeechReport, force: bool = False, title: str = "", protect=()) -> dict:
+    """Write ``report.md``, ``report.json`` and ``opening.png`` into ``out`` (atomically; ``force`` and
+    ``protect`` as in :func:`sketchsynth.storage.check_target`)."""
     from .storage import atomic_directory
 
     md = [f"# sketchsynth speech-driven evaluation{': ' + title if title else ''}", ""]
@@ -291,7 +292,7 @@ def write_report(out, report: SpeechReport, force: bool = False, title: str = ""
         e = s[d]
         md.append(f"| {s['name']} | {s['frames']} | {_f(e['opening_r'], '.3f')} | {_f(e['width_r'], '.3f')} "
                   f"| {_f(e.get('jumps_per_s'), '.2f')} |")
-    with atomic_directory(out, force=force, error=InputError, what="report folder") as tmp:
+    with atomic_directory(out, force=force, error=InputError, kind="evaluate", protect=protect) as tmp:
         (tmp / "report.md").write_text("\n".join(md) + "\n")
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1, default=float))
         save_opening_plot(report, tmp / "opening.png")

@@ -94,7 +94,9 @@ def test_regressor_and_selection_beat_the_lower_bounds_on_heldout_sentences(grid
     rep = evaluate_speech(tracks, held, smooth_grid=(0.5,))
     rows = {r["name"]: r for r in rep.rows}
     reg, mean, rnd = rows["regressor alone"], rows["mean mouth (lower bound)"], rows["random frames (lower bound)"]
-    sel = rows["selected, Viterbi λ=0.5 (default)"]
+    from sketchsynth.defaults import DEFAULT_AUDIO_SMOOTH
+
+    sel = rows[f"selected, Viterbi λ={DEFAULT_AUDIO_SMOOTH:g} (default)"]
     assert reg["opening_r"] > 0.6 and reg["opening_r"] > mean["opening_r"] + 0.2
     assert reg["lmd_norm"] < mean["lmd_norm"]
     assert sel["opening_r"] > rnd["opening_r"] + 0.4 and sel["lmd_norm"] < rnd["lmd_norm"]
@@ -299,6 +301,16 @@ def test_evaluate_drive_audio_cli(grid, tmp_path):
     rep = json.loads((out / "report.json").read_text())
     assert [s["name"] for s in rep["sentences"]] == [names[5], names[11]]
     assert (out / "opening.png").stat().st_size > 1000 and "opening r" in (out / "report.md").read_text()
+    # the --force rule holds on this path too: its own report is replaced, nothing else is touched
+    r = _cli("evaluate", rec, "--drive", "audio", "--holdout", "every:6:5", "--smooth-grid", "0.5", "--out", out,
+             "--force")
+    assert r.exit_code == 0, r.output
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    for target, says in ((mine, "did not write"), (rec / "eval", "the recordings")):
+        one_line_error(_cli("evaluate", rec, "--drive", "audio", "--out", target, "--force"), says)
+    assert (mine / "notes.txt").read_text() == "the user's" and not (rec / "eval").exists()
 
 
 def test_format_1_database_still_loads_without_sound(example_db, tmp_path):

@@ -121,14 +121,13 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
 def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps, person, force,
                     regressor, delay_ms):
     import time
-    from pathlib import Path
 
     from ..errors import InputError
     from ..layout import parse_weights
     from ..sources.load import discover, load_tracks
     from ..speech_eval import evaluate_speech, markdown_table, write_report
     from ..speech_model import SpeechModel
-    from ..storage import target_lock
+    from ..storage import check_target, target_lock
 
     model = {}
     if regressor is not None:
@@ -140,14 +139,14 @@ def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode,
     db_params = {"weights": parse_weights(weights), "mode": mode, "anchors": parse_points(anchors, "--anchors"),
                  "person": person}
     t0 = time.perf_counter()
-    with target_lock(out):
-        if Path(out).exists() and not force:
-            raise InputError("report folder exists; add --force to replace it", out)
+    protect = [(recordings, "the recordings")]
+    check_target(out, force=force, protect=protect, kind="evaluate", error=InputError)  # before the work
+    with target_lock(out, error=InputError):
         tracks = load_tracks(discover(recordings), fps=fps, person=person, progress=True)
         report = evaluate_speech(tracks, list(holdout) or None, _floats(smooth_grid, "--smooth-grid"),
                                  default_smooth=smooth, model_params=model or None, db_params=db_params,
                                  metric=metric, progress=click.echo)
-        paths = write_report(out, report, force=force, title=str(recordings))
+        paths = write_report(out, report, force=force, title=str(recordings), protect=protect)
     click.echo(markdown_table(report))
     click.echo(f"Evaluated speech-driven synthesis on {report.rows[0]['frames']} held-out frames in "
                f"{time.perf_counter() - t0:.1f} s. Wrote {paths['markdown']}, {paths['json']} and {paths['plot']}.")
