@@ -8,12 +8,14 @@ and the speech model is fitted on all of them, as build-db would. The input: the
 sound concatenated into one 16 kHz wav (60 s).
 
 Steps are timed separately, each as a ratio to real time (60 s of speech / the step's wall time):
-decoding the audio, the log-mel front end + context windows, the LLE projection (default blend 0.5;
-``--lle-blend 0`` skips it), the regression, the candidate search, and the Viterbi
+decoding the audio, the log-mel front end + context windows, the LLE projection (by default as much as the
+voice needs: none for this, the speaker's own voice, whose neighbour search still runs to measure it;
+``--lle-blend 1 --lle-fixed`` times the full projection another voice gets), the regression, the candidate
+search, and the Viterbi
 decoding; then the whole match (pipeline from the wav to the selection, without writing videos).
 Target: the whole match <= 3 s wall.
 
-Run:  python benchmarks/bench_speech.py [--db /tmp/bench_speech_db] [--lle-blend 0.5] [--json out.json]
+Run:  python benchmarks/bench_speech.py [--db /tmp/bench_speech_db] [--lle-blend 1 --lle-fixed] [--json out.json]
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", default=os.path.join(tempfile.gettempdir(), "sketchsynth_bench_speech_db"))
     ap.add_argument("--lle-blend", type=float, default=None, help="refit the model with this LLE blend first")
+    ap.add_argument("--lle-fixed", action="store_true", help="refit with a fixed blend (not by voice)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
 
@@ -98,8 +101,13 @@ def main(argv=None):
     db = FrameDatabase.load(a.db)
     from sketchsynth.speech_model import SpeechModel, fit_into, require_model
 
-    want = SpeechModel(**({} if a.lle_blend is None else {"lle_blend": a.lle_blend}))
-    if db.manifest_.get("speech_model", {}).get("regressor") != want.regressor or a.lle_blend is not None:
+    params = {} if a.lle_blend is None else {"lle_blend": a.lle_blend}
+    if a.lle_fixed:
+        params["lle_auto"] = False
+    want = SpeechModel(**params)
+    fitted = db.manifest_.get("speech_model", {})
+    if (fitted.get("regressor") != want.regressor or fitted.get("lle_auto") != want.lle_auto
+            or fitted.get("lle_blend") != want.lle_blend):
         fit_into(db, a.db, want)  # a database built by an older default: refit with today's
     model = require_model(db)
     wav = Path(tempfile.mkdtemp(prefix="bench_speech_")) / "speech.wav"

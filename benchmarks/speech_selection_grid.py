@@ -12,6 +12,7 @@ the evaluate command's measures (opening and width r pooled over frames, lag, ju
 
     python benchmarks/speech_selection_grid.py --eval val --grid "gain=1,1.75;corners=1,3;smooth=0.5,1"
     python benchmarks/speech_selection_grid.py --dump val.npz   # per-sentence series, for a closer look
+    python benchmarks/speech_selection_grid.py --grid "lle=0,0.5,1" --others ../shared/data/videos/grid
 """
 
 from __future__ import annotations
@@ -61,8 +62,13 @@ def main(argv=None):
                     help="settings: corners (multiplier of the lip corners' weight), gain (expansion of the "
                          "prediction from the mean mouth), smooth (λ), jump (jump cost), cand (Viterbi "
                          "candidates), sigma (Gaussian smoothing of the prediction, frames), jaw (jaw weight "
-                         "multiplier), inner (inner-lip multiplier); unset ones take the library's defaults")
+                         "multiplier), inner (inner-lip multiplier), audio (the audio term's relative weight), lle "
+                         "(a fixed LLE blend at prediction time instead of the model's rule); unset ones take the "
+                         "library's defaults")
     ap.add_argument("--model", default="{}", help="SpeechModel parameters as JSON")
+    ap.add_argument("--others", default=None,
+                    help="recordings of other speakers to drive the same database, scored as a second set "
+                         "(e.g. ../shared/data/videos/grid: 8 GRID sentences of 8 other speakers)")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--dump", help="write per-sentence true / regressor / selected opening and width (npz)")
     args = ap.parse_args(argv)
@@ -90,64 +96,97 @@ def main(argv=None):
     model = db.speech_model_ = SpeechModel(**json.loads(args.model)).fit(db)
     print(f"fit {len(fit)} sentences ({db.n_usable_} usable frames), {len(held)} held out; "
           f"{model.describe()}; {time.perf_counter() - t0:.0f} s", flush=True)
+    sets = {"held-out": held}
+    if args.others:
+        own = {t.name for t in tracks}  # LipNet's samples include one of s1's own sentences (bbaf2n): not another voice
+        sets["other speakers"] = [t for t in load_tracks(discover(args.others), progress=True) if t.name not in own]
     front = LogMel(**db.audio_.info["features"])
-    inputs, placed, norm_truth = [], [], []
-    for h in held:
-        y = load_audio(find_audio(h.kind, h.path, h.video), 16000)
-        X = model.context(front.transform(y), front.times_, h.time_s)
-        tn, tm, ok, _, _ = prepare_input(db, h.keypoints)
-        truth = np.asarray(h.keypoints, np.float64)[ok]
-        pred = model.predict(X)
-        full = np.where(np.isfinite(tn), tn, 0).astype(np.float32)[ok]
-        full[:, SPEECH_POINTS] = pred[ok]
-        placed.append(Normalizer.inverse_transform(full, tm[ok]).astype(np.float64))
-        norm_truth.append(np.asarray(tn[ok], np.float64))
-        inputs.append((h, pred, AudioFeatures(X, np.asarray(h.time_s), float(h.fps),
-                                                           Audio(y, 16000, h.path, h.name)),
-                       ok, mouth_opening(truth), lip_width(truth)))
-    print(f"predicted {len(inputs)} held-out sentences; {time.perf_counter() - t0:.0f} s", flush=True)
-    to_all, tw_all = np.concatenate([i[4] for i in inputs]), np.concatenate([i[5] for i in inputs])
-    print(f"regressor alone: opening_r={pearson(np.concatenate([mouth_opening(p) for p in placed]), to_all):.3f} "
-          f"width_r={pearson(np.concatenate([lip_width(p) for p in placed]), tw_all):.3f}", flush=True)
 
+    def prepare(tracks_):
+        out = []
+        for h in tracks_:
+            y = load_audio(find_audio(h.kind, h.path, h.video), 16000)
+            X = model.context(front.transform(y), front.times_, h.time_s)
+            tn, tm, ok, _, _ = prepare_input(db, h.keypoints)
+            truth = np.asarray(h.keypoints, np.float64)[ok]
+            feats = AudioFeatures(X, np.asarray(h.time_s), float(h.fps), Audio(y, 16000, h.path, h.name),
+                                  reduced=model.reduce(X))
+            out.append({"h": h, "feats": feats, "ok": ok, "tn": tn, "tm": tm, "to": mouth_opening(truth),
+                        "tw": lip_width(truth)})
+        return out
+
+    inputs = {k: prepare(v) for k, v in sets.items()}
+    default_blend, default_auto = model.lle_blend, model.lle_auto
+    predicted = {}
+
+    def predictions(blend):
+        """Per set, per input: the predicted mouth with the fixed LLE blend ``blend`` (None: the model's own
+        rule), and the regressor-alone r."""
+        if blend not in predicted:
+            if blend is not None:
+                model.lle_blend, model.lle_auto = blend, False
+            res = {}
+            for k, items in inputs.items():
+                preds, placed = [], []
+                for it in items:
+                    pred = model.predict(it["feats"].X, reduced=it["feats"].reduced)
+                    full = np.where(np.isfinite(it["tn"]), it["tn"], 0).astype(np.float32)[it["ok"]]
+                    full[:, SPEECH_POINTS] = pred[it["ok"]]
+                    preds.append(pred)
+                    placed.append(Normalizer.inverse_transform(full, it["tm"][it["ok"]]).astype(np.float64))
+                to_all = np.concatenate([i["to"] for i in items])
+                tw_all = np.concatenate([i["tw"] for i in items])
+                print(f"[{k}] regressor alone, LLE blend {'model' if blend is None else blend}: opening_r="
+                      f"{pearson(np.concatenate([mouth_opening(p) for p in placed]), to_all):.3f} width_r="
+                      f"{pearson(np.concatenate([lip_width(p) for p in placed]), tw_all):.3f}", flush=True)
+                res[k] = (preds, placed)
+            predicted[blend] = res
+            model.lle_blend, model.lle_auto = default_blend, default_auto
+        return predicted[blend]
+
+    print(f"prepared {sum(map(len, inputs.values()))} inputs; {time.perf_counter() - t0:.0f} s", flush=True)
     rows, dump = [], {}
-    for i, (h, _, _, _, to, tw) in enumerate(inputs):
-        dump[f"{h.name}/true_width"], dump[f"{h.name}/true_opening"] = tw, to
-        dump[f"{h.name}/pred_width"], dump[f"{h.name}/pred_opening"] = lip_width(placed[i]), mouth_opening(placed[i])
-        # the same in the database's normalized coordinates (no division: the normalization fixes the scale)
-        full = np.array(norm_truth[i])
-        full[:, SPEECH_POINTS] = inputs[i][1][inputs[i][3]]
-        for tag, arr in (("true", norm_truth[i]), ("pred", full)):
-            dump[f"{h.name}/{tag}_width_norm"] = _dist(arr, LIP_CORNERS)
-            dump[f"{h.name}/{tag}_opening_norm"] = _dist(arr, INNER_LIP_PAIRS[0])
     for gi, s in enumerate(parse_grid(args.grid)):
-        o_all, w_all, to_all, tw_all, jumps, n = [], [], [], [], 0, 0
-        for h, pred, feats, ok, to, tw in inputs:
-            p = pred if not s.get("sigma") else gaussian_filter1d(pred, s["sigma"], axis=0, mode="nearest")
-            target = speech_target(db, p.astype(np.float32), feats, jaw_weight=s.get("jaw"),
-                                   inner_lip_weight=s.get("inner"), corner_weight=s.get("corners"),
-                                   gain=s.get("gain"))
-            dec = ViterbiDecoder(smooth=s.get("smooth", DEFAULT_AUDIO_SMOOTH),
-                                 jump_cost=s.get("jump", DEFAULT_JUMP_COST), candidates=int(s.get("cand", DEFAULT_CANDIDATES)))
-            r = select(db, target, dec).result.rows
-            shown = db.keypoints_[r].astype(np.float64)[ok]
-            o_all.append(mouth_opening(shown)), w_all.append(lip_width(shown))
-            if gi == 0:
-                dump[f"{h.name}/sel_width"], dump[f"{h.name}/sel_opening"] = w_all[-1], o_all[-1]
-                sel_n = np.asarray(db.normalized_[r], np.float64)[ok]
-                dump[f"{h.name}/sel_width_norm"] = _dist(sel_n, LIP_CORNERS)
-                dump[f"{h.name}/sel_opening_norm"] = _dist(sel_n, INNER_LIP_PAIRS[0])
-            to_all.append(to), tw_all.append(tw)
-            seg = np.zeros(len(h), bool)
-            seg[0] = True
-            jumps += path_stats(path_joins(db, r, seg)[1], np.ones(len(h), bool), seg, h.fps)["jumps"]
-            n += int(ok.sum())
-        lag, _ = best_lag(to_all, o_all, max_lag=10)
-        row = {**s, "opening_r": pearson(np.concatenate(o_all), np.concatenate(to_all)),
-               "width_r": pearson(np.concatenate(w_all), np.concatenate(tw_all)), "lag": int(lag),
-               "jumps_per_s": jumps * 25.0 / n}
-        rows.append(row)
-        print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+        preds_by_set = predictions(float(s["lle"]) if "lle" in s else None)
+        for k, items in inputs.items():
+            o_all, w_all, to_all, tw_all, jumps, n = [], [], [], [], 0, 0
+            for it, pred, placed in zip(items, *preds_by_set[k]):
+                h, ok = it["h"], it["ok"]
+                p = pred if not s.get("sigma") else gaussian_filter1d(pred, s["sigma"], axis=0, mode="nearest")
+                target = speech_target(db, p.astype(np.float32), it["feats"], jaw_weight=s.get("jaw"),
+                                       inner_lip_weight=s.get("inner"), corner_weight=s.get("corners"),
+                                       gain=s.get("gain"), audio_weight=s.get("audio"))
+                dec = ViterbiDecoder(smooth=s.get("smooth", DEFAULT_AUDIO_SMOOTH),
+                                     jump_cost=s.get("jump", DEFAULT_JUMP_COST),
+                                     candidates=int(s.get("cand", DEFAULT_CANDIDATES)))
+                r = select(db, target, dec).result.rows
+                shown = db.keypoints_[r].astype(np.float64)[ok]
+                o_all.append(mouth_opening(shown)), w_all.append(lip_width(shown))
+                to_all.append(it["to"]), tw_all.append(it["tw"])
+                if gi == 0 and k == "held-out":
+                    dump[f"{h.name}/true_width"], dump[f"{h.name}/true_opening"] = it["tw"], it["to"]
+                    dump[f"{h.name}/pred_width"], dump[f"{h.name}/pred_opening"] = lip_width(placed), \
+                        mouth_opening(placed)
+                    dump[f"{h.name}/sel_width"], dump[f"{h.name}/sel_opening"] = w_all[-1], o_all[-1]
+                    # the same in the database's normalized coordinates (the normalization fixes the scale)
+                    truth_n = np.asarray(it["tn"][ok], np.float64)
+                    full = truth_n.copy()
+                    full[:, SPEECH_POINTS] = pred[ok]
+                    sel_n = np.asarray(db.normalized_[r], np.float64)[ok]
+                    for tag, arr in (("true", truth_n), ("pred", full), ("sel", sel_n)):
+                        dump[f"{h.name}/{tag}_width_norm"] = _dist(arr, LIP_CORNERS)
+                        dump[f"{h.name}/{tag}_opening_norm"] = _dist(arr, INNER_LIP_PAIRS[0])
+                seg = np.zeros(len(h), bool)
+                seg[0] = True
+                jumps += path_stats(path_joins(db, r, seg)[1], np.ones(len(h), bool), seg, h.fps)["jumps"]
+                n += int(ok.sum())
+            lag, _ = best_lag(to_all, o_all, max_lag=10)
+            row = {"set": k, **s, "opening_r": pearson(np.concatenate(o_all), np.concatenate(to_all)),
+                   "width_r": pearson(np.concatenate(w_all), np.concatenate(tw_all)), "lag": int(lag),
+                   "jumps_per_s": jumps * 25.0 / n}
+            rows.append(row)
+            print(" ".join(f"{k2}={v:.3f}" if isinstance(v, float) else f"{k2}={v}" for k2, v in row.items()),
+                  flush=True)
     if args.dump:
         np.savez(args.dump, **dump)
     if args.json:

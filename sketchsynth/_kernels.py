@@ -30,6 +30,21 @@ def _frame_cost(a, b, w, metric):
     return acc
 
 
+@numba.njit(cache=True, inline="always")
+def _feature_cost(fq, fbank, fpos, r, fw, fmiss):
+    """``fw * |fq - fbank[fpos[r]]|^2`` (``fw * fmiss`` where row r has no features; 0 when fw is 0)."""
+    if fw == 0.0:
+        return 0.0
+    p = fpos[r]
+    if p < 0:
+        return fw * fmiss
+    acc = 0.0
+    for d in range(fq.shape[0]):
+        x = np.float64(fq[d]) - fbank[p, d]
+        acc += x * x
+    return fw * acc
+
+
 @numba.njit(cache=True, parallel=True)
 def candidate_costs(db, queries, qweights, cand, metric):
     """Exact target cost of each candidate.
@@ -213,7 +228,7 @@ def _stable_argsort(values, n, out, tmp):
 
 @numba.njit(cache=True)
 def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, order, seg_start, full,
-                    lam, jump_cost, join_mode, metric, n_succ, beam):
+                    lam, jump_cost, join_mode, metric, n_succ, beam, fq, fbank, fpos, fw, fmiss):
     """Build the candidate lattice step by step and run Viterbi over it.
 
     Column t holds the top-K rows of input frame t (``top``, best first) followed by
@@ -230,14 +245,19 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
     predecessor, then the lower score rank. States more than ``beam`` above the
     column's best are pruned (inf).
 
+    A feature term (``fw`` > 0) adds ``fw * |fq[t] - fbank[fpos[r]]|^2`` to the target
+    cost of every state r, as ``top_cost`` must already hold for the top-K
+    (:func:`_feature_cost`; ``fw * fmiss`` for rows without features).
+
     Where ``full[t]`` (input frame t has every point, so its target cost is the
-    join's own distance to the input) and the metric is ``sum`` (a true metric),
+    join's own distance to the input), there is no feature term, and the metric is ``sum`` (a true metric),
     the triangle inequality dist(x, b) >= |target(x) - target(b)| skips most
     pairs without computing their distance; it never changes the result.
 
     db (N, 70, 2) f32; succ, prev (N,) i64 usable successor / predecessor row or -1;
     top (T, K) i64; top_cost (T, K) f64; queries (T, 70, 2) f32; qweights (T, 70) f64;
-    jweights (70,) f64; order (70,) i64; seg_start (T,) bool (no join into it); full (T,) bool.
+    jweights (70,) f64; order (70,) i64; seg_start (T,) bool (no join into it); full (T,) bool;
+    fq (T, D) f32, fbank (M, D) f32, fpos (N,) i64 (-1: no features), fw, fmiss f64 (D may be 0 when fw is 0).
     Returns rows (T, W) i64, target (T, W) f64, score (T, W) f64, back (T, W) i32,
     width (T,) i32, path (T,) i32 state index per step; W = K + n_succ.
     """
@@ -283,7 +303,8 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
                     s = succ[rows[t - 1, a]]
                     if s >= 0 and pos_cur[s] < 0:
                         rows[t, w] = s
-                        target[t, w] = _frame_cost(db[s], queries[t], qweights[t], metric)
+                        target[t, w] = _frame_cost(db[s], queries[t], qweights[t], metric) + \
+                            _feature_cost(fq[t], fbank, fpos, s, fw, fmiss)
                         pos_cur[s] = w
                         w += 1
         width[t] = w
@@ -305,7 +326,7 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
                 back[t, b] = a
             else:
                 rb = rows[t, b]
-                tri = full[t] and metric == METRIC_SUM
+                tri = full[t] and metric == METRIC_SUM and fw == 0.0
                 best = np.inf
                 bi = -1
                 p = prev[rb]

@@ -173,8 +173,8 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
     """:func:`build_database`'s body (``finisher`` hashes and flushes the files it is told are done)."""
     import faiss
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
+    from .frame_table import write_frame_table
     from .sources.readers import read_rows
     from .search import weighted_vectors
 
@@ -330,19 +330,10 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
 
     # -- frame table ----------------------------------------------------------------------------------------
     rec_codes = np.repeat(np.arange(len(readers), dtype=np.int32), [r.n_frames for r in readers])
-    table = pa.table({
-        "recording": pa.DictionaryArray.from_arrays(pa.array(rec_codes), pa.array(names, type=pa.string())),
-        "frame": pa.array(np.concatenate([r.frames for r in readers]).astype(np.int64)),
-        "time_s": pa.array(np.concatenate([r.time_s for r in readers]).astype(np.float64)),
-        "source": pa.chunked_array(sources, type=pa.string()).combine_chunks(),
-        "usable": pa.array(usable),
-        "reason": pa.array([REASONS[c] for c in range(len(REASONS))], type=pa.string()).take(pa.array(reason)),
-        "filled_points": pa.array(filled),
-        "pupils_estimated": pa.array(np.repeat([r.pupils_estimated for r in readers],
-                                               [r.n_frames for r in readers])),
-        "n_people": pa.array(n_people),
-    })
-    pq.write_table(table, out / "frames.parquet")
+    write_frame_table(out / "frames.parquet", rec_codes, names, np.concatenate([r.frames for r in readers]),
+                      np.concatenate([r.time_s for r in readers]),
+                      pa.chunked_array(sources, type=pa.string()).combine_chunks(), usable, reason, REASONS, filled,
+                      np.repeat([r.pupils_estimated for r in readers], [r.n_frames for r in readers]), n_people)
     finisher.done("frames.parquet")
 
     recordings = [r.describe(first[i]) for i, r in enumerate(readers)]

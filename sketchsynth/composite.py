@@ -82,7 +82,7 @@ def choose_background(db, input_matrices: np.ndarray, n_out: int) -> dict:
     from .video_out import _db_videos
 
     videos = _db_videos(db)
-    rec = db.frames_["recording"].astype(str).to_numpy()
+    rec = db.table_["recording"]
     want = _motion_or_none(input_matrices)
     best = None
     for name, path in videos.items():

@@ -22,120 +22,20 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ._version import __version__
 from .build import DATA_FILES, FORMAT, FORMAT_VERSION, READABLE_VERSIONS
 from .defaults import DEFAULT_DB  # noqa: F401  (re-exported: the default of save/load)
 from .errors import DatabaseError, InputError, ParameterError
+from .frame_table import FrameTable
 from .layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_weights, point_order_lips_first
+from .manifest import manifest_problem  # noqa: F401  (re-exported)
 from .normalize import Normalizer
 from .storage import atomic_directory, sha256_file
+
 MAX_GAP = 1000  # frames interpolated across at most (33 s at 30 fps: longer is no gap, it is a missing take)
 MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))  # threads and processes beyond this only cost memory
 MAX_MANIFEST_BYTES = 64 << 20  # a manifest lists recordings, not frames: far below this
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x)
-
-
-def _points_problem(v, what: str, count: int | None = None) -> str | None:
-    if not isinstance(v, list) or not all(_is_int(i) and 0 <= i < N_POINTS for i in v) or len(set(v)) != len(v):
-        return f"{what} must be distinct point numbers 0-{N_POINTS - 1}"
-    if count is not None and len(v) != count:
-        return f"{what} must be {count} points, has {len(v)}"
-    return None
-
-
-def manifest_problem(man: dict) -> str | None:
-    """What is wrong with a manifest's fields (types, lengths, ranges, consistent counts), or None.
-
-    The one place that validates every manifest field a load, ``match`` or
-    ``info`` uses, so a hand-edited or damaged manifest is one clean error.
-    """
-    from .filters import METHODS
-    from .normalize import MODES
-
-    for key, kind in (("params", dict), ("etalon", dict), ("counts", dict), ("recordings", list)):
-        if not isinstance(man.get(key), kind):
-            return f"'{key}' must be a{'n object' if kind is dict else ' list'}"
-    for key in ("sketchsynth_version", "created"):
-        if not isinstance(man.get(key), str):
-            return f"'{key}' must be a string"
-    for name, meta in man["files"].items():
-        if not isinstance(meta, dict) or not _is_int(meta.get("bytes")) or meta["bytes"] < 0 or \
-                not isinstance(meta.get("sha256"), str) or len(meta["sha256"]) != 64:
-            return f"files.{name} must hold 'bytes' (a whole number) and 'sha256' (64 hex digits)"
-        if "crc32" in meta and not (_is_int(meta["crc32"]) and 0 <= meta["crc32"] < 1 << 32):
-            return f"files.{name}.crc32 must be a 32-bit whole number"
-    p = man["params"]
-    w = p.get("weights")
-    if not isinstance(w, list) or len(w) != N_POINTS or not all(_is_number(x) and x >= 0 for x in w) or \
-            not sum(w) > 0:
-        return f"params.weights must be {N_POINTS} finite numbers >= 0, not all 0"
-    norm = p.get("normalization")
-    if not isinstance(norm, dict) or norm.get("mode") not in MODES:
-        return f"params.normalization.mode must be one of {', '.join(MODES)}"
-    problem = _points_problem(norm.get("anchors"), "params.normalization.anchors", 3) or \
-        _points_problem(norm.get("stable_points"), "params.normalization.stable_points")
-    if problem:
-        return problem
-    if len(norm["stable_points"]) < 2:
-        return "params.normalization.stable_points must be at least 2 points"
-    if "max_condition" in norm and not (_is_number(norm["max_condition"]) and norm["max_condition"] > 0):
-        return "params.normalization.max_condition must be a number > 0"
-    if not (_is_number(p.get("anchor_min_confidence")) and 0 <= p["anchor_min_confidence"] <= 1):
-        return "params.anchor_min_confidence must be a number within 0-1"
-    if not (_is_int(p.get("max_gap")) and p["max_gap"] >= 0):
-        return "params.max_gap must be a whole number >= 0"
-    if not (isinstance(p.get("person"), str) or _is_int(p.get("person"))):
-        return "params.person must be a rule name or a person index"
-    if p.get("track_filter", "none") not in METHODS:
-        return f"params.track_filter must be one of {', '.join(METHODS)}"
-    c = man["counts"]
-    if not (_is_int(c.get("frames")) and c["frames"] >= 0 and _is_int(c.get("usable"))
-            and 0 <= c["usable"] <= c["frames"]):
-        return "counts.frames and counts.usable must be whole numbers with 0 <= usable <= frames"
-    e = man["etalon"]
-    pts = e.get("points")
-    if not (isinstance(pts, list) and len(pts) == N_POINTS and
-            all(isinstance(q, list) and len(q) == 2 and all(_is_number(x) for x in q) for q in pts)):
-        return f"etalon.points must be {N_POINTS} pairs of finite numbers"
-    if not (_is_int(e.get("row", -1)) and -1 <= e.get("row", -1) < max(c["frames"], 1)):
-        return "etalon.row must be a frame row of the database (or -1)"
-    total = 0
-    for i, r in enumerate(man["recordings"]):
-        if not (isinstance(r, dict) and isinstance(r.get("name"), str) and _is_int(r.get("n_frames"))
-                and r["n_frames"] >= 0 and _is_number(r.get("fps")) and r["fps"] > 0
-                and isinstance(r.get("fps_source"), str)):
-            return f"recordings[{i}] must hold name, n_frames, fps > 0 and fps_source"
-        if r.get("video") is not None and not isinstance(r["video"], str):
-            return f"recordings[{i}].video must be a path or null"
-        if "extra" in r and not isinstance(r["extra"], dict):
-            return f"recordings[{i}].extra must be an object"
-        total += r["n_frames"]
-    if total != c["frames"]:
-        return f"the recordings hold {total} frames, counts.frames says {c['frames']}"
-    return None
-
-
-def _frame_table_problem(table, man: dict) -> str | None:
-    """Whether frames.parquet has the columns and values a match relies on."""
-    need = ("recording", "frame", "time_s", "usable", "reason", "filled_points")
-    missing = [c for c in need if c not in table.columns]
-    if missing:
-        return f"columns {missing} are missing"
-    if table["usable"].dtype != bool or not pd.api.types.is_integer_dtype(table["frame"]) or \
-            not pd.api.types.is_float_dtype(table["time_s"]):
-        return "usable must be booleans, frame whole numbers and time_s numbers"
-    if int(table["usable"].sum()) != man["counts"]["usable"]:
-        return f"{int(table['usable'].sum())} usable frames, the manifest says {man['counts']['usable']}"
-    return None
 
 
 class FrameDatabase:
@@ -175,8 +75,10 @@ class FrameDatabase:
     keypoints_ : np.ndarray, shape (n_frames, 70, 3), float32
     normalized_ : np.ndarray, shape (n_frames, 70, 2), float32
     transforms_ : np.ndarray, shape (n_frames, 2, 3), float64
+    table_ : FrameTable
+        The frame table, one row per frame, as numpy columns (:mod:`sketchsynth.frame_table`).
     frames_ : pandas.DataFrame
-        The frame table, one row per frame.
+        The same as a DataFrame (made on first use: pandas is imported only then).
     usable_rows_ : np.ndarray, shape (n_usable,), int64
     successor_ : np.ndarray, shape (n_frames,), int64
         Row of the next frame of the same recording (-1 at a recording's end or
@@ -357,16 +259,16 @@ class FrameDatabase:
         self.keypoints_ = keypoints
         self.normalized_ = np.ascontiguousarray(normalized, dtype=np.float32)
         self.transforms_ = transforms
-        self.frames_ = table
+        self.table_ = table
+        self._frames_df = None
         self.weights_ = np.asarray(weights, dtype=np.float32)
         self.normalizer_ = normalizer
         self.recordings_ = recordings
-        self.usable_rows_ = np.flatnonzero(table["usable"].to_numpy()).astype(np.int64)
+        self.usable_rows_ = np.flatnonzero(table["usable"]).astype(np.int64)
         self.n_usable_ = int(len(self.usable_rows_))
         self.point_order_ = point_order_lips_first(self.weights_)
-        codes = table["recording"].cat.codes.to_numpy() if hasattr(table["recording"], "cat") else \
-            pd.factorize(table["recording"])[0]
-        fr = table["frame"].to_numpy()
+        codes = table.codes
+        fr = table["frame"]
         nxt = np.arange(1, len(table) + 1, dtype=np.int64)
         cont = np.zeros(len(table), dtype=bool)
         cont[:-1] = (codes[1:] == codes[:-1]) & (fr[1:] == fr[:-1] + 1)
@@ -419,7 +321,14 @@ class FrameDatabase:
 
     @property
     def n_frames_(self) -> int:
-        return len(self.frames_)
+        return len(self.table_)
+
+    @property
+    def frames_(self):
+        """The frame table as a pandas DataFrame (``recording`` categorical), made on first use."""
+        if getattr(self, "_frames_df", None) is None:
+            self._frames_df = self.table_.to_pandas()
+        return self._frames_df
 
     def usable_vectors(self) -> np.ndarray:
         """Usable frames in FAISS space, shape (n_usable, 140), float32 (cached)."""
@@ -461,14 +370,13 @@ class FrameDatabase:
         et_row = getattr(self, "etalon_row_", -1)
         et = {"row": int(et_row), "points": self.normalizer_.etalon_.tolist()}
         if et_row >= 0:
-            et["recording"] = str(self.frames_["recording"].iloc[et_row])
-            et["frame"] = int(self.frames_["frame"].iloc[et_row])
+            et["recording"] = str(self.table_["recording"][et_row])
+            et["frame"] = int(self.table_["frame"][et_row])
             et["anchor_spread_px"] = float(Normalizer.anchor_spread(self.keypoints_[et_row:et_row + 1],
                                                                      self.normalizer_.anchors)[0])
-        reasons = self.frames_.loc[~self.frames_["usable"], "reason"].value_counts().to_dict()
         counts = {"frames": int(self.n_frames_), "usable": int(self.n_usable_), "recordings": len(self.recordings_),
-                  "unusable_by_reason": {k: int(v) for k, v in reasons.items()},
-                  "filled_points": int(self.frames_["filled_points"].sum())}
+                  "unusable_by_reason": self.table_.unusable_by_reason(),
+                  "filled_points": int(self.table_["filled_points"].sum())}
         return make_manifest(self.weights_, self.normalizer_, self.anchor_min_confidence, self.max_gap, self.person,
                              self.track_filter, et, counts, self.recordings_, folder, index_info=self.index_info_)
 
@@ -490,7 +398,7 @@ class FrameDatabase:
         """
         import faiss
 
-        if not hasattr(self, "frames_"):
+        if not hasattr(self, "table_"):
             raise RuntimeError("FrameDatabase is not built: call build() or load() first")
         # Its own path may be rewritten (a loaded database's arrays are mapped from files the swap keeps).
         protect = [*protect, (getattr(self, "source_", None), "the recordings")]
@@ -600,7 +508,7 @@ class FrameDatabase:
         for name, (arr, want) in dtypes.items():
             if arr.dtype != want:
                 raise DatabaseError(f"{name} holds {arr.dtype}, expected {np.dtype(want)}; {rebuild}", path)
-        table = read("frames.parquet", pd.read_parquet)
+        table = read("frames.parquet", FrameTable.read)
         # The flat index.faiss is never handed to FAISS: a same-size corruption of it could crash the
         # process (FAISS trusts its own format). It is rebuilt from normalized.npy instead, which is
         # faster than checksumming the file and deserializing it (72 vs 111 ms on 75,120 frames). A
@@ -627,14 +535,13 @@ class FrameDatabase:
                 raise DatabaseError(f"{name} has shape {got}, expected {want}; {rebuild}", path)
         if len(table) != n or (index is not None and index.ntotal != man["counts"]["usable"]):
             raise DatabaseError(f"frame table or index does not match the manifest's counts; {rebuild}", path)
-        table_problem = _frame_table_problem(table, man)
+        table_problem = table.problem(man["counts"]["usable"])
         if table_problem is not None:
             raise DatabaseError(f"frames.parquet is damaged: {table_problem}; {rebuild}", path)
         db = cls(weights=params["weights"], mode=norm["mode"], anchors=tuple(norm["anchors"]),
                  stable_points=tuple(norm["stable_points"]), anchor_min_confidence=params["anchor_min_confidence"],
                  max_gap=params["max_gap"], person=params["person"],
                  track_filter=params.get("track_filter", "none"))
-        table["recording"] = table["recording"].astype("category")
         db.path_ = Path(os.path.abspath(path))
         db._set_state(keypoints, normalized, transforms, table, np.asarray(params["weights"], np.float32),
                       normalizer, man["recordings"], index)
@@ -652,15 +559,13 @@ class FrameDatabase:
 
     def summary(self) -> str:
         """A short human-readable description of the database."""
-        reasons = self.frames_.loc[~self.frames_["usable"], "reason"].value_counts()
-        unusable = ", ".join(f"{v} {k}" for k, v in reasons.items()) or "none"
+        unusable = ", ".join(f"{v} {k}" for k, v in self.table_.unusable_by_reason().items()) or "none"
         rec = ", ".join(f"{r['name']} ({r['n_frames']} frames, {r['fps']:g} fps from {r['fps_source']})"
                         for r in self.recordings_[:4])
         if len(self.recordings_) > 4:
             rec += f", ... ({len(self.recordings_)} recordings)"
         et = self.etalon_row_
-        et_txt = (f"{self.frames_['recording'].iloc[et]} frame {self.frames_['frame'].iloc[et]}" if et >= 0
-                  else "stored")
+        et_txt = f"{self.table_['recording'][et]} frame {self.table_['frame'][et]}" if et >= 0 else "stored"
         from .speech_db import describe_audio
 
         speech = describe_audio(getattr(self, "manifest_", {}))

@@ -154,7 +154,7 @@ class ViterbiDecoder:
                                  f"{db.n_usable_} usable frames; use at most {db.n_usable_}")
         return self
 
-    def decode(self, db, result, frames=None) -> Decoding:
+    def decode(self, db, result, frames=None, features=None) -> Decoding:
         """Choose a database frame for every input frame of a per-frame match.
 
         Parameters
@@ -166,6 +166,9 @@ class ViterbiDecoder:
         frames : np.ndarray, shape (n_frames,), int, optional
             The input's frame numbers: a hole in them (the input itself jumps)
             starts a new segment, like an unusable frame.
+        features : FeatureTerm, optional
+            An extra target-cost term (:mod:`sketchsynth.feature_term`), already scaled and already in
+            ``result.candidate_costs``; the decoder adds it to the recorded successors it puts in the lattice.
 
         Returns
         -------
@@ -206,10 +209,13 @@ class ViterbiDecoder:
         qweights = np.ascontiguousarray(result.qweights[u], np.float64)
         jweights = db.weights_.astype(np.float64)
         full = (qweights == jweights[None]).all(axis=1)
+        from .feature_term import no_feature_args
+
+        fargs = no_feature_args(len(u), len(succ)) if features is None else features.kernel_args(u)
         rows_l, target_l, score_l, _, width_l, path = _kernels.viterbi_lattice(
             db.normalized_, succ, prev, top, top_cost, np.ascontiguousarray(result.normalized[u], np.float32),
             qweights, jweights, db.point_order_, seg_start, full, lam, jump_cost, JOINS[self.join], metric, n_succ,
-            np.inf if self.beam is None else float(self.beam) * cost_unit)
+            np.inf if self.beam is None else float(self.beam) * cost_unit, *fargs)
         t1 = time.perf_counter()
         steps = np.arange(len(u))
         rows = np.full(n, -1, dtype=np.int64)
@@ -250,7 +256,7 @@ def usable_links(db) -> tuple[np.ndarray, np.ndarray]:
     prev : np.ndarray, shape (n_frames,), int64
         The row whose usable successor this row is, else -1.
     """
-    usable = db.frames_["usable"].to_numpy(dtype=bool)
+    usable = np.asarray(db.table_["usable"], bool)
     succ = np.asarray(db.successor_, dtype=np.int64)
     ok = succ >= 0
     ok[ok] = usable[succ[ok]]
@@ -415,7 +421,7 @@ def blend_seams(db, rows: np.ndarray, is_jump: np.ndarray, frames: int) -> np.nd
 
 
 def _viterbi_reference(db, succ, prev, top, top_cost, queries, qweights, jweights, seg_start, lam, jump_cost,
-                       join_mode, metric, n_succ, beam):
+                       join_mode, metric, n_succ, beam, fq=None, fbank=None, fpos=None, fw=0.0, fmiss=0.0):
     """Plain-numpy twin of :func:`sketchsynth._kernels.viterbi_lattice` (tests only).
 
     Builds the same columns, fills the whole join matrix of every step and takes
@@ -452,7 +458,11 @@ def _viterbi_reference(db, succ, prev, top, top_cost, queries, qweights, jweight
                     if s >= 0 and s not in col:
                         col.append(int(s))
                         d = np.linalg.norm(pts[s] - queries[t], axis=-1)
-                        tc.append(((d if metric == _kernels.METRIC_SUM else d ** 2) * qweights[t]).sum())
+                        c = ((d if metric == _kernels.METRIC_SUM else d ** 2) * qweights[t]).sum()
+                        if fw:
+                            f = fpos[s]
+                            c += fw * (((fq[t].astype(np.float64) - fbank[f]) ** 2).sum() if f >= 0 else fmiss)
+                        tc.append(c)
         w = len(col)
         width[t] = w
         rows[t, :w] = col

@@ -16,6 +16,9 @@ DEFAULT_AUDIO_SMOOTH = 0.6
 """λ of audio-driven matching (``match speech.wav``'s and ``evaluate --drive audio``'s default --smooth).
 With ``sketchsynth.stages.TARGET_GAIN`` and ``CORNER_WEIGHT`` on GRID s1's validation fold: 0.5 -> 5.7
 jumps/s, 0.6 -> 5.5, 0.75 -> 4.7 (opening r 0.853, 0.853, 0.852; width r 0.556, 0.553, 0.546)."""
+DEFAULT_AUDIO_WEIGHT = 0.0
+"""Relative weight of the audio term of a speech-driven match (``--audio-weight``): the distance between
+the driving sound's features and each database frame's own, against the mouth term (1 = equal medians)."""
 DEFAULT_CANDIDATES = 32
 """Top-K frames per input frame in the lattice."""
 DEFAULT_JUMP_COST = 1.5

@@ -59,8 +59,9 @@ class Target:
     frames : np.ndarray, shape (T,), int64
     time_s : np.ndarray, shape (T,), float64
     fps : float
-    audio_features : np.ndarray, shape (T, D), optional
-        Per-frame audio features, for an audio-feature term.
+    features : FeatureTerm, optional
+        An extra target-cost term (:mod:`sketchsynth.feature_term`): for speech, the distance
+        between the input's and the database frames' audio features.
     track : Track, optional
         The input as read (a keypoint source's track, or a stand-in for audio).
     audio : str, optional
@@ -76,7 +77,7 @@ class Target:
     frames: np.ndarray
     time_s: np.ndarray
     fps: float
-    audio_features: np.ndarray | None = None
+    features: object = None
     track: object = None
     audio: str | None = None
     name: str = "input"
@@ -180,7 +181,7 @@ BUILTIN = {
     "ridge": "sketchsynth.speech.regress:RidgeMouth",
     "knn": "sketchsynth.speech.regress:KNNMouth",
     "mlp": "sketchsynth.speech.neural:MLPMouth",
-    "ridge+knn": "sketchsynth.speech_model:RidgeKNNMouth",
+    "ridge+knn": "sketchsynth.speech.regress:RidgeKNNMouth",
 }
 """Built-in stages and regressors by name (``module:attribute``, imported when asked for)."""
 

@@ -53,9 +53,11 @@ def find_audio(kind: str, path: str, video: str | None = None) -> str | None:
         return os.fspath(video or path)
     p = Path(path)
     if kind == "openpose":
-        inside = sorted(q for q in p.glob("audio.*") if q.suffix.lower() in AUDIO_EXTENSIONS)
-        if inside:
-            return os.fspath(inside[0])
+        # the names asked for, not a listing: the folder holds a file per frame
+        for ext in sorted(AUDIO_EXTENSIONS):
+            for e in (ext, ext.upper()):
+                if (p / ("audio" + e)).is_file():
+                    return os.fspath(p / ("audio" + e))
         stem = p
     else:
         stem = p.with_suffix("")

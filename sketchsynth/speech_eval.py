@@ -78,7 +78,7 @@ def _audio_of(track):
 
 def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, default_smooth: float | None = None,
                     model_params: dict | None = None, db_params: dict | None = None, metric: str = "sum",
-                    seed: int = 0, progress=None) -> SpeechReport:
+                    seed: int = 0, progress=None, audio_weight: float | None = None) -> SpeechReport:
     """Build a database (and speech model) per fold, drive its held-out recordings by their sound, compare.
 
     Parameters
@@ -95,6 +95,8 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
         :class:`~sketchsynth.speech_model.SpeechModel` parameters (default: its defaults, as build-db fits).
     db_params : dict, optional
         :class:`~sketchsynth.database.FrameDatabase` parameters.
+    audio_weight : float, optional
+        The speech target's audio term (default :data:`sketchsynth.defaults.DEFAULT_AUDIO_WEIGHT`).
 
     Returns
     -------
@@ -146,14 +148,16 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
             y = load_audio(src, 16000)
             mel = front.transform(y)
             X = model.context(mel, front.times_, h.time_s)
-            pred = model.predict(X)
+            Z = model.reduce(X)
+            info = {}
+            pred = model.predict(X, info, reduced=Z)
             timings["audio_s"] += time.perf_counter() - t0
             truth_norm, truth_mats, ok, _, _ = prepare_input(db, h.keypoints)
             if ok.sum() < 2:
                 raise InputError(f"held-out recording has {int(ok.sum())} usable frames; need 2", h.path)
             truth_px = np.asarray(h.keypoints, np.float64)
-            feats = AudioFeatures(X, np.asarray(h.time_s), float(h.fps), Audio(y, 16000, src, h.name))
-            target = speech_target(db, pred, feats)
+            feats = AudioFeatures(X, np.asarray(h.time_s), float(h.fps), Audio(y, 16000, src, h.name), reduced=Z)
+            target = speech_target(db, pred, feats, audio_weight=audio_weight)
             outs = {}
 
             def placed(mouth):
@@ -176,7 +180,7 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
             rows = rng.choice(db.usable_rows_, len(h))
             outs[names[-1]] = (db.normalized_[rows], db.keypoints_[rows].astype(np.float64), rows)
             to, tw = mouth_opening(truth_px[ok]), lip_width(truth_px[ok])
-            sent = {"name": h.name, "frames": int(ok.sum())}
+            sent = {"name": h.name, "frames": int(ok.sum()), "lle": info.get("lle")}
             seg = np.zeros(len(h), bool)
             seg[0] = True
             for n, (out_norm, shown, rows) in outs.items():
@@ -218,8 +222,11 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
             row["lag_frames"], row["lag_ms"] = None, None  # a constant has no lag
         rows.append(row)
     timings["total_s"] = time.perf_counter() - t_start
+    from .defaults import DEFAULT_AUDIO_WEIGHT
+
     settings = {"holdout": list(holdout or []), "smooth_grid": grid, "default_smooth": lam0, "fps": fps,
-                "metric": metric, "model": model_params or "defaults", "seed": seed}
+                "metric": metric, "model": model_params or "defaults", "seed": seed,
+                "audio_weight": DEFAULT_AUDIO_WEIGHT if audio_weight is None else audio_weight}
     return SpeechReport(rows, sentences, fold_info, settings, series, {k: round(v, 2) for k, v in timings.items()})
 
 
@@ -285,13 +292,15 @@ def write_report(out, report: SpeechReport, force: bool = False, title: str = ""
            "Opening: inner-lip gap 62-66 / inter-ocular distance (36-45), in the shown frame's "
            "own pixels; width: lip corners 48-54 / inter-ocular. r pooled over all held-out frames; lag at the peak "
            "of the pooled cross-correlation (positive: output late). LMD: mouth points 48-67, output vs truth.", "",
-           "## Per recording (default λ)", "", "| recording | frames | opening r | width r | jumps/s |",
-           "|---|---|---|---|---|"]
+           "## Per recording (default λ)", "", "| recording | frames | opening r | width r | jumps/s | voice distance "
+           "| LLE blend |", "|---|---|---|---|---|---|---|"]
     d = [r["name"] for r in report.rows if r["name"].endswith("(default)")][0]
     for s in report.sentences:
         e = s[d]
+        lle = s.get("lle") or {}
         md.append(f"| {s['name']} | {s['frames']} | {_f(e['opening_r'], '.3f')} | {_f(e['width_r'], '.3f')} "
-                  f"| {_f(e.get('jumps_per_s'), '.2f')} |")
+                  f"| {_f(e.get('jumps_per_s'), '.2f')} | {_f(lle.get('voice_distance_ratio'), '.2f')} "
+                  f"| {_f(lle.get('blend'), '.2f')} |")
     with atomic_directory(out, force=force, error=InputError, kind="evaluate", protect=protect) as tmp:
         (tmp / "report.md").write_text("\n".join(md) + "\n")
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1, default=float))

@@ -12,6 +12,9 @@ The model chains the speech stages of :mod:`sketchsynth.speech`:
    leading 64 PCA dimensions, regularized barycentric weights over all of them;
    ``lle_blend`` = 1 the reconstruction only, 0 off) --
    applied to inputs only, as LSP does, never to the frames it was fitted on;
+   with ``lle_auto`` only as much as the input's voice needs: none for the
+   database speaker's own voice, all of ``lle_blend`` for another's
+   (:func:`sketchsynth.speech.lle.mismatch_blend`);
 4. a regressor from the (projected) features to the normalized jaw + lips
    (:data:`sketchsynth.layout.SPEECH_POINTS`): ``ridge``, ``knn`` or a third-party
    regressor registered in the ``sketchsynth.stages`` entry-point group.
@@ -36,6 +39,8 @@ MODEL_FILE = "speech_model.npz"
 MODEL_FORMAT = 1
 LLE_SEARCH_DIMS = 64
 """Leading PCA dimensions the LLE neighbour search runs on."""
+AUDIO_TERM_DIMS = 96
+"""Leading PCA dimensions a speech target's audio term compares (the kNN regressor's, too)."""
 
 
 def _regressor_arrays(reg) -> dict:
@@ -64,83 +69,6 @@ def _regressor_from_arrays(cls, params: dict, arrays: dict):
     return reg
 
 
-class RidgeKNNMouth:
-    """The mean of a ridge regressor's and a kNN's predictions.
-
-    On GRID s1's validation fold the average beat either alone (benchmarks/speech_research.md): their
-    errors differ (ridge smooths, kNN copies real mouths). The kNN searches the leading
-    ``knn_components`` columns of its input as they are -- :class:`SpeechModel` feeds PCA components in
-    order of variance, which re-standardizing would whiten (noise dimensions weighing as much as the
-    main ones).
-
-    Parameters
-    ----------
-    alpha : float
-        Ridge penalty (:class:`sketchsynth.speech.regress.RidgeMouth`).
-    ridge_components : int
-        Output PCA components of the ridge.
-    n_neighbors : int
-        kNN neighbours (their mouths are averaged).
-    knn_components : int
-        Leading input columns the kNN searches.
-
-    Attributes
-    ----------
-    ridge_ : RidgeMouth
-    bank_ : np.ndarray, shape (n, knn_components), float32
-    targets_ : np.ndarray, shape (n, 37, 2), float32
-    """
-
-    kind = "ridge+knn-mouth"
-
-    def __init__(self, alpha: float = 300.0, ridge_components: int = 20, n_neighbors: int = 10,
-                 knn_components: int = 96):
-        self.alpha, self.ridge_components = alpha, ridge_components
-        self.n_neighbors, self.knn_components = n_neighbors, knn_components
-
-    def get_params(self) -> dict:
-        return {"alpha": self.alpha, "ridge_components": self.ridge_components, "n_neighbors": self.n_neighbors,
-                "knn_components": self.knn_components}
-
-    def fit(self, X, Y) -> "RidgeKNNMouth":
-        from .speech.regress import RidgeMouth
-
-        if int(self.n_neighbors) != self.n_neighbors or not 1 <= self.n_neighbors <= len(X):
-            raise ParameterError(f"n_neighbors must be a whole number within 1-{len(X)}, got {self.n_neighbors}")
-        self.ridge_ = RidgeMouth(self.alpha, self.ridge_components).fit(X, Y)
-        self.bank_ = np.ascontiguousarray(np.asarray(X)[:, :int(self.knn_components)], dtype=np.float32)
-        self.targets_ = np.asarray(Y, np.float32)
-        self._index = None
-        return self
-
-    def predict(self, X) -> np.ndarray:
-        """Features (n, n_features) -> points (n, 37, 2), float32."""
-        import faiss
-
-        if getattr(self, "_index", None) is None:
-            self._index = faiss.IndexFlatL2(self.bank_.shape[1])
-            self._index.add(self.bank_)
-        _, idx = self._index.search(np.ascontiguousarray(np.asarray(X)[:, :self.bank_.shape[1]], np.float32),
-                                    int(self.n_neighbors))
-        knn = self.targets_[idx].mean(axis=1)
-        return (0.5 * (self.ridge_.predict(X) + knn)).astype(np.float32)
-
-    def to_arrays(self) -> dict:
-        return {**{f"ridge_{k}": getattr(self.ridge_, k + "_") for k in self.ridge_._arrays},
-                "bank": self.bank_, "targets": self.targets_}
-
-    @classmethod
-    def from_arrays(cls, params: dict, arrays: dict) -> "RidgeKNNMouth":
-        from .speech.regress import RidgeMouth
-
-        m = cls(**params)
-        m.ridge_ = RidgeMouth(m.alpha, m.ridge_components)
-        for k in m.ridge_._arrays:
-            setattr(m.ridge_, k + "_", arrays["ridge_" + k])
-        m.bank_, m.targets_, m._index = arrays["bank"], arrays["targets"], None
-        return m
-
-
 class SpeechModel:
     """Audio features -> normalized jaw and lips, fitted on one database.
 
@@ -166,7 +94,11 @@ class SpeechModel:
     lle_reg : float
         Regularizer of the barycentric weights, relative to the local Gram trace.
     lle_blend : float
-        0 = no projection, 1 = the projection only.
+        0 = no projection, 1 = the projection only (with ``lle_auto``: the most an input gets).
+    lle_auto : bool
+        Blend each input as much as its voice differs from the database's: its median nearest-feature
+        distance over ``nn_scale_`` (:func:`sketchsynth.speech.lle.mismatch_blend`); False: always
+        ``lle_blend``.
     cmvn : bool
         Subtract each recording's (each input's) mean log-mel spectrum first (removes channel and
         loudness differences between takes).
@@ -184,14 +116,18 @@ class SpeechModel:
         Their database rows.
     mouth_mean_ : np.ndarray, shape (37, 2), float32
         Mean normalized SPEECH_POINTS of the training frames (what a speech target's gain expands from).
+    nn_scale_ : float
+        Median distance (leading LLE_SEARCH_DIMS dimensions) from a training frame to the nearest bank
+        frame of another recording: how close the speaker's own unseen speech lies to the bank
+        (:func:`sketchsynth.speech.lle.own_nn_scale`).
     regressor_ : object
     fit_seconds_ : float
     """
 
     def __init__(self, regressor: str = "ridge+knn", regressor_params: dict | None = None, delay_ms: float = 480.0,
                  past_ms: float = 320.0, step_ms: float = 40.0, n_components: int = 400, lle_neighbors: int = 10,
-                 lle_reg: float = 1e-3, lle_blend: float = 0.5, cmvn: bool = False,
-                 long_ms: float = 0.0):
+                 lle_reg: float = 1e-3, lle_blend: float = 1.0, cmvn: bool = False,
+                 long_ms: float = 0.0, lle_auto: bool = True):
         self.regressor = regressor
         self.regressor_params = regressor_params
         self.delay_ms = delay_ms
@@ -201,6 +137,7 @@ class SpeechModel:
         self.lle_neighbors = lle_neighbors
         self.lle_reg = lle_reg
         self.lle_blend = lle_blend
+        self.lle_auto = lle_auto
         self.cmvn = cmvn
         self.long_ms = long_ms
 
@@ -208,6 +145,7 @@ class SpeechModel:
         return {"regressor": self.regressor, "regressor_params": self.regressor_params, "delay_ms": self.delay_ms,
                 "past_ms": self.past_ms, "step_ms": self.step_ms, "n_components": self.n_components,
                 "lle_neighbors": self.lle_neighbors, "lle_reg": self.lle_reg, "lle_blend": self.lle_blend,
+                "lle_auto": self.lle_auto,
                 "cmvn": self.cmvn, "long_ms": self.long_ms}
 
     def __repr__(self):
@@ -229,6 +167,8 @@ class SpeechModel:
             raise ParameterError(f"--lle-neighbors must be a whole number >= 1, got {self.lle_neighbors}")
         if not 0 <= self.lle_blend <= 1:
             raise ParameterError(f"--lle-blend must be within 0-1, got {self.lle_blend}")
+        if not isinstance(self.lle_auto, (bool, np.bool_)):
+            raise ParameterError(f"lle_auto must be true or false, got {self.lle_auto!r}")
         if int(self.n_components) != self.n_components or self.n_components < 1:
             raise ParameterError(f"n_components must be a whole number >= 1, got {self.n_components}")
         regressor_class(self.regressor)
@@ -268,9 +208,9 @@ class SpeechModel:
         from .layout import SPEECH_POINTS
 
         audio = require_audio(db)
-        names = db.frames_["recording"].astype(str).to_numpy()
-        times = db.frames_["time_s"].to_numpy()
-        usable = db.frames_["usable"].to_numpy()
+        names = db.table_["recording"]
+        times = db.table_["time_s"]
+        usable = db.table_["usable"]
         firsts = {r["name"]: (int(r["first_row"]), int(r["n_frames"])) for r in db.recordings_}
         Xs, rows = [], []
         for e in audio.recordings():
@@ -309,15 +249,25 @@ class SpeechModel:
         self.regressor_ = regressor_class(self.regressor)(**(self.regressor_params or {})).fit(Z, Y)
         self.mouth_mean_ = Y.astype(np.float64).mean(axis=0).astype(np.float32)
         self.bank_, self.bank_rows_ = Z, rows.astype(np.int64)
+        from .speech.lle import own_nn_scale
+
+        self.nn_scale_ = own_nn_scale(Z[:, :LLE_SEARCH_DIMS], np.asarray(db.table_.codes)[rows],
+                                      np.asarray(db.table_["time_s"])[rows])
         self.n_train_ = int(len(rows))
         self.fit_seconds_ = time.perf_counter() - t0
         self.fit_cpu_seconds_ = time.process_time() - c0
         self._lle = None
         return self
 
-    def project(self, Z: np.ndarray) -> np.ndarray:
-        """LLE projection of reduced features onto the bank, blended by ``lle_blend`` (n, n_components)."""
-        if self.lle_blend <= 0:
+    def project(self, Z: np.ndarray, info: dict | None = None) -> np.ndarray:
+        """LLE projection of reduced features onto the bank, blended by ``lle_blend`` (n, n_components).
+
+        With ``lle_auto`` (and a model that knows ``nn_scale_``) the blend is ``lle_blend`` times
+        :func:`~sketchsynth.speech.lle.mismatch_blend` of the input's voice-distance ratio; ``info``
+        receives ``{"blend": used, "voice_distance_ratio": ratio}``."""
+        info = {} if info is None else info
+        info["blend"], info["voice_distance_ratio"] = 0.0, None
+        if self.lle_blend <= 0 or not len(Z):
             return Z
         import faiss
 
@@ -329,26 +279,63 @@ class SpeechModel:
         if getattr(self, "_lle", None) is None:
             self._lle = faiss.IndexFlatL2(d)
             self._lle.add(np.ascontiguousarray(self.bank_[:, :d], dtype=np.float32))
+        from .speech.lle import mismatch_blend
+
         k = min(int(self.lle_neighbors), len(self.bank_))
-        out = np.empty_like(Z)
+        near, nbs = [], []
         for a in range(0, len(Z), 4096):
+            dist, nb = self._lle.search(np.ascontiguousarray(Z[a:a + 4096, :d]), k)
+            near.append(np.sqrt(np.maximum(dist[:, 0], 0)))
+            nbs.append(nb)
+        blend = float(self.lle_blend)
+        scale = getattr(self, "nn_scale_", None)
+        if self.lle_auto and scale:
+            ratio = float(np.median(np.concatenate(near))) / float(scale)
+            blend *= mismatch_blend(ratio)
+            info["voice_distance_ratio"] = ratio
+        info["blend"] = blend
+        if blend <= 0:
+            return Z
+        out = np.empty_like(Z)
+        for i, a in enumerate(range(0, len(Z), 4096)):
             z = Z[a:a + 4096]
-            _, nb = self._lle.search(np.ascontiguousarray(z[:, :d]), k)
-            nbz = np.asarray(self.bank_[nb], np.float64)
+            nbz = np.asarray(self.bank_[nbs[i]], np.float64)
             w = barycentric_weights(z, nbz, float(self.lle_reg))
-            out[a:a + 4096] = self.lle_blend * np.einsum("nk,nkd->nd", w, nbz) + (1 - self.lle_blend) * z
+            out[a:a + 4096] = blend * np.einsum("nk,nkd->nd", w, nbz) + (1 - blend) * z
         return out
 
-    def predict(self, X: np.ndarray, timings: dict | None = None) -> np.ndarray:
-        """Context windows (n, n_features) -> normalized SPEECH_POINTS (n, 37, 2), float32."""
+    def predict(self, X: np.ndarray, timings: dict | None = None, reduced: np.ndarray | None = None) -> np.ndarray:
+        """Context windows (n, n_features) -> normalized SPEECH_POINTS (n, 37, 2), float32.
+
+        ``reduced``: :meth:`reduce` of ``X`` when already computed."""
         t = {} if timings is None else timings
         t0 = time.perf_counter()
-        Z = self.project(self.reduce(X))
+        lle = {}
+        Z = self.project(self.reduce(X) if reduced is None else reduced, lle)
         t1 = time.perf_counter()
+        t["lle"] = lle
         Y = np.asarray(self.regressor_.predict(Z), np.float32)
         t["projection_s"] = t1 - t0
         t["regression_s"] = time.perf_counter() - t1
         return Y
+
+    def audio_term(self, db, reduced: np.ndarray, beta: float):
+        """The audio term of a speech target: an input's :meth:`reduce` features (T, n_components) against
+        the database frames' own, on the leading :data:`AUDIO_TERM_DIMS` dimensions (a FeatureTerm)."""
+        from .feature_term import FeatureTerm
+
+        d = min(AUDIO_TERM_DIMS, self.bank_.shape[1])
+        cache = getattr(self, "_term", None)
+        if cache is None or cache[0] != (d, len(db.normalized_)):
+            pos = np.full(len(db.normalized_), -1, np.int64)
+            rows = np.asarray(self.bank_rows_, np.int64)
+            if len(rows) and rows.max() >= len(pos):
+                raise DatabaseError("the speech model was fitted on another database (its frames are not all "
+                                    "here); refit it with: sketchsynth fit-speech --db DIR", getattr(db, "path_", None))
+            pos[rows] = np.arange(len(rows))
+            cache = self._term = ((d, len(db.normalized_)), np.ascontiguousarray(self.bank_[:, :d], np.float32), pos)
+        return FeatureTerm(np.ascontiguousarray(np.asarray(reduced)[:, :d], np.float32), cache[1], cache[2],
+                           float(beta))
 
     # ------------------------------------------------------------------ disk
     def save(self, path) -> Path:
@@ -362,7 +349,8 @@ class SpeechModel:
                 "n_train": self.n_train_}
         with open(path, "wb") as fh:
             write_npz(fh, meta=np.array(json.dumps(meta)), x_mean=self.x_mean_, x_scale=self.x_scale_,
-                      proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, mouth_mean=self.mouth_mean_, **reg)
+                      proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, mouth_mean=self.mouth_mean_,
+                      nn_scale=np.float64(getattr(self, "nn_scale_", None) or np.nan), **reg)
             fh.flush()
             os.fsync(fh.fileno())
         return Path(path)
@@ -381,6 +369,8 @@ class SpeechModel:
             m.x_mean_, m.x_scale_, m.proj_ = arrays["x_mean"], arrays["x_scale"], arrays["proj"]
             m.bank_, m.bank_rows_ = arrays["bank"], arrays["bank_rows"]
             m.mouth_mean_ = arrays.get("mouth_mean")     # absent from older model files: see mean_mouth()
+            scale = float(arrays["nn_scale"]) if "nn_scale" in arrays else float("nan")
+            m.nn_scale_ = scale if np.isfinite(scale) and scale > 0 else None  # older files: a fixed blend
             m.n_train_, m.fit_seconds_ = int(meta["n_train"]), float(meta.get("fit_seconds", "nan"))
             reg = {k[4:]: v for k, v in arrays.items() if k.startswith("reg_")}
             m.regressor_ = _regressor_from_arrays(regressor_class(m.regressor), meta["regressor_params_fitted"],
@@ -402,7 +392,9 @@ class SpeechModel:
 
     def describe(self) -> str:
         return (f"{self.regressor} regressor on {self.n_train_} frames, context -{self.past_ms:g}..+{self.delay_ms:g}"
-                f" ms, {self.proj_.shape[1]} PCA dims, LLE K={self.lle_neighbors} blend {self.lle_blend:g}")
+                f" ms, {self.proj_.shape[1]} PCA dims, LLE K={self.lle_neighbors} blend "
+                + (f"by voice (0-{self.lle_blend:g})" if self.lle_auto and getattr(self, "nn_scale_", None)
+                   else f"{self.lle_blend:g}"))
 
 
 # ---------------------------------------------------------------------- the model in a database folder

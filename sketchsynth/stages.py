@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .defaults import DEFAULT_AUDIO_WEIGHT as AUDIO_WEIGHT
 from .errors import InputError, ParameterError
 from .pipeline import Pipeline, Target, Stage
 
@@ -72,6 +73,8 @@ class AudioFeatures:
     fps: float
     audio: Audio
     timings: dict = field(default_factory=dict)
+    reduced: np.ndarray | None = None
+    """The speech model's PCA features of ``X``, shape (T, n_components), once computed."""
 
 
 def db_fps(db) -> float:
@@ -170,6 +173,9 @@ class SpeechTarget(Stage):
 
     name, input_kind, output_kind = "speech-target", "audio_features", "target"
 
+    def __init__(self, audio_weight: float | None = None):
+        self.audio_weight = audio_weight
+
     def fit(self, db):
         from .speech_model import require_model
 
@@ -178,15 +184,17 @@ class SpeechTarget(Stage):
 
     def predict(self, feats: AudioFeatures) -> np.ndarray:
         """(T, 37, 2) normalized SPEECH_POINTS; records projection/regression timings in ``feats.timings``."""
-        return self.model_.predict(feats.X, feats.timings)
+        if feats.reduced is None:
+            feats.reduced = self.model_.reduce(feats.X)
+        return self.model_.predict(feats.X, feats.timings, reduced=feats.reduced)
 
     def transform(self, feats: AudioFeatures) -> Target:
-        return speech_target(self.db_, self.predict(feats), feats)
+        return speech_target(self.db_, self.predict(feats), feats, audio_weight=self.audio_weight)
 
 
 def speech_target(db, pred: np.ndarray, feats: AudioFeatures, jaw_weight: float | None = None,
                   inner_lip_weight: float | None = None, corner_weight: float | None = None,
-                  gain: float | None = None) -> Target:
+                  gain: float | None = None, audio_weight: float | None = None) -> Target:
     """A Target from predicted SPEECH_POINTS (T, 37, 2): weight on those points only.
 
     Parameters
@@ -198,6 +206,10 @@ def speech_target(db, pred: np.ndarray, feats: AudioFeatures, jaw_weight: float 
     gain : float, optional
         Expansion of the prediction away from the speech model's mean mouth (default :data:`TARGET_GAIN`;
         1 = the prediction as it is). ``extra["prediction"]`` keeps the prediction itself.
+    audio_weight : float, optional
+        Relative weight of the audio term (default :data:`AUDIO_WEIGHT`; 0 = none): the distance between
+        the input's and each database frame's audio features (the speech model's leading PCA dimensions)
+        joins the target cost (:mod:`sketchsynth.feature_term`; 1 makes its median equal the mouth term's).
     """
     from .layout import GROUPS, INNER_LIPS, LIP_CORNERS, N_POINTS, SPEECH_POINTS
 
@@ -218,10 +230,20 @@ def speech_target(db, pred: np.ndarray, feats: AudioFeatures, jaw_weight: float 
     weights[:, GROUPS["jaw"]] *= JAW_WEIGHT if jaw_weight is None else jaw_weight
     weights[:, INNER_LIPS] *= INNER_LIP_WEIGHT if inner_lip_weight is None else inner_lip_weight
     weights[:, list(LIP_CORNERS)] *= CORNER_WEIGHT if corner_weight is None else corner_weight
+    beta = AUDIO_WEIGHT if audio_weight is None else float(audio_weight)
+    term = None
+    if beta != 0:
+        from .speech_model import require_model
+
+        model = require_model(db)
+        if feats.reduced is None:
+            feats.reduced = model.reduce(feats.X)
+        term = model.audio_term(db, feats.reduced, beta)
     a = feats.audio
     return Target(points, weights, np.ones(T, bool), np.full(T, "", object), None, np.arange(T, dtype=np.int64),
-                  feats.time_s, feats.fps, audio_features=None, audio=a.path, name=a.name,
-                  extra={"prediction": pred, "timings": dict(feats.timings)})
+                  feats.time_s, feats.fps, features=term, audio=a.path, name=a.name,
+                  extra={"prediction": pred, "audio_weight": beta, "lle": feats.timings.get("lle"),
+                         "timings": {k: v for k, v in feats.timings.items() if isinstance(v, (int, float))}})
 
 
 # ---------------------------------------------------------------------- selection
@@ -260,13 +282,24 @@ def select(db, target: Target, decoder=None, metric="sum", k=None, search="auto"
     t0 = time.perf_counter()
     info = {}
     cand, cost = candidates(db, target.points, target.usable, target.weights, k, metric, ivf=ivf, info=info)
-    t1 = time.perf_counter()
     usable = target.usable & (cand[:, 0] >= 0)
     rows = np.where(usable, cand[:, 0], -1).astype(np.int64)
     best = np.where(usable, cost[:, 0], np.nan)
     if exhaustive and usable.any():
         u = np.flatnonzero(usable)
         rows[u], best[u] = exhaustive_search(db, target.points[u], target.weights[u], rows[u], best[u], metric)
+    term = target.features if target.features is not None and target.features.beta > 0 else None
+    if term is not None:
+        from .feature_term import rerank_with
+
+        u = np.flatnonzero(usable)
+        term.scaled(u, cand[u, 0], cost[u, 0])
+        cand[u], cost[u] = rerank_with(term, cand[u], cost[u], u)
+        if exhaustive:  # the keypoint minimum, costed as the lattice costs it
+            best[u] += term.weight * term.distances(u, rows[u][:, None])[:, 0]
+        else:
+            rows[u], best[u] = cand[u, 0], cost[u, 0]
+    t1 = time.perf_counter()
     if usable.sum() < 2:
         raise InputError(f"the input has {int(usable.sum())} usable frame(s); synthesis needs at least 2",
                          target.audio)
@@ -280,7 +313,7 @@ def select(db, target: Target, decoder=None, metric="sum", k=None, search="auto"
                       search_info={n: v for n, v in info.items() if n != "index_s"})
     if "index_s" in info:
         res.timings["ivf_index_s"] = info["index_s"]
-    d = decoder.decode(db, res, frames=target.frames)
+    d = decoder.decode(db, res, frames=target.frames, features=term)
     res.frame_rows, res.frame_cost = res.rows, res.target_cost
     res.rows, res.target_cost = d.rows, d.target_cost
     res.join_cost, res.is_jump, res.decoding = d.join_cost, d.is_jump, d
@@ -299,6 +332,11 @@ def select(db, target: Target, decoder=None, metric="sum", k=None, search="auto"
     matched = matched_in_input_coords(db, res, seam_blend=seam_blend)
     params = {**d.params, "seam_blend": int(seam_blend), "input_filter": target.extra.get("input_filter", "none"),
               "total_cost": d.total_cost}
+    if "audio_weight" in target.extra:
+        params["audio_weight"] = target.extra["audio_weight"]
+        params["audio_weight_abs"] = term.weight if term is not None else 0.0
+    if target.extra.get("lle") is not None:
+        params["lle"] = target.extra["lle"]
     return Synthesis(track, res, matched, stats, per_frame, params, time.perf_counter() - t0)
 
 
@@ -340,6 +378,7 @@ class Writer(Stage):
         self.protect = list(protect)
         self.audio, self.sketch_video, self.progress = audio, sketch_video, progress
         self.summary_extra = summary_extra or {}
+        self.folder = None  # a results.OutputFolder the caller opened early, or None
 
     def transform(self, syn):
         from .synthesis import write_synthesis
@@ -355,7 +394,8 @@ class Writer(Stage):
         write_synthesis(self.out, self.db_, syn, force=self.force, plot_frames=self.plot_frames,
                         sketch_layout=self.sketch_layout, audio=audio, sketch_video=sketch_video,
                         progress=self.progress, summary_extra=extra, protect=self.protect,
-                        frames_mode=self.frames_mode, background=self.background, blend=self.blend)
+                        frames_mode=self.frames_mode, background=self.background, blend=self.blend,
+                        folder=self.folder)
         return syn
 
 
@@ -365,6 +405,6 @@ def keypoint_pipeline(source: KeypointSource, selector: Selector, writer: Writer
     return Pipeline(stages)
 
 
-def audio_pipeline(selector: Selector, writer: Writer | None = None) -> Pipeline:
-    stages = [AudioSource(), SpeechFeatures(), SpeechTarget(), selector] + ([writer] if writer else [])
+def audio_pipeline(selector: Selector, writer: Writer | None = None, audio_weight: float | None = None) -> Pipeline:
+    stages = [AudioSource(), SpeechFeatures(), SpeechTarget(audio_weight), selector] + ([writer] if writer else [])
     return Pipeline(stages)

@@ -96,7 +96,8 @@ def synthesize(db, track, metric: str = "sum", k: int | None = None, exhaustive:
 def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=None,
                     sketch_layout: str = "side-by-side", audio=None, sketch_video: bool = False,
                     progress: bool = False, summary_extra: dict | None = None, protect=(),
-                    frames_mode: str | None = None, background: str = "auto", blend: str = "feather") -> dict:
+                    frames_mode: str | None = None, background: str = "auto", blend: str = "feather",
+                    folder=None) -> dict:
     """Write a synthesis's output folder atomically (see :mod:`sketchsynth.results`).
 
     Parameters
@@ -123,6 +124,8 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
     frames_mode, background, blend :
         How ``frames.mp4`` shows the recorded frames (see
         :class:`sketchsynth.video_out.MatchVideoWriter`); default composite.
+    folder : sketchsynth.results.OutputFolder, optional
+        Write into this folder, already opened by the caller.
 
     Returns
     -------
@@ -150,7 +153,7 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
                                       extra_columns={"join_cost": result.join_cost, "is_jump": result.is_jump},
                                       summary_extra={"smoothing": smoothing, **(summary_extra or {})},
                                       matched_kp=syn.matched_kp, write_files=videos,
-                                      protect=[*protect, (audio, "the --audio file")])
+                                      protect=[*protect, (audio, "the --audio file")], folder=folder)
     syn.videos = videos
     return syn.summary
 
@@ -188,6 +191,13 @@ def describe(db, syn: Synthesis, out) -> list[str]:
     elif cost is not None:
         lines.append(f"Per-frame match (--smooth 0): {st['frames']} frames, {st['jumps_per_s']:.2f} jumps/s, "
                      f"mean run {st['mean_run_frames']:.1f} frames, mean target cost {cost:.4g}.")
+    lle = p.get("lle")
+    if lle:
+        r = lle.get("voice_distance_ratio")
+        voice = "" if r is None else (f"; voice distance {r:.2f}x the database's own: " +
+                                      ("its speaker" if lle["blend"] == 0 else "another voice"))
+        lines.append(f"Speech: LLE projection onto the database's features, blend {lle['blend']:.2f}{voice}; audio "
+                     f"term weight {p.get('audio_weight', 0):g}.")
     lines.append(f"Wrote {out}/selection.csv, {out}/matched/ (OpenPose JSON) and "
                  f"{', '.join(os.path.join(str(out), p) for p in s['plots'])}")
     if syn.videos is not None:

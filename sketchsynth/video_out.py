@@ -104,7 +104,7 @@ def resample_selection(db, rows: np.ndarray, input_times: np.ndarray, out_times:
     ok = r >= 0
     if not ok.any():
         return out
-    db_times = db.frames_["time_s"].to_numpy(dtype=np.float64)
+    db_times = np.asarray(db.table_["time_s"], np.float64)
     bounds = _recording_bounds(db)
     first, last = bounds[r[ok], 0], bounds[r[ok], 1]
     want = db_times[r[ok]] + (t_out[ok] - t_in[idx[ok]])
@@ -117,8 +117,7 @@ def resample_selection(db, rows: np.ndarray, input_times: np.ndarray, out_times:
 
 def _recording_bounds(db) -> np.ndarray:
     """(first row, end row) of every row's recording, shape (n_frames, 2)."""
-    codes = db.frames_["recording"].cat.codes.to_numpy() if hasattr(db.frames_["recording"], "cat") else \
-        np.unique(db.frames_["recording"].to_numpy(), return_inverse=True)[1]
+    codes = db.table_.codes
     change = np.flatnonzero(np.diff(codes) != 0) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [len(codes)]])
@@ -285,8 +284,8 @@ def fetch_db_frames(db, rows: np.ndarray, budget: int = FRAME_MEMORY_BUDGET) -> 
 
     rows = np.unique(np.asarray(rows, dtype=np.int64))
     rows = rows[rows >= 0]
-    rec = db.frames_["recording"].astype(str).to_numpy()
-    times = db.frames_["time_s"].to_numpy(dtype=np.float64)
+    rec = db.table_["recording"]
+    times = np.asarray(db.table_["time_s"], np.float64)
     videos = _db_videos(db)
     sizes = {r["name"]: r.get("extra", {}) for r in db.recordings_}
     need = sum(int(sizes.get(rec[r], {}).get("width", 640)) * int(sizes.get(rec[r], {}).get("height", 480)) * 3
@@ -351,7 +350,7 @@ def db_frame_images(db, rows_out: np.ndarray, input_matrices: np.ndarray, size: 
 
 def db_frame_sizes(db) -> np.ndarray:
     """(width, height) of every database row's recording video, shape (n_frames, 2), int64 (0: unknown)."""
-    rec = db.frames_["recording"].astype(str).to_numpy()
+    rec = db.table_["recording"]
     size = {r["name"]: (int((r.get("extra") or {}).get("width") or 0), int((r.get("extra") or {}).get("height") or 0))
             for r in db.recordings_}
     names, inv = np.unique(rec, return_inverse=True)
@@ -480,7 +479,7 @@ class MatchVideoWriter:
         else:
             missing = [r["name"] for r in self.db.recordings_ if r.get("video") and not os.path.isfile(r["video"])]
             rows_out = resample_selection(self.db, rows, tr.time_s, out_times)
-            used = set(self.db.frames_["recording"].astype(str).to_numpy()[rows_out[rows_out >= 0]])
+            used = set(self.db.table_["recording"][rows_out[rows_out >= 0]])
             gone = sorted(used & set(missing))
             if gone:
                 report["skipped"]["frames.mp4"] = (f"recorded video of {', '.join(gone[:3])} not found "
@@ -537,7 +536,7 @@ class MatchVideoWriter:
             if pick is None:
                 return db_frame_images(db, rows_out, mats, size, matched, index), {"frames_mode_fallback": "warp"}
             wanted = np.concatenate([rows_out, prev, pick["rows"]])
-            info["background"] = {"take": pick["recording"], "first_frame": int(db.frames_["frame"].iloc[
+            info["background"] = {"take": pick["recording"], "first_frame": int(db.table_["frame"][
                 pick["rows"][0]]), "fit": pick["cost"]}
         frames, _ = fetch_db_frames(db, wanted)
         if bg is None:

@@ -183,6 +183,21 @@ def test_bad_option_values(runner, example_db, tmp_path, args, fragment):
     assert not out.exists()
 
 
+def test_a_match_failing_after_its_output_was_opened_leaves_nothing(runner, example_db, tmp_path):
+    """match opens its output folder (and creates matched/'s files) while it matches: a failure after that
+    (here a plot frame outside the input, found when writing) leaves no folder, no temporary sibling, no lock
+    held, and an earlier output it was to replace as it was."""
+    inp = str(EXAMPLES / "inputs" / "henan_03001-03300")
+    out = tmp_path / "o"
+    ok(runner.invoke(cli, ["match", inp, "--db", str(example_db), "--out", str(out)]))
+    before = {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")}
+    one_line_error(runner.invoke(cli, ["match", inp, "--db", str(example_db), "--out", str(out), "--force",
+                                       "--plot-frame", "5000"]), "--plot-frame 5000 is outside")
+    assert {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".o.lock") == ["o"]
+    ok(runner.invoke(cli, ["match", inp, "--db", str(example_db), "--out", str(out), "--force"]))  # lock free
+
+
 def test_bad_build_options(runner, fadg0_dir, tmp_path):
     rec = _rec(fadg0_dir, tmp_path)
     one_line_error(runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "d"), "--anchors", "35,40"]),

@@ -10,6 +10,7 @@ import pytest
 from sketchsynth import _kernels
 from sketchsynth.decode import ViterbiDecoder, _viterbi_reference, blend_seams, path_joins, path_stats, usable_links
 from sketchsynth.errors import ParameterError
+from sketchsynth.feature_term import FeatureTerm, no_feature_args, rerank_with
 from sketchsynth.layout import default_weights, point_order_lips_first
 
 JOIN_MODES = [_kernels.JOIN_SUCCESSOR, _kernels.JOIN_METHOD]
@@ -44,11 +45,13 @@ def _top_k(db, queries, qweights, K, metric):
     return order.astype(np.int64), np.take_along_axis(cost, order, 1)
 
 
-def _run(fn, db, succ, prev, top, top_cost, queries, qweights, w, seg, full, lam, jc, join, metric, n_succ, beam):
+def _run(fn, db, succ, prev, top, top_cost, queries, qweights, w, seg, full, lam, jc, join, metric, n_succ, beam,
+         fargs=None):
+    fargs = no_feature_args(len(top), len(db)) if fargs is None else fargs
     if fn is _kernels.viterbi_lattice:
         return fn(db, succ, prev, top, top_cost, queries, qweights, w, point_order_lips_first(w), seg, full,
-                  lam, jc, join, metric, n_succ, beam)
-    return fn(db, succ, prev, top, top_cost, queries, qweights, w, seg, lam, jc, join, metric, n_succ, beam)
+                  lam, jc, join, metric, n_succ, beam, *fargs)
+    return fn(db, succ, prev, top, top_cost, queries, qweights, w, seg, lam, jc, join, metric, n_succ, beam, *fargs)
 
 
 def _join(db, succ, w, a, b, jc, join, metric):
@@ -87,6 +90,67 @@ def test_kernel_matches_reference_on_random_lattices(seed, join):
             np.testing.assert_array_equal(g, r, err_msg=name)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_kernel_matches_reference_with_a_feature_term(seed):
+    """An extra per-(frame, row) term, as a speech target's audio term: the kernel adds it to the recorded
+    successors it puts in the lattice exactly as the reference does."""
+    rng = np.random.default_rng(50 + seed)
+    T, K = int(rng.integers(5, 40)), int(rng.integers(2, 7))
+    metric = METRICS[seed % 2]
+    db, succ, prev, w, q, qw, full = _random_lattice(rng, T, K)
+    qw[:, :17] = 0.0  # a partial target (no jaw), so no triangle-inequality shortcut applies
+    full[:] = False
+    D = 5
+    bank = rng.normal(size=(len(db) - 3, D)).astype(np.float32)
+    pos = np.arange(len(db), dtype=np.int64)
+    pos[-3:] = -1  # three frames without features
+    term = FeatureTerm(rng.normal(size=(T, D)).astype(np.float32), bank, pos, beta=1.0)
+    top, top_cost = _top_k(db, q, qw, 3 * K, metric)
+    t = np.arange(T)
+    term.scaled(t, top[:, 0], top_cost[:, 0])
+    assert term.weight > 0 and term.missing > 0
+    top, top_cost = rerank_with(term, top, top_cost, t)
+    top, top_cost = np.ascontiguousarray(top[:, :K]), np.ascontiguousarray(top_cost[:, :K])
+    seg = np.zeros(T, bool)
+    seg[0] = True
+    args = (db, succ, prev, top, top_cost, q, qw, w, seg, full, [0.3, 1.0, 4.0][seed % 3], 5.0, JOIN_MODES[seed % 2],
+            metric, K, np.inf)
+    got = _run(_kernels.viterbi_lattice, *args, fargs=term.kernel_args(t))
+    want = _run(_viterbi_reference, *args, fargs=term.kernel_args(t))
+    for name, g, r in zip(["rows", "target", "score", "back", "width", "path"], got, want):
+        if name in ("target", "score"):
+            np.testing.assert_allclose(g, r, rtol=1e-9, err_msg=name)
+        else:
+            np.testing.assert_array_equal(g, r, err_msg=name)
+    # every state's target cost is its keypoint cost plus the term
+    rows, target, width = got[0], got[1], got[4]
+    for i in range(T):
+        r = rows[i, :width[i]]
+        kp = _top_k_cost(db, q[i:i + 1], qw[i:i + 1], r[None], metric)[0]
+        np.testing.assert_allclose(target[i, :width[i]], kp + term.weight * term.distances(np.full(1, i), r[None])[0],
+                                   rtol=1e-9)
+
+
+def test_feature_term_rerank_and_scale():
+    rng = np.random.default_rng(3)
+    bank = rng.normal(size=(10, 4)).astype(np.float32)
+    pos = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, -1], np.int64)
+    q = bank[[2, 7]].copy()
+    term = FeatureTerm(q, bank, pos, beta=2.0)
+    cand = np.array([[0, 2, 9, -1], [7, 1, 3, -1]], np.int64)
+    cost = np.array([[1.0, 1.1, 1.2, np.inf], [1.0, 1.0, 1.0, np.inf]])
+    term.scaled(np.arange(2), cand[:, 0], cost[:, 0])
+    d0 = float(((q[0] - bank[0]) ** 2).sum())
+    assert term.missing == pytest.approx(np.median([d0, 0.0]), rel=1e-6)
+    assert term.weight == pytest.approx(2.0 * 1.0 / term.missing, rel=1e-6)
+    c2, k2 = rerank_with(term, cand, cost, np.arange(2))
+    assert c2[0, 0] == 2 and c2[1, 0] == 7  # their own features: distance 0
+    assert c2[0, -1] == -1 and np.isinf(k2[0, -1])
+    assert k2[0, list(c2[0]).index(9)] == pytest.approx(1.2 + term.weight * term.missing)
+    with pytest.raises(ParameterError):
+        FeatureTerm(q, bank, pos, beta=-1.0)
+
+
 def test_stable_argsort_is_numpys():
     rng = np.random.default_rng(5)
     for n in [0, 1, 2, 15, 16, 17, 31, 33, 64, 100, 257, 1000]:
@@ -113,7 +177,7 @@ def test_viterbi_finds_the_brute_force_optimum(seed):
     lam, jc = [0.5, 2.0][seed % 2], [0.0, 20.0][(seed // 4) % 2]
     rows, target, score, _, width, path = _kernels.viterbi_lattice(
         db, succ, prev, top, top_cost, q, qw, w, point_order_lips_first(w), seg, full, lam, jc, join, metric, 3,
-        np.inf)
+        np.inf, *no_feature_args(T, len(db)))
     best = np.inf
     for states in itertools.product(*[range(width[t]) for t in range(T)]):
         r = [rows[t, s] for t, s in enumerate(states)]
@@ -141,7 +205,8 @@ def test_successors_join_the_lattice():
     seg = np.zeros(T, bool)
     seg[0] = True
     rows, _, score, _, width, _ = _kernels.viterbi_lattice(
-        db, succ, prev, top, top_cost, q, qw, w, point_order_lips_first(w), seg, full, 1.0, 0.0, 0, 0, K, np.inf)
+        db, succ, prev, top, top_cost, q, qw, w, point_order_lips_first(w), seg, full, 1.0, 0.0, 0, 0, K, np.inf,
+        *no_feature_args(T, len(db)))
     for t in range(1, T):
         col = set(rows[t, :width[t]].tolist())
         assert set(top[t].tolist()) <= col

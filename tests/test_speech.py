@@ -124,10 +124,13 @@ def test_match_speech_file_and_video_drive_audio(grid_db, grid, shared_data, tmp
     # a video whose sound drives (its face is ignored)
     vid = next((grid / "test").glob("*.mp4"))
     out2 = tmp_path / "out_vid"
-    r = _cli("match", vid, "--drive", "audio", "--db", grid_db, "--out", out2, "--smooth", "1")
+    r = _cli("match", vid, "--drive", "audio", "--db", grid_db, "--out", out2, "--smooth", "1", "--audio-weight", "0.5")
     assert r.exit_code == 0, r.output
     s = json.loads((out2 / "summary.json").read_text())
     assert s["frames"] == 75 and s["drive"] == "audio"
+    assert s["smoothing"]["audio_weight"] == 0.5 and s["smoothing"]["audio_weight_abs"] > 0
+    r = _cli("match", vid, "--drive", "audio", "--db", grid_db, "--out", tmp_path / "bad", "--audio-weight", "-1")
+    assert r.exit_code == 2 and "--audio-weight" in r.output and not (tmp_path / "bad").exists()
     assert len(list((out2 / "matched").glob("*.json"))) == 75
 
 
@@ -232,17 +235,96 @@ def test_speech_target_expands_the_prediction_from_the_mean_mouth(grid_db):
     pred = (mean + 0.01 * np.random.default_rng(0).normal(size=(20, *mean.shape))).astype(np.float32)
     feats = AudioFeatures(np.zeros((20, 1), np.float32), np.arange(20) / 25, 25.0,
                           Audio(np.zeros(1600, np.float32), 16000, "x.wav", "x"))
-    same, far = speech_target(db, pred, feats, gain=1), speech_target(db, pred, feats, gain=2)
+    same, far = speech_target(db, pred, feats, gain=1, audio_weight=0), speech_target(db, pred, feats, gain=2,
+                                                                                     audio_weight=0)
     assert np.array_equal(same.points[:, SPEECH_POINTS], pred)
     assert np.allclose(far.points[:, SPEECH_POINTS] - mean, 2 * (pred - mean), atol=1e-6)
     assert np.array_equal(far.extra["prediction"], pred)         # drawn as predicted
     corners = list(LIP_CORNERS)
     assert np.allclose(far.weights[:, corners], CORNER_WEIGHT * db.weights_[corners])
-    assert np.allclose(speech_target(db, pred, feats, corner_weight=1).weights[:, corners], db.weights_[corners])
+    assert np.allclose(speech_target(db, pred, feats, corner_weight=1, audio_weight=0).weights[:, corners],
+                       db.weights_[corners])
     others = np.setdiff1d(np.arange(db.weights_.shape[0]), SPEECH_POINTS)
     assert (far.weights[:, others] == 0).all()
     with pytest.raises(ParameterError, match="gain"):
-        speech_target(db, pred, feats, gain=0)
+        speech_target(db, pred, feats, gain=0, audio_weight=0)
+
+
+def test_lle_projection_follows_the_voice(grid_db, grid, shared_data, tmp_path):
+    """The model projects another voice onto the database's features and leaves its own speaker's alone:
+    held-out sentences of s1 stay below the ramp, another GRID speaker and another person's recording are
+    above it; a model saved and loaded keeps the rule, and --lle-fixed turns it off."""
+    from sketchsynth.database import FrameDatabase
+    from sketchsynth.io.audio import load_audio
+    from sketchsynth.speech.features import LogMel
+    from sketchsynth.speech.lle import MISMATCH_HI, MISMATCH_LO, mismatch_blend
+    from sketchsynth.speech_model import SpeechModel, require_model
+
+    assert mismatch_blend(1.0) == 0 and mismatch_blend(2.0) == 1 and mismatch_blend(float("nan")) == 1
+    assert mismatch_blend((MISMATCH_LO + MISMATCH_HI) / 2) == pytest.approx(0.5)
+    db = FrameDatabase.load(grid_db)
+    model = require_model(db)
+    assert model.lle_auto and model.nn_scale_ > 0
+    front = LogMel(**db.audio_.info["features"])
+
+    def projected(m, path):
+        y = load_audio(path, 16000)
+        X = m.context(front.transform(y), front.times_, np.arange(int(len(y) / 16000 * 25)) / 25)
+        info = {}
+        m.project(m.reduce(X), info)
+        return info
+
+    for p in sorted((grid / "test").glob("*.mp4")):
+        info = projected(model, p)
+        assert info["blend"] == 0 and info["voice_distance_ratio"] < MISMATCH_LO, (p.name, info)
+    for p in (shared_data / "videos" / "grid" / "sbia1a.mpg", shared_data / "audio" / "03Fsi1201.wav"):
+        info = projected(model, p)
+        assert info["blend"] == 1 and info["voice_distance_ratio"] > MISMATCH_HI, (p.name, info)
+    model.save(tmp_path / "m.npz")
+    again = SpeechModel.load(tmp_path / "m.npz")
+    assert again.nn_scale_ == pytest.approx(model.nn_scale_)
+    assert projected(again, shared_data / "audio" / "03Fsi1201.wav")["blend"] == 1
+    again.lle_auto, again.lle_blend = False, 0.3
+    assert projected(again, next((grid / "test").glob("*.mp4")))["blend"] == 0.3
+
+
+def test_audio_term_finds_the_frames_that_sounded_alike(grid_db, grid, shared_data):
+    """With a mouth target that says nothing (the mean mouth everywhere) and every frame a candidate, the
+    audio term alone leads the selection to the database sentence whose own sound drives it while it
+    speaks (its silences sound like every sentence's); without it, anywhere."""
+    from sketchsynth.database import FrameDatabase
+    from sketchsynth.decode import ViterbiDecoder
+    from sketchsynth.errors import ParameterError
+    from sketchsynth.io.audio import load_audio
+    from sketchsynth.speech.features import LogMel
+    from sketchsynth.speech_model import require_model
+    from sketchsynth.stages import Audio, AudioFeatures, select, speech_target
+
+    db = FrameDatabase.load(grid_db)
+    model = require_model(db)
+    name = sorted(p.stem for p in (grid / "train").glob("*.mp4"))[5]
+    y = load_audio(grid / "train" / f"{name}.mp4", 16000)
+    front = LogMel(**db.audio_.info["features"])
+    times = np.arange(75) / 25.0
+    X = model.context(front.transform(y), front.times_, times)
+    feats = AudioFeatures(X, times, 25.0, Audio(y, 16000, name, name))
+    flat = np.repeat(model.mean_mouth(db)[None], 75, 0)
+    own = np.asarray(db.table_["recording"]) == name
+    words = np.zeros(75, bool)
+    for line in (shared_data / "grid_s1" / "align" / f"{name}.align").read_text().splitlines():
+        a, b, w = line.split()
+        if w != "sil":
+            words[int(a) // 1000:int(b) // 1000] = True
+    picked = {}
+    for beta in (0.0, 50.0):
+        target = speech_target(db, flat, feats, gain=1, audio_weight=beta)
+        assert (target.features is None) == (beta == 0)
+        syn = select(db, target, ViterbiDecoder(smooth=0.6), k=db.n_usable_)
+        picked[beta] = own[syn.result.rows[words]].mean()
+        assert syn.params["audio_weight"] == beta
+    assert picked[50.0] > 0.9 and picked[0.0] < 0.3, picked
+    with pytest.raises(ParameterError):
+        speech_target(db, flat, feats, audio_weight=-1)
 
 
 STAGE_MODULE = '''

@@ -326,8 +326,11 @@ class _FakeDB:
 
     def __init__(self, recs):
         rows = [(name, i, i / fps) for name, n, fps in recs for i in range(n)]
-        self.frames_ = pd.DataFrame(rows, columns=["recording", "frame", "time_s"])
-        self.frames_["recording"] = self.frames_["recording"].astype("category")
+        from sketchsynth.frame_table import FrameTable
+
+        df = pd.DataFrame(rows, columns=["recording", "frame", "time_s"])
+        df["recording"] = df["recording"].astype("category")
+        self.table_ = FrameTable.from_pandas(df)
 
 
 def test_resample_selection_same_rate_is_the_selection():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .options import (force_option, fps_option, metric_option, parse_points, person_option, resolve_smooth,
-                      search_options, smoothing_options)
+from .options import (audio_weight_option, check_audio_weight, force_option, fps_option, metric_option,
+                      parse_points, person_option, resolve_smooth, search_options, smoothing_options)
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -54,10 +54,11 @@ def _floats(text: str, what: str) -> list[float]:
                    "model fitted on the training part; report opening/width r, lag, LMD, jumps (see the docs).")
 @click.option("--regressor", default=None, metavar="NAME", help="--drive audio: the speech model's regressor "
               "(ridge, knn, or registered); default build-db's.")
-@click.option("--delay-ms", type=float, default=None, help="--drive audio: the model's look-ahead (default 300).")
+@click.option("--delay-ms", type=float, default=None, help="--drive audio: the model's look-ahead (default 480).")
+@audio_weight_option
 def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost, beam, smooth_grid, filters,
             db_filter, seam_blend, metric, search, nprobe, mode, anchors, weights, fps, person, force, drive,
-            regressor, delay_ms):
+            regressor, delay_ms, audio_weight):
     """Build a database from part of RECORDINGS, synthesize the held-out rest, and report.
 
     Compares the per-frame match (λ=0) with Viterbi smoothing at several λ,
@@ -88,7 +89,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
 
     if drive == "audio":
         return _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps,
-                               person, force, regressor, delay_ms)
+                               person, force, regressor, delay_ms, check_audio_weight(audio_weight))
     ivf = None if nprobe is None else IVFSearch(nprobe=nprobe).check()
     smooth = resolve_smooth(smooth, "face")
     ViterbiDecoder(smooth=smooth, candidates=candidates, join=join, jump_cost=jump_cost, beam=beam).check()
@@ -119,7 +120,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
 
 
 def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps, person, force,
-                    regressor, delay_ms):
+                    regressor, delay_ms, audio_weight):
     import time
 
     from ..errors import InputError
@@ -145,6 +146,7 @@ def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode,
         tracks = load_tracks(discover(recordings), fps=fps, person=person, progress=True)
         report = evaluate_speech(tracks, list(holdout) or None, _floats(smooth_grid, "--smooth-grid"),
                                  default_smooth=smooth, model_params=model or None, db_params=db_params,
+                                 audio_weight=audio_weight,
                                  metric=metric, progress=click.echo)
         paths = write_report(out, report, force=force, title=str(recordings), protect=protect)
     click.echo(markdown_table(report))

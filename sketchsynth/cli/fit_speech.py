@@ -21,13 +21,16 @@ from .options import db_option
               help="PCA dimensions of the standardized audio context (the regressor's input).")
 @click.option("--lle-neighbors", type=int, default=10, show_default=True,
               help="Neighbours of the LLE projection onto the database's own features.")
-@click.option("--lle-blend", type=float, default=0.5, show_default=True,
-              help="LLE blend: 0 = no projection, 1 = the projection only.")
+@click.option("--lle-blend", type=float, default=1.0, show_default=True,
+              help="LLE blend: 0 = no projection, 1 = the projection only; with --lle-auto the most an input gets.")
+@click.option("--lle-auto/--lle-fixed", default=True, show_default=True,
+              help="Project each input as much as its voice differs from the database's (none for the "
+                   "database speaker's own voice), or always by --lle-blend.")
 @click.option("--lle-reg", type=float, default=1e-3, show_default=True,
               help="Regularizer of the LLE weights, relative to the local Gram matrix's trace.")
 @click.option("--alpha", type=float, default=None, help="Ridge penalty (ridge only; default the regressor's).")
 @click.option("--neighbors", type=int, default=None, help="Neighbours averaged (knn only; default the regressor's).")
-def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, lle_blend, lle_reg, alpha,
+def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, lle_blend, lle_auto, lle_reg, alpha,
             neighbors):
     """Fit the database's speech model again, with other settings, and store it in the database.
 
@@ -57,7 +60,7 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
         params["n_neighbors"] = neighbors
     model = SpeechModel(regressor=regressor, regressor_params=params or None, delay_ms=delay_ms, past_ms=past_ms,
                         n_components=n_components, lle_neighbors=lle_neighbors, lle_reg=lle_reg,
-                        lle_blend=lle_blend).check()
+                        lle_blend=lle_blend, lle_auto=lle_auto).check()
     t0 = time.perf_counter()
     with target_lock(db_path):
         db = FrameDatabase.load(db_path)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import click
 
-from .options import (check_expectations, db_option, expect_options, filter_option, force_option, fps_option,
-                      metric_option, person_option, resolve_smooth, search_options, smoothing_options,
-                      tracker_kwargs, video_options)
+from .options import (audio_weight_option, check_audio_weight, check_expectations, db_option, expect_options,
+                      filter_option, force_option, fps_option, metric_option, person_option, resolve_smooth,
+                      search_options, smoothing_options, tracker_kwargs, video_options)
 
 
 @click.command("match")
@@ -46,6 +47,7 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
               help="--frames composite: feathered alpha or Poisson (seamless clone) blending.")
 @click.option("--sketch-video", is_flag=True, help="Write sketch.mp4 for keypoint input too (silent without --audio).")
 @smoothing_options
+@audio_weight_option
 @click.option("--seam-blend", type=int, default=0, show_default=True, metavar="FRAMES",
               help="Blend each remaining jump away over this many frames in the written keypoints "
                    "(the selection does not change).")
@@ -59,7 +61,8 @@ from .options import (check_expectations, db_option, expect_options, filter_opti
                    "in place of the built-in stages spanning its input to its output kind. Repeatable.")
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
             video_opts, sketch_layout, audio, frames_mode, background, blend, sketch_video, smooth, candidates, join,
-            jump_cost, beam, seam_blend, track_filter, expect_weights, expect_normalization, drive, stage_names):
+            jump_cost, beam, audio_weight, seam_blend, track_filter, expect_weights, expect_normalization, drive,
+            stage_names):
     """Match INPUT against the database: the best database frame sequence for it.
 
     With --smooth 0 every input frame gets its nearest database frame on its
@@ -104,6 +107,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     if seam_blend < 0:
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
     ivf = None if nprobe is None else IVFSearch(nprobe=nprobe).check()
+    check_audio_weight(audio_weight)
     from ..speech_db import AUDIO_EXTENSIONS
 
     if drive == "auto":
@@ -134,7 +138,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         if os.path.isdir(input_path):
             raise ParameterError(f"--drive audio needs a sound file or a video, not the folder {input_path}")
         require_model(db)
-        pipe = audio_pipeline(selector, writer)
+        pipe = audio_pipeline(selector, writer, audio_weight=audio_weight)
     else:
         source = KeypointSource(fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
         pipe = keypoint_pipeline(source, selector, writer, track_filter=track_filter)
@@ -161,8 +165,15 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
                                       ).replace("/", "_"))
     writer.out = out
     check_target(out, force=force, protect=protect, kind="match", error=InputError)  # before the work
-    syn = x
-    for stage in rest:
-        syn = stage.transform(syn)
+    with contextlib.ExitStack() as stack:
+        if hasattr(x, "keypoints") and rest and rest[-1] is writer:
+            # open the output folder now: its matched/ files are created while the match runs
+            from ..results import OutputFolder
+
+            writer.folder = stack.enter_context(OutputFolder(out, force=force, protect=protect))
+            writer.folder.precreate(x)
+        syn = x
+        for stage in rest:
+            syn = stage.transform(syn)
     for line in describe(db, syn, out):
         click.echo(line)

@@ -116,6 +116,26 @@ def smoothing_options(f):
     return f
 
 
+def audio_weight_option(f):
+    from ..defaults import DEFAULT_AUDIO_WEIGHT
+
+    return click.option("--audio-weight", type=float, default=DEFAULT_AUDIO_WEIGHT, show_default=True,
+                        help="When speech drives: weight of the audio term, the distance between the driving "
+                             "sound's features and each database frame's own, against the predicted mouth's "
+                             "(1 = equal medians; 0 = off). It keeps recorded stretches that sound alike: fewer "
+                             "jumps.")(f)
+
+
+def check_audio_weight(value: float) -> float:
+    import math
+
+    from ..errors import ParameterError
+
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        raise ParameterError(f"--audio-weight must be within 0-100, got {value}")
+    return value
+
+
 def resolve_smooth(smooth, drive: str) -> float:
     """--smooth as given, else the default of what drives the match: "audio" (speech), anything else
     (a face, text: whose evaluation was measured at the face default) :data:`DEFAULT_SMOOTH`."""

@@ -26,7 +26,8 @@ from .options import db_option, force_option, resolve_smooth, smoothing_options
               help="Weight of the phone cost added to the audio target's cost (--target both).")
 @click.option("--lle-blend", type=float, default=None,
               help="LLE projection of the voice's features onto the database's own (0 none ... 1 full); "
-                   "default: the fitted model's setting.")
+                   "default: 0.5 for the TTS voice, the fitted model's rule (as much as the voice differs from "
+                   "the database's) for an --audio reading.")
 @smoothing_options
 @force_option
 def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_blend, smooth, candidates, join,

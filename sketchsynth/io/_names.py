@@ -149,7 +149,9 @@ def to_arrow(names: np.ndarray):
     data = table[used]
     if (data >= 128).any():
         # undecodable bytes as backslash escapes: an Arrow string must be valid UTF-8
-        return pa.array([bytes(n).decode("utf-8", "backslashreplace") for n in names], type=pa.string())
+        from .arrow import arrow_strings
+
+        return arrow_strings([bytes(n).decode("utf-8", "backslashreplace") for n in names])
     offsets = np.zeros(len(names) + 1, dtype=np.int32)
     np.cumsum(used.sum(axis=1), out=offsets[1:])
     return pa.StringArray.from_buffers(len(names), pa.py_buffer(offsets), pa.py_buffer(data))

@@ -8,6 +8,8 @@ windows -- to the normalized points :data:`sketchsynth.layout.SPEECH_POINTS` (ja
   components of the points (the components keep the prediction a plausible mouth shape).
 - :class:`KNNMouth`: the mean points of the ``n_neighbors`` database frames whose features are
   nearest (after a PCA of the standardized features, for speed).
+- :class:`RidgeKNNMouth`: the mean of the two, on features already reduced (the speech model's
+  default, ``ridge+knn``).
 
 Models save to ``.npz`` (plain arrays, parameters as a JSON string) and load with
 ``allow_pickle=False``.
@@ -220,3 +222,76 @@ class KNNMouth(_NpzModel):
             w = 1.0 / np.maximum(np.sqrt(np.maximum(d2, 0)), 1e-6)
         w = w / w.sum(axis=1, keepdims=True)
         return np.einsum("nk,nkpc->npc", w, self.targets_[idx]).astype(np.float32)
+
+
+class RidgeKNNMouth:
+    """The mean of a ridge regressor's and a kNN's predictions.
+
+    On GRID s1's validation fold the average beat either alone (benchmarks/speech_research.md): their
+    errors differ (ridge smooths, kNN copies real mouths). The kNN searches the leading
+    ``knn_components`` columns of its input as they are -- :class:`SpeechModel` feeds PCA components in
+    order of variance, which re-standardizing would whiten (noise dimensions weighing as much as the
+    main ones).
+
+    Parameters
+    ----------
+    alpha : float
+        Ridge penalty (:class:`sketchsynth.speech.regress.RidgeMouth`).
+    ridge_components : int
+        Output PCA components of the ridge.
+    n_neighbors : int
+        kNN neighbours (their mouths are averaged).
+    knn_components : int
+        Leading input columns the kNN searches.
+
+    Attributes
+    ----------
+    ridge_ : RidgeMouth
+    bank_ : np.ndarray, shape (n, knn_components), float32
+    targets_ : np.ndarray, shape (n, 37, 2), float32
+    """
+
+    kind = "ridge+knn-mouth"
+
+    def __init__(self, alpha: float = 300.0, ridge_components: int = 20, n_neighbors: int = 10,
+                 knn_components: int = 96):
+        self.alpha, self.ridge_components = alpha, ridge_components
+        self.n_neighbors, self.knn_components = n_neighbors, knn_components
+
+    def get_params(self) -> dict:
+        return {"alpha": self.alpha, "ridge_components": self.ridge_components, "n_neighbors": self.n_neighbors,
+                "knn_components": self.knn_components}
+
+    def fit(self, X, Y) -> "RidgeKNNMouth":
+        if int(self.n_neighbors) != self.n_neighbors or not 1 <= self.n_neighbors <= len(X):
+            raise ParameterError(f"n_neighbors must be a whole number within 1-{len(X)}, got {self.n_neighbors}")
+        self.ridge_ = RidgeMouth(self.alpha, self.ridge_components).fit(X, Y)
+        self.bank_ = np.ascontiguousarray(np.asarray(X)[:, :int(self.knn_components)], dtype=np.float32)
+        self.targets_ = np.asarray(Y, np.float32)
+        self._index = None
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Features (n, n_features) -> points (n, 37, 2), float32."""
+        import faiss
+
+        if getattr(self, "_index", None) is None:
+            self._index = faiss.IndexFlatL2(self.bank_.shape[1])
+            self._index.add(self.bank_)
+        _, idx = self._index.search(np.ascontiguousarray(np.asarray(X)[:, :self.bank_.shape[1]], np.float32),
+                                    int(self.n_neighbors))
+        knn = self.targets_[idx].mean(axis=1)
+        return (0.5 * (self.ridge_.predict(X) + knn)).astype(np.float32)
+
+    def to_arrays(self) -> dict:
+        return {**{f"ridge_{k}": getattr(self.ridge_, k + "_") for k in self.ridge_._arrays},
+                "bank": self.bank_, "targets": self.targets_}
+
+    @classmethod
+    def from_arrays(cls, params: dict, arrays: dict) -> "RidgeKNNMouth":
+        m = cls(**params)
+        m.ridge_ = RidgeMouth(m.alpha, m.ridge_components)
+        for k in m.ridge_._arrays:
+            setattr(m.ridge_, k + "_", arrays["ridge_" + k])
+        m.bank_, m.targets_, m._index = arrays["bank"], arrays["targets"], None
+        return m

@@ -205,7 +205,7 @@ def load_phones(db) -> tuple[FramePhones, np.ndarray, dict]:
     if len(ph) != db.n_frames_ or meta.get("frames_sha256") != _frames_sha(db):
         raise DatabaseError(f"{PHONES_FILE} labels another build of this database; remake it with: {fix}", path)
     ids = np.array([PHONE_ID.get(p, PHONE_ID[SIL]) for p in ph], np.int16)
-    rec = db.frames_["recording"].astype(str).to_numpy()
+    rec = db.table_["recording"]
     breaks = np.ones(len(rec), bool)
     breaks[1:] = rec[1:] != rec[:-1]
     # a hole in a recording's frames (or an unusable frame) is not continuous speech either

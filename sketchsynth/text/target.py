@@ -99,7 +99,7 @@ class PhoneTarget(Stage):
         if len(phones) != db.n_frames_:
             raise ParameterError(f"{len(phones)} phone labels for a database of {db.n_frames_} frames")
         self.db_phones_ = phones
-        usable = np.asarray(db.frames_["usable"].to_numpy(), bool) & labelled
+        usable = np.asarray(db.table_["usable"], bool) & labelled
         self.usable_ = usable
         seg = phones.segment
         n_seg = int(seg.max()) + 1 if len(seg) else 0
@@ -291,7 +291,7 @@ def add_phone_term(db, result, inp: FramePhones, target: PhoneTarget, weight: fl
         srt = np.sort(srt, axis=1)
         srt[srt == np.iinfo(np.int64).max] = -1
         # drop unusable database rows: rerank and the decoder only know usable ones
-        usable_db = np.asarray(db.frames_["usable"].to_numpy(), bool)
+        usable_db = np.asarray(db.table_["usable"], bool)
         srt = np.where((srt >= 0) & usable_db[np.where(srt >= 0, srt, 0)], srt, -1)
         srt = -np.sort(-srt, axis=1)  # valid rows first (descending puts -1 last)
         kc, kcost = _exact_costs(db, result, u, srt)
