@@ -68,7 +68,7 @@ def mismatch_blend(ratio: float, lo: float = MISMATCH_LO, hi: float = MISMATCH_H
 
     0 up to ``lo`` (the voice is the database speaker's own: the projection only blurs it -- on GRID s1's
     validation fold blend 0 / 0.5 / 1 gave own-voice selected-frame width r 0.567 / 0.553 / 0.538), 1 from
-    ``hi`` on (another voice: opening r of 7 other speakers 0.565 / 0.575 / 0.609), linear between.
+    ``hi`` on (another voice: opening r of 7 other speakers 0.539 / 0.550 / 0.588), linear between.
     """
     if not np.isfinite(ratio):
         return 1.0
