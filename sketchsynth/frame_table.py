@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io.arrow import arrow_array, dictionary_column, to_numpy
+from .io.arrow import arrow_array, dictionary_column, is_primitive, to_numpy
 
 REQUIRED = ("recording", "frame", "time_s", "usable", "reason", "filled_points")
 
@@ -86,12 +86,11 @@ class FrameTable:
         for name in table.column_names:
             if name == "recording":
                 continue
-            col = table.column(name)
-            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or \
-                    pa.types.is_dictionary(col.type):
-                cols[name] = col  # made an object array when first asked for (most commands never do)
-            else:
-                cols[name] = to_numpy(col.combine_chunks())
+            col = table.column(name).combine_chunks()
+            if is_primitive(col):
+                cols[name] = to_numpy(col)
+            else:  # strings (and columns of other types): an object array when first asked for
+                cols[name] = col
         return cls(cols, codes, names)
 
     @classmethod

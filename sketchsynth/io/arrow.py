@@ -14,6 +14,11 @@ _NUMPY_TYPES = {"bool": np.bool_, "int8": np.int8, "int16": np.int16, "int32": n
                 "float": np.float32, "double": np.float64}
 
 
+def is_primitive(arr) -> bool:
+    """Whether :func:`to_numpy` takes ``arr``: a boolean or numeric Arrow array without nulls."""
+    return str(arr.type) in _NUMPY_TYPES and not arr.null_count
+
+
 def to_numpy(arr) -> np.ndarray:
     """A primitive Arrow array without nulls as a numpy array, from its buffers.
 
