@@ -77,10 +77,11 @@ class FeatureTerm:
         """Set ``weight`` and ``missing`` from the input's best candidates (input frames ``t``, their
         best database rows and keypoint costs): ``weight = beta * median(cost) / median(distance)``,
         ``missing`` = the median distance. Returns self."""
-        d = self.distances(t, np.asarray(best_rows)[:, None])[:, 0]
-        has = np.asarray(best_rows) >= 0
-        has[has] = self.pos[np.asarray(best_rows)[has]] >= 0
-        med_d = float(np.median(d[has])) if has.any() else 0.0
+        rows = np.asarray(best_rows)
+        has = rows >= 0
+        has[has] = self.pos[rows[has]] >= 0
+        d = self.distances(np.asarray(t)[has], rows[has][:, None])[:, 0]
+        med_d = float(np.median(d)) if len(d) else 0.0
         med_c = float(np.median(best_cost)) if len(best_cost) else 0.0
         self.missing = med_d
         self.weight = float(self.beta) * med_c / med_d if med_d > 0 and med_c > 0 else 0.0

@@ -93,19 +93,6 @@ class FrameTable:
                 cols[name] = col
         return cls(cols, codes, names)
 
-    @classmethod
-    def from_pandas(cls, df) -> "FrameTable":
-        import pandas as pd
-
-        rec = df["recording"]
-        if isinstance(rec.dtype, pd.CategoricalDtype):
-            codes, names = rec.cat.codes.to_numpy(), list(rec.cat.categories)
-        else:
-            codes, uniques = pd.factorize(rec)
-            names = list(uniques)
-        cols = {c: df[c].to_numpy() for c in df.columns if c != "recording"}
-        return cls(cols, codes, names)
-
     def to_pandas(self):
         """A pandas DataFrame of the table, ``recording`` categorical."""
         import pandas as pd

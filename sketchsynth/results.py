@@ -77,13 +77,12 @@ def write_csv(path, table: dict, float_format: str = "%.6g") -> None:
         return v
 
     cols = list(table)
-    values = [table[c].tolist() if table[c].dtype != object else list(table[c]) for c in cols]
+    values = [table[c].tolist() for c in cols]  # numpy scalars -> Python's (object columns stay as they are)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(cols)
-        floats = [np.asarray(table[c]).dtype.kind == "f" for c in cols]
         for row in zip(*values):
-            w.writerow([cell(float(v)) if f and v is not None else cell(v) for v, f in zip(row, floats)])
+            w.writerow([cell(v) for v in row])
 
 
 def _pick_plot_frame(result) -> int:

@@ -328,9 +328,10 @@ class _FakeDB:
         rows = [(name, i, i / fps) for name, n, fps in recs for i in range(n)]
         from sketchsynth.frame_table import FrameTable
 
-        df = pd.DataFrame(rows, columns=["recording", "frame", "time_s"])
-        df["recording"] = df["recording"].astype("category")
-        self.table_ = FrameTable.from_pandas(df)
+        names = [name for name, _, _ in recs]
+        self.table_ = FrameTable({"frame": np.array([r[1] for r in rows], np.int64),
+                                  "time_s": np.array([r[2] for r in rows])},
+                                 np.array([names.index(r[0]) for r in rows]), names)
 
 
 def test_resample_selection_same_rate_is_the_selection():
