@@ -78,9 +78,9 @@ def main(argv=None):
     own_cache = args.cache is None
     os.environ["SKETCHSYNTH_CACHE"] = args.cache or tempfile.mkdtemp(prefix="sketchsynth-bench-cache-")
     from sketchsynth import FrameDatabase, match
-    from sketchsynth.decode import ViterbiDecoder, path_stats
-    from sketchsynth.matching import agreement
-    from sketchsynth.search import IVFSearch, exhaustive_reference, forget_ivf, ivf_cache_dir
+    from sketchsynth.selection.decode import ViterbiDecoder, path_stats
+    from sketchsynth.selection.matching import agreement
+    from sketchsynth.selection.search import IVFSearch, exhaustive_reference, forget_ivf, ivf_cache_dir
 
     t0 = time.perf_counter()
     db = FrameDatabase().build(make_bench_db_tracks(args.frames))
@@ -196,7 +196,7 @@ def main(argv=None):
 
 
 def _jumps(db, rows):
-    from sketchsynth.decode import path_joins
+    from sketchsynth.selection.decode import path_joins
 
     usable = rows >= 0
     seg = usable.copy()

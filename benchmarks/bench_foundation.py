@@ -58,7 +58,7 @@ def method_loop_seconds(db, result, n_timed: int = 30):
     -------
     (extrapolated seconds, seconds timed, timed frame indices, (rows, costs) the loop found for them)
     """
-    from sketchsynth.search import exhaustive_reference
+    from sketchsynth.selection.search import exhaustive_reference
 
     sub = np.linspace(0, len(result.rows) - 1, n_timed).astype(int)
     t_ref, found = timeit(lambda: exhaustive_reference(
@@ -76,9 +76,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from sketchsynth import FrameDatabase, match
-    from sketchsynth.matching import agreement
-    from sketchsynth.search import forget_ivf, ivf_cache_dir
-    from sketchsynth.stable import stable_points
+    from sketchsynth.selection.matching import agreement
+    from sketchsynth.selection.search import forget_ivf, ivf_cache_dir
+    from sketchsynth.evaluation.stable import stable_points
 
     work = Path(args.workdir)
     rec = make_bench_recordings(work / f"recordings_{args.frames}", n_frames=args.frames)

@@ -61,14 +61,14 @@ def black_fraction(path) -> float:
 
 def output_keypoints(db, out: Path, meta: dict):
     """The sketch's keypoints in frames.mp4's pixels, shape (n_out, 70, 2) (NaN: none)."""
-    from sketchsynth.frame_joins import apply_affine
-    from sketchsynth.video_out import fill_matrices, warp_matrices
+    from sketchsynth.outputs.frames.joins import apply_affine
+    from sketchsynth.outputs.video import fill_matrices, warp_matrices
 
     rows = np.asarray(meta["db_rows"], np.int64)
     if (out / "frames_matrices.npy").exists():
         mats = np.load(out / "frames_matrices.npy")
         if meta["frames_mode"] == "full":
-            from sketchsynth.frames_full import fill_rows
+            from sketchsynth.outputs.frames.full import fill_rows
 
             rows = fill_rows(rows)
     else:
@@ -102,10 +102,10 @@ def main(argv=None):
     ap.add_argument("--strip", default=None, help="write input | sketch | full | composite of the first sentence")
     args = ap.parse_args(argv)
 
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.decode import ViterbiDecoder
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.sources.load import load_input
-    from sketchsynth.synthesis import synthesize, write_synthesis
+    from sketchsynth.outputs.synthesis import synthesize, write_synthesis
 
     vids = SHARED / "grid_s1" / "video"
     train, test = split(p.stem for p in vids.glob("*.mp4"))

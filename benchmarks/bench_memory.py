@@ -33,7 +33,7 @@ def hwm_kb():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
 from sketchsynth import FrameDatabase
-import sketchsynth.build, sketchsynth.search, faiss, pandas, pyarrow.parquet
+import sketchsynth.database.build, sketchsynth.selection.search, faiss, pandas, pyarrow.parquet
 base = hwm_kb()
 t = time.perf_counter()
 db = FrameDatabase().build(sys.argv[1], path=sys.argv[2], force=True)

@@ -52,8 +52,9 @@ print(json.dumps({"build_s": time.perf_counter() - t, "usable": db.n_usable_, "b
 
 MATCH = PRELUDE + """
 import numpy as np
-from sketchsynth import FrameDatabase, match, search
-from sketchsynth.matching import agreement
+from sketchsynth import FrameDatabase, match
+from sketchsynth.selection import search
+from sketchsynth.selection.matching import agreement
 nprobe = int(sys.argv[3])
 K = int(sys.argv[4]) or None  # 0: match's default for the prefilter (512 through a compressed index)
 ivf = search.IVFSearch(nprobe=nprobe) if nprobe > 0 else None

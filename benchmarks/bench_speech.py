@@ -90,7 +90,7 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
 
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
 
     train, test = grid_split()
     t0 = time.perf_counter()
@@ -99,7 +99,7 @@ def main(argv=None):
         FrameDatabase().build(bench_tracks(train), path=a.db, force=True, progress=True)
     build_s = time.perf_counter() - t0
     db = FrameDatabase.load(a.db)
-    from sketchsynth.speech_model import SpeechModel, fit_into, require_model
+    from sketchsynth.targets.speech.model import SpeechModel, fit_into, require_model
 
     params = {} if a.lle_blend is None else {"lle_blend": a.lle_blend}
     if a.lle_fixed:
@@ -115,8 +115,8 @@ def main(argv=None):
     print(f"database: {db.n_frames_} frames ({db.n_usable_} usable), {model.describe()}, fit in "
           f"{model.fit_seconds_:.1f} s; input: {dur:.1f} s of speech", flush=True)
 
-    from sketchsynth.decode import ViterbiDecoder
-    from sketchsynth.stages import AudioSource, Selector, SpeechFeatures, SpeechTarget, audio_pipeline
+    from sketchsynth.selection.decode import ViterbiDecoder
+    from sketchsynth.pipeline.stages import AudioSource, Selector, SpeechFeatures, SpeechTarget, audio_pipeline
 
     # one warm-up on a short clip: librosa's import and numba kernels are one-off costs of a process
     t0 = time.perf_counter()

@@ -7,7 +7,7 @@ The fixed split: sentences sorted by name, sentence i is TEST when i % 8 == 7 (1
 index j % 7 == 6), for choosing settings without looking at TEST.
 
 Rows report, for the regressor's own mouth and for real database (fit-set) frames selected to
-match it -- per frame (top-1) and by a Viterbi decoder like :mod:`sketchsynth.decode`'s --
+match it -- per frame (top-1) and by a Viterbi decoder like :mod:`sketchsynth.selection.decode`'s --
 the inner-lip opening r and lip width r (pooled over frames; also the mean per-sentence r), the
 lag at the cross-correlation peak, and jumps/s.
 
@@ -27,9 +27,9 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from sketchsynth.layout import DEFAULT_ANCHORS, GROUPS, SPEECH_POINTS  # noqa: E402
-from sketchsynth.normalize import Normalizer  # noqa: E402
-from sketchsynth.speech.features import LogMel, frame_context  # noqa: E402
-from sketchsynth.speech.metrics import best_lag, lip_width, mouth_opening, pearson  # noqa: E402
+from sketchsynth.database.normalize import Normalizer  # noqa: E402
+from sketchsynth.targets.speech.features import LogMel, frame_context  # noqa: E402
+from sketchsynth.evaluation.metrics import best_lag, lip_width, mouth_opening, pearson  # noqa: E402
 
 SHARED = os.environ.get("SKETCHSYNTH_SHARED_DATA",
                         os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"))
@@ -111,7 +111,7 @@ class Data:
 # ---------------------------------------------------------------------------------------------- eval
 def regressor_measures(data, names, preds):
     """Opening/width of predicted points drawn in each eval frame's own pixels."""
-    from sketchsynth.normalize import Normalizer as N
+    from sketchsynth.database.normalize import Normalizer as N
 
     ot, op, wt, wp = [], [], [], []
     for n, p in zip(names, preds):
@@ -255,7 +255,7 @@ def fmt(res):
 
 
 def main(argv=None):
-    from sketchsynth.speech.regress import KNNMouth, RidgeMouth
+    from sketchsynth.targets.speech.regress import KNNMouth, RidgeMouth
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracks", required=True)
@@ -293,7 +293,7 @@ def main(argv=None):
     if "knn" in kinds:
         models.append(KNNMouth(a.k, 96).fit(X, Y))
     if "mlp" in kinds:
-        from sketchsynth.speech.neural import MLPMouth
+        from sketchsynth.targets.speech.neural import MLPMouth
 
         models.append(MLPMouth(hidden=(512, 512), n_components=256, dropout=0.2, epochs=a.mlp_epochs,
                                batch_size=512, max_seconds=150).fit(X, Y))

@@ -49,8 +49,8 @@ def split():
 
 def ensure_db(path: Path, train):
     """Build the TRAIN database (videos through the track cache) and its phone labels, once."""
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.text.store import PHONES_FILE, label_database, save_phones
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.targets.text.store import PHONES_FILE, label_database, save_phones
 
     if not (path / "manifest.json").is_file():
         rec = path.parent / (path.name + "-videos")
@@ -69,14 +69,14 @@ def ensure_db(path: Path, train):
 
 def mouth_measures(kp):
     """Inner-lip opening and lip width over the inter-ocular distance, (T,) each (speech.metrics's)."""
-    from sketchsynth.speech.metrics import lip_width, mouth_opening
+    from sketchsynth.evaluation.metrics import lip_width, mouth_opening
 
     return mouth_opening(kp), lip_width(kp)
 
 
 def evaluate_rows(db, rows, truth, is_jump, fps):
     """Measures of one selection against the true track (rows -1 are skipped)."""
-    from sketchsynth.normalize import Normalizer
+    from sketchsynth.database.normalize import Normalizer
 
     ok = (rows >= 0) & np.isfinite(truth[:, :, :2]).all(axis=(1, 2))
     _, mats, good = db.normalize(truth)
@@ -135,16 +135,16 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
 
-    from sketchsynth.decode import ViterbiDecoder
+    from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.matching import match
+    from sketchsynth.selection.matching import match
     from sketchsynth.sources.load import load_input
-    from sketchsynth.text.align import Aligner, read_grid_align, to_int16
-    from sketchsynth.text.phones import espeak_intervals, warp_to_words, words_from_phones
-    from sketchsynth.text.say import Spoken, select_text
-    from sketchsynth.text.target import PhoneTarget
-    from sketchsynth.text.tts import synthesize
-    from sketchsynth.text.warp import warp_audio, word_knots
+    from sketchsynth.targets.text.align import Aligner, read_grid_align, to_int16
+    from sketchsynth.targets.text.phones import espeak_intervals, warp_to_words, words_from_phones
+    from sketchsynth.pipeline.say import Spoken, select_text
+    from sketchsynth.targets.text.target import PhoneTarget
+    from sketchsynth.targets.text.tts import synthesize
+    from sketchsynth.targets.text.warp import warp_audio, word_knots
 
     rows_wanted = [r for r in a.rows.split(",") if r]
     train, test = split()

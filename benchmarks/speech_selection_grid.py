@@ -6,8 +6,8 @@ fits all of TRAIN and scores TEST (run it once, for settings chosen on validatio
 
 The database and speech model are built once (as ``sketchsynth evaluate --drive audio`` does per fold,
 with the model's defaults unless ``--model`` says otherwise); each setting then builds a target from the
-same predictions (:func:`sketchsynth.stages.speech_target`), selects with
-:func:`sketchsynth.stages.select` and a :class:`~sketchsynth.decode.ViterbiDecoder`, and is scored with
+same predictions (:func:`sketchsynth.pipeline.stages.speech_target`), selects with
+:func:`sketchsynth.pipeline.stages.select` and a :class:`~sketchsynth.selection.decode.ViterbiDecoder`, and is scored with
 the evaluate command's measures (opening and width r pooled over frames, lag, jumps/s).
 
     python benchmarks/speech_selection_grid.py --eval val --grid "gain=1,1.75;corners=1,3;smooth=0.5,1"
@@ -75,19 +75,19 @@ def main(argv=None):
 
     from scipy.ndimage import gaussian_filter1d
 
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.decode import ViterbiDecoder, path_joins, path_stats
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.selection.decode import ViterbiDecoder, path_joins, path_stats
     from sketchsynth.defaults import DEFAULT_AUDIO_SMOOTH, DEFAULT_CANDIDATES, DEFAULT_JUMP_COST
     from sketchsynth.io.audio import load_audio
     from sketchsynth.layout import INNER_LIP_PAIRS, LIP_CORNERS, SPEECH_POINTS
-    from sketchsynth.normalize import Normalizer
-    from sketchsynth.matching import prepare_input
+    from sketchsynth.database.normalize import Normalizer
+    from sketchsynth.selection.matching import prepare_input
     from sketchsynth.sources.load import discover, load_tracks
-    from sketchsynth.speech.features import LogMel
-    from sketchsynth.speech.metrics import best_lag, lip_width, mouth_opening, pearson
-    from sketchsynth.speech_db import find_audio
-    from sketchsynth.speech_model import SpeechModel
-    from sketchsynth.stages import Audio, AudioFeatures, select, speech_target
+    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.evaluation.metrics import best_lag, lip_width, mouth_opening, pearson
+    from sketchsynth.database.sound import find_audio
+    from sketchsynth.targets.speech.model import SpeechModel
+    from sketchsynth.pipeline.stages import Audio, AudioFeatures, select, speech_target
 
     t0 = time.perf_counter()
     tracks = load_tracks(discover(args.videos), progress=True)

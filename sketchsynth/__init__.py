@@ -10,7 +10,8 @@ from ._version import __version__
 from .errors import DatabaseError, DependencyError, InputError, ParameterError, SketchSynthError
 
 # Heavy modules (pandas, numba, faiss) load on first use so `sketchsynth --help` stays fast.
-_LAZY = {"FrameDatabase": "database", "Normalizer": "normalize", "match": "matching", "MatchResult": "matching"}
+_LAZY = {"FrameDatabase": "database.frame_database", "Normalizer": "database.normalize", "match": "selection.matching",
+         "MatchResult": "selection.matching"}
 
 __all__ = ["__version__", "FrameDatabase", "Normalizer", "match", "MatchResult", "SketchSynthError",
            "InputError", "DatabaseError", "ParameterError", "DependencyError"]

@@ -6,7 +6,7 @@ import os
 DEFAULT_DB = os.path.join("db", "default")
 """The database folder when ``--db`` is not given."""
 
-# The smooth decoder's (sketchsynth.decode re-exports them).
+# The smooth decoder's (sketchsynth.selection.decode re-exports them).
 DEFAULT_SMOOTH = 0.5
 """Default weight of the join cost against the target cost, chosen with ``sketchsynth evaluate``:
 with :data:`DEFAULT_JUMP_COST` it cut jumps 5.3x for +28% mean target cost on a held-out
@@ -14,7 +14,7 @@ stretch of the henan take (30 fps), and 5.0x for +29% on the fadg0 sentences hel
 at a time (25 fps); the join's distance term alone (jump cost 0) needs lambda = 2 for 4.7x at +39%."""
 DEFAULT_AUDIO_SMOOTH = 0.6
 """λ of audio-driven matching (``match speech.wav``'s and ``evaluate --drive audio``'s default --smooth).
-With ``sketchsynth.stages.TARGET_GAIN`` and ``CORNER_WEIGHT`` on GRID s1's validation fold: 0.5 -> 5.7
+With ``sketchsynth.pipeline.stages.TARGET_GAIN`` and ``CORNER_WEIGHT`` on GRID s1's validation fold: 0.5 -> 5.7
 jumps/s, 0.6 -> 5.5, 0.75 -> 4.7 (opening r 0.853, 0.853, 0.852; width r 0.556, 0.553, 0.546)."""
 DEFAULT_AUDIO_WEIGHT = 0.0
 """Relative weight of the audio term of a speech-driven match (``--audio-weight``): the distance between

@@ -37,7 +37,7 @@ INNER_LIPS = np.arange(60, 68)
 MOUTH = GROUPS["lips"]
 PUPILS = GROUPS["pupils"]
 SPEECH_POINTS = np.concatenate([GROUPS["jaw"], GROUPS["lips"]])
-"""Points speech drives, predicted by :mod:`sketchsynth.speech`: jaw 0-16 then lips 48-67 (37 points)."""
+"""Points speech drives, predicted by :mod:`sketchsynth.targets.speech`: jaw 0-16 then lips 48-67 (37 points)."""
 INNER_LIP_PAIRS = ((62, 66),)
 """Upper/lower inner-lip point pairs whose mean distance is the mouth opening: the middle pair 62-66, as
 issue 10 defines the opening and as its baseline was measured (the three pairs 61-67, 62-66, 63-65 were used

@@ -78,7 +78,7 @@ def test_sigkill_at_random_moments_never_corrupts(henan_dir, tmp_path):
 # imports of a process started meanwhile would be.
 _WAITING_CLI = """
 import sys
-import sketchsynth.build, sketchsynth.database
+import sketchsynth.database.build, sketchsynth.database.frame_database
 from sketchsynth.cli import main
 print("ready", flush=True)
 sys.stdin.readline()
@@ -135,8 +135,8 @@ def test_failed_build_leaves_the_old_database(fadg0_dir, tmp_path):
 # ---------------------------------------------------------------- issue 9: the --force rule, the lock file
 def test_force_replaces_only_what_sketchsynth_wrote(fadg0_dir, tmp_path, monkeypatch):
     from sketchsynth.errors import DatabaseError, InputError
-    from sketchsynth.build import FORMAT
-    from sketchsynth.storage import DATABASE_FORMAT, OUTPUT_MARKER, atomic_directory, written_by_sketchsynth
+    from sketchsynth.database.build import FORMAT
+    from sketchsynth.io.storage import DATABASE_FORMAT, OUTPUT_MARKER, atomic_directory, written_by_sketchsynth
 
     assert DATABASE_FORMAT == FORMAT
     monkeypatch.chdir(tmp_path)
@@ -178,7 +178,7 @@ def test_lock_file_refuses_a_planted_symlink_fifo_or_folder(tmp_path):
     import os
 
     from sketchsynth.errors import DatabaseError
-    from sketchsynth.storage import target_lock
+    from sketchsynth.io.storage import target_lock
 
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
@@ -203,7 +203,7 @@ def test_lock_keys_on_the_real_path(tmp_path):
     real.mkdir()
     (tmp_path / "alias").symlink_to(real)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom sketchsynth.storage import target_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom sketchsynth.io.storage import target_lock\n"
          f"with target_lock({str(real / 'db')!r}):\n    print('held', flush=True)\n    time.sleep(30)\n"],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -219,7 +219,7 @@ def test_lock_keys_on_the_real_path(tmp_path):
 
 def test_output_files_are_written_atomically_and_overwritten_only_with_force(tmp_path):
     from sketchsynth.errors import InputError
-    from sketchsynth.storage import atomic_file
+    from sketchsynth.io.storage import atomic_file
 
     f = tmp_path / "table.csv"
     f.write_text("the user's\n")
@@ -244,7 +244,7 @@ def test_outputs_written_before_the_marker_are_still_recognized(tmp_path):
     """A match output of sketchsynth 0.1 (no marker) is recognized by all of its files; a lookalike is not."""
     import json
 
-    from sketchsynth.storage import written_by_sketchsynth
+    from sketchsynth.io.storage import written_by_sketchsynth
 
     old = tmp_path / "old_run"
     old.mkdir()

@@ -10,7 +10,7 @@ import pytest
 
 from sketchsynth import FrameDatabase
 from sketchsynth.errors import DatabaseError, InputError
-from sketchsynth.build import FORMAT_VERSION
+from sketchsynth.database.build import FORMAT_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def test_landmark_arrays_get_estimated_pupils(henan_dir, tmp_path):
 @pytest.mark.parametrize("track_filter", ["none", "one-euro"])
 def test_windows_of_a_streamed_build_write_the_bytes_of_one_window(henan_dir, tmp_path, monkeypatch, track_filter):
     """Assessing a recording in overlapping windows (long recordings) writes what assessing it whole does."""
-    import sketchsynth.build as build
+    import sketchsynth.database.build as build
     from sketchsynth.io.openpose import read_openpose_folder
 
     kp = read_openpose_folder(henan_dir).keypoints[:5000].copy()
@@ -223,7 +223,7 @@ def test_same_size_corruption_of_index_faiss_never_reaches_faiss(fadg0_dir, tmp_
 
 
 def test_manifest_fields_are_validated_in_one_place(fadg0_dir, tmp_path):
-    from sketchsynth.database import manifest_problem
+    from sketchsynth.database.frame_database import manifest_problem
 
     FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "db")
     good = json.loads((tmp_path / "db" / "manifest.json").read_text())

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from sketchsynth import _kernels
-from sketchsynth.decode import ViterbiDecoder, _viterbi_reference, blend_seams, path_joins, path_stats, usable_links
+from sketchsynth.selection import kernels as _kernels
+from sketchsynth.selection.decode import ViterbiDecoder, _viterbi_reference, blend_seams, path_joins, path_stats, usable_links
 from sketchsynth.errors import ParameterError
-from sketchsynth.feature_term import FeatureTerm, no_feature_args, rerank_with
+from sketchsynth.targets.feature_term import FeatureTerm, no_feature_args, rerank_with
 from sketchsynth.layout import default_weights, point_order_lips_first
 
 JOIN_MODES = [_kernels.JOIN_SUCCESSOR, _kernels.JOIN_METHOD]
@@ -36,7 +36,7 @@ def _random_lattice(rng, T, K, n_rec=4, rec_len=12, missing=0.0):
 
 
 def _top_k(db, queries, qweights, K, metric):
-    from sketchsynth.search import candidate_costs_reference
+    from sketchsynth.selection.search import candidate_costs_reference
 
     T = len(queries)
     allrows = np.tile(np.arange(len(db)), (T, 1))
@@ -192,7 +192,7 @@ def test_viterbi_finds_the_brute_force_optimum(seed):
 
 
 def _top_k_cost(db, q, qw, top, metric):
-    from sketchsynth.search import candidate_costs_reference
+    from sketchsynth.selection.search import candidate_costs_reference
 
     return candidate_costs_reference(db, q, qw, top, "sum" if metric == 0 else "sq")
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from sketchsynth.cli import cli
 from sketchsynth.errors import ParameterError
-from sketchsynth.evaluate import Config, evaluate, make_folds, parse_holdout, split_tracks
+from sketchsynth.evaluation.evaluate import Config, evaluate, make_folds, parse_holdout, split_tracks
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_holding_out_everything_is_refused(henan_tracks):
 
 def test_default_cuts_jumps_4x_at_most_50_percent_cost_on_henan(henan_tracks):
     """The issue's target: held-out henan frames 7821-11000 against a database of frames 1-7820."""
-    from sketchsynth.decode import DEFAULT_JUMP_COST, DEFAULT_SMOOTH
+    from sketchsynth.selection.decode import DEFAULT_JUMP_COST, DEFAULT_SMOOTH
 
     rep = evaluate(henan_tracks, ["keypoints:7821-11000"],
                    [Config("greedy", 0.0), Config("default", DEFAULT_SMOOTH, DEFAULT_JUMP_COST)])

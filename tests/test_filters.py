@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sketchsynth import _kernels
+from sketchsynth.sources import filter_kernels as _kernels
 from sketchsynth.errors import ParameterError
-from sketchsynth.filters import _one_euro_reference, filter_keypoints
+from sketchsynth.sources.filters import _one_euro_reference, filter_keypoints
 
 
 def _mouth_jitter(kp):

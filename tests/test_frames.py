@@ -22,7 +22,7 @@ GRID = EXAMPLES / "grid_s1"
 @pytest.fixture(scope="module")
 def grid_db(tmp_path_factory):
     """A one-speaker database of 24 bundled GRID s1 sentences, tracks seeded from the shipped fixture."""
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.sources.track_fixture import seed_track_cache
 
     rec = tmp_path_factory.mktemp("grid") / "recordings"
@@ -90,7 +90,7 @@ def test_examples_are_one_speaker_from_the_train_split_and_attributed():
 def test_full_mode_never_shows_an_unfilled_pixel(grid_db, tmp_path):
     import cv2
 
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
 
     db_path, inputs = grid_db
     out = tmp_path / "full"
@@ -109,9 +109,9 @@ def test_full_mode_never_shows_an_unfilled_pixel(grid_db, tmp_path):
     # The camera only zooms in (never out) and moves smoothly although the chosen frames jump between
     # takes: the aim (where the output centre comes from) moves less than 1% of the frame per frame,
     # while the faces it follows jump by more.
-    from sketchsynth.frame_joins import apply_affine
+    from sketchsynth.outputs.frames.joins import apply_affine
     from sketchsynth.layout import FACE_CENTER_POINTS
-    from sketchsynth.normalize import invert_matrices
+    from sketchsynth.database.normalize import invert_matrices
 
     scale = np.sqrt(np.abs(np.linalg.det(mats[:, :, :2])))
     assert (scale >= 0.999).all()
@@ -125,12 +125,12 @@ def test_full_mode_never_shows_an_unfilled_pixel(grid_db, tmp_path):
 def test_composite_keeps_the_background_outside_the_mask(grid_db):
     import cv2
 
-    from sketchsynth.composite import FEATHER, MASK_GROW, composite_images
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.frame_joins import apply_affine
+    from sketchsynth.outputs.frames.composite import FEATHER, MASK_GROW, composite_images
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.outputs.frames.joins import apply_affine
     from sketchsynth.io.video import decode_image
     from sketchsynth.layout import LOWER_FACE
-    from sketchsynth.video_out import fetch_db_frames, warp_matrices
+    from sketchsynth.outputs.video import fetch_db_frames, warp_matrices
 
     db = FrameDatabase.load(grid_db[0])
     rec = db.frames_["recording"].astype(str).to_numpy()
@@ -181,8 +181,8 @@ def test_match_frames_options_on_the_cli(grid_db, tmp_path):
 
 # ---------------------------------------------------------------------- the fit gate
 def test_fit_gate_flags_turned_heads_and_keeps_frontal_frames(shared_data, tmp_path):
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.quality import HEAD_TURNED, LOW_DETECTOR_SCORE, fit_gate
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.database.quality import HEAD_TURNED, LOW_DETECTOR_SCORE, fit_gate
     from sketchsynth.sources.tracker import FaceTracker
 
     rec = tmp_path / "rec"
@@ -206,7 +206,7 @@ def test_fit_gate_flags_turned_heads_and_keeps_frontal_frames(shared_data, tmp_p
 
 
 def test_fit_gate_keeps_frontal_grid_frames():
-    from sketchsynth.quality import ShapeModel, fit_gate
+    from sketchsynth.database.quality import ShapeModel, fit_gate
     from sketchsynth.sources.track_fixture import fixture_track
 
     from sketchsynth.sources.tracker import weak_detection_frames
@@ -226,7 +226,7 @@ def test_fit_gate_keeps_frontal_grid_frames():
 
 def test_fit_gate_flags_low_confidence_openpose_frames(fadg0_dir, tmp_path):
     from sketchsynth.io.openpose import read_openpose_folder
-    from sketchsynth.quality import LOW_CONFIDENCE, fit_gate
+    from sketchsynth.database.quality import LOW_CONFIDENCE, fit_gate
 
     kp = read_openpose_folder(fadg0_dir / "sa1").keypoints.copy()
     assert (fit_gate(kp)[0] == "").all()
@@ -234,7 +234,7 @@ def test_fit_gate_flags_low_confidence_openpose_frames(fadg0_dir, tmp_path):
     reason = fit_gate(kp)[0]
     assert (reason[5:9] == LOW_CONFIDENCE).all() and (np.delete(reason, range(5, 9)) == "").all()
     # build-db marks them unusable and counts them (keypoint recordings get the confidence test by default).
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
 
     rec = tmp_path / "rec"
     rec.mkdir()

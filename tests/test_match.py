@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from sketchsynth import match
-from sketchsynth._kernels import candidate_costs, exhaustive_min
-from sketchsynth.matching import agreement, matched_in_input_coords, prepare_input
-from sketchsynth.search import candidate_costs_reference, exhaustive_reference
+from sketchsynth.selection.kernels import candidate_costs, exhaustive_min
+from sketchsynth.selection.matching import agreement, matched_in_input_coords, prepare_input
+from sketchsynth.selection.search import candidate_costs_reference, exhaustive_reference
 
 
 def test_heldout_frames_are_not_in_the_database(henan_db, heldout):
@@ -116,7 +116,7 @@ def test_prepare_input_rejects_wrong_shapes(henan_db):
 
 def test_rerank_orders_by_cost_then_row(henan_db, heldout, rng):
     """Equal costs (duplicate frames) keep the lower row first, as a lexsort would."""
-    from sketchsynth.search import rerank
+    from sketchsynth.selection.search import rerank
 
     res = match(henan_db, heldout.keypoints[:20], k=16)
     cand = res.candidates.copy()

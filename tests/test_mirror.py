@@ -3,7 +3,7 @@
 import numpy as np
 
 from sketchsynth import layout
-from sketchsynth.normalize import Normalizer
+from sketchsynth.database.normalize import Normalizer
 
 
 def test_mirror_permutation_is_an_involution_that_swaps_sides():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from sketchsynth import FrameDatabase, Normalizer
-from sketchsynth._kernels import apply_affine
+from sketchsynth.database.normalize_kernels import apply_affine
 from sketchsynth.io.openpose import read_openpose_folder
-from sketchsynth.normalize import apply_matrices, invert_matrices
+from sketchsynth.database.normalize import apply_matrices, invert_matrices
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from sketchsynth import Normalizer
 from sketchsynth.errors import SketchSynthError
 from sketchsynth.io.landmarks import to_openpose70
 from sketchsynth.io.openpose import parse_frame, read_openpose_folder
-from sketchsynth.normalize import apply_matrices
+from sketchsynth.database.normalize import apply_matrices
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -174,7 +174,7 @@ def _recomputed_cost(db, res, d, join, jump_abs, lam):
        drop=st.integers(-1, 39))
 def test_decoded_path_costs_what_it_says(small_db, start, n, lam, jump, join, k, noise, drop):
     from sketchsynth import match
-    from sketchsynth.decode import ViterbiDecoder
+    from sketchsynth.selection.decode import ViterbiDecoder
 
     db, kp = small_db
     inp = kp[start:start + n].copy()

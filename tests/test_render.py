@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sketchsynth.render import BLACK, BLUE, WHITE, draw_sketch, fit_box, render_sketch
+from sketchsynth.outputs.render import BLACK, BLUE, WHITE, draw_sketch, fit_box, render_sketch
 
 
 def test_render_fits_the_face_and_draws_lines(example_db):

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sketchsynth import FrameDatabase, match, search
+from sketchsynth import FrameDatabase, match
+from sketchsynth.selection import search
 from sketchsynth.errors import DatabaseError, ParameterError
-from sketchsynth.matching import COMPRESSED_PREFILTER_K, DEFAULT_PREFILTER_K, agreement
+from sketchsynth.selection.matching import COMPRESSED_PREFILTER_K, DEFAULT_PREFILTER_K, agreement
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

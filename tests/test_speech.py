@@ -52,9 +52,9 @@ def grid_db(grid):
 
 def test_database_keeps_audio_aligned_to_frame_times(grid_db, grid, shared_data):
     """Frame t <-> audio time t/fps: the stored mel row of each frame is the clip's log-mel at the frame's time."""
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.speech.features import LogMel
+    from sketchsynth.targets.speech.features import LogMel
 
     db = FrameDatabase.load(grid_db, verify="sha256")
     man = db.manifest_
@@ -86,7 +86,7 @@ def test_regressor_and_selection_beat_the_lower_bounds_on_heldout_sentences(grid
     """The model fitted on 32 sentences predicts the held-out 4's mouth opening far better than the mean mouth."""
     from sketchsynth.sources.load import load_tracks
     from sketchsynth.sources.recordings import discover
-    from sketchsynth.speech_eval import evaluate_speech
+    from sketchsynth.evaluation.speech import evaluate_speech
 
     tracks = load_tracks(discover(grid / "train")) + load_tracks(discover(grid / "test"))
     test_names = {p.stem for p in (grid / "test").glob("*.mp4")}
@@ -156,8 +156,8 @@ def test_fit_speech_refits_and_damaged_model_is_one_line(grid_db, tmp_path):
     man = json.loads((db / "manifest.json").read_text())
     assert man["speech_model"]["regressor"] == "knn" and man["speech_model"]["delay_ms"] == 200
     assert man["files"]["speech_model.npz"]["sha256"] != before
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.speech_model import require_model
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.targets.speech.model import require_model
 
     assert require_model(FrameDatabase.load(db)).regressor == "knn"
     # damage the model: a one-line error naming fit-speech
@@ -201,7 +201,7 @@ def test_bad_audio_inputs_are_one_line(grid_db, example_db, tmp_path, shared_dat
 
 def test_keypoint_database_with_audio_beside_the_json(fadg0_dir, shared_data, tmp_path):
     """A JSON folder with sa1.wav beside it keeps its sound; one without says 'no audio', not a guess."""
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
 
     rec = tmp_path / "rec"
     for n in ("sa1", "sa2", "si1279"):
@@ -219,11 +219,11 @@ def test_keypoint_database_with_audio_beside_the_json(fadg0_dir, shared_data, tm
 
 def test_speech_target_expands_the_prediction_from_the_mean_mouth(grid_db):
     """gain 1 keeps the prediction; gain g moves it g times as far from the training frames' mean mouth."""
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.errors import ParameterError
     from sketchsynth.layout import LIP_CORNERS, SPEECH_POINTS
-    from sketchsynth.speech_model import require_model
-    from sketchsynth.stages import CORNER_WEIGHT, Audio, AudioFeatures, speech_target
+    from sketchsynth.targets.speech.model import require_model
+    from sketchsynth.pipeline.stages import CORNER_WEIGHT, Audio, AudioFeatures, speech_target
 
     db = FrameDatabase.load(grid_db)
     model = require_model(db)
@@ -254,11 +254,11 @@ def test_lle_projection_follows_the_voice(grid_db, grid, shared_data, tmp_path):
     """The model projects another voice onto the database's features and leaves its own speaker's alone:
     held-out sentences of s1 stay below the ramp, another GRID speaker and another person's recording are
     above it; a model saved and loaded keeps the rule, and --lle-fixed turns it off."""
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.speech.features import LogMel
-    from sketchsynth.speech.lle import MISMATCH_HI, MISMATCH_LO, mismatch_blend
-    from sketchsynth.speech_model import SpeechModel, require_model
+    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.targets.speech.lle import MISMATCH_HI, MISMATCH_LO, mismatch_blend
+    from sketchsynth.targets.speech.model import SpeechModel, require_model
 
     assert mismatch_blend(1.0) == 0 and mismatch_blend(2.0) == 1 and mismatch_blend(float("nan")) == 1
     assert mismatch_blend((MISMATCH_LO + MISMATCH_HI) / 2) == pytest.approx(0.5)
@@ -292,13 +292,13 @@ def test_audio_term_finds_the_frames_that_sounded_alike(grid_db, grid, shared_da
     """With a mouth target that says nothing (the mean mouth everywhere) and every frame a candidate, the
     audio term alone leads the selection to the database sentence whose own sound drives it while it
     speaks (its silences sound like every sentence's); without it, anywhere."""
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.decode import ViterbiDecoder
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.errors import ParameterError
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.speech.features import LogMel
-    from sketchsynth.speech_model import require_model
-    from sketchsynth.stages import Audio, AudioFeatures, select, speech_target
+    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.targets.speech.model import require_model
+    from sketchsynth.pipeline.stages import Audio, AudioFeatures, select, speech_target
 
     db = FrameDatabase.load(grid_db)
     model = require_model(db)
@@ -329,7 +329,7 @@ def test_audio_term_finds_the_frames_that_sounded_alike(grid_db, grid, shared_da
 
 STAGE_MODULE = '''
 import numpy as np
-from sketchsynth.stages import SpeechTarget, speech_target
+from sketchsynth.pipeline.stages import SpeechTarget, speech_target
 
 
 class MeanMouthStage(SpeechTarget):
@@ -354,9 +354,9 @@ def test_stage_from_entry_point_group_is_used_by_match(grid_db, shared_data, tmp
     (site / "thirdparty_stage-0.1.dist-info" / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: thirdparty-stage\nVersion: 0.1\n")
     (site / "thirdparty_stage-0.1.dist-info" / "entry_points.txt").write_text(
-        "[sketchsynth.stages]\nmean-mouth = thirdparty_stage:MeanMouthStage\n")
+        "[sketchsynth.pipeline.stages]\nmean-mouth = thirdparty_stage:MeanMouthStage\n")
     monkeypatch.syspath_prepend(str(site))
-    from sketchsynth.pipeline import available
+    from sketchsynth.pipeline.core import available
 
     assert "mean-mouth" in available()
     wav = tmp_path / "speech.wav"
@@ -368,7 +368,7 @@ def test_stage_from_entry_point_group_is_used_by_match(grid_db, shared_data, tmp
     assert s["pipeline"] == ["audio", "log-mel", "mean-mouth", "viterbi", "writer"]
     assert marker.read_text() == "used"
     one_line_error(_cli("match", wav, "--db", grid_db, "--out", tmp_path / "o2", "--stage", "missing-stage"),
-                   "no stage named 'missing-stage'", "sketchsynth.stages")
+                   "no stage named 'missing-stage'", "sketchsynth.pipeline.stages")
 
 
 def test_evaluate_drive_audio_cli(grid, tmp_path):
@@ -396,7 +396,7 @@ def test_evaluate_drive_audio_cli(grid, tmp_path):
 
 
 def test_format_1_database_still_loads_without_sound(example_db, tmp_path):
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
 
     db = tmp_path / "v1"
     shutil.copytree(example_db, db)

@@ -39,7 +39,7 @@ def grid_tracks(shared_data, grid_names):
 @pytest.fixture(scope="module")
 def grid_mel(shared_data, grid_names):
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.speech.features import LogMel
+    from sketchsynth.targets.speech.features import LogMel
 
     lm = LogMel()
     out = {}
@@ -86,7 +86,7 @@ def test_load_audio_refuses_non_audio_in_one_line(shared_data, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ features
 def test_logmel_front_end_shape_and_times():
-    from sketchsynth.speech.features import LogMel
+    from sketchsynth.targets.speech.features import LogMel
 
     lm = LogMel()
     S = lm.transform(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32))
@@ -98,8 +98,8 @@ def test_logmel_front_end_shape_and_times():
 
 def _lag_energy_vs_opening(grid_tracks, grid_mel, names, shift_s=0.0):
     """Lag (frames) of the peak correlation of the audio energy at the frame times and the tracked opening."""
-    from sketchsynth.speech.features import frame_context
-    from sketchsynth.speech.metrics import best_lag, mouth_opening
+    from sketchsynth.targets.speech.features import frame_context
+    from sketchsynth.evaluation.metrics import best_lag, mouth_opening
 
     energy, opening = [], []
     for n in names:
@@ -120,7 +120,7 @@ def test_features_align_frame_t_with_audio_time_t_over_fps(grid_tracks, grid_mel
 
 
 def test_frame_context_windows_are_interpolated_in_time():
-    from sketchsynth.speech.features import context_offsets, frame_context
+    from sketchsynth.targets.speech.features import context_offsets, frame_context
 
     mel_t = np.arange(100) / 120.0
     mel = np.stack([mel_t, -mel_t], axis=1).astype(np.float32)        # a feature equal to its own time
@@ -132,7 +132,7 @@ def test_frame_context_windows_are_interpolated_in_time():
 
 
 def test_window_mean_is_the_mean_of_the_mel_frames_in_the_window():
-    from sketchsynth.speech.features import window_mean
+    from sketchsynth.targets.speech.features import window_mean
 
     rng = np.random.default_rng(1)
     mel_t = np.arange(500) / 120.0
@@ -149,7 +149,7 @@ def test_window_mean_is_the_mean_of_the_mel_frames_in_the_window():
 
 # ------------------------------------------------------------------------------------------------ LLE
 def test_lle_weights_sum_to_one_and_reconstruct_a_point_in_their_span(grid_mel, grid_names):
-    from sketchsynth.speech.lle import LLEProjection, barycentric_weights
+    from sketchsynth.targets.speech.lle import LLEProjection, barycentric_weights
 
     bank = np.concatenate([grid_mel[n][0] for n in grid_names[0][:5]])     # real log-mel frames, 80-D
     lle = LLEProjection(n_neighbors=10, reg=1e-9).fit(bank)
@@ -170,7 +170,7 @@ def test_lle_weights_sum_to_one_and_reconstruct_a_point_in_their_span(grid_mel, 
 
 
 def test_lle_regularizer_keeps_duplicate_neighbours_finite(grid_mel, grid_names):
-    from sketchsynth.speech.lle import LLEProjection, barycentric_weights
+    from sketchsynth.targets.speech.lle import LLEProjection, barycentric_weights
 
     frame = grid_mel[grid_names[0][0]][0][30]
     dup = np.repeat(frame[None], 10, axis=0)
@@ -187,7 +187,7 @@ def test_lle_regularizer_keeps_duplicate_neighbours_finite(grid_mel, grid_names)
 
 # ------------------------------------------------------------------------------------------------ regressors
 def _xy(grid_tracks, grid_mel, names, normalizer):
-    from sketchsynth.speech.features import frame_context
+    from sketchsynth.targets.speech.features import frame_context
 
     Xs, Ys, kps = [], [], []
     for n in names:
@@ -202,7 +202,7 @@ def _xy(grid_tracks, grid_mel, names, normalizer):
 
 @pytest.fixture(scope="module")
 def fitted_data(grid_tracks, grid_mel, grid_names):
-    from sketchsynth.normalize import Normalizer
+    from sketchsynth.database.normalize import Normalizer
 
     fit, held = grid_names
     kp = np.concatenate([grid_tracks[n].keypoints for n in fit])
@@ -219,8 +219,8 @@ def _lip_error(pred, Y):
 
 @pytest.mark.parametrize("kind", ["ridge", "knn", "mlp"])
 def test_regressor_beats_the_mean_mouth_on_held_out_sentences(fitted_data, kind, tmp_path):
-    from sketchsynth.speech.metrics import pearson
-    from sketchsynth.speech.regress import KNNMouth, RidgeMouth
+    from sketchsynth.evaluation.metrics import pearson
+    from sketchsynth.targets.speech.regress import KNNMouth, RidgeMouth
 
     (X, Y, _), (Xh, Yh, _) = fitted_data
     if kind == "ridge":
@@ -229,7 +229,7 @@ def test_regressor_beats_the_mean_mouth_on_held_out_sentences(fitted_data, kind,
         model = KNNMouth(n_neighbors=10, n_components=64)
     else:
         pytest.importorskip("torch")
-        from sketchsynth.speech.neural import MLPMouth
+        from sketchsynth.targets.speech.neural import MLPMouth
 
         model = MLPMouth(hidden=(256,), n_components=64, epochs=40, seed=0, max_seconds=30)
     assert model.fit(X, Y) is model
@@ -250,7 +250,7 @@ def test_regressor_beats_the_mean_mouth_on_held_out_sentences(fitted_data, kind,
 
 
 def test_damaged_model_file_is_one_line_input_error(tmp_path):
-    from sketchsynth.speech.regress import KNNMouth, RidgeMouth
+    from sketchsynth.targets.speech.regress import KNNMouth, RidgeMouth
 
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip")

@@ -1,7 +1,7 @@
 import numpy as np
 
 from sketchsynth.io.openpose import read_openpose_folder
-from sketchsynth.stable import _pair_moments, _pair_moments_reference, pair_variation, stable_points
+from sketchsynth.evaluation.stable import _pair_moments, _pair_moments_reference, pair_variation, stable_points
 
 
 def test_kernel_matches_numpy(rng):

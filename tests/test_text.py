@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from conftest import one_line_error
 from sketchsynth.cli import cli
-from sketchsynth.text import phones as P
+from sketchsynth.targets.text import phones as P
 
 N_TRAIN = 24
 
@@ -66,7 +66,7 @@ def test_warp_to_words_moves_each_word_into_its_target_interval():
 # ------------------------------------------------------------------ TTS
 def test_tts_speaks_with_timed_phones_and_words():
     pytest.importorskip("espeakng_loader")
-    from sketchsynth.text.tts import synthesize
+    from sketchsynth.targets.text.tts import synthesize
 
     sp = synthesize("bin blue at f two now")
     assert sp.sample_rate > 8000 and 0.8 < sp.duration_s < 3.0
@@ -94,7 +94,7 @@ def grid_sentence(shared_data):
 
 def test_forced_alignment_agrees_with_grid_word_timings(shared_data, grid_sentence):
     pytest.importorskip("pocketsphinx")
-    from sketchsynth.text.align import Aligner, boundary_agreement, read_audio, read_grid_align
+    from sketchsynth.targets.text.align import Aligner, boundary_agreement, read_audio, read_grid_align
 
     ref = read_grid_align(shared_data / "grid_s1" / "align" / f"{grid_sentence}.align")
     words = [w for w, _, _ in ref if w != "sil"]
@@ -111,8 +111,8 @@ def test_forced_alignment_agrees_with_grid_word_timings(shared_data, grid_senten
 def test_alignment_of_synthetic_speech_needs_and_gets_wide_beams():
     pytest.importorskip("pocketsphinx")
     pytest.importorskip("espeakng_loader")
-    from sketchsynth.text.align import Aligner, to_int16
-    from sketchsynth.text.tts import synthesize
+    from sketchsynth.targets.text.align import Aligner, to_int16
+    from sketchsynth.targets.text.tts import synthesize
 
     text = "place red by g nine soon"
     sp = synthesize(text)
@@ -150,8 +150,8 @@ def test_fit_phones_labels_frames_and_reports_agreement(grid_db):
     r = CliRunner().invoke(cli, ["fit-phones", "--db", str(grid_db["db"]), "--transcripts", str(grid_db["align"])])
     assert r.exit_code == 0, r.output
     assert f"Aligned {N_TRAIN} of {N_TRAIN}" in r.output and "Word boundaries vs the .align files" in r.output
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.text.store import load_phones
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.targets.text.store import load_phones
 
     db = FrameDatabase.load(grid_db["db"])
     fp, labelled, meta = load_phones(db)
@@ -159,7 +159,7 @@ def test_fit_phones_labels_frames_and_reports_agreement(grid_db):
     names = {P.ARPABET[i] for i in fp.phone}
     assert {"B", "IH", "N", "L", "UW", "SIL"} <= names
     # speech vs silence per frame agrees with the .align files' own word timings
-    from sketchsynth.text.align import read_grid_align
+    from sketchsynth.targets.text.align import read_grid_align
 
     agree = []
     for name, rows in db.frames_.groupby("recording", observed=True).indices.items():
@@ -171,7 +171,7 @@ def test_fit_phones_labels_frames_and_reports_agreement(grid_db):
 
 
 def _mouth_r(db, rows, truth):
-    from sketchsynth.speech.metrics import mouth_opening, pearson
+    from sketchsynth.evaluation.metrics import mouth_opening, pearson
 
     return pearson(mouth_opening(db.keypoints_[rows]), mouth_opening(truth))
 
@@ -179,10 +179,10 @@ def _mouth_r(db, rows, truth):
 def test_phone_target_follows_the_true_mouth_of_a_heldout_sentence(grid_db, shared_data, grid_sentence):
     """Phones of a held-out sentence (from aligning its audio) select frames whose mouth opening follows the
     sentence's real mouth far better than random frames do."""
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.sources.load import load_input
-    from sketchsynth.text.align import Aligner, read_audio, read_grid_align
-    from sketchsynth.text.target import PhoneTarget, decode_phones, frame_phones
+    from sketchsynth.targets.text.align import Aligner, read_audio, read_grid_align
+    from sketchsynth.targets.text.target import PhoneTarget, decode_phones, frame_phones
 
     CliRunner().invoke(cli, ["fit-phones", "--db", str(grid_db["db"]), "--transcripts", str(grid_db["align"])])
     db = FrameDatabase.load(grid_db["db"])
@@ -203,11 +203,11 @@ def test_phone_target_follows_the_true_mouth_of_a_heldout_sentence(grid_db, shar
 
 
 def test_add_phone_term_keeps_both_candidate_sets(grid_db, shared_data, grid_sentence):
-    from sketchsynth.database import FrameDatabase
-    from sketchsynth.matching import match
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.selection.matching import match
     from sketchsynth.sources.load import load_input
-    from sketchsynth.text.align import Aligner, read_audio, read_grid_align
-    from sketchsynth.text.target import PhoneTarget, add_phone_term, frame_phones
+    from sketchsynth.targets.text.align import Aligner, read_audio, read_grid_align
+    from sketchsynth.targets.text.target import PhoneTarget, add_phone_term, frame_phones
 
     CliRunner().invoke(cli, ["fit-phones", "--db", str(grid_db["db"]), "--transcripts", str(grid_db["align"])])
     db = FrameDatabase.load(grid_db["db"])
@@ -224,7 +224,7 @@ def test_add_phone_term_keeps_both_candidate_sets(grid_db, shared_data, grid_sen
     c = both.candidates[t][both.candidates[t] >= 0]
     assert set(res.candidates[t][res.candidates[t] >= 0]) <= set(c) and len(set(c)) == len(c)
     # costs are keypoint + phone cost, recomputed independently for the best candidate
-    from sketchsynth.search import rerank
+    from sketchsynth.selection.search import rerank
 
     kc = rerank(db, res.normalized[[t]], res.qweights[[t]], both.candidates[[t], :1], "sum")[1][0, 0]
     sub = P.FramePhones(fp.phone[[t]], fp.left[[t]], fp.right[[t]], fp.segment[[t]], fp.position[[t]],
@@ -257,7 +257,7 @@ def test_say_with_phone_target_writes_outputs_with_the_speech(grid_db, tmp_path)
 def test_say_audio_target_uses_the_speech_model(grid_db, tmp_path):
     pytest.importorskip("espeakng_loader")
     pytest.importorskip("librosa")
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
 
     if "speech_model.npz" not in FrameDatabase.load(grid_db["db"]).manifest_.get("files", {}):
         pytest.fail("build-db of recordings with sound should fit the speech model")

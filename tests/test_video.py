@@ -230,7 +230,7 @@ def test_match_video_writes_sketch_and_frames_videos(video_db, clips, tmp_path, 
 
 
 def test_sketch_frames_draw_input_black_and_match_blue():
-    from sketchsynth.video_out import sketch_frames
+    from sketchsynth.outputs.video import sketch_frames
 
     rng = np.random.default_rng(0)
     kp = np.concatenate([rng.uniform(100, 300, (3, 70, 2)), np.ones((3, 70, 1))], axis=2).astype(np.float32)
@@ -262,9 +262,9 @@ def test_frames_video_shows_the_selected_database_frames_where_the_input_head_is
     lands on the input's face, so the warped database keypoints equal matched_in_input_coords."""
     from sketchsynth import FrameDatabase, match
     from sketchsynth.sources.load import load_input
-    from sketchsynth.matching import matched_in_input_coords
-    from sketchsynth.normalize import apply_matrices
-    from sketchsynth.video_out import warp_matrices
+    from sketchsynth.selection.matching import matched_in_input_coords
+    from sketchsynth.database.normalize import apply_matrices
+    from sketchsynth.outputs.video import warp_matrices
 
     db = FrameDatabase.load(video_db)
     track = load_input(clips["sa1"])
@@ -305,8 +305,8 @@ def test_keypoint_input_writes_no_videos_and_sheet_is_refused(video_db, fadg0_di
 def test_frames_video_is_skipped_when_database_videos_are_gone(video_db, clips, tmp_path):
     from sketchsynth import FrameDatabase, match
     from sketchsynth.sources.load import load_input
-    from sketchsynth.results import write_match_outputs
-    from sketchsynth.video_out import MatchVideoWriter
+    from sketchsynth.outputs.results import write_match_outputs
+    from sketchsynth.outputs.video import MatchVideoWriter
 
     db = FrameDatabase.load(video_db)
     for rec in db.recordings_:
@@ -326,7 +326,7 @@ class _FakeDB:
 
     def __init__(self, recs):
         rows = [(name, i, i / fps) for name, n, fps in recs for i in range(n)]
-        from sketchsynth.frame_table import FrameTable
+        from sketchsynth.database.frame_table import FrameTable
 
         names = [name for name, _, _ in recs]
         self.table_ = FrameTable({"frame": np.array([r[1] for r in rows], np.int64),
@@ -335,7 +335,7 @@ class _FakeDB:
 
 
 def test_resample_selection_same_rate_is_the_selection():
-    from sketchsynth.video_out import output_timeline, resample_selection
+    from sketchsynth.outputs.video import output_timeline, resample_selection
 
     db = _FakeDB([("a", 100, 25.0), ("b", 50, 25.0)])
     rows = np.array([5, 6, 7, -1, 120, 121, 40])
@@ -346,7 +346,7 @@ def test_resample_selection_same_rate_is_the_selection():
 
 
 def test_resample_selection_plays_a_faster_database_at_its_own_speed():
-    from sketchsynth.video_out import output_timeline, resample_selection
+    from sketchsynth.outputs.video import output_timeline, resample_selection
 
     db = _FakeDB([("a", 100, 50.0), ("b", 9, 50.0)])    # recorded at 50 fps; b is rows 100-108
     rows = np.array([10, 12, 14, 108])                  # input at 25 fps, one DB frame chosen per input frame
@@ -358,7 +358,7 @@ def test_resample_selection_plays_a_faster_database_at_its_own_speed():
 
 
 def test_resample_selection_for_a_variable_frame_rate_input():
-    from sketchsynth.video_out import output_timeline, resample_selection
+    from sketchsynth.outputs.video import output_timeline, resample_selection
 
     db = _FakeDB([("a", 200, 30.0)])
     times = np.array([0, 1, 2, 4, 5, 7]) / 30           # frames dropped: VFR
@@ -372,7 +372,7 @@ def test_resample_selection_for_a_variable_frame_rate_input():
 def test_video_demo_is_one_speaker_and_does_not_retrack(tmp_path):
     from conftest import EXAMPLES
 
-    from sketchsynth.demo_video import run_video_demo
+    from sketchsynth.demo.video import run_video_demo
 
     bundle = EXAMPLES / "grid_s1"
     assert sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file()) < 12_000_000

@@ -56,9 +56,9 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
       sketchsynth build-db ../shared/data/henan/keypoints --fps 30 --db db/henan
       sketchsynth build-db studio/ --db db/studio --scheduler tcp://10.0.0.5:8786
     """
-    from ..database import FrameDatabase
+    from ..database.frame_database import FrameDatabase
     from ..layout import DEFAULT_STABLE_POINTS
-    from ..storage import check_target, target_lock
+    from ..io.storage import check_target, target_lock
 
     t0 = time.perf_counter()
     db = FrameDatabase(mode=mode, anchors=parse_points(anchors, "--anchors"),

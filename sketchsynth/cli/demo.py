@@ -24,6 +24,6 @@ def command(db_path, out, no_video):
     Example:
       sketchsynth demo && open out/demo/comparison.png
     """
-    from ..demo import run_demo
+    from ..demo.keypoints import run_demo
 
     run_demo(db_path, out, log=click.echo, video=not no_video)

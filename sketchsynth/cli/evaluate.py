@@ -79,13 +79,13 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     """
     import time
 
-    from ..decode import ViterbiDecoder
+    from ..selection.decode import ViterbiDecoder
     from ..errors import ParameterError
-    from ..evaluate import default_configs, evaluate, markdown_table, write_report
+    from ..evaluation.evaluate import default_configs, evaluate, markdown_table, write_report
     from ..sources.load import discover, load_tracks
     from ..layout import parse_weights
-    from ..search import IVFSearch
-    from ..storage import check_target, target_lock
+    from ..selection.search import IVFSearch
+    from ..io.storage import check_target, target_lock
 
     if drive == "audio":
         return _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps,
@@ -126,9 +126,9 @@ def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode,
     from ..errors import InputError
     from ..layout import parse_weights
     from ..sources.load import discover, load_tracks
-    from ..speech_eval import evaluate_speech, markdown_table, write_report
-    from ..speech_model import SpeechModel
-    from ..storage import check_target, target_lock
+    from ..evaluation.speech import evaluate_speech, markdown_table, write_report
+    from ..targets.speech.model import SpeechModel
+    from ..io.storage import check_target, target_lock
 
     model = {}
     if regressor is not None:

@@ -23,10 +23,10 @@ def command(db_path, transcripts):
     Example:
       sketchsynth fit-phones --db db/grid --transcripts ../shared/data/grid_s1/align
     """
-    from ..database import FrameDatabase
+    from ..database.frame_database import FrameDatabase
     from ..errors import InputError, require
-    from ..text.store import label_database, save_phones
-    from ..text.tts import EXTRA
+    from ..targets.text.store import label_database, save_phones
+    from ..targets.text.tts import EXTRA
 
     require("pocketsphinx", EXTRA, "fit-phones (forced alignment)")
     db = FrameDatabase.load(db_path)

@@ -13,7 +13,7 @@ from .options import db_option
 @db_option
 @click.option("--regressor", default="ridge+knn", show_default=True, metavar="NAME",
               help="ridge+knn (their mean), ridge, knn, mlp (torch extra), or a regressor registered in the "
-                   "'sketchsynth.stages' entry-point group.")
+                   "'sketchsynth.pipeline.stages' entry-point group.")
 @click.option("--delay-ms", type=float, default=480.0, show_default=True,
               help="Look-ahead of the audio context window (LSP's delay): the mouth moves before the sound.")
 @click.option("--past-ms", type=float, default=320.0, show_default=True, help="Audio context before the frame.")
@@ -43,10 +43,10 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
     Example:
       sketchsynth fit-speech --db db/grid --regressor knn --delay-ms 200
     """
-    from ..database import FrameDatabase
+    from ..database.frame_database import FrameDatabase
     from ..errors import ParameterError
-    from ..speech_model import SpeechModel, fit_into, require_audio
-    from ..storage import target_lock
+    from ..targets.speech.model import SpeechModel, fit_into, require_audio
+    from ..io.storage import target_lock
 
     params = {}
     if alpha is not None:

@@ -20,7 +20,7 @@ def command(db_path, verify, as_json):
     Example:
       sketchsynth info --db db/example --verify
     """
-    from ..database import FrameDatabase
+    from ..database.frame_database import FrameDatabase
 
     db = FrameDatabase.load(db_path, verify="sha256" if verify else "size")
     if as_json:
@@ -29,7 +29,7 @@ def command(db_path, verify, as_json):
         click.echo(json.dumps(man, indent=1))
         return
     if "speech_model.npz" in db.manifest_.get("files", {}):
-        from ..speech_model import require_model
+        from ..targets.speech.model import require_model
 
         model = require_model(db)  # its own checksum: a damaged model names fit-speech
         click.echo(f"speech model: {model.describe()}")

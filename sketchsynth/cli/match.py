@@ -57,7 +57,7 @@ from .options import (audio_weight_option, check_audio_weight, check_expectation
               help="What drives the match: the input's face, or its sound (the database's fitted speech model "
                    "predicts the mouth; a video's face is then ignored). auto: audio files -> audio, else face.")
 @click.option("--stage", "stage_names", multiple=True, metavar="NAME",
-              help="Use this registered stage (built in, or from the 'sketchsynth.stages' entry-point group) "
+              help="Use this registered stage (built in, or from the 'sketchsynth.pipeline.stages' entry-point group) "
                    "in place of the built-in stages spanning its input to its output kind. Repeatable.")
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
             video_opts, sketch_layout, audio, frames_mode, background, blend, sketch_video, smooth, candidates, join,
@@ -94,12 +94,12 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --audio ../shared/data/fadg0/audio/sa1.wav
       sketchsynth match examples/grid_s1/inputs/bbas1s.mp4 --db db/example-video --frames full
     """
-    from ..database import FrameDatabase
-    from ..decode import ViterbiDecoder
+    from ..database.frame_database import FrameDatabase
+    from ..selection.decode import ViterbiDecoder
     from ..errors import InputError, ParameterError
-    from ..storage import check_target
-    from ..search import IVFSearch, check_metric
-    from ..synthesis import describe
+    from ..io.storage import check_target
+    from ..selection.search import IVFSearch, check_metric
+    from ..outputs.synthesis import describe
 
     check_metric(metric)
     if k is not None and k < 1:
@@ -108,7 +108,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
     ivf = None if nprobe is None else IVFSearch(nprobe=nprobe).check()
     check_audio_weight(audio_weight)
-    from ..speech_db import AUDIO_EXTENSIONS
+    from ..database.sound import AUDIO_EXTENSIONS
 
     if drive == "auto":
         drive = "audio" if str(input_path).lower().endswith(AUDIO_EXTENSIONS) else "face"
@@ -118,7 +118,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         from ..io.video import probe_audio
 
         probe_audio(audio)  # before tracking or matching: a bad file fails at once
-    from ..stages import KeypointSource, Selector, Writer, audio_pipeline, keypoint_pipeline
+    from ..pipeline.stages import KeypointSource, Selector, Writer, audio_pipeline, keypoint_pipeline
 
     db = FrameDatabase.load(db_path)
     check_expectations(db, expect_weights, expect_normalization)
@@ -133,7 +133,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
                     sketch_video=sketch_video, progress=True, protect=protect, frames_mode=frames_mode,
                     background=background, blend=blend)
     if drive == "audio":
-        from ..speech_model import require_model
+        from ..targets.speech.model import require_model
 
         if os.path.isdir(input_path):
             raise ParameterError(f"--drive audio needs a sound file or a video, not the folder {input_path}")
@@ -143,7 +143,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         source = KeypointSource(fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
         pipe = keypoint_pipeline(source, selector, writer, track_filter=track_filter)
     if stage_names:
-        from ..pipeline import make_stage
+        from ..pipeline.core import make_stage
 
         for name in stage_names:
             pipe.replace(make_stage(name))
@@ -151,7 +151,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     pipe.fit(db)
     if drive != "audio" and pipe.stages[0].output_kind == "keypoints":
         x = pipe.stages[0].transform(input_path)  # the track first: its length bounds the work
-        from ..matching import COMPRESSED_PREFILTER_K
+        from ..selection.matching import COMPRESSED_PREFILTER_K
 
         k_max = k or COMPRESSED_PREFILTER_K  # the widest default, whichever prefilter is taken
         if min(k_max, db.n_usable_) * len(x) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
@@ -168,7 +168,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     with contextlib.ExitStack() as stack:
         if hasattr(x, "keypoints") and rest and rest[-1] is writer:
             # open the output folder now: its matched/ files are created while the match runs
-            from ..results import OutputFolder
+            from ..outputs.results import OutputFolder
 
             writer.folder = stack.enter_context(OutputFolder(out, force=force, protect=protect))
             writer.folder.precreate(x)

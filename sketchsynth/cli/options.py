@@ -168,7 +168,7 @@ def parse_normalization(text: str | None):
     if text is None:
         return None, None
     from ..errors import ParameterError
-    from ..normalize import MODES
+    from ..database.normalize import MODES
 
     mode, _, anchors = text.replace(" ", "").partition(":")
     if mode not in MODES:

@@ -31,9 +31,9 @@ def command(result, frames, out, sheet, force):
       sketchsynth plot out/video_run --frame 20 --frame 60 --sheet sheet.png
     """
     from ..errors import ParameterError
-    from ..plot import save_comparison
-    from ..results import load_match_outputs
-    from ..storage import atomic_file, check_file_target, result_protect, written_by_sketchsynth
+    from ..outputs.plot import save_comparison
+    from ..outputs.results import load_match_outputs
+    from ..io.storage import atomic_file, check_file_target, result_protect, written_by_sketchsynth
 
     res = load_match_outputs(result)
     video_result = os.path.isfile(os.path.join(result, "videos.json"))
@@ -69,6 +69,6 @@ def command(result, frames, out, sheet, force):
                             title="input (black) vs match (blue)")
         click.echo(f"Wrote {path}")
     if video_result:
-        from ..video_out import contact_sheet
+        from ..outputs.video import contact_sheet
 
         click.echo(f"Wrote {contact_sheet(result, list(frames) or None, sheet, force=force)}")

@@ -48,13 +48,13 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
     """
     import tempfile
 
-    from ..database import FrameDatabase
-    from ..decode import ViterbiDecoder
+    from ..database.frame_database import FrameDatabase
+    from ..selection.decode import ViterbiDecoder
     from ..errors import ParameterError, require
-    from ..stages import Writer
-    from ..synthesis import describe
-    from ..text.say import select_text, speak
-    from ..text.tts import EXTRA, check_text
+    from ..pipeline.stages import Writer
+    from ..outputs.synthesis import describe
+    from ..pipeline.say import select_text, speak
+    from ..targets.text.tts import EXTRA, check_text
 
     if lle_blend is not None and not 0 <= lle_blend <= 1:
         raise ParameterError(f"--lle-blend must be within 0-1, got {lle_blend}")

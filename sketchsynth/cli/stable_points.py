@@ -37,12 +37,12 @@ def command(recordings, measure, scale, top, plot_path, csv_path, fps, person, f
     """
     import numpy as np
 
-    from .. import quality
+    from ..database import quality
     from ..errors import InputError, ParameterError
     from ..sources.load import discover, load_tracks
     from ..layout import DEFAULT_ANCHORS
-    from ..stable import save_bar_plot, stable_points
-    from ..storage import atomic_file, check_file_target
+    from ..evaluation.stable import save_bar_plot, stable_points
+    from ..io.storage import atomic_file, check_file_target
 
     if top < 0:
         raise ParameterError(f"--top must be >= 0, got {top}")

@@ -40,8 +40,8 @@ def command(video, out, force, video_opts, downscale, upsample):
     from ..errors import InputError
     from ..io.openpose import write_openpose_folder
     from ..sources.recordings import Recording
-    from ..results import _safe_prefix
-    from ..storage import atomic_directory, check_target
+    from ..outputs.results import _safe_prefix
+    from ..io.storage import atomic_directory, check_target
     from ..sources.tracker import track_video_recording
 
     t0 = time.perf_counter()

@@ -527,7 +527,7 @@ DEFAULT_FILTER = "one-euro"
 
 def smooth_track(keypoints: np.ndarray, fps: float, method: str | None = DEFAULT_FILTER,
                  params: dict | None = None) -> np.ndarray:
-    """Take the tracker's frame-to-frame jitter out with :func:`sketchsynth.filters.filter_keypoints`.
+    """Take the tracker's frame-to-frame jitter out with :func:`sketchsynth.sources.filters.filter_keypoints`.
 
     Parameters
     ----------
@@ -535,7 +535,7 @@ def smooth_track(keypoints: np.ndarray, fps: float, method: str | None = DEFAULT
         Points with confidence 0 (frames without a face) are left untouched.
     fps : float
     method : str or None
-        A method of :mod:`sketchsynth.filters` (``"one-euro"``, ``"savgol"``), or
+        A method of :mod:`sketchsynth.sources.filters` (``"one-euro"``, ``"savgol"``), or
         None / ``"none"`` for no filtering.
     params : dict, optional
         The method's parameters.
@@ -546,7 +546,7 @@ def smooth_track(keypoints: np.ndarray, fps: float, method: str | None = DEFAULT
     """
     if method is None or method == "none":
         return np.asarray(keypoints, np.float32)
-    from ..filters import filter_keypoints
+    from .filters import filter_keypoints
 
     return filter_keypoints(keypoints, fps, method=method, **(params or {}))
 
@@ -706,7 +706,7 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
                        disable=None)
     import multiprocessing.managers
 
-    from ..storage import close_inherited_locks
+    from ..io.storage import close_inherited_locks
 
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     manager = None

@@ -412,7 +412,7 @@ def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
         return []
     from scipy.io import wavfile
 
-    from sketchsynth.database import FrameDatabase
+    from sketchsynth.database.frame_database import FrameDatabase
 
     root.mkdir(parents=True, exist_ok=True)
     rec = root / "fadg0"
@@ -470,7 +470,7 @@ def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
                database=truncated)
     cases.append(Case("fit-speech-unknown-regressor", "speech", ["fit-speech", "--db", str(db), "--regressor", "nope"],
                       ["no stage named 'nope'"]))
-    match_case("speech-unknown-stage", shared / "fadg0" / "audio" / "sa1.wav", ["no stage named", "sketchsynth.stages"],
+    match_case("speech-unknown-stage", shared / "fadg0" / "audio" / "sa1.wav", ["no stage named", "sketchsynth.pipeline.stages"],
                extra=("--stage", "no-such-stage"))
     match_case("speech-drive-audio-folder", rec / "sa1", ["--drive audio", "folder"], extra=("--drive", "audio"))
     return cases

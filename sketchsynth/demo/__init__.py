@@ -1,0 +1,1 @@
+"""The demo on the bundled example data."""

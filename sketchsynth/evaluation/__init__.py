@@ -1,0 +1,1 @@
+"""Held-out evaluation: splits, metrics, reports."""

@@ -1,0 +1,427 @@
+"""Crash-safe directory writes: a lock beside the target, a temporary sibling, one rename.
+
+A database or an output folder is written into ``.<name>.tmp-<pid>-<random>``
+next to its final place and renamed into place only when complete, so a killed
+run never leaves a half-written target. Replacing an existing folder swaps the
+two atomically where the kernel can (Linux ``renameat2(RENAME_EXCHANGE)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from ..errors import DatabaseError, InputError, SketchSynthError
+
+_held_locks: dict[str, int] = {}
+
+OUTPUT_MARKER = ".sketchsynth-output"
+"""A small JSON file, ``{"sketchsynth": {"kind": ..., "version": ...}}``, in every output folder sketchsynth
+writes (match, evaluate, track): what ``--force`` may replace. A database is recognized by its manifest."""
+
+
+def _real(path: str | os.PathLike) -> Path:
+    """The real path of ``path``: every symlink resolved, the last component's too."""
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def _real_target(target: str | os.PathLike) -> Path:
+    """``target`` with its parent folder's real path, the last component kept as given (it may be a symlink)."""
+    target = Path(os.path.abspath(target))
+    return Path(os.path.realpath(target.parent)) / target.name
+
+
+def _lock_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.lock"
+
+
+@contextlib.contextmanager
+def target_lock(target: str | os.PathLike, error=DatabaseError):
+    """Hold an exclusive lock on ``target`` (re-entrant within this process).
+
+    The lock is ``.NAME.lock`` beside ``target``, keyed on the real path of the
+    folder holding it (two spellings of one folder share one lock). It is opened
+    without following a symlink and must be a regular file; nothing is written
+    to it before the lock is held.
+
+    Raises
+    ------
+    DatabaseError
+        Another process holds the lock, or something other than a regular file
+        sits where the lock file goes.
+    """
+    import fcntl
+    import stat
+
+    try:
+        target = _real_target(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target = _real_target(target)  # the parent exists now: resolve it for real
+    except OSError as e:
+        raise error(f"cannot create the folder for it ({e.strerror})", target) from None
+    key = os.fspath(target)
+    if key in _held_locks:
+        yield
+        return
+    lock = _lock_path(target)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
+        getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(lock, flags, 0o644)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EMLINK) or os.path.islink(lock):
+            raise error("the lock file is a symbolic link (not made by sketchsynth); refusing to use it: "
+                        "choose another target folder", lock) from None
+        raise error(f"cannot create lock file ({e.strerror})", lock) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise error("the lock file is not a regular file (not made by sketchsynth); refusing to use it: "
+                        "choose another target folder", lock)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise error("another sketchsynth process is writing here (lock file "
+                        f"{lock.name}); wait for it to finish", target) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    _held_locks[key] = fd
+    try:
+        with contextlib.suppress(OSError):  # the pid is only informative
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        del _held_locks[key]
+        os.close(fd)  # releases the flock; the file itself stays (removing it races other lockers)
+
+
+def close_inherited_locks():
+    """In a forked worker: drop the copies of the parent's lock descriptors.
+
+    A lock belongs to its open file description; a worker that kept a copy would
+    hold the parent's lock after the parent was killed. Pass this as the
+    ``initializer`` of every process pool.
+    """
+    for fd in _held_locks.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_locks.clear()
+
+
+def remove_stale_siblings(target: Path) -> list[str]:
+    """Delete temporary folders that killed runs left beside ``target`` (call under the lock)."""
+    removed = []
+    for prefix in (f".{target.name}.tmp-", f".{target.name}.old-"):
+        for p in target.parent.glob(prefix + "*"):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    return removed
+
+
+def _rename_exchange(a: str, b: str) -> bool:
+    """Atomically swap two paths (Linux >= 3.15); False when unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # kernel or filesystem without it
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+def _fsync_dir(path: Path):
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+DATABASE_FORMAT = "sketchsynth-frame-db"  # manifest.json's "format" (sketchsynth.database.build.FORMAT)
+_KIND_NAMES = {"database": "database", "match": "match output", "evaluate": "evaluation report",
+               "track": "track output"}
+
+
+def written_by_sketchsynth(folder: str | os.PathLike) -> str | None:
+    """What sketchsynth wrote ``folder`` as: ``"database"``, an output kind (``"match"``...), or None.
+
+    A database holds a manifest.json whose ``"format"`` is sketchsynth's; an
+    output folder holds :data:`OUTPUT_MARKER`. Only these (or an empty folder)
+    may be replaced with ``--force``.
+    """
+    import json
+
+    folder = Path(folder)
+    for name in ("manifest.json", OUTPUT_MARKER):
+        f = folder / name
+        try:
+            if os.path.islink(f) or not f.is_file() or f.stat().st_size > 1 << 24:
+                continue
+            doc = json.loads(f.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if name == "manifest.json" and doc.get("format") == DATABASE_FORMAT:
+            return "database"
+        mark = doc.get("sketchsynth")
+        if name == OUTPUT_MARKER and isinstance(mark, dict) and isinstance(mark.get("kind"), str):
+            return mark["kind"]
+    return _legacy_output(folder)
+
+
+def _legacy_output(folder: Path) -> str | None:
+    """A match output or evaluation report written before the marker existed (sketchsynth 0.1), recognized by
+    all of its own files. (A track output without the marker is never recognized: it looks exactly like a
+    user's recording.)"""
+    import json
+
+    def has(*names):
+        return all((folder / n).is_file() and not (folder / n).is_symlink() for n in names)
+
+    try:
+        if has("summary.json", "selection.csv", "input_keypoints.npy", "matched_keypoints.npy") and \
+                (folder / "summary.json").stat().st_size < 1 << 24:
+            doc = json.loads((folder / "summary.json").read_bytes())
+            if isinstance(doc, dict) and {"input", "database", "metric", "matched_frames"} <= set(doc):
+                return "match"
+        if has("report.md", "report.json", "lmd_vs_jumps.png") and (folder / "report.json").stat().st_size < 1 << 24:
+            doc = json.loads((folder / "report.json").read_bytes())
+            if isinstance(doc, dict) and {"rows", "settings"} <= set(doc):
+                return "evaluate"
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def write_output_marker(folder: str | os.PathLike, kind: str) -> None:
+    """Mark ``folder`` as a sketchsynth output of ``kind`` (what ``--force`` may later replace)."""
+    import json
+
+    from .._version import __version__
+
+    (Path(folder) / OUTPUT_MARKER).write_text(json.dumps({"sketchsynth": {"kind": kind, "version": __version__}}))
+
+
+def _relation(t: Path, q: Path) -> str | None:
+    if t == q:
+        return "is"
+    if q in t.parents:
+        return "lies inside"
+    if t in q.parents:
+        return "contains"
+    return None
+
+
+def _check_protected(target, protect, what, error, folder: bool):
+    """Refuse a target that is, contains or lies inside a protected path (real paths, symlinks resolved)."""
+    spellings = {_real_target(target), _real(target)}
+    checks = [(p, label) for p, label in protect if p is not None]
+    checks.append((os.getcwd(), "the current folder"))
+    for p, label in checks:
+        q = _real(p)
+        for t in spellings:
+            rel = _relation(t, q)
+            if rel is None or (label == "the current folder" and rel == "lies inside"):
+                continue
+            if label == "the current folder" and not folder:
+                continue
+            raise error(f"this {what} {rel} {label} ({display_path(q)}); sketchsynth never writes there, "
+                        "even with --force: choose another path", target)
+
+
+def check_target(target: str | os.PathLike, force: bool = False, protect=(), kind: str = "database",
+                 error=DatabaseError) -> None:
+    """Refuse to write the folder ``target`` unless the ``--force`` rule allows it.
+
+    Rule: a new folder may be written. An existing one is replaced only with
+    ``force``, and only when it is empty or sketchsynth wrote it as the same
+    kind (a database's manifest, an output's :data:`OUTPUT_MARKER`). A target
+    that is, contains or lies inside a protected path (the inputs, the database
+    being read), or is or contains the current folder, is always refused.
+
+    Parameters
+    ----------
+    target : path
+    force : bool
+    protect : iterable of (path, label)
+        Paths never to touch, e.g. ``[(recordings, "the recordings")]``.
+    kind : {"database", "match", "evaluate", "track"}
+    error : type
+
+    Raises
+    ------
+    SketchSynthError
+        One line saying why, never advising a command that would delete user data.
+    """
+    what = _KIND_NAMES.get(kind, kind)
+    _check_protected(target, protect, what, error, folder=True)
+    tgt = _real_target(target)
+    if os.path.islink(tgt):
+        raise error("is a symbolic link; give the real folder path instead", target)
+    if not os.path.lexists(tgt):
+        return
+    if not tgt.is_dir():
+        raise error(f"exists and is not a folder; choose another path for the {what}", target)
+    try:
+        empty = not any(os.scandir(tgt))
+    except OSError as e:
+        raise error(f"cannot read the existing folder ({e.strerror}); choose another path", target) from None
+    owner = written_by_sketchsynth(tgt)
+    if not empty and owner is None:
+        mark = "sketchsynth manifest.json" if kind == "database" else f"{OUTPUT_MARKER} marker"
+        raise error(f"exists and holds files sketchsynth did not write (no {mark}); it is never replaced, "
+                    f"even with --force: choose another path for the {what}", target)
+    if not empty and owner != kind:
+        raise error(f"exists and holds a sketchsynth {_KIND_NAMES.get(owner, owner)}, not a {what}; it is not "
+                    f"replaced: choose another path", target)
+    if not force:
+        raise error(f"{what} exists; add --force to replace it", target)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike, force: bool = False, error=DatabaseError, what="database",
+                     kind: str | None = None, protect=()):
+    """Yield a temporary directory that becomes ``target`` when the block succeeds.
+
+    Parameters
+    ----------
+    target : path
+    force : bool
+        Replace an existing ``target`` (only what :func:`check_target` allows).
+    error : type
+        Exception class for user-facing problems.
+    what : str
+        Unused name kept for callers; the kind's name is used in messages.
+    kind : {"database", "match", "evaluate", "track"}, optional
+        What is written (default ``"database"``); output kinds get
+        :data:`OUTPUT_MARKER` written into the folder.
+    protect : iterable of (path, label)
+        Paths the target must not be, contain or lie inside (see :func:`check_target`).
+
+    Raises
+    ------
+    SketchSynthError
+        ``target`` may not be written or replaced, or it cannot be written.
+    """
+    kind = kind or "database"
+    check_target(target, force=force, protect=protect, kind=kind, error=error)  # before a lock file is made
+    with target_lock(target, error=error):
+        check_target(target, force=force, protect=protect, kind=kind, error=error)  # again, now it is ours
+        target = _real_target(target)
+        remove_stale_siblings(target)
+        tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            tmp.mkdir(parents=True)
+        except OSError as e:
+            raise error(f"cannot write here ({e.strerror})", target.parent) from None
+        try:
+            yield tmp
+            if kind != "database":
+                write_output_marker(tmp, kind)
+            for f in tmp.iterdir():  # data on disk before the rename makes it visible
+                if f.is_file():
+                    with open(f, "rb") as fh:
+                        os.fsync(fh.fileno())
+            if target.exists():
+                if _rename_exchange(os.fspath(tmp), os.fspath(target)):
+                    shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old one
+                else:
+                    old = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
+                    os.rename(target, old)
+                    os.rename(tmp, target)
+                    shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, target)
+            _fsync_dir(target.parent)
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError) and not isinstance(e, SketchSynthError):
+                raise error(f"writing failed ({e.strerror or e}); nothing was replaced", target) from None
+            raise
+
+
+def check_file_target(path: str | os.PathLike, force: bool = False, protect=(), what: str = "file",
+                      error=InputError) -> Path:
+    """Refuse to write the file ``path`` unless allowed: its folder exists, it is no folder, it is not (and
+    does not lie inside) a protected path, and an existing file is overwritten only with ``force``."""
+    p = _real_target(path)
+    _check_protected(path, protect, what, error, folder=False)
+    if not p.parent.is_dir():
+        raise error(f"folder {display_path(p.parent)} does not exist; create it first or choose another path",
+                    path)
+    if p.is_dir():
+        raise error(f"is a folder; give a file name for the {what}", path)
+    if os.path.lexists(p) and not force:
+        raise error(f"{what} exists; choose another name, or add --force to overwrite it", path)
+    return p
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, force: bool = False, protect=(), what: str = "file", error=InputError):
+    """Yield a temporary path beside ``path`` (same suffix) that replaces ``path`` when the block succeeds.
+
+    The temporary file is ``.<stem>.tmp-<pid>-<random><suffix>`` in the same
+    folder (so the rename is atomic, and writers that pick a format by suffix
+    still do); it is removed when the block fails. See
+    :func:`check_file_target` for what may be written.
+    """
+    p = check_file_target(path, force=force, protect=protect, what=what, error=error)
+    tmp = p.parent / f".{p.stem}.tmp-{os.getpid()}-{secrets.token_hex(4)}{p.suffix}"
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+        _fsync_dir(p.parent)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, SketchSynthError):
+            raise error(f"writing failed ({e.strerror or e}); nothing was replaced", path) from None
+        raise
+
+
+def result_protect(result_dir: str | os.PathLike, input_path=None) -> list:
+    """What writing figures of a match output must never overwrite: the files it is read from, and its input."""
+    result_dir = Path(result_dir)
+    files = ["selection.csv", "input_keypoints.npy", "matched_keypoints.npy", "summary.json", "videos.json",
+             "sketch.mp4", "frames.mp4", "matched", OUTPUT_MARKER]
+    out = [(result_dir / f, "a file of the match output") for f in files]
+    if input_path:
+        out.append((input_path, "the match's input"))
+    return out
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path for messages and JSON: undecodable bytes of a file name shown as backslash escapes."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()

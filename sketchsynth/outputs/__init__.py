@@ -1,0 +1,1 @@
+"""What a selection is written as: selection.csv and matched/ (results), plots, the sketch video, the real-frame video (frames/)."""

@@ -1,0 +1,205 @@
+"""Synthesis end to end: an input track matched (smoothly) against a database, and its outputs written.
+
+This is what ``sketchsynth match`` and the demo run; the command line only parses
+options and prints :func:`describe`'s lines.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ParameterError
+
+
+@dataclass
+class Synthesis:
+    """A matched input, ready to be written.
+
+    Attributes
+    ----------
+    track : Track
+        The input as read (keypoints of shape (n_frames, 70, 3)).
+    result : MatchResult
+        Chosen rows (decoded when smoothing), costs, candidates.
+    matched_kp : np.ndarray, shape (n_frames, 70, 3), float32
+        The chosen database frames in the input's image pixels (seams blended
+        if asked).
+    stats : dict
+        Frames, jumps per second, mean run length of the chosen sequence.
+    per_frame : dict
+        The same for the per-frame choice (what ``--smooth 0`` gives), and its
+        mean target cost.
+    params : dict
+        What was asked: decoder parameters, seam blending, input filter.
+    """
+
+    track: object
+    result: object
+    matched_kp: np.ndarray
+    stats: dict
+    per_frame: dict
+    params: dict
+    seconds: float = 0.0
+    summary: dict = field(default_factory=dict)
+    videos: object = None
+
+
+def synthesize(db, track, metric: str = "sum", k: int | None = None, exhaustive: bool = False, decoder=None,
+               search: str = "auto", ivf=None, seam_blend: int = 0, track_filter: str = "none") -> Synthesis:
+    """Match an input track against a database.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    track : Track
+        The input (:func:`sketchsynth.sources.load.load_input`).
+    metric, k, exhaustive, search, ivf :
+        See :func:`sketchsynth.selection.matching.match`.
+    decoder : ViterbiDecoder, optional
+        Smooth synthesis; ``None`` or ``smooth=0`` is the method's per-frame match.
+    seam_blend : int
+        Frames over which each jump is blended away in the written keypoints.
+    track_filter : {"none", "one-euro", "savgol"}
+        Temporal filter applied to the input's keypoints before matching.
+
+    Returns
+    -------
+    Synthesis
+    """
+    from ..selection.decode import ViterbiDecoder, path_joins, path_stats
+    from ..sources.filters import filter_keypoints
+    from ..selection.matching import match, matched_in_input_coords
+
+    if int(seam_blend) != seam_blend or seam_blend < 0:
+        raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
+    decoder = decoder if decoder is not None else ViterbiDecoder(smooth=0.0)
+    t0 = time.perf_counter()
+    keypoints = track.keypoints if track_filter == "none" else \
+        filter_keypoints(track.keypoints, track.fps, track_filter, frames=track.frames)
+    result = match(db, keypoints, metric=metric, k=k, exhaustive_search=exhaustive, decoder=decoder,
+                   frames=track.frames, search=search, ivf=ivf)
+    dec = result.decoding
+    stats = path_stats(result.is_jump, result.rows >= 0, dec.segment_start, track.fps)
+    greedy_jumps = path_joins(db, result.frame_rows, dec.segment_start)[1]
+    per_frame = path_stats(greedy_jumps, result.frame_rows >= 0, dec.segment_start, track.fps)
+    per_frame["mean_target_cost"] = float(np.nanmean(result.frame_cost)) if (result.frame_rows >= 0).any() else None
+    matched_kp = matched_in_input_coords(db, result, seam_blend=seam_blend)
+    params = {**dec.params, "seam_blend": int(seam_blend), "input_filter": track_filter,
+              "total_cost": dec.total_cost}
+    return Synthesis(track, result, matched_kp, stats, per_frame, params, time.perf_counter() - t0)
+
+
+def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=None,
+                    sketch_layout: str = "side-by-side", audio=None, sketch_video: bool = False,
+                    progress: bool = False, summary_extra: dict | None = None, protect=(),
+                    frames_mode: str | None = None, background: str = "auto", blend: str = "feather",
+                    folder=None) -> dict:
+    """Write a synthesis's output folder atomically (see :mod:`sketchsynth.outputs.results`).
+
+    Parameters
+    ----------
+    out : path
+    db : FrameDatabase
+    syn : Synthesis
+    force : bool
+        Replace an existing folder.
+    plot_frames : list of int, optional
+        Input frames to draw comparison figures for.
+    sketch_layout : {"side-by-side", "overlay"}
+    audio : path, optional
+        Sound for the videos instead of the input video's own; with a
+        keypoint-only input it makes ``sketch.mp4`` (and ``frames.mp4``) be written.
+    sketch_video : bool
+        Write ``sketch.mp4`` for a keypoint-only input even without audio.
+    progress : bool
+    summary_extra : dict, optional
+        More summary entries (e.g. what drove the match, the stages run).
+    protect : iterable of (path, label)
+        Paths ``out`` must not be, contain or lie inside (the input, ``audio``
+        and the database always are).
+    frames_mode, background, blend :
+        How ``frames.mp4`` shows the recorded frames (see
+        :class:`sketchsynth.outputs.video.MatchVideoWriter`); default composite.
+    folder : sketchsynth.outputs.results.OutputFolder, optional
+        Write into this folder, already opened by the caller.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    from .results import write_match_outputs
+
+    track, result = syn.track, syn.result
+    if audio is not None:
+        from ..io.video import probe_audio
+
+        probe_audio(audio)  # fail before any work is written, with a line naming the file
+    videos = None
+    if track.video or audio is not None or sketch_video:
+        from .video import DEFAULT_FRAMES_MODE, MatchVideoWriter
+
+        videos = MatchVideoWriter(db, result, track, matched_kp=syn.matched_kp, layout=sketch_layout,
+                                  audio=audio if audio is not None else True, progress=progress,
+                                  frames_mode=frames_mode or DEFAULT_FRAMES_MODE, background=background,
+                                  blend=blend)
+    smoothing = {**syn.params, **syn.stats, "per_frame_jumps_per_s": syn.per_frame["jumps_per_s"],
+                 "per_frame_mean_target_cost": syn.per_frame["mean_target_cost"]}
+    syn.summary = write_match_outputs(out, db, result, track, force=force, plot_frames=plot_frames or None,
+                                      extra_columns={"join_cost": result.join_cost, "is_jump": result.is_jump},
+                                      summary_extra={"smoothing": smoothing, **(summary_extra or {})},
+                                      matched_kp=syn.matched_kp, write_files=videos,
+                                      protect=[*protect, (audio, "the --audio file")], folder=folder)
+    syn.videos = videos
+    return syn.summary
+
+
+def describe_search(result) -> str:
+    """'exact' or 'IVF (nprobe 16 of 256, index from cache)'."""
+    i = result.search_info
+    if result.search == "pq":
+        return f"{i.get('index')} (nprobe {i.get('nprobe')} of {i.get('nlist')})"
+    if result.search != "ivf":
+        return "exact"
+    how = {"built": "index trained now", "cache": "index from cache", "memory": "index in memory"}
+    return (f"IVF (nprobe {i.get('nprobe')} of {i.get('nlist')}" +
+            (f", {how[i['index']]}" if i.get("index") in how else "") + ")")
+
+
+def describe(db, syn: Synthesis, out) -> list[str]:
+    """A few lines saying what was matched, how smooth it came out, and what was written where."""
+    from ..selection.decode import ratio
+
+    track, result, s = syn.track, syn.result, syn.summary
+    cost = s.get("mean_target_cost")
+    how = "exhaustive" if result.exhaustive else f"top-{result.k} {describe_search(result)} prefilter"
+    lines = [f"Matched {s['matched_frames']} of {s['frames']} frames of {track.name} against {db.n_usable_} "
+             f"database frames ({result.metric} metric, {how}) in {syn.seconds:.2f} s; mean target cost "
+             f"{cost:.4g}." if cost is not None else
+             f"No input frame of {track.name} has a usable face; nothing matched."]
+    p, st = syn.params, syn.stats
+    if p.get("smooth", 0) > 0 and cost is not None:
+        rise = ratio(cost, syn.per_frame["mean_target_cost"]) - 1  # both 0 when the input is in the database
+        lines.append(f"Smooth synthesis (λ={p['smooth']:g}, top-{p['candidates']} + successors, {p['join']} join, "
+                     f"jump cost {p['jump_cost']:g}): {st['frames']} frames, {st['jumps_per_s']:.2f} jumps/s "
+                     f"(per-frame match: {syn.per_frame['jumps_per_s']:.2f}), mean run {st['mean_run_frames']:.1f} "
+                     f"frames ({st['mean_run_s']:.2f} s), mean target cost {cost:.4g} ({100 * rise:+.1f}%).")
+    elif cost is not None:
+        lines.append(f"Per-frame match (--smooth 0): {st['frames']} frames, {st['jumps_per_s']:.2f} jumps/s, "
+                     f"mean run {st['mean_run_frames']:.1f} frames, mean target cost {cost:.4g}.")
+    lle = p.get("lle")
+    if lle:
+        r = lle.get("voice_distance_ratio")
+        voice = "" if r is None else (f"; voice distance {r:.2f}x the database's own: " +
+                                      ("its speaker" if lle["blend"] == 0 else "another voice"))
+        lines.append(f"Speech: LLE projection onto the database's features, blend {lle['blend']:.2f}{voice}; audio "
+                     f"term weight {p.get('audio_weight', 0):g}.")
+    lines.append(f"Wrote {out}/selection.csv, {out}/matched/ (OpenPose JSON) and "
+                 f"{', '.join(os.path.join(str(out), p) for p in s['plots'])}")
+    if syn.videos is not None:
+        lines.append(syn.videos.summary_line(out))
+    return lines

@@ -1,0 +1,318 @@
+"""Per-frame matching, the method's way: for every input frame the nearest database frame.
+
+Target cost between an input frame p and a database frame q (both normalized):
+
+- ``metric="sum"`` (the method's): ``sum_i w_i * |p_i - q_i|``
+- ``metric="sq"``: ``sum_i w_i * |p_i - q_i|^2``
+
+with the database's weights, and weight 0 for points the input frame lacks
+(confidence 0). FAISS's top-K on the squared metric is a prefilter and the K
+candidates are re-ranked exactly; ``sq`` is exact with ``search="exact"`` (the
+flat index). On large databases ``search="auto"`` (the default) uses an
+approximate IVF index instead (:class:`sketchsynth.selection.search.IVFSearch`).
+``exhaustive=True`` computes the true minimum over every usable frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError, ParameterError
+from ..database.normalize import Normalizer
+from .search import check_metric, exhaustive, knn_sq, rerank, resolve_search
+
+DEFAULT_PREFILTER_K = 256
+"""FAISS candidates re-ranked per frame; on the henan take it agreed with the
+exhaustive search on 99.9% of held-out frames (top-128: 99.6%)."""
+COMPRESSED_PREFILTER_K = 512
+"""The same through a database's compressed (IVF-PQ) index: on the 10M-frame scale benchmark, whose
+database holds ~150 near-copies of every henan frame, the top-256 by squared distance missed the
+method's sum-of-distances best on 3% of frames, the top-512 on 0.7%, for ~15% more search time
+(benchmarks/bench_scale.py, README)."""
+
+
+def default_prefilter_k(k, ivf) -> int:
+    """``k`` itself, or (``k`` None) the default width for the prefilter ``ivf`` resolves to."""
+    if k is not None:
+        return k
+    return COMPRESSED_PREFILTER_K if getattr(ivf, "name", None) == "pq" else DEFAULT_PREFILTER_K
+
+
+@dataclass
+class MatchResult:
+    """What :func:`match` found for every input frame.
+
+    Attributes
+    ----------
+    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
+        The input as read (image pixels).
+    normalized : np.ndarray, shape (n_frames, 70, 2), float32
+        Input in the database's normalized space (NaN where unusable).
+    matrices : np.ndarray, shape (n_frames, 2, 3), float64
+        Input image -> normalized maps.
+    usable : np.ndarray, shape (n_frames,), bool
+    reason : np.ndarray, shape (n_frames,), object
+        Why an input frame is unusable ("" when usable).
+    qweights : np.ndarray, shape (n_frames, 70), float64
+        Point weights per frame (0 for points the input lacks).
+    rows : np.ndarray, shape (n_frames,), int64
+        Chosen database row, -1 for unusable input frames.
+    target_cost : np.ndarray, shape (n_frames,), float64
+        NaN for unusable input frames.
+    candidates, candidate_costs : np.ndarray, shape (n_frames, k)
+        Re-ranked candidates (database rows) and their exact costs, best first.
+    decoding : Decoding or None
+        When :func:`match` ran a decoder: its whole-sequence choice, which
+        ``rows`` and ``target_cost`` then hold; the per-frame choice stays in
+        ``frame_rows`` and ``frame_cost``.
+    join_cost, is_jump : np.ndarray, shape (n_frames,), or None
+        The decoding's join cost from the previous frame (NaN where none) and
+        whether the choice leaves the previous choice's recording.
+    search : {"exact", "ivf"}
+        The prefilter used: the flat index or the approximate IVF index.
+    search_info : dict
+        How the prefilter ran: frames per path (``ivf_frames``,
+        ``flat_frames``, ``column_slice_frames``) and, for the IVF, ``nlist``,
+        ``nprobe``, where its index came from (``index``: memory, cache or
+        built) and ``cache_file``.
+    """
+
+    keypoints: np.ndarray
+    normalized: np.ndarray
+    matrices: np.ndarray
+    usable: np.ndarray
+    reason: np.ndarray
+    qweights: np.ndarray
+    rows: np.ndarray
+    target_cost: np.ndarray
+    candidates: np.ndarray
+    candidate_costs: np.ndarray
+    metric: str
+    k: int
+    exhaustive: bool
+    timings: dict = field(default_factory=dict)
+    decoding: object = None
+    frame_rows: np.ndarray | None = None
+    frame_cost: np.ndarray | None = None
+    join_cost: np.ndarray | None = None
+    is_jump: np.ndarray | None = None
+    search: str = "exact"
+    search_info: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.rows)
+
+
+def prepare_input(db, keypoints: np.ndarray):
+    """Normalize input frames and give each its point weights.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    keypoints : np.ndarray, shape (n_frames, 70, 3)
+
+    Returns
+    -------
+    normalized : (n_frames, 70, 2) float32; matrices : (n_frames, 2, 3);
+    usable : (n_frames,) bool; reason : (n_frames,) object; qweights : (n_frames, 70) float64
+    """
+    from ..database import quality
+
+    kp = np.asarray(keypoints, dtype=np.float32)
+    if kp.ndim != 3 or kp.shape[1:] != (70, 3):
+        raise InputError(f"input keypoints have shape {kp.shape}, expected (n_frames, 70, 3)")
+    anchors = list(db.normalizer_.anchors)
+    conf = kp[..., 2]
+    no_face = ~(conf > 0).any(axis=1)
+    low_anchor = ~no_face & (conf[:, anchors] < db.anchor_min_confidence).any(axis=1)
+    normalized, mats, ok = db.normalize(kp)
+    # Of the fit gate only low confidence: a turned input head is still a pose to match (in-the-wild
+    # inputs are often three-quarter views); turned heads are kept out of the database instead.
+    reason = quality.fit_gate(kp, max_yaw=np.inf)[0]
+    reason[~ok] = "degenerate_anchors"
+    reason[low_anchor] = quality.ANCHOR_LOW_CONFIDENCE
+    reason[no_face] = quality.NO_PERSON
+    usable = reason == ""
+    qweights = np.where(conf > 0, db.weights_[None].astype(np.float64), 0.0)
+    # A usable frame still needs some weight to compare on.
+    usable &= qweights.sum(axis=1) > 0
+    normalized = np.where(usable[:, None, None], normalized, np.nan).astype(np.float32)
+    # Missing points carry zero weight; zero their coordinates so kernels never see NaN.
+    normalized = np.where((qweights > 0)[..., None] | ~usable[:, None, None], normalized, 0).astype(np.float32)
+    return normalized, mats, usable, reason, qweights
+
+
+def candidates(db, normalized, usable, qweights, k: int | None = None, metric: str = "sum",
+               ivf=None, info: dict | None = None):
+    """Exactly-costed candidates for the usable input frames.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    normalized : np.ndarray, shape (n_frames, 70, 2), float32
+    usable : np.ndarray, shape (n_frames,), bool
+    qweights : np.ndarray, shape (n_frames, 70)
+    k : int, optional
+        Prefilter width; None: :func:`default_prefilter_k` for ``ivf``.
+    metric : {"sum", "sq"}
+    ivf : IVFSearch, optional
+        Approximate prefilter (see :func:`sketchsynth.selection.search.knn_sq`); None: the flat index.
+    info : dict, optional
+        Receives :func:`sketchsynth.selection.search.knn_sq`'s report.
+
+    Returns
+    -------
+    cand : np.ndarray, shape (n_frames, k), int64
+        Database rows, best first by exact cost; -1 pads.
+    cost : np.ndarray, shape (n_frames, k), float64
+    """
+    check_metric(metric)
+    k = min(int(default_prefilter_k(k, ivf)), db.n_usable_)
+    n = len(normalized)
+    cand = np.full((n, k), -1, dtype=np.int64)
+    cost = np.full((n, k), np.inf)
+    rows = np.flatnonzero(usable)
+    if rows.size:
+        c = knn_sq(db, normalized[rows], qweights[rows], k, ivf=ivf, info=info)
+        cand[rows], cost[rows] = rerank(db, normalized[rows], qweights[rows], c, metric)
+    return cand, cost
+
+
+def match(db, keypoints: np.ndarray, metric: str = "sum", k: int | None = None,
+          exhaustive_search: bool = False, decoder=None, frames=None, search: str = "auto",
+          ivf=None) -> MatchResult:
+    """Pick the nearest database frame for each input frame, or the best sequence.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    keypoints : np.ndarray, shape (n_frames, 70, 3)
+        Input frames in image pixels with confidence.
+    metric : {"sum", "sq"}
+    k : int, optional
+        FAISS candidates per frame (the prefilter's width); None (default):
+        :data:`COMPRESSED_PREFILTER_K` through a compressed index, else
+        :data:`DEFAULT_PREFILTER_K`.
+    exhaustive_search : bool
+        Search every usable database frame (numba, early abandoning, seeded with
+        the prefilter's best) instead of trusting the prefilter.
+    decoder : ViterbiDecoder, optional
+        Choose the whole sequence at once (:mod:`sketchsynth.selection.decode`); the
+        prefilter is widened to the decoder's ``candidates`` if needed. Needs at
+        least 2 usable input frames.
+    frames : np.ndarray, shape (n_frames,), int, optional
+        The input's frame numbers; with a decoder, a hole in them starts a new
+        segment (no join across it).
+    search : {"auto", "exact", "ivf", "pq"}
+        The prefilter: ``exact`` searches the database's flat index (every
+        frame); ``ivf`` an approximate inverted-file index trained at the first
+        match on the database and cached (:class:`sketchsynth.selection.search.IVFSearch`);
+        ``pq`` the database's own compressed index (built with ``--index
+        ivfpq``); ``auto`` takes the compressed index when there is one, else
+        the IVF on databases of at least ``ivf.min_frames`` usable frames, else
+        the flat index (see :func:`sketchsynth.selection.search.resolve_search`). The
+        re-rank is exact either way.
+    ivf : IVFSearch, optional
+        The IVF's parameters (``nprobe``, ``min_frames``...); default ``IVFSearch()``.
+
+    Returns
+    -------
+    MatchResult
+    """
+    check_metric(metric)
+    ivf = resolve_search(db, search, ivf)
+    k = default_prefilter_k(k, ivf)
+    if int(k) != k or k < 1:
+        raise ParameterError(f"-k must be a whole number >= 1, got {k}")
+    if decoder is not None:
+        decoder.check(db)
+        k = max(int(k), int(decoder.candidates))
+    t0 = time.perf_counter()
+    normalized, mats, usable, reason, qweights = prepare_input(db, keypoints)
+    t1 = time.perf_counter()
+    info = {}
+    cand, cost = candidates(db, normalized, usable, qweights, k, metric, ivf=ivf, info=info)
+    t2 = time.perf_counter()
+    rows = np.where(usable, cand[:, 0] if cand.shape[1] else -1, -1).astype(np.int64)
+    best = np.where(usable, cost[:, 0] if cost.shape[1] else np.nan, np.nan)
+    timings = {"normalize_s": t1 - t0, "search_s": t2 - t1}
+    if "index_s" in info:
+        # getting the IVF index (trained, read from the cache or held in memory) is part of search_s
+        timings["ivf_index_s"] = info["index_s"]
+    if exhaustive_search and usable.any():
+        u = np.flatnonzero(usable)
+        r, c = exhaustive(db, normalized[u], qweights[u], rows[u], best[u], metric)
+        rows[u], best[u] = r, c
+        timings["exhaustive_s"] = time.perf_counter() - t2
+    result = MatchResult(np.asarray(keypoints, np.float32), normalized, mats, usable, reason, qweights, rows, best,
+                         cand, cost, metric, int(k), bool(exhaustive_search), timings,
+                         search="exact" if ivf is None else ivf.name,
+                         search_info={n: v for n, v in info.items() if n != "index_s"})
+    if decoder is not None:
+        if usable.sum() < 2:
+            raise InputError(f"the input has {int(usable.sum())} usable frame(s) of {len(usable)}; smooth "
+                             "synthesis needs at least 2 (check that a face was tracked)")
+        d = decoder.decode(db, result, frames=frames)
+        result.frame_rows, result.frame_cost = result.rows, result.target_cost
+        result.rows, result.target_cost = d.rows, d.target_cost
+        result.join_cost, result.is_jump, result.decoding = d.join_cost, d.is_jump, d
+        timings.update(d.timings)
+    return result
+
+
+def matched_in_input_coords(db, result: MatchResult, rows: np.ndarray | None = None,
+                            seam_blend: int = 0) -> np.ndarray:
+    """The chosen database frames drawn where the input's face is.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    result : MatchResult
+    rows : np.ndarray, shape (n_frames,), optional
+        Database rows to map (default ``result.rows``); -1 gives NaN.
+    seam_blend : int
+        Blend every jump's offset away over this many frames
+        (:func:`sketchsynth.selection.decode.blend_seams`); 0 draws the frames as stored.
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames, 70, 3), float32
+        x, y in input image pixels (inverse of the input frame's normalization
+        applied to the database frame's normalized points) and the database
+        frame's confidence; NaN rows where nothing was chosen.
+    """
+    rows = result.rows if rows is None else rows
+    out = np.full((len(rows), 70, 3), np.nan, dtype=np.float32)
+    ok = rows >= 0
+    if ok.any():
+        if seam_blend:
+            from .decode import blend_seams, path_joins
+
+            if rows is result.rows and result.is_jump is not None:
+                is_jump = result.is_jump  # the decoder's, which knows the input's segments
+            else:
+                seg = np.ones(len(rows), bool)
+                seg[1:] = rows[:-1] < 0
+                _, is_jump = path_joins(db, rows, seg)
+            norm = blend_seams(db, rows, is_jump, seam_blend)[ok]
+        else:
+            norm = db.normalized_[rows[ok]]
+        pts = Normalizer.inverse_transform(norm, result.matrices[ok])
+        out[ok, :, :2] = pts
+        out[ok, :, 2] = db.keypoints_[rows[ok], :, 2]
+    return out
+
+
+def agreement(rows_a, cost_a, rows_b, cost_b, rtol: float = 1e-9) -> np.ndarray:
+    """Frames where two searches chose the same frame or frames of equal cost (ties).
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames,), bool
+    """
+    same = rows_a == rows_b
+    tie = np.isclose(cost_a, cost_b, rtol=rtol, atol=0)
+    return same | tie | (np.isnan(cost_a) & np.isnan(cost_b))

@@ -1,0 +1,459 @@
+"""A database's own voice-to-mouth model: fitted on its recordings, saved beside them as ``speech_model.npz``.
+
+The model chains the speech stages of :mod:`sketchsynth.targets.speech`:
+
+1. LSP's log-mel front end (stored in the database at build time, recomputed
+   for an input) stacked per video frame over ``[t - past, t + delay]``
+   (:func:`~sketchsynth.targets.speech.features.frame_context`; ``delay`` is LSP's
+   look-ahead, 300 ms);
+2. standardization and a PCA to ``n_components`` dimensions (the space the LLE
+   bank lives in, small enough to search 60 s of input in a fraction of a second);
+3. LLE projection onto the database's own features (K neighbours, found on the
+   leading 64 PCA dimensions, regularized barycentric weights over all of them;
+   ``lle_blend`` = 1 the reconstruction only, 0 off) --
+   applied to inputs only, as LSP does, never to the frames it was fitted on;
+   with ``lle_auto`` only as much as the input's voice needs: none for the
+   database speaker's own voice, all of ``lle_blend`` for another's
+   (:func:`sketchsynth.targets.speech.lle.mismatch_blend`);
+4. a regressor from the (projected) features to the normalized jaw + lips
+   (:data:`sketchsynth.layout.SPEECH_POINTS`): ``ridge``, ``knn`` or a third-party
+   regressor registered in the ``sketchsynth.pipeline.stages`` entry-point group.
+
+``speech_model.npz`` holds plain arrays (loaded with ``allow_pickle=False``) and
+its parameters as JSON; the manifest lists it with its own sha256, checked at
+every load, so a damaged file is a one-line error naming ``fit-speech``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DatabaseError, InputError, ParameterError
+
+MODEL_FILE = "speech_model.npz"
+MODEL_FORMAT = 1
+LLE_SEARCH_DIMS = 64
+"""Leading PCA dimensions the LLE neighbour search runs on."""
+AUDIO_TERM_DIMS = 96
+"""Leading PCA dimensions a speech target's audio term compares (the kNN regressor's, too)."""
+
+
+def _regressor_arrays(reg) -> dict:
+    """The regressor's state as arrays: its own npz (``save``) as bytes, ``to_arrays()``, or ``_arrays``."""
+    import io
+
+    if hasattr(reg, "save") and hasattr(type(reg), "load"):
+        buf = io.BytesIO()
+        reg.save(buf)
+        return {"npz": np.frombuffer(buf.getvalue(), np.uint8)}
+    if hasattr(reg, "to_arrays"):
+        return dict(reg.to_arrays())
+    return {k: getattr(reg, k + "_") for k in reg._arrays}
+
+
+def _regressor_from_arrays(cls, params: dict, arrays: dict):
+    import io
+
+    if "npz" in arrays and hasattr(cls, "load"):
+        return cls.load(io.BytesIO(arrays["npz"].tobytes()))
+    if hasattr(cls, "from_arrays"):
+        return cls.from_arrays(params, arrays)
+    reg = cls(**params)
+    for k in cls._arrays:
+        setattr(reg, k + "_", arrays[k])
+    return reg
+
+
+class SpeechModel:
+    """Audio features -> normalized jaw and lips, fitted on one database.
+
+    Parameters
+    ----------
+    regressor : str
+        ``"ridge+knn"`` (the mean of both, default), ``"ridge"``, ``"knn"``, ``"mlp"`` or the name of a
+        stage in the ``sketchsynth.pipeline.stages``
+        entry-point group (a class with ``fit(X, Y)``, ``predict(X)``, and
+        ``to_arrays()`` / ``from_arrays(params, arrays)`` or an ``_arrays`` tuple).
+    regressor_params : dict, optional
+        Its constructor's keyword arguments.
+    delay_ms : float
+        Look-ahead of the context window (LSP's delay: 300 ms; 480 ms did better on GRID s1's
+        validation fold, benchmarks/speech_research.md), ms.
+    past_ms : float
+        Context before the frame, ms.
+    step_ms : float
+        Spacing of the stacked mel frames, ms.
+    n_components : int
+        PCA dimensions of the standardized context (the regressor's input).
+    lle_neighbors : int
+    lle_reg : float
+        Regularizer of the barycentric weights, relative to the local Gram trace.
+    lle_blend : float
+        0 = no projection, 1 = the projection only (with ``lle_auto``: the most an input gets).
+    lle_auto : bool
+        Blend each input as much as its voice differs from the database's: its median nearest-feature
+        distance over ``nn_scale_`` (:func:`sketchsynth.targets.speech.lle.mismatch_blend`); False: always
+        ``lle_blend``.
+    cmvn : bool
+        Subtract each recording's (each input's) mean log-mel spectrum first (removes channel and
+        loudness differences between takes).
+    long_ms : float
+        0, or the half-width (ms) of a long window whose mean log-mel spectrum is appended to every
+        frame's context: the sentence-level part of the sound, which the lip width follows.
+
+    Attributes
+    ----------
+    x_mean_, x_scale_ : np.ndarray, shape (n_features,), float32
+    proj_ : np.ndarray, shape (n_features, n_components), float32
+    bank_ : np.ndarray, shape (n_bank, n_components), float32
+        The database frames' projected features (the LLE bank).
+    bank_rows_ : np.ndarray, shape (n_bank,), int64
+        Their database rows.
+    mouth_mean_ : np.ndarray, shape (37, 2), float32
+        Mean normalized SPEECH_POINTS of the training frames (what a speech target's gain expands from).
+    nn_scale_ : float
+        Median distance (leading LLE_SEARCH_DIMS dimensions) from a training frame to the nearest bank
+        frame of another recording: how close the speaker's own unseen speech lies to the bank
+        (:func:`sketchsynth.targets.speech.lle.own_nn_scale`).
+    regressor_ : object
+    fit_seconds_ : float
+    """
+
+    def __init__(self, regressor: str = "ridge+knn", regressor_params: dict | None = None, delay_ms: float = 480.0,
+                 past_ms: float = 320.0, step_ms: float = 40.0, n_components: int = 400, lle_neighbors: int = 10,
+                 lle_reg: float = 1e-3, lle_blend: float = 1.0, cmvn: bool = False,
+                 long_ms: float = 0.0, lle_auto: bool = True):
+        self.regressor = regressor
+        self.regressor_params = regressor_params
+        self.delay_ms = delay_ms
+        self.past_ms = past_ms
+        self.step_ms = step_ms
+        self.n_components = n_components
+        self.lle_neighbors = lle_neighbors
+        self.lle_reg = lle_reg
+        self.lle_blend = lle_blend
+        self.lle_auto = lle_auto
+        self.cmvn = cmvn
+        self.long_ms = long_ms
+
+    def get_params(self) -> dict:
+        return {"regressor": self.regressor, "regressor_params": self.regressor_params, "delay_ms": self.delay_ms,
+                "past_ms": self.past_ms, "step_ms": self.step_ms, "n_components": self.n_components,
+                "lle_neighbors": self.lle_neighbors, "lle_reg": self.lle_reg, "lle_blend": self.lle_blend,
+                "lle_auto": self.lle_auto,
+                "cmvn": self.cmvn, "long_ms": self.long_ms}
+
+    def __repr__(self):
+        return "SpeechModel(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
+
+    def check(self) -> "SpeechModel":
+        """Validate the parameters (and that the regressor exists); raises ParameterError."""
+        from ...pipeline.core import regressor_class
+
+        for name in ("delay_ms", "past_ms"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and 0 <= v <= 2000):
+                raise ParameterError(f"--{name.replace('_', '-')} must be within 0-2000 ms, got {v}")
+        if not (np.isfinite(self.long_ms) and 0 <= self.long_ms <= 10000):
+            raise ParameterError(f"--long-ms must be within 0-10000 ms, got {self.long_ms}")
+        if not (np.isfinite(self.step_ms) and 5 <= self.step_ms <= 500):
+            raise ParameterError(f"step must be within 5-500 ms, got {self.step_ms}")
+        if int(self.lle_neighbors) != self.lle_neighbors or self.lle_neighbors < 1:
+            raise ParameterError(f"--lle-neighbors must be a whole number >= 1, got {self.lle_neighbors}")
+        if not 0 <= self.lle_blend <= 1:
+            raise ParameterError(f"--lle-blend must be within 0-1, got {self.lle_blend}")
+        if not isinstance(self.lle_auto, (bool, np.bool_)):
+            raise ParameterError(f"lle_auto must be true or false, got {self.lle_auto!r}")
+        if int(self.n_components) != self.n_components or self.n_components < 1:
+            raise ParameterError(f"n_components must be a whole number >= 1, got {self.n_components}")
+        regressor_class(self.regressor)
+        return self
+
+    # ------------------------------------------------------------------ features
+    def context(self, mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
+        """Per-frame context windows, shape (n_frames, n_ctx * 80), float32."""
+        from .features import frame_context, window_mean
+
+        if self.cmvn:
+            mel = np.asarray(mel, np.float32) - np.asarray(mel, np.float32).mean(axis=0, keepdims=True)
+        X = frame_context(mel, mel_times, frame_times, self.past_ms / 1000, self.delay_ms / 1000,
+                          self.step_ms / 1000)
+        if self.long_ms > 0:
+            X = np.concatenate([X, window_mean(mel, mel_times, frame_times, self.long_ms / 1000)], axis=1)
+        return X
+
+    def reduce(self, X: np.ndarray) -> np.ndarray:
+        """Context windows (n, n_features) -> standardized PCA features (n, n_components), float32."""
+        if X.shape[1] != self.x_mean_.shape[0]:
+            raise DatabaseError(f"the speech model expects {self.x_mean_.shape[0]} features per frame, the front "
+                                f"end gives {X.shape[1]} (fitted by another sketchsynth version); refit it with: "
+                                "sketchsynth fit-speech --db DIR")
+        return np.ascontiguousarray(((X - self.x_mean_) / self.x_scale_) @ self.proj_, dtype=np.float32)
+
+    def training_data(self, db):
+        """Context windows and targets of the database's usable frames with sound.
+
+        Returns
+        -------
+        X : np.ndarray, shape (n, n_features), float32
+        Y : np.ndarray, shape (n, 37, 2), float32
+            Normalized SPEECH_POINTS.
+        rows : np.ndarray, shape (n,), int64
+        """
+        from ...layout import SPEECH_POINTS
+
+        audio = require_audio(db)
+        names = db.table_["recording"]
+        times = db.table_["time_s"]
+        usable = db.table_["usable"]
+        firsts = {r["name"]: (int(r["first_row"]), int(r["n_frames"])) for r in db.recordings_}
+        Xs, rows = [], []
+        for e in audio.recordings():
+            a, n = firsts[e["name"]]
+            r = np.arange(a, a + n)
+            r = r[usable[r] & (audio.mel_index[r] >= 0) & (names[r] == e["name"])]
+            if not len(r):
+                continue
+            mel, mt = audio.recording_mel(e)
+            Xs.append(self.context(np.asarray(mel), mt, times[r]))
+            rows.append(r)
+        if not rows:
+            raise DatabaseError("no usable frame has sound to fit the speech model on", getattr(db, "path_", None))
+        rows = np.concatenate(rows)
+        Y = np.asarray(db.normalized_[rows][:, SPEECH_POINTS], np.float32)
+        return np.concatenate(Xs), Y, rows
+
+    # ------------------------------------------------------------------ fit / predict
+    def fit(self, db) -> "SpeechModel":
+        """Fit on a database's usable frames that have sound; returns self."""
+        from ...pipeline.core import regressor_class
+
+        self.check()
+        t0, c0 = time.perf_counter(), time.process_time()
+        X, Y, rows = self.training_data(db)
+        self.x_mean_ = X.mean(axis=0).astype(np.float32)
+        self.x_scale_ = np.maximum(X.std(axis=0), 1e-3).astype(np.float32)
+        Xs = (X - self.x_mean_) / self.x_scale_
+        k = min(int(self.n_components), Xs.shape[1], len(Xs))
+        # PCA from the covariance (n_features^2 memory), cheaper than an SVD of the frames
+        _, v = np.linalg.eigh((Xs.T @ Xs).astype(np.float64))
+        self.proj_ = np.ascontiguousarray(v[:, ::-1][:, :k], dtype=np.float32)
+        del Xs
+        Z = self.reduce(X)
+        del X
+        self.regressor_ = regressor_class(self.regressor)(**(self.regressor_params or {})).fit(Z, Y)
+        self.mouth_mean_ = Y.astype(np.float64).mean(axis=0).astype(np.float32)
+        self.bank_, self.bank_rows_ = Z, rows.astype(np.int64)
+        from .lle import own_nn_scale
+
+        self.nn_scale_ = own_nn_scale(Z[:, :LLE_SEARCH_DIMS], np.asarray(db.table_.codes)[rows],
+                                      np.asarray(db.table_["time_s"])[rows])
+        self.n_train_ = int(len(rows))
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.fit_cpu_seconds_ = time.process_time() - c0
+        self._lle = None
+        return self
+
+    def project(self, Z: np.ndarray, info: dict | None = None) -> np.ndarray:
+        """LLE projection of reduced features onto the bank, blended by ``lle_blend`` (n, n_components).
+
+        With ``lle_auto`` (and a model that knows ``nn_scale_``) the blend is ``lle_blend`` times
+        :func:`~sketchsynth.targets.speech.lle.mismatch_blend` of the input's voice-distance ratio; ``info``
+        receives ``{"blend": used, "voice_distance_ratio": ratio}``."""
+        info = {} if info is None else info
+        info["blend"], info["voice_distance_ratio"] = 0.0, None
+        if self.lle_blend <= 0 or not len(Z):
+            return Z
+        import faiss
+
+        from .lle import barycentric_weights
+
+        # Neighbours are searched on the leading PCA dimensions (most of the variance, a fraction of the
+        # cost: 60 s of input against 75k frames in ~0.1 s); the weights reconstruct all of them.
+        d = min(LLE_SEARCH_DIMS, self.bank_.shape[1])
+        if getattr(self, "_lle", None) is None:
+            self._lle = faiss.IndexFlatL2(d)
+            self._lle.add(np.ascontiguousarray(self.bank_[:, :d], dtype=np.float32))
+        from .lle import mismatch_blend
+
+        k = min(int(self.lle_neighbors), len(self.bank_))
+        near, nbs = [], []
+        for a in range(0, len(Z), 4096):
+            dist, nb = self._lle.search(np.ascontiguousarray(Z[a:a + 4096, :d]), k)
+            near.append(np.sqrt(np.maximum(dist[:, 0], 0)))
+            nbs.append(nb)
+        blend = float(self.lle_blend)
+        scale = getattr(self, "nn_scale_", None)
+        if self.lle_auto and scale:
+            ratio = float(np.median(np.concatenate(near))) / float(scale)
+            blend *= mismatch_blend(ratio)
+            info["voice_distance_ratio"] = ratio
+        info["blend"] = blend
+        if blend <= 0:
+            return Z
+        out = np.empty_like(Z)
+        for i, a in enumerate(range(0, len(Z), 4096)):
+            z = Z[a:a + 4096]
+            nbz = np.asarray(self.bank_[nbs[i]], np.float64)
+            w = barycentric_weights(z, nbz, float(self.lle_reg))
+            out[a:a + 4096] = blend * np.einsum("nk,nkd->nd", w, nbz) + (1 - blend) * z
+        return out
+
+    def predict(self, X: np.ndarray, timings: dict | None = None, reduced: np.ndarray | None = None) -> np.ndarray:
+        """Context windows (n, n_features) -> normalized SPEECH_POINTS (n, 37, 2), float32.
+
+        ``reduced``: :meth:`reduce` of ``X`` when already computed."""
+        t = {} if timings is None else timings
+        t0 = time.perf_counter()
+        lle = {}
+        Z = self.project(self.reduce(X) if reduced is None else reduced, lle)
+        t1 = time.perf_counter()
+        t["lle"] = lle
+        Y = np.asarray(self.regressor_.predict(Z), np.float32)
+        t["projection_s"] = t1 - t0
+        t["regression_s"] = time.perf_counter() - t1
+        return Y
+
+    def audio_term(self, db, reduced: np.ndarray, beta: float):
+        """The audio term of a speech target: an input's :meth:`reduce` features (T, n_components) against
+        the database frames' own, on the leading :data:`AUDIO_TERM_DIMS` dimensions (a FeatureTerm)."""
+        from ..feature_term import FeatureTerm
+
+        d = min(AUDIO_TERM_DIMS, self.bank_.shape[1])
+        cache = getattr(self, "_term", None)
+        if cache is None or cache[0] != (d, len(db.normalized_)):
+            pos = np.full(len(db.normalized_), -1, np.int64)
+            rows = np.asarray(self.bank_rows_, np.int64)
+            if len(rows) and rows.max() >= len(pos):
+                raise DatabaseError("the speech model was fitted on another database (its frames are not all "
+                                    "here); refit it with: sketchsynth fit-speech --db DIR", getattr(db, "path_", None))
+            pos[rows] = np.arange(len(rows))
+            cache = self._term = ((d, len(db.normalized_)), np.ascontiguousarray(self.bank_[:, :d], np.float32), pos)
+        return FeatureTerm(np.ascontiguousarray(np.asarray(reduced)[:, :d], np.float32), cache[1], cache[2],
+                           float(beta))
+
+    # ------------------------------------------------------------------ disk
+    def save(self, path) -> Path:
+        """Write ``speech_model.npz`` (plain arrays; parameters as JSON)."""
+        reg = {f"reg_{k}": np.asarray(v) for k, v in _regressor_arrays(self.regressor_).items()}
+        reg_params = self.regressor_.get_params() if hasattr(self.regressor_, "get_params") else {}
+        from ...io.npy import write_npz
+
+        # No fit time in the file: its bytes must depend on the fit alone (the manifest keeps the time).
+        meta = {"format": MODEL_FORMAT, "params": self.get_params(), "regressor_params_fitted": reg_params,
+                "n_train": self.n_train_}
+        with open(path, "wb") as fh:
+            write_npz(fh, meta=np.array(json.dumps(meta)), x_mean=self.x_mean_, x_scale=self.x_scale_,
+                      proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, mouth_mean=self.mouth_mean_,
+                      nn_scale=np.float64(getattr(self, "nn_scale_", None) or np.nan), **reg)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path) -> "SpeechModel":
+        """Read a model :meth:`save` wrote; damage raises DatabaseError naming fit-speech."""
+        from ...pipeline.core import regressor_class
+
+        fix = f"refit it with: sketchsynth fit-speech --db {os.path.dirname(os.path.abspath(path))}"
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                arrays = {k: z[k] for k in z.files}
+            m = cls(**meta["params"])
+            m.x_mean_, m.x_scale_, m.proj_ = arrays["x_mean"], arrays["x_scale"], arrays["proj"]
+            m.bank_, m.bank_rows_ = arrays["bank"], arrays["bank_rows"]
+            m.mouth_mean_ = arrays.get("mouth_mean")     # absent from older model files: see mean_mouth()
+            scale = float(arrays["nn_scale"]) if "nn_scale" in arrays else float("nan")
+            m.nn_scale_ = scale if np.isfinite(scale) and scale > 0 else None  # older files: a fixed blend
+            m.n_train_, m.fit_seconds_ = int(meta["n_train"]), float(meta.get("fit_seconds", "nan"))
+            reg = {k[4:]: v for k, v in arrays.items() if k.startswith("reg_")}
+            m.regressor_ = _regressor_from_arrays(regressor_class(m.regressor), meta["regressor_params_fitted"],
+                                                  reg)
+        except (OSError, KeyError, ValueError, TypeError, EOFError, InputError) as e:
+            raise DatabaseError(f"{MODEL_FILE} is damaged ({type(e).__name__}); {fix}", path) from None
+        m._lle = None
+        return m
+
+    def mean_mouth(self, db) -> np.ndarray:
+        """Mean normalized SPEECH_POINTS of the training frames, shape (37, 2), float32."""
+        if getattr(self, "mouth_mean_", None) is None:
+            from ...layout import SPEECH_POINTS
+
+            rows = np.asarray(self.bank_rows_)
+            self.mouth_mean_ = np.asarray(db.normalized_[rows][:, SPEECH_POINTS, :2], np.float64).mean(0) \
+                .astype(np.float32)
+        return self.mouth_mean_
+
+    def describe(self) -> str:
+        return (f"{self.regressor} regressor on {self.n_train_} frames, context -{self.past_ms:g}..+{self.delay_ms:g}"
+                f" ms, {self.proj_.shape[1]} PCA dims, LLE K={self.lle_neighbors} blend "
+                + (f"by voice (0-{self.lle_blend:g})" if self.lle_auto and getattr(self, "nn_scale_", None)
+                   else f"{self.lle_blend:g}"))
+
+
+# ---------------------------------------------------------------------- the model in a database folder
+def require_audio(db):
+    """The database's audio, or a DatabaseError naming the fix."""
+    audio = getattr(db, "audio_", None)
+    if audio is None:
+        where = getattr(db, "path_", None)
+        raise DatabaseError("the database has no sound (its recordings had no audio, or it was built by an older "
+                            "sketchsynth); rebuild it from recordings with sound: sketchsynth build-db RECORDINGS "
+                            f"--db {where or 'DIR'} --force", where)
+    return audio
+
+
+def require_model(db) -> SpeechModel:
+    """The database's fitted speech model, or a DatabaseError naming the command that fits one."""
+    require_audio(db)
+    model = getattr(db, "speech_model_", None)
+    if model is None and getattr(db, "path_", None) is not None and hasattr(db, "manifest_"):
+        model = db.speech_model_ = open_model(db.path_, db.manifest_)
+    if model is None:
+        where = getattr(db, "path_", None)
+        raise DatabaseError(f"the database has no fitted speech model; fit one with: sketchsynth fit-speech --db "
+                            f"{where or 'DIR'}", where)
+    return model
+
+
+def open_model(path, man: dict, verify: bool = True) -> SpeechModel | None:
+    """The model listed in a manifest (checked against its size and sha256), or None."""
+    from ...io.storage import sha256_file
+
+    meta = man.get("files", {}).get(MODEL_FILE)
+    if meta is None:
+        return None
+    f = Path(path) / MODEL_FILE
+    fix = f"refit it with: sketchsynth fit-speech --db {os.fspath(path)}"
+    if not f.is_file():
+        raise DatabaseError(f"{MODEL_FILE} is missing; {fix}", path)
+    if f.stat().st_size != meta.get("bytes") or (verify and sha256_file(f) != meta.get("sha256")):
+        raise DatabaseError(f"{MODEL_FILE} fails its checksum (damaged or replaced); {fix}", path)
+    return SpeechModel.load(f)
+
+
+def fit_into(db, folder, model: SpeechModel | None = None) -> SpeechModel:
+    """Fit ``model`` (default :class:`SpeechModel`) on ``db`` and store it in the database ``folder``.
+
+    The model file is written beside the old one and renamed over it, then the
+    manifest is replaced; a crash leaves the old model or the new one.
+    """
+    from ...database.sound import update_manifest
+
+    model = (model or SpeechModel()).fit(db)
+    folder = Path(folder)
+    tmp = folder / f".{MODEL_FILE}.tmp"
+    model.save(tmp)
+    os.replace(tmp, folder / MODEL_FILE)
+    update_manifest(folder, {MODEL_FILE: folder / MODEL_FILE},
+                    {"speech_model": {**model.get_params(), "n_train": model.n_train_,
+                                      "fit_seconds": round(model.fit_seconds_, 3),
+                                      "fit_cpu_seconds": round(getattr(model, "fit_cpu_seconds_", float("nan")), 3)}})
+    db.speech_model_ = model
+    return model

@@ -1,0 +1,322 @@
+"""Phone targets for the Viterbi selector: unit selection by phone and context.
+
+As in Video Rewrite and Text2Video's phoneme dictionary, a frame to be spoken
+as phone P between L and R is best shown by a database frame recorded saying
+P between L and R, at the same relative place in the phone. :class:`PhoneTarget`
+(a stage: ``fit(db)`` then ``transform(phones)``) scores every phone segment of
+the database against every input segment
+
+    score = c_phone + c_left + c_right + duration_weight * |log(len_db / len_in)|
+
+with c_phone 0 for the same phone, ``viseme_cost`` for another phone of the
+same viseme class, ``other_cost`` otherwise, and c_left / c_right 0 for the
+same neighbour, ``context_cost / 2`` for one of its viseme class,
+``context_cost`` otherwise: the triphone -> diphone -> phone -> viseme back-off
+as one graded score. Each input frame's candidates are the frames at its
+relative position (± ``spread`` frames) in the ``segments`` best-scoring
+segments, costed
+
+    cost = unit * (1 + score + position_weight * |pos_db - pos_in|)
+
+``unit`` is the database's median frame-to-successor distance (its
+target-cost scale), so the decoder's join and jump costs (weighted keypoint
+distances) are in the same units. Recorded successors are in the candidates
+wherever the database says the same phones in a row, which is what lets the
+decoder play recorded stretches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InputError, ParameterError
+from ...pipeline.core import Stage
+from .phones import VISEME_ID, FramePhones, frame_labels
+
+DEFAULT_SEGMENTS = 32
+
+
+class PhoneTarget(Stage):
+    """Stage turning per-frame phones into the selector's candidates and costs.
+
+    It follows :mod:`sketchsynth.pipeline.core`'s protocol (``fit(db)`` -> self,
+    ``transform``), taking the kind ``phones`` (a :class:`FramePhones`), which
+    the pipeline's kinds do not list yet: ``say`` runs it beside the speech
+    stages (:func:`sketchsynth.pipeline.say.select_text`).
+
+    Parameters
+    ----------
+    segments : int
+        Database phone segments kept per input segment.
+    spread : int
+        Frames either side of the position-matched frame also offered (lets the
+        decoder keep a recording's own timing instead of time-warping).
+    viseme_cost, other_cost, context_cost, duration_weight, position_weight : float
+        Terms of the score (see the module docstring).
+
+    Attributes
+    ----------
+    db_phones_ : FramePhones
+        The database's labels (per row).
+    unit_ : float
+        Cost unit: median weighted distance between database frames and their successors.
+    """
+
+    name = "phone-target"
+    input_kind = "phones"
+    output_kind = "target"
+
+    def __init__(self, segments: int = DEFAULT_SEGMENTS, spread: int = 1, viseme_cost: float = 1.5,
+                 other_cost: float = 4.0, context_cost: float = 0.5, duration_weight: float = 0.5,
+                 position_weight: float = 1.0):
+        self.segments = segments
+        self.spread = spread
+        self.viseme_cost = viseme_cost
+        self.other_cost = other_cost
+        self.context_cost = context_cost
+        self.duration_weight = duration_weight
+        self.position_weight = position_weight
+
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in ("segments", "spread", "viseme_cost", "other_cost", "context_cost",
+                                              "duration_weight", "position_weight")}
+
+    def fit(self, db, phones: FramePhones | None = None) -> "PhoneTarget":
+        """Read the database's phone labels (``phones.parquet``, or ``phones`` given) and its cost scale."""
+        from ...selection.decode import frame_distance
+
+        if int(self.segments) != self.segments or self.segments < 1:
+            raise ParameterError(f"segments must be a whole number >= 1, got {self.segments}")
+        if int(self.spread) != self.spread or self.spread < 0:
+            raise ParameterError(f"spread must be a whole number >= 0, got {self.spread}")
+        self.db_ = db
+        if phones is None:
+            from .store import load_phones
+
+            phones, labelled, _ = load_phones(db)
+        else:
+            labelled = np.ones(len(phones), bool)
+        if len(phones) != db.n_frames_:
+            raise ParameterError(f"{len(phones)} phone labels for a database of {db.n_frames_} frames")
+        self.db_phones_ = phones
+        usable = np.asarray(db.table_["usable"], bool) & labelled
+        self.usable_ = usable
+        seg = phones.segment
+        n_seg = int(seg.max()) + 1 if len(seg) else 0
+        first = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+        self.seg_start_ = first
+        self.seg_len_ = phones.length[first]
+        self.seg_phone_ = phones.phone[first]
+        self.seg_left_ = phones.left[first]
+        self.seg_right_ = phones.right[first]
+        # a segment is offered only when all its frames can be shown
+        ok = np.bincount(seg, weights=usable, minlength=n_seg) == self.seg_len_
+        self.seg_ok_ = ok
+        a = np.flatnonzero((db.successor_ >= 0) & usable)
+        a = a[np.isin(db.successor_[a], np.flatnonzero(usable))]
+        rng = np.random.default_rng(0)
+        a = rng.choice(a, size=min(len(a), 20000), replace=False) if len(a) else a
+        d = frame_distance(db, a, db.successor_[a]) if len(a) else np.ones(1)
+        self.unit_ = float(np.median(d)) if np.median(d) > 0 else 1.0
+        return self
+
+    # -- scores -------------------------------------------------------------------------------------
+    def _term(self, a, b, same, vis):
+        return np.where(a == b, 0.0, np.where(VISEME_ID[a] == VISEME_ID[b], vis, same))
+
+    def segment_scores(self, phone: int, left: int, right: int, length: int, segs=None) -> np.ndarray:
+        """Score of database segments (all, or ``segs``) for one input segment (lower is better)."""
+        s = slice(None) if segs is None else segs
+        p, l, r, n = self.seg_phone_[s], self.seg_left_[s], self.seg_right_[s], self.seg_len_[s]
+        c = self._term(p, phone, self.other_cost, self.viseme_cost)
+        c = c + self._term(l, left, self.context_cost, self.context_cost / 2)
+        c = c + self._term(r, right, self.context_cost, self.context_cost / 2)
+        return c + self.duration_weight * np.abs(np.log(n / max(int(length), 1)))
+
+    def transform(self, inp: FramePhones) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates and costs per input frame.
+
+        Parameters
+        ----------
+        inp : FramePhones
+            The input's phones, one per output frame.
+
+        Returns
+        -------
+        cand : np.ndarray, shape (n_frames, K), int64
+            Database rows, best first; -1 pads. K = segments * (2 * spread + 1).
+        cost : np.ndarray, shape (n_frames, K), float64
+            inf where padded.
+        """
+        S = int(min(self.segments, int(self.seg_ok_.sum())))
+        if S < 1:
+            raise InputError("the database has no labelled usable phone segments (run sketchsynth fit-phones)")
+        offsets = np.arange(-int(self.spread), int(self.spread) + 1)
+        K = S * len(offsets)
+        T = len(inp)
+        cand = np.full((T, K), -1, np.int64)
+        cost = np.full((T, K), np.inf)
+        ok = np.flatnonzero(self.seg_ok_)
+        first = np.flatnonzero(np.r_[True, inp.segment[1:] != inp.segment[:-1]]) if T else []
+        for f0 in first:
+            sel = inp.segment == inp.segment[f0]
+            sc = self.segment_scores(inp.phone[f0], inp.left[f0], inp.right[f0], inp.length[f0], ok)
+            top = np.argpartition(sc, S - 1)[:S] if S < len(sc) else np.arange(len(sc))
+            segs, sc = ok[top], sc[top]
+            for t in np.flatnonzero(sel):
+                u = inp.position[t]
+                L = self.seg_len_[segs]
+                base = np.rint(u * (L - 1)).astype(np.int64)
+                pos = np.clip(base[:, None] + offsets[None], 0, (L - 1)[:, None])
+                rel = np.where(L[:, None] > 1, pos / np.maximum(L[:, None] - 1, 1), 0.5)
+                c = self.unit_ * (1 + sc[:, None] + self.position_weight * np.abs(rel - u))
+                rows = (self.seg_start_[segs][:, None] + pos).ravel()
+                c = c.ravel()
+                rows, idx = np.unique(rows, return_index=True)  # clipping can repeat a frame
+                c = c[idx]
+                o = np.argsort(c, kind="stable")
+                cand[t, :len(o)] = rows[o]
+                cost[t, :len(o)] = c[o]
+        return cand, cost
+
+    def frame_costs(self, inp: FramePhones, rows: np.ndarray) -> np.ndarray:
+        """The phone cost of given database rows for each input frame (for adding to another target).
+
+        Parameters
+        ----------
+        inp : FramePhones
+        rows : np.ndarray, shape (n_frames, K), int64 (-1: none)
+
+        Returns
+        -------
+        np.ndarray, shape (n_frames, K), float64 (inf for -1 and unlabelled rows)
+        """
+        rows = np.asarray(rows, np.int64)
+        out = np.full(rows.shape, np.inf)
+        ok = rows >= 0
+        r = np.where(ok, rows, 0)
+        seg = self.db_phones_.segment[r]
+        t_idx = np.broadcast_to(np.arange(len(inp))[:, None], rows.shape)
+        c = self._term(self.seg_phone_[seg], inp.phone[t_idx], self.other_cost, self.viseme_cost)
+        c = c + self._term(self.seg_left_[seg], inp.left[t_idx], self.context_cost, self.context_cost / 2)
+        c = c + self._term(self.seg_right_[seg], inp.right[t_idx], self.context_cost, self.context_cost / 2)
+        c = c + self.duration_weight * np.abs(np.log(self.seg_len_[seg] / np.maximum(inp.length[t_idx], 1)))
+        c = c + self.position_weight * np.abs(self.db_phones_.position[r] - inp.position[t_idx])
+        good = ok & self.usable_[r]
+        out[good] = (self.unit_ * (1 + c))[good]
+        return out
+
+
+def frame_phones(intervals, n_frames: int, fps: float) -> FramePhones:
+    """Per-frame phones of ``n_frames`` frames at ``fps`` (each labelled at its middle) from ARPAbet intervals."""
+    times = (np.arange(int(n_frames)) + 0.5) / float(fps)
+    return FramePhones.from_ids(frame_labels(intervals, times))
+
+
+def phone_result(db, cand: np.ndarray, cost: np.ndarray):
+    """A :class:`~sketchsynth.selection.matching.MatchResult` holding phone-target candidates, for the Viterbi decoder.
+
+    There is no input face: ``keypoints`` are NaN, ``qweights`` 0 (so a decoder
+    with ``successors=0`` only ever costs the given candidates), and
+    ``matrices`` are filled with the chosen frames' own maps once decoded
+    (:func:`decode_phones`), so outputs are drawn in the selected frames' own pixels.
+    """
+    from ...selection.matching import MatchResult
+
+    T = len(cand)
+    kp = np.full((T, 70, 3), np.nan, np.float32)
+    norm = np.zeros((T, 70, 2), np.float32)
+    mats = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (T, 1, 1))
+    usable = cand[:, 0] >= 0 if cand.shape[1] else np.zeros(T, bool)
+    reason = np.where(usable, "", "no_phone_candidate").astype(object)
+    return MatchResult(kp, norm, mats, usable, reason, np.zeros((T, 70)), np.where(usable, cand[:, 0], -1),
+                       np.where(usable, cost[:, 0], np.nan), cand, cost, "sum", cand.shape[1], False)
+
+
+def decode_phones(db, cand, cost, smooth: float = 0.5, jump_cost: float | None = None):
+    """Viterbi over phone-target candidates; returns the decoded MatchResult (rows, costs, joins)."""
+    from ...selection.decode import DEFAULT_JUMP_COST, ViterbiDecoder
+
+    res = phone_result(db, cand, cost)
+    dec = ViterbiDecoder(smooth=smooth, candidates=cand.shape[1], successors=0,
+                         jump_cost=DEFAULT_JUMP_COST if jump_cost is None else jump_cost)
+    if res.usable.sum() < 2:
+        raise InputError("fewer than 2 frames have phone candidates; nothing to decode")
+    d = dec.decode(db, res)
+    res.frame_rows, res.frame_cost = res.rows, res.target_cost
+    res.rows, res.target_cost, res.join_cost, res.is_jump, res.decoding = d.rows, d.target_cost, d.join_cost, \
+        d.is_jump, d
+    res.timings.update(d.timings)
+    ok = res.rows >= 0
+    res.matrices[ok] = db.transforms_[res.rows[ok]]
+    return res
+
+
+def add_phone_term(db, result, inp: FramePhones, target: PhoneTarget, weight: float = 1.0):
+    """Another target's candidates plus the phone target's, costed by both.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    result : MatchResult
+        A keypoint target's match (e.g. a predicted mouth's), before decoding.
+    inp : FramePhones
+        The same frames' phones.
+    target : PhoneTarget
+        Fitted.
+    weight : float
+        Weight of the phone cost relative to the keypoint cost.
+
+    Returns
+    -------
+    MatchResult
+        Same input, candidates = the union (keypoint costs computed exactly for
+        the phone candidates), cost = keypoint cost + weight * phone cost, best first.
+    """
+    if len(inp) != len(result.rows):
+        raise ParameterError(f"{len(inp)} phone frames for {len(result.rows)} target frames")
+    pc, _ = target.transform(inp)
+    both = np.concatenate([result.candidates, pc], axis=1)
+    both = np.where(both >= 0, both, -1)
+    u = np.flatnonzero(result.usable)
+    T, K = both.shape
+    cand = np.full((T, K), -1, np.int64)
+    cost = np.full((T, K), np.inf)
+    if len(u):
+        # unique per row, keeping -1 pads at the end
+        srt = np.sort(np.where(both[u] >= 0, both[u], np.iinfo(np.int64).max), axis=1)
+        dup = np.zeros_like(srt, bool)
+        dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+        srt[dup] = np.iinfo(np.int64).max
+        srt = np.sort(srt, axis=1)
+        srt[srt == np.iinfo(np.int64).max] = -1
+        # drop unusable database rows: rerank and the decoder only know usable ones
+        usable_db = np.asarray(db.table_["usable"], bool)
+        srt = np.where((srt >= 0) & usable_db[np.where(srt >= 0, srt, 0)], srt, -1)
+        srt = -np.sort(-srt, axis=1)  # valid rows first (descending puts -1 last)
+        kc, kcost = _exact_costs(db, result, u, srt)
+        ph = target.frame_costs(_subset(inp, u), kc)
+        total = kcost + weight * ph
+        total[kc < 0] = np.inf
+        o = np.argsort(total, axis=1, kind="stable")
+        cand[u] = np.take_along_axis(kc, o, 1)
+        cost[u] = np.take_along_axis(total, o, 1)
+    from dataclasses import replace
+
+    out = replace(result, candidates=cand, candidate_costs=cost, k=K)
+    out.rows = np.where(result.usable, cand[:, 0], -1)
+    out.target_cost = np.where(result.usable, cost[:, 0], np.nan)
+    return out
+
+
+def _subset(inp: FramePhones, idx) -> FramePhones:
+    return FramePhones(inp.phone[idx], inp.left[idx], inp.right[idx], inp.segment[idx], inp.position[idx],
+                       inp.length[idx])
+
+
+def _exact_costs(db, result, u, rows):
+    """Keypoint target cost of given rows (T_u, K) for the usable input frames u."""
+    from ...selection.search import rerank
+
+    return rerank(db, result.normalized[u], result.qweights[u], rows, result.metric)
+
