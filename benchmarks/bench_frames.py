@@ -105,7 +105,9 @@ def main(argv=None):
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.sources.load import load_input
-    from sketchsynth.outputs.synthesis import synthesize, write_synthesis
+    from sketchsynth.outputs.synthesis import write_synthesis
+    from sketchsynth.selection.select import select
+    from sketchsynth.targets.face import face_target
 
     vids = SHARED / "grid_s1" / "video"
     train, test = split(p.stem for p in vids.glob("*.mp4"))
@@ -130,7 +132,7 @@ def main(argv=None):
     rows = {m: [] for m in modes}
     for name in picks:
         track = load_input(vids / f"{name}.mp4")
-        syn = synthesize(db, track, decoder=ViterbiDecoder())
+        syn = select(db, face_target(db, track), ViterbiDecoder())
         real_p99 = change_p99(vids / f"{name}.mp4")
         real_black = black_fraction(vids / f"{name}.mp4")
         for m in modes:

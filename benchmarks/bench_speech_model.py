@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from sketchsynth.layout import DEFAULT_ANCHORS, GROUPS, SPEECH_POINTS  # noqa: E402
 from sketchsynth.database.normalize import Normalizer  # noqa: E402
-from sketchsynth.targets.speech.features import LogMel, frame_context  # noqa: E402
+from sketchsynth.database.speech_features import LogMel
+from sketchsynth.targets.speech.features import frame_context  # noqa: E402
 from sketchsynth.evaluation.metrics import best_lag, lip_width, mouth_opening, pearson  # noqa: E402
 
 SHARED = os.environ.get("SKETCHSYNTH_SHARED_DATA",

@@ -141,7 +141,10 @@ def main(argv=None):
     from sketchsynth.sources.load import load_input
     from sketchsynth.targets.text.align import Aligner, read_grid_align, to_int16
     from sketchsynth.targets.text.phones import espeak_intervals, warp_to_words, words_from_phones
-    from sketchsynth.pipeline.say import Spoken, select_text
+    from sketchsynth.pipeline.core import Pipeline
+    from sketchsynth.pipeline.stages import Selector
+    from sketchsynth.pipeline.text import TextTarget
+    from sketchsynth.targets.text.speak import Spoken
     from sketchsynth.targets.text.target import PhoneTarget
     from sketchsynth.targets.text.tts import synthesize
     from sketchsynth.targets.text.warp import warp_audio, word_knots
@@ -202,9 +205,9 @@ def main(argv=None):
             else:
                 spoken = real if k.startswith("real") else tts_spoken
                 kind = k.split("_")[1]
-                syn = select_text(db, spoken, target={"audio": "audio", "phones": "phones", "both": "both"}[kind],
-                                  decoder=dec, phone_target=target, phone_weight=a.phone_weight,
-                                  lle_blend=1.0 if k.endswith("_lle") else 0.0 if k.endswith("_nolle") else None)
+                blend = 1.0 if k.endswith("_lle") else 0.0 if k.endswith("_nolle") else None
+                text = TextTarget(kind, phone_weight=a.phone_weight, lle_blend=blend, phone_target=target)
+                syn = Pipeline([text, Selector(dec)]).fit(db).run(spoken)
                 rows, jumps = syn.result.rows, syn.result.is_jump
                 if len(rows) < T:
                     rows = np.r_[rows, np.full(T - len(rows), -1)]

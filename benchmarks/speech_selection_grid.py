@@ -76,14 +76,15 @@ def main(argv=None):
     from scipy.ndimage import gaussian_filter1d
 
     from sketchsynth.database.frame_database import FrameDatabase
-    from sketchsynth.selection.decode import ViterbiDecoder, path_joins, path_stats
+    from sketchsynth.selection.decode import ViterbiDecoder
+    from sketchsynth.selection.joins import path_joins, path_stats
     from sketchsynth.defaults import DEFAULT_AUDIO_SMOOTH, DEFAULT_CANDIDATES, DEFAULT_JUMP_COST
     from sketchsynth.io.audio import load_audio
     from sketchsynth.layout import INNER_LIP_PAIRS, LIP_CORNERS, SPEECH_POINTS
     from sketchsynth.database.normalize import Normalizer
-    from sketchsynth.selection.matching import prepare_input
+    from sketchsynth.targets.face import prepare_input
     from sketchsynth.sources.load import discover, load_tracks
-    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.database.speech_features import LogMel, extractor_of
     from sketchsynth.evaluation.metrics import best_lag, lip_width, mouth_opening, pearson
     from sketchsynth.database.sound import find_audio
     from sketchsynth.targets.speech.model import SpeechModel
@@ -100,7 +101,7 @@ def main(argv=None):
     if args.others:
         own = {t.name for t in tracks}  # LipNet's samples include one of s1's own sentences (bbaf2n): not another voice
         sets["other speakers"] = [t for t in load_tracks(discover(args.others), progress=True) if t.name not in own]
-    front = LogMel(**db.audio_.info["features"])
+    front = extractor_of(db.audio_.info["features"])
 
     def prepare(tracks_):
         out = []

@@ -8,13 +8,24 @@ import numpy as np
 import pytest
 
 from sketchsynth.selection import kernels as _kernels
-from sketchsynth.selection.decode import ViterbiDecoder, _viterbi_reference, blend_seams, path_joins, path_stats, usable_links
+from sketchsynth.database.links import usable_links
+from sketchsynth.outputs.placement import blend_seams
+from sketchsynth.selection.decode import ViterbiDecoder, _viterbi_reference
+from sketchsynth.selection.joins import path_joins, path_stats
 from sketchsynth.errors import ParameterError
 from sketchsynth.targets.feature_term import FeatureTerm, no_feature_args, rerank_with
 from sketchsynth.layout import default_weights, point_order_lips_first
 
 JOIN_MODES = [_kernels.JOIN_SUCCESSOR, _kernels.JOIN_METHOD]
 METRICS = [_kernels.METRIC_SUM, _kernels.METRIC_SQ]
+
+
+def _lattice(res, frames=None):
+    """A per-frame match's candidates as the decoder's lattice."""
+    from sketchsynth.selection.lattice import Lattice
+
+    return Lattice(res.candidates, res.candidate_costs, res.usable, res.rows, res.target_cost, res.normalized,
+                   res.qweights, res.metric, res.k, res.exhaustive, frames=frames)
 
 
 def _random_lattice(rng, T, K, n_rec=4, rec_len=12, missing=0.0):
@@ -49,8 +60,8 @@ def _run(fn, db, succ, prev, top, top_cost, queries, qweights, w, seg, full, lam
          fargs=None):
     fargs = no_feature_args(len(top), len(db)) if fargs is None else fargs
     if fn is _kernels.viterbi_lattice:
-        return fn(db, succ, prev, top, top_cost, queries, qweights, w, point_order_lips_first(w), seg, full,
-                  lam, jc, join, metric, n_succ, beam, *fargs)
+        return fn((db, succ, prev, w, point_order_lips_first(w)), (top, top_cost, queries, qweights, seg, full),
+                  (lam, jc, join, metric, n_succ, beam), tuple(fargs))
     return fn(db, succ, prev, top, top_cost, queries, qweights, w, seg, lam, jc, join, metric, n_succ, beam, *fargs)
 
 
@@ -176,8 +187,8 @@ def test_viterbi_finds_the_brute_force_optimum(seed):
     seg[0] = True
     lam, jc = [0.5, 2.0][seed % 2], [0.0, 20.0][(seed // 4) % 2]
     rows, target, score, _, width, path = _kernels.viterbi_lattice(
-        db, succ, prev, top, top_cost, q, qw, w, point_order_lips_first(w), seg, full, lam, jc, join, metric, 3,
-        np.inf, *no_feature_args(T, len(db)))
+        (db, succ, prev, w, point_order_lips_first(w)), (top, top_cost, q, qw, seg, full),
+        (lam, jc, join, metric, 3, np.inf), tuple(no_feature_args(T, len(db))))
     best = np.inf
     for states in itertools.product(*[range(width[t]) for t in range(T)]):
         r = [rows[t, s] for t, s in enumerate(states)]
@@ -205,8 +216,8 @@ def test_successors_join_the_lattice():
     seg = np.zeros(T, bool)
     seg[0] = True
     rows, _, score, _, width, _ = _kernels.viterbi_lattice(
-        db, succ, prev, top, top_cost, q, qw, w, point_order_lips_first(w), seg, full, 1.0, 0.0, 0, 0, K, np.inf,
-        *no_feature_args(T, len(db)))
+        (db, succ, prev, w, point_order_lips_first(w)), (top, top_cost, q, qw, seg, full), (1.0, 0.0, 0, 0, K, np.inf),
+        tuple(no_feature_args(T, len(db))))
     for t in range(1, T):
         col = set(rows[t, :width[t]].tolist())
         assert set(top[t].tolist()) <= col
@@ -234,7 +245,7 @@ def test_smooth_zero_is_the_per_frame_match(henan_match, how):
     if how != "prefilter":
         res = match(db, held.keypoints[:300], metric="sq" if how == "sq" else "sum",
                     exhaustive_search=how == "exhaustive")
-    d = ViterbiDecoder(smooth=0.0).decode(db, res)
+    d = ViterbiDecoder(smooth=0.0).decode(db, _lattice(res))
     np.testing.assert_array_equal(d.rows, res.rows)
     np.testing.assert_array_equal(d.target_cost, res.target_cost)
     via_match = match(db, res.keypoints, metric=res.metric, exhaustive_search=res.exhaustive,
@@ -246,8 +257,8 @@ def test_smooth_zero_is_the_per_frame_match(henan_match, how):
 @pytest.mark.parametrize("smooth, jump_cost", [(0.5, 0.0), (0.5, 1.5), (2.0, 0.0)])
 def test_smoothing_trades_target_cost_for_fewer_jumps(henan_match, smooth, jump_cost):
     db, held, res = henan_match
-    greedy = ViterbiDecoder(smooth=0.0).decode(db, res)
-    d = ViterbiDecoder(smooth=smooth, jump_cost=jump_cost).decode(db, res)
+    greedy = ViterbiDecoder(smooth=0.0).decode(db, _lattice(res))
+    d = ViterbiDecoder(smooth=smooth, jump_cost=jump_cost).decode(db, _lattice(res))
     assert d.is_jump.sum() < greedy.is_jump.sum() / 2
     assert np.nanmean(d.target_cost) > np.nanmean(greedy.target_cost)
     # optimal for its own objective: cheaper than the greedy path under it
@@ -262,7 +273,7 @@ def test_recording_matched_against_itself_is_the_identity(henan_match):
 
     rows = np.arange(2000, 2300)
     res = match(db, db.keypoints_[rows])
-    d = ViterbiDecoder(smooth=1.0, jump_cost=0.5).decode(db, res)
+    d = ViterbiDecoder(smooth=1.0, jump_cost=0.5).decode(db, _lattice(res))
     np.testing.assert_array_equal(d.rows, rows)
     assert not d.is_jump.any()
     np.testing.assert_array_equal(d.join_cost[1:], 0.0)
@@ -278,7 +289,7 @@ def test_unusable_frames_split_the_sequence(henan_match):
     kp = held.keypoints[:200].copy()
     kp[50:53] = 0  # OpenPose found nobody
     res = match(db, kp)
-    d = ViterbiDecoder(smooth=0.5).decode(db, res)
+    d = ViterbiDecoder(smooth=0.5).decode(db, _lattice(res))
     assert (d.rows[50:53] == -1).all() and np.isnan(d.target_cost[50:53]).all()
     assert d.segment_start[0] and d.segment_start[53] and d.segment_start.sum() == 2
     assert not d.is_jump[[0, 53]].any() and np.isnan(d.join_cost[[0, 53]]).all()
@@ -288,17 +299,17 @@ def test_unusable_frames_split_the_sequence(henan_match):
 
 def test_beam_is_approximate_but_close(henan_match):
     db, _, res = henan_match
-    exact = ViterbiDecoder(smooth=0.5, jump_cost=1.0).decode(db, res)
-    wide = ViterbiDecoder(smooth=0.5, jump_cost=1.0, beam=1e12).decode(db, res)
+    exact = ViterbiDecoder(smooth=0.5, jump_cost=1.0).decode(db, _lattice(res))
+    wide = ViterbiDecoder(smooth=0.5, jump_cost=1.0, beam=1e12).decode(db, _lattice(res))
     np.testing.assert_array_equal(wide.rows, exact.rows)
-    narrow = ViterbiDecoder(smooth=0.5, jump_cost=1.0, beam=1.0).decode(db, res)
+    narrow = ViterbiDecoder(smooth=0.5, jump_cost=1.0, beam=1.0).decode(db, _lattice(res))
     assert narrow.total_cost >= exact.total_cost - 1e-6
     assert narrow.total_cost <= 1.1 * exact.total_cost
 
 
 def test_seam_blend_is_continuous_and_fades(henan_match):
     db, _, res = henan_match
-    d = ViterbiDecoder(smooth=0.5).decode(db, res)
+    d = ViterbiDecoder(smooth=0.5).decode(db, _lattice(res))
     raw = blend_seams(db, d.rows, d.is_jump, 0)
     out = blend_seams(db, d.rows, d.is_jump, 4)
     succ, _ = usable_links(db)
@@ -337,7 +348,7 @@ def _fade_at(j, is_jump):
 def test_bad_parameters(henan_match, kwargs, match_):
     db, _, res = henan_match
     with pytest.raises(ParameterError, match=match_):
-        ViterbiDecoder(**kwargs).decode(db, res)
+        ViterbiDecoder(**kwargs).decode(db, _lattice(res))
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -434,8 +445,8 @@ def test_a_hole_in_the_input_frame_numbers_starts_a_segment(henan_match):
     db, held, res = henan_match
     frames = np.arange(len(res.rows))
     frames[300:] += 100  # the input itself jumps 100 frames ahead here
-    d = ViterbiDecoder().decode(db, res, frames=frames)
+    d = ViterbiDecoder().decode(db, _lattice(res, frames))
     assert d.segment_start[[0, 300]].all() and d.segment_start.sum() == 2
     assert not d.is_jump[300] and np.isnan(d.join_cost[300])
     with pytest.raises(ParameterError, match="frames has shape"):
-        ViterbiDecoder().decode(db, res, frames=frames[:10])
+        ViterbiDecoder().decode(db, _lattice(res, frames[:10]))

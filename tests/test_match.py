@@ -5,7 +5,9 @@ import pytest
 
 from sketchsynth import match
 from sketchsynth.selection.kernels import candidate_costs, exhaustive_min
-from sketchsynth.selection.matching import agreement, matched_in_input_coords, prepare_input
+from sketchsynth.outputs.placement import matched_in_input_coords
+from sketchsynth.selection.matching import agreement
+from sketchsynth.targets.face import prepare_input
 from sketchsynth.selection.search import candidate_costs_reference, exhaustive_reference
 
 

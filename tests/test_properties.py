@@ -68,6 +68,14 @@ people_docs = st.fixed_dictionaries({"version": st.just(1.3), "people": st.lists
     st.fixed_dictionaries({"face_keypoints_2d": faces}) | json_values, max_size=3)})
 
 
+def _lattice(res, frames=None):
+    """A per-frame match's candidates as the decoder's lattice."""
+    from sketchsynth.selection.lattice import Lattice
+
+    return Lattice(res.candidates, res.candidate_costs, res.usable, res.rows, res.target_cost, res.normalized,
+                   res.qweights, res.metric, res.k, res.exhaustive, frames=frames)
+
+
 def _through_both_readers(data: bytes):
     """parse_frame directly and the batch reader (numba scanner + fallback) on the same bytes."""
     results = []
@@ -190,6 +198,6 @@ def test_decoded_path_costs_what_it_says(small_db, start, n, lam, jump, join, k,
     want = _recomputed_cost(db, res, d, join, d.params["jump_cost_abs"], lam)
     assert d.total_cost == pytest.approx(want, rel=1e-9, abs=1e-9)
     # and it is never worse, under its own objective, than the per-frame choice
-    greedy = ViterbiDecoder(smooth=0.0, candidates=k).decode(db, res)
+    greedy = ViterbiDecoder(smooth=0.0, candidates=k).decode(db, _lattice(res))
     greedy_cost = _recomputed_cost(db, res, greedy, join, d.params["jump_cost_abs"], lam)
     assert d.total_cost <= greedy_cost + 1e-6 * max(1.0, greedy_cost)

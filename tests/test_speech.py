@@ -54,7 +54,7 @@ def test_database_keeps_audio_aligned_to_frame_times(grid_db, grid, shared_data)
     """Frame t <-> audio time t/fps: the stored mel row of each frame is the clip's log-mel at the frame's time."""
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.database.speech_features import LogMel, extractor_of
 
     db = FrameDatabase.load(grid_db, verify="sha256")
     man = db.manifest_
@@ -112,7 +112,7 @@ def test_match_speech_file_and_video_drive_audio(grid_db, grid, shared_data, tmp
     assert r.exit_code == 0, r.output
     s = json.loads((out / "summary.json").read_text())
     assert s["drive"] == "audio" and "own pixels" in s["pixels"]
-    assert s["pipeline"] == ["audio", "log-mel", "speech-target", "viterbi", "writer"]
+    assert s["pipeline"] == ["audio", "speech-features", "speech-target", "viterbi", "writer"]
     videos = json.loads((out / "videos.json").read_text())
     assert {"sketch.mp4", "frames.mp4"} <= set(videos["written"])
     assert all(v["audio_seconds"] > 0 for v in videos["written"].values())
@@ -168,7 +168,7 @@ def test_fit_speech_refits_and_damaged_model_is_one_line(grid_db, tmp_path):
     wav = next(Path(man["recordings"][0]["path"]).parent.glob("*.mp4"))
     one_line_error(_cli("match", wav, "--drive", "audio", "--db", db, "--out", tmp_path / "o"),
                    "speech_model.npz", "fit-speech")
-    one_line_error(_cli("fit-speech", "--db", db, "--regressor", "nope"), "no stage named 'nope'")
+    one_line_error(_cli("fit-speech", "--db", db, "--regressor", "nope"), "no speech regressor named 'nope'")
 
 
 def test_bad_audio_inputs_are_one_line(grid_db, example_db, tmp_path, shared_data):
@@ -223,7 +223,8 @@ def test_speech_target_expands_the_prediction_from_the_mean_mouth(grid_db):
     from sketchsynth.errors import ParameterError
     from sketchsynth.layout import LIP_CORNERS, SPEECH_POINTS
     from sketchsynth.targets.speech.model import require_model
-    from sketchsynth.pipeline.stages import CORNER_WEIGHT, Audio, AudioFeatures, speech_target
+    from sketchsynth.targets.speech.inputs import Audio, AudioFeatures
+    from sketchsynth.targets.speech.target import CORNER_WEIGHT, speech_target
 
     db = FrameDatabase.load(grid_db)
     model = require_model(db)
@@ -239,7 +240,7 @@ def test_speech_target_expands_the_prediction_from_the_mean_mouth(grid_db):
                                                                                      audio_weight=0)
     assert np.array_equal(same.points[:, SPEECH_POINTS], pred)
     assert np.allclose(far.points[:, SPEECH_POINTS] - mean, 2 * (pred - mean), atol=1e-6)
-    assert np.array_equal(far.extra["prediction"], pred)         # drawn as predicted
+    assert np.array_equal(far.prediction, pred)                  # the prediction itself is kept
     corners = list(LIP_CORNERS)
     assert np.allclose(far.weights[:, corners], CORNER_WEIGHT * db.weights_[corners])
     assert np.allclose(speech_target(db, pred, feats, corner_weight=1, audio_weight=0).weights[:, corners],
@@ -256,7 +257,7 @@ def test_lle_projection_follows_the_voice(grid_db, grid, shared_data, tmp_path):
     above it; a model saved and loaded keeps the rule, and --lle-fixed turns it off."""
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.database.speech_features import LogMel, extractor_of
     from sketchsynth.targets.speech.lle import MISMATCH_HI, MISMATCH_LO, mismatch_blend
     from sketchsynth.targets.speech.model import SpeechModel, require_model
 
@@ -265,7 +266,7 @@ def test_lle_projection_follows_the_voice(grid_db, grid, shared_data, tmp_path):
     db = FrameDatabase.load(grid_db)
     model = require_model(db)
     assert model.lle_auto and model.nn_scale_ > 0
-    front = LogMel(**db.audio_.info["features"])
+    front = extractor_of(db.audio_.info["features"])
 
     def projected(m, path):
         y = load_audio(path, 16000)
@@ -296,15 +297,17 @@ def test_audio_term_finds_the_frames_that_sounded_alike(grid_db, grid, shared_da
     from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.errors import ParameterError
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.database.speech_features import LogMel, extractor_of
     from sketchsynth.targets.speech.model import require_model
-    from sketchsynth.pipeline.stages import Audio, AudioFeatures, select, speech_target
+    from sketchsynth.selection.select import select
+    from sketchsynth.targets.speech.inputs import Audio, AudioFeatures
+    from sketchsynth.targets.speech.target import speech_target
 
     db = FrameDatabase.load(grid_db)
     model = require_model(db)
     name = sorted(p.stem for p in (grid / "train").glob("*.mp4"))[5]
     y = load_audio(grid / "train" / f"{name}.mp4", 16000)
-    front = LogMel(**db.audio_.info["features"])
+    front = extractor_of(db.audio_.info["features"])
     times = np.arange(75) / 25.0
     X = model.context(front.transform(y), front.times_, times)
     feats = AudioFeatures(X, times, 25.0, Audio(y, 16000, name, name))
@@ -329,7 +332,8 @@ def test_audio_term_finds_the_frames_that_sounded_alike(grid_db, grid, shared_da
 
 STAGE_MODULE = '''
 import numpy as np
-from sketchsynth.pipeline.stages import SpeechTarget, speech_target
+from sketchsynth.pipeline.stages import SpeechTarget
+from sketchsynth.targets.speech.target import speech_target
 
 
 class MeanMouthStage(SpeechTarget):
@@ -354,9 +358,9 @@ def test_stage_from_entry_point_group_is_used_by_match(grid_db, shared_data, tmp
     (site / "thirdparty_stage-0.1.dist-info" / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: thirdparty-stage\nVersion: 0.1\n")
     (site / "thirdparty_stage-0.1.dist-info" / "entry_points.txt").write_text(
-        "[sketchsynth.pipeline.stages]\nmean-mouth = thirdparty_stage:MeanMouthStage\n")
+        "[sketchsynth.stages]\nmean-mouth = thirdparty_stage:MeanMouthStage\n")
     monkeypatch.syspath_prepend(str(site))
-    from sketchsynth.pipeline.core import available
+    from sketchsynth.pipeline.registry import available
 
     assert "mean-mouth" in available()
     wav = tmp_path / "speech.wav"
@@ -365,10 +369,10 @@ def test_stage_from_entry_point_group_is_used_by_match(grid_db, shared_data, tmp
     r = _cli("match", wav, "--db", grid_db, "--out", out, "--stage", "mean-mouth", "--sketch-layout", "overlay")
     assert r.exit_code == 0, r.output
     s = json.loads((out / "summary.json").read_text())
-    assert s["pipeline"] == ["audio", "log-mel", "mean-mouth", "viterbi", "writer"]
+    assert s["pipeline"] == ["audio", "speech-features", "mean-mouth", "viterbi", "writer"]
     assert marker.read_text() == "used"
     one_line_error(_cli("match", wav, "--db", grid_db, "--out", tmp_path / "o2", "--stage", "missing-stage"),
-                   "no stage named 'missing-stage'", "sketchsynth.pipeline.stages")
+                   "no stage named 'missing-stage'", "sketchsynth.stages")
 
 
 def test_evaluate_drive_audio_cli(grid, tmp_path):

@@ -39,7 +39,7 @@ def grid_tracks(shared_data, grid_names):
 @pytest.fixture(scope="module")
 def grid_mel(shared_data, grid_names):
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.database.speech_features import LogMel
 
     lm = LogMel()
     out = {}
@@ -86,7 +86,7 @@ def test_load_audio_refuses_non_audio_in_one_line(shared_data, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ features
 def test_logmel_front_end_shape_and_times():
-    from sketchsynth.targets.speech.features import LogMel
+    from sketchsynth.database.speech_features import LogMel
 
     lm = LogMel()
     S = lm.transform(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32))

@@ -182,7 +182,10 @@ def test_phone_target_follows_the_true_mouth_of_a_heldout_sentence(grid_db, shar
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.sources.load import load_input
     from sketchsynth.targets.text.align import Aligner, read_audio, read_grid_align
-    from sketchsynth.targets.text.target import PhoneTarget, decode_phones, frame_phones
+    from sketchsynth.selection.decode import ViterbiDecoder
+    from sketchsynth.selection.select import select
+    from sketchsynth.targets.target import Target
+    from sketchsynth.targets.text.target import PhoneTarget, PhoneTerm, frame_phones
 
     CliRunner().invoke(cli, ["fit-phones", "--db", str(grid_db["db"]), "--transcripts", str(grid_db["align"])])
     db = FrameDatabase.load(grid_db["db"])
@@ -192,9 +195,15 @@ def test_phone_target_follows_the_true_mouth_of_a_heldout_sentence(grid_db, shar
              if w != "sil"]
     al = Aligner().align(read_audio(video), words)
     target = PhoneTarget().fit(db)
-    cand, cost = target.transform(frame_phones(al.phones, len(truth), 25.0))
+    fp = frame_phones(al.phones, len(truth), 25.0)
+    cand, cost = target.transform(fp)
     assert all((np.diff(c[np.isfinite(c)]) >= 0).all() for c in cost)  # best first
-    res = decode_phones(db, cand, cost, smooth=0.5)
+    T = len(truth)
+    phones_only = Target(np.zeros((T, 70, 2), np.float32), np.zeros((T, 70)), np.ones(T, bool),
+                         np.full(T, "", object), None, np.arange(T), np.arange(T) / 25.0, 25.0,
+                         phones=PhoneTerm(target, fp, only=True))
+    res = select(db, phones_only, ViterbiDecoder(smooth=0.5)).result
+    assert (res.candidates == cand).all() and res.decoding.params["successors"] == 0
     r = _mouth_r(db, res.rows, truth)
     rng = np.random.default_rng(0)
     r_rand = np.mean([_mouth_r(db, rng.choice(db.usable_rows_, len(truth)), truth) for _ in range(5)])
@@ -204,21 +213,25 @@ def test_phone_target_follows_the_true_mouth_of_a_heldout_sentence(grid_db, shar
 
 def test_add_phone_term_keeps_both_candidate_sets(grid_db, shared_data, grid_sentence):
     from sketchsynth.database.frame_database import FrameDatabase
-    from sketchsynth.selection.matching import match
+    from sketchsynth.selection.lattice import build_lattice
     from sketchsynth.sources.load import load_input
+    from sketchsynth.targets.face import keypoint_target
     from sketchsynth.targets.text.align import Aligner, read_audio, read_grid_align
-    from sketchsynth.targets.text.target import PhoneTarget, add_phone_term, frame_phones
+    from sketchsynth.targets.text.target import PhoneTarget, PhoneTerm, frame_phones
 
     CliRunner().invoke(cli, ["fit-phones", "--db", str(grid_db["db"]), "--transcripts", str(grid_db["align"])])
     db = FrameDatabase.load(grid_db["db"])
     video = shared_data / "grid_s1" / "video" / f"{grid_sentence}.mp4"
     truth = load_input(video).keypoints
-    res = match(db, truth, k=32)
+    face = keypoint_target(db, truth)
+    res = build_lattice(db, face, k=32)
     words = [w for w, _, _ in read_grid_align(shared_data / "grid_s1" / "align" / f"{grid_sentence}.align")
              if w != "sil"]
     fp = frame_phones(Aligner().align(read_audio(video), words).phones, len(truth), 25.0)
     target = PhoneTarget().fit(db)
-    both = add_phone_term(db, res, fp, target, weight=1.0)
+    face.phones = PhoneTerm(target, fp, weight=1.0)
+    both = build_lattice(db, face, k=32)
+    assert not both.successors  # the kernel knows no phone term: the decoder adds no successors
     u = np.flatnonzero(res.usable)
     t = u[len(u) // 2]
     c = both.candidates[t][both.candidates[t] >= 0]
@@ -226,12 +239,12 @@ def test_add_phone_term_keeps_both_candidate_sets(grid_db, shared_data, grid_sen
     # costs are keypoint + phone cost, recomputed independently for the best candidate
     from sketchsynth.selection.search import rerank
 
-    kc = rerank(db, res.normalized[[t]], res.qweights[[t]], both.candidates[[t], :1], "sum")[1][0, 0]
+    kc = rerank(db, face.points[[t]], face.weights[[t]], both.candidates[[t], :1], "sum")[1][0, 0]
     sub = P.FramePhones(fp.phone[[t]], fp.left[[t]], fp.right[[t]], fp.segment[[t]], fp.position[[t]],
                         fp.length[[t]])
     pc = target.frame_costs(sub, both.candidates[[t], :1])[0, 0]
-    assert both.candidate_costs[t, 0] == pytest.approx(kc + pc)
-    assert (np.diff(both.candidate_costs[t][np.isfinite(both.candidate_costs[t])]) >= 0).all()
+    assert both.costs[t, 0] == pytest.approx(kc + pc)
+    assert (np.diff(both.costs[t][np.isfinite(both.costs[t])]) >= 0).all()
 
 
 def test_say_with_phone_target_writes_outputs_with_the_speech(grid_db, tmp_path):

@@ -262,7 +262,7 @@ def test_frames_video_shows_the_selected_database_frames_where_the_input_head_is
     lands on the input's face, so the warped database keypoints equal matched_in_input_coords."""
     from sketchsynth import FrameDatabase, match
     from sketchsynth.sources.load import load_input
-    from sketchsynth.selection.matching import matched_in_input_coords
+    from sketchsynth.outputs.placement import matched_in_input_coords
     from sketchsynth.database.normalize import apply_matrices
     from sketchsynth.outputs.video import warp_matrices
 

@@ -13,7 +13,7 @@ from .options import db_option
 @db_option
 @click.option("--regressor", default="ridge+knn", show_default=True, metavar="NAME",
               help="ridge+knn (their mean), ridge, knn, mlp (torch extra), or a regressor registered in the "
-                   "'sketchsynth.pipeline.stages' entry-point group.")
+                   "'sketchsynth.regressors' entry-point group.")
 @click.option("--delay-ms", type=float, default=480.0, show_default=True,
               help="Look-ahead of the audio context window (LSP's delay): the mouth moves before the sound.")
 @click.option("--past-ms", type=float, default=320.0, show_default=True, help="Audio context before the frame.")

@@ -56,9 +56,10 @@ from .options import (audio_weight_option, check_audio_weight, check_expectation
 @click.option("--drive", type=click.Choice(["auto", "face", "audio"]), default="auto", show_default=True,
               help="What drives the match: the input's face, or its sound (the database's fitted speech model "
                    "predicts the mouth; a video's face is then ignored). auto: audio files -> audio, else face.")
-@click.option("--stage", "stage_names", multiple=True, metavar="NAME",
-              help="Use this registered stage (built in, or from the 'sketchsynth.pipeline.stages' entry-point group) "
-                   "in place of the built-in stages spanning its input to its output kind. Repeatable.")
+@click.option("--stage", "stage_names", multiple=True, metavar="NAME[:KEY=VALUE,...]",
+              help="Use this registered stage (built in, or from the 'sketchsynth.stages' entry-point group), "
+                   "made with these options, in place of the built-in stages spanning its input to its output "
+                   "kind. Repeatable. Example: --stage speech-target:audio_weight=0.25")
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
             video_opts, sketch_layout, audio, frames_mode, background, blend, sketch_video, smooth, candidates, join,
             jump_cost, beam, audio_weight, seam_blend, track_filter, expect_weights, expect_normalization, drive,
@@ -95,11 +96,16 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
       sketchsynth match examples/grid_s1/inputs/bbas1s.mp4 --db db/example-video --frames full
     """
     from ..database.frame_database import FrameDatabase
-    from ..selection.decode import ViterbiDecoder
+    from ..database.sound import AUDIO_EXTENSIONS
     from ..errors import InputError, ParameterError
     from ..io.storage import check_target
-    from ..selection.search import IVFSearch, check_metric
+    from ..outputs.results import OutputFolder
     from ..outputs.synthesis import describe
+    from ..pipeline.registry import stage_from_spec
+    from ..pipeline.stages import KeypointSource, Selector, Writer, audio_pipeline, keypoint_pipeline
+    from ..selection.decode import ViterbiDecoder
+    from ..selection.matching import COMPRESSED_PREFILTER_K
+    from ..selection.search import IVFSearch, check_metric
 
     check_metric(metric)
     if k is not None and k < 1:
@@ -108,72 +114,60 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
     ivf = None if nprobe is None else IVFSearch(nprobe=nprobe).check()
     check_audio_weight(audio_weight)
-    from ..database.sound import AUDIO_EXTENSIONS
-
     if drive == "auto":
         drive = "audio" if str(input_path).lower().endswith(AUDIO_EXTENSIONS) else "face"
-    decoder = ViterbiDecoder(smooth=resolve_smooth(smooth, drive), candidates=candidates, join=join, jump_cost=jump_cost,
-                             beam=beam).check()
+    decoder = ViterbiDecoder(smooth=resolve_smooth(smooth, drive), candidates=candidates, join=join,
+                             jump_cost=jump_cost, beam=beam).check()
     if audio is not None:
         from ..io.video import probe_audio
 
         probe_audio(audio)  # before tracking or matching: a bad file fails at once
-    from ..pipeline.stages import KeypointSource, Selector, Writer, audio_pipeline, keypoint_pipeline
-
+    if drive == "audio" and os.path.isdir(input_path):
+        raise ParameterError(f"--drive audio needs a sound file or a video, not the folder {input_path}")
     db = FrameDatabase.load(db_path)
     check_expectations(db, expect_weights, expect_normalization)
     decoder.check(db)
     if k is not None and k > db.n_usable_:
         raise ParameterError(f"-k {k} is larger than the database's {db.n_usable_} usable frames; use at most "
                              f"{db.n_usable_} (or --exhaustive for the exact minimum)")
-    selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive,
-                        seam_blend=seam_blend)
-    protect = [(input_path, "the match input"), (audio, "the --audio file"), (db.path_, "the database being read")]
-    writer = Writer(out, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
-                    sketch_video=sketch_video, progress=True, protect=protect, frames_mode=frames_mode,
-                    background=background, blend=blend)
     if drive == "audio":
         from ..targets.speech.model import require_model
 
-        if os.path.isdir(input_path):
-            raise ParameterError(f"--drive audio needs a sound file or a video, not the folder {input_path}")
         require_model(db)
+    out = out or os.path.join("out", os.path.splitext(os.path.basename(os.path.normpath(input_path)))[0])
+    protect = [(input_path, "the match input"), (audio, "the --audio file"), (db.path_, "the database being read")]
+    check_target(out, force=force, protect=protect, kind="match", error=InputError)  # before the work
+
+    folder = OutputFolder(out, force=force, protect=protect)
+    opened = []
+
+    def before(stage, x):
+        # the output folder opens once the input is read (a bad input leaves nothing behind), and with a face
+        # input before the match, so that matched/'s files are created while it runs
+        if stage.input_kind == "keypoints":
+            k_max = k or COMPRESSED_PREFILTER_K  # the widest default, whichever prefilter is taken
+            if min(k_max, db.n_usable_) * len(x) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
+                raise ParameterError(f"-k {k_max} x {len(x)} input frames needs more than 4 GB of candidates; use "
+                                     "a smaller -k, or --exhaustive (which needs none)")
+        if not opened and stage.input_kind in ("keypoints", "selection"):
+            opened.append(stack.enter_context(folder))
+            if stage.input_kind == "keypoints":
+                folder.precreate(x)
+
+    selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive)
+    extra = {"drive": drive}
+    writer = Writer(out, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
+                    sketch_video=sketch_video, progress=True, protect=protect, frames_mode=frames_mode,
+                    background=background, blend=blend, seam_blend=seam_blend, folder=folder, summary_extra=extra)
+    if drive == "audio":
         pipe = audio_pipeline(selector, writer, audio_weight=audio_weight)
     else:
         source = KeypointSource(fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
         pipe = keypoint_pipeline(source, selector, writer, track_filter=track_filter)
-    if stage_names:
-        from ..pipeline.core import make_stage
-
-        for name in stage_names:
-            pipe.replace(make_stage(name))
-    writer.summary_extra = {"drive": drive, "pipeline": pipe.names()}
-    pipe.fit(db)
-    if drive != "audio" and pipe.stages[0].output_kind == "keypoints":
-        x = pipe.stages[0].transform(input_path)  # the track first: its length bounds the work
-        from ..selection.matching import COMPRESSED_PREFILTER_K
-
-        k_max = k or COMPRESSED_PREFILTER_K  # the widest default, whichever prefilter is taken
-        if min(k_max, db.n_usable_) * len(x) * 24 > 4 << 30:  # candidate rows, costs and FAISS distances
-            raise ParameterError(f"-k {k_max} x {len(x)} input frames needs more than 4 GB of candidates; use a "
-                                 "smaller -k, or --exhaustive (which needs none)")
-        rest = pipe.stages[1:]
-    else:
-        x, rest = input_path, pipe.stages
-    out = out or os.path.join("out", (x.name if hasattr(x, "name") else
-                                      os.path.splitext(os.path.basename(os.path.normpath(input_path)))[0]
-                                      ).replace("/", "_"))
-    writer.out = out
-    check_target(out, force=force, protect=protect, kind="match", error=InputError)  # before the work
+    for name in stage_names:
+        pipe.replace(stage_from_spec(name))
+    extra["pipeline"] = pipe.names()
     with contextlib.ExitStack() as stack:
-        if hasattr(x, "keypoints") and rest and rest[-1] is writer:
-            # open the output folder now: its matched/ files are created while the match runs
-            from ..outputs.results import OutputFolder
-
-            writer.folder = stack.enter_context(OutputFolder(out, force=force, protect=protect))
-            writer.folder.precreate(x)
-        syn = x
-        for stage in rest:
-            syn = stage.transform(syn)
+        syn = pipe.fit(db).run(input_path, before=before)
     for line in describe(db, syn, out):
         click.echo(line)

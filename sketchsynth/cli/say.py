@@ -49,11 +49,12 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
     import tempfile
 
     from ..database.frame_database import FrameDatabase
-    from ..selection.decode import ViterbiDecoder
     from ..errors import ParameterError, require
-    from ..pipeline.stages import Writer
     from ..outputs.synthesis import describe
-    from ..pipeline.say import select_text, speak
+    from ..pipeline.core import Pipeline
+    from ..pipeline.stages import Selector, Writer
+    from ..pipeline.text import Speak, TextTarget
+    from ..selection.decode import ViterbiDecoder
     from ..targets.text.tts import EXTRA, check_text
 
     if lle_blend is not None and not 0 <= lle_blend <= 1:
@@ -65,14 +66,17 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
         require("espeakng_loader", EXTRA, "say (text-to-speech)")
     else:
         require("pocketsphinx", EXTRA, "say --audio (forced alignment)")
-    decoder = ViterbiDecoder(smooth=resolve_smooth(smooth, "text"), candidates=candidates, join=join, jump_cost=jump_cost, beam=beam).check()
+    decoder = ViterbiDecoder(smooth=resolve_smooth(smooth, "text"), candidates=candidates, join=join,
+                             jump_cost=jump_cost, beam=beam).check()
     db = FrameDatabase.load(db_path)
     decoder.check(db)
     out = out or os.path.join("out", "say")
     with tempfile.TemporaryDirectory(prefix="sketchsynth-say-") as work:
-        spoken = speak(text, work, voice=voice, rate=rate, audio=audio)
-        syn = select_text(db, spoken, target=target, decoder=decoder, phone_weight=phone_weight,
-                          lle_blend=lle_blend, name="say")
+        speak = Speak(work, voice=voice, rate=rate, audio=audio)
+        text_target = TextTarget(target, phone_weight=phone_weight, lle_blend=lle_blend)
+        pipe = Pipeline([speak, text_target, Selector(decoder)]).fit(db)
+        spoken = pipe.run(text, upto="speech")
+        syn = pipe.run(spoken, start="speech")
         extra = {"text": text, "speech": spoken.source, **{k: v for k, v in spoken.extra.items()
                                                              if k != "aligned_words"},
                  "target": syn.params["target"]}

@@ -7,7 +7,7 @@ writes three data files, checksummed in the manifest like the others:
 
 - ``audio.npy``      (S,) int16: the recordings' sound at 16 kHz mono, concatenated;
 - ``mel.npy``        (M, 80) float32: LSP's log-mel front end
-  (:class:`sketchsynth.targets.speech.features.LogMel`) of each recording, concatenated,
+  (:class:`sketchsynth.database.speech_features.LogMel`) of each recording, concatenated,
   at the mel rate (hop 133 samples = 1/120.3 s); mel frame ``i`` of a recording
   is centred on its audio sample ``i * hop``;
 - ``mel_index.npy``  (N,) int64: per database frame, the row of ``mel.npy`` whose
@@ -92,7 +92,7 @@ def mel_rows_for_times(time_s: np.ndarray, hop_s: float, mel_first: int, mel_cou
     return np.where((i >= 0) & (i < mel_count), mel_first + i, -1)
 
 
-def add_audio(folder, readers, progress: bool = False) -> dict:
+def add_audio(folder, readers, progress: bool = False, features: str = "log-mel") -> dict:
     """Write the audio files of a database just built in ``folder`` and list them in its manifest.
 
     Parameters
@@ -101,6 +101,8 @@ def add_audio(folder, readers, progress: bool = False) -> dict:
         A database folder written by :func:`sketchsynth.database.build.build_database`.
     readers : list of RecordingReader
         The recordings, in the database's order.
+    features : str
+        The speech feature extractor (:data:`sketchsynth.database.speech_features.FEATURES`).
 
     Returns
     -------
@@ -110,7 +112,7 @@ def add_audio(folder, readers, progress: bool = False) -> dict:
     """
     from tqdm import tqdm
 
-    from ..targets.speech.features import LogMel
+    from .speech_features import extractor_section, make_extractor
 
     folder = Path(folder)
     missing = [m for m in ("av", "librosa") if importlib.util.find_spec(m) is None]
@@ -122,7 +124,7 @@ def add_audio(folder, readers, progress: bool = False) -> dict:
                    "without_audio": [r.name for r in readers]}
         update_manifest(folder, {}, {"audio": section})
         return section
-    front = LogMel(sr=SAMPLE_RATE)
+    front = make_extractor(features, sr=SAMPLE_RATE)
     hop_s = front.hop_length / SAMPLE_RATE
     waves, mels, entries = [], [], []
     n = sum(r.n_frames for r in readers)
@@ -152,7 +154,7 @@ def add_audio(folder, readers, progress: bool = False) -> dict:
             entry["status"] = status or SILENT
         entries.append(entry)
         row += r.n_frames
-    section = {"sample_rate": SAMPLE_RATE, "features": front.get_params(), "hop_s": hop_s,
+    section = {"sample_rate": SAMPLE_RATE, "features": extractor_section(front, features), "hop_s": hop_s,
                "recordings": entries, "with_audio": sum("mel_count" in e for e in entries),
                "without_audio": [e["name"] for e in entries if "mel_count" not in e]}
     files = {}

@@ -40,7 +40,9 @@ def run_demo(db_path="db/example", out="out/demo", examples=None, log=print, vid
     from ..selection.decode import ViterbiDecoder
     from ..errors import DependencyError
     from ..sources.load import load_input
-    from ..outputs.synthesis import synthesize, write_synthesis
+    from ..outputs.synthesis import write_synthesis
+    from ..selection.select import select
+    from ..targets.face import face_target
 
     paths = example_paths(examples)
     t0 = time.perf_counter()
@@ -48,7 +50,7 @@ def run_demo(db_path="db/example", out="out/demo", examples=None, log=print, vid
     t1 = time.perf_counter()
     log(f"1. Built {db_path} from {paths['recordings']} in {t1 - t0:.1f} s: {db.summary()}")
     track = load_input(paths["input"])
-    syn = synthesize(db, track, decoder=ViterbiDecoder())
+    syn = select(db, face_target(db, track), ViterbiDecoder())
     summary = write_synthesis(out, db, syn, force=True)
     t2 = time.perf_counter()
     log(f"2. Matched {track.name} ({len(track)} frames at {track.fps:g} fps, not in the database) in "

@@ -82,7 +82,9 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
     from ..selection.decode import DEFAULT_SMOOTH, ViterbiDecoder
     from ..errors import require
     from ..sources.load import load_input
-    from ..outputs.synthesis import synthesize, write_synthesis
+    from ..outputs.synthesis import write_synthesis
+    from ..selection.select import select
+    from ..targets.face import face_target
 
     require("av", "video", "the video demo")
     require("dlib", "video", "the video demo")
@@ -97,7 +99,7 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
         f"{how_tracked}: {db.summary()}")
     track = load_input(paths["input"])
     smooth = DEFAULT_SMOOTH if smooth is None else float(smooth)
-    syn = synthesize(db, track, decoder=ViterbiDecoder(smooth=smooth))
+    syn = select(db, face_target(db, track), ViterbiDecoder(smooth=smooth))
     summary = write_synthesis(out, db, syn, force=True, sketch_layout=layout, frames_mode=frames_mode)
     t2 = time.perf_counter()
     how = f"smooth synthesis, lambda={smooth:g}" if smooth > 0 else "per-frame match"
@@ -127,7 +129,7 @@ def run_speech_step(db, sentence, out, log=print, frames_mode: str | None = None
         return {"skipped": e.message}
     t0 = time.perf_counter()
     writer = Writer(out, force=True, frames_mode=frames_mode)
-    syn = audio_pipeline(Selector(), writer).fit(db).transform(os.fspath(sentence))
+    syn = audio_pipeline(Selector(), writer).fit(db).run(os.fspath(sentence))
     log(f"4. Drove the face by the sound of {Path(sentence).name} alone (its face ignored: the speech model "
         f"fitted on the database predicts the mouth, the decoder picks recorded frames) in "
         f"{time.perf_counter() - t0:.1f} s: {syn.stats['jumps_per_s']:.2f} jumps/s. "

@@ -243,7 +243,7 @@ def sequence_sums(db, rows, target_cost, out_norm, out_px, truth_kp, truth_norm,
     -------
     dict of float sums and counts.
     """
-    from ..selection.decode import path_joins, path_stats
+    from ..selection.joins import path_joins, path_stats
 
     ok = (rows >= 0) & np.isfinite(truth_norm).all(axis=(1, 2))
     w = db.weights_.astype(np.float64)
@@ -375,9 +375,14 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
     Report
     """
     from ..database.frame_database import FrameDatabase
-    from ..selection.decode import DEFAULT_CANDIDATES, ViterbiDecoder, blend_seams, ratio
+    from ..outputs.placement import blend_seams
+    from ..selection.decode import DEFAULT_CANDIDATES, ViterbiDecoder
+    from ..selection.joins import ratio
+    from ..selection.lattice import build_lattice
+    from ..selection.select import select
+    from ..targets.face import keypoint_target
     from ..sources.filters import filter_keypoints
-    from ..selection.matching import DEFAULT_PREFILTER_K, match
+    from ..selection.matching import DEFAULT_PREFILTER_K
     from ..database.normalize import Normalizer
 
     configs = configs or default_configs()
@@ -412,24 +417,25 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
                     t0 = time.perf_counter()
                     kp_in = h.keypoints if c.input_filter == "none" else \
                         filter_keypoints(h.keypoints, h.fps, c.input_filter, frames=h.frames)
-                    res = match(db, kp_in, metric=metric, k=max(DEFAULT_PREFILTER_K, K), search=search, ivf=ivf)
-                    fold_info[-1].setdefault("search", res.search)
+                    target = keypoint_target(db, kp_in, h.frames, h.fps)
+                    lat = build_lattice(db, target, max(DEFAULT_PREFILTER_K, K), metric, search, ivf)
+                    fold_info[-1].setdefault("search", lat.search)
                     truth_norm, _, ok = db.normalize(h.keypoints)
                     truth_norm = np.where(ok[:, None, None], truth_norm, np.nan)
-                    cache[c.key()] = (res, truth_norm)
+                    cache[c.key()] = (target, lat, truth_norm)
                     timings["match_s"] += time.perf_counter() - t0
-                res, truth_norm = cache[c.key()]
-                if res.usable.sum() < 2:
-                    raise InputError(f"held-out part {h.name} has {int(res.usable.sum())} usable frames; "
+                target, lat, truth_norm = cache[c.key()]
+                if lat.usable.sum() < 2:
+                    raise InputError(f"held-out part {h.name} has {int(lat.usable.sum())} usable frames; "
                                      "need at least 2", h.path)
                 t0 = time.perf_counter()
                 dec = ViterbiDecoder(smooth=c.smooth, candidates=K, join=c.join, jump_cost=c.jump_cost, beam=beam)
-                d = dec.decode(db, res, frames=h.frames)
+                d = select(db, target, dec, lattice=lat).result.decoding
                 timings["decode_s"] += time.perf_counter() - t0
                 out_norm = blend_seams(db, d.rows, d.is_jump, c.seam_blend)
                 ok = d.rows >= 0
                 out_px = np.full((len(d.rows), 70, 3), np.nan)
-                out_px[ok, :, :2] = Normalizer.inverse_transform(out_norm[ok], res.matrices[ok])
+                out_px[ok, :, :2] = Normalizer.inverse_transform(out_norm[ok], target.matrices[ok])
                 sums[i].append(sequence_sums(db, d.rows, d.target_cost, out_norm, out_px, h.keypoints, truth_norm,
                                              d.segment_start))
         log(f"fold {'+'.join(map(str, fold))}: {len(configs)} configurations done")

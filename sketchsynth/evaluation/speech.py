@@ -103,17 +103,21 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
     SpeechReport
     """
     from ..database.frame_database import FrameDatabase
-    from ..selection.decode import ViterbiDecoder, path_joins, path_stats
+    from ..selection.decode import ViterbiDecoder
+    from ..selection.joins import path_joins, path_stats
     from .evaluate import make_folds, split_tracks
     from ..io.audio import load_audio
     from ..layout import SPEECH_POINTS
-    from ..selection.matching import match, prepare_input
+    from ..selection.matching import match
+    from ..targets.face import prepare_input
     from ..database.normalize import Normalizer
-    from ..targets.speech.features import LogMel
     from .metrics import lip_width, mouth_opening
     from ..targets.speech.model import SpeechModel, require_model
     from ..defaults import DEFAULT_AUDIO_SMOOTH
-    from ..pipeline.stages import Audio, AudioFeatures, select, speech_target
+    from ..pipeline.core import Pipeline
+    from ..pipeline.stages import SpeechFeatures, SpeechTarget
+    from ..selection.select import select
+    from ..targets.speech.inputs import Audio
 
     log = progress or (lambda s: None)
     lam0 = DEFAULT_AUDIO_SMOOTH if default_smooth is None else float(default_smooth)
@@ -141,23 +145,18 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
         fold_info.append({"heldout": [h.name for h in heldout], "database_frames": int(db.n_frames_),
                           "train_frames": int(model.n_train_), "model": model.describe()})
         log(f"fold: database of {db.n_usable_} usable frames, {model.describe()}; {len(heldout)} held out")
-        front = LogMel(**db.audio_.info["features"])
+        speech = Pipeline([SpeechFeatures(), SpeechTarget(audio_weight)]).fit(db)
         for h in heldout:
             t0 = time.perf_counter()
             src = _audio_of(h)
             y = load_audio(src, 16000)
-            mel = front.transform(y)
-            X = model.context(mel, front.times_, h.time_s)
-            Z = model.reduce(X)
-            info = {}
-            pred = model.predict(X, info, reduced=Z)
+            target = speech.run(Audio(y, 16000, src, h.name, np.asarray(h.time_s)), start="audio")
+            pred, info = target.prediction, {"lle": target.report.get("lle")}
             timings["audio_s"] += time.perf_counter() - t0
             truth_norm, truth_mats, ok, _, _ = prepare_input(db, h.keypoints)
             if ok.sum() < 2:
                 raise InputError(f"held-out recording has {int(ok.sum())} usable frames; need 2", h.path)
             truth_px = np.asarray(h.keypoints, np.float64)
-            feats = AudioFeatures(X, np.asarray(h.time_s), float(h.fps), Audio(y, 16000, src, h.name), reduced=Z)
-            target = speech_target(db, pred, feats, audio_weight=audio_weight)
             outs = {}
 
             def placed(mouth):

@@ -181,7 +181,7 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
     dict
         The summary (also written to ``summary.json``).
     """
-    from ..selection.matching import matched_in_input_coords
+    from .placement import matched_in_input_coords
     from .plot import save_comparison
 
     if matched_kp is None:

@@ -1,103 +1,17 @@
-"""Synthesis end to end: an input track matched (smoothly) against a database, and its outputs written.
-
-This is what ``sketchsynth match`` and the demo run; the command line only parses
-options and prints :func:`describe`'s lines.
-"""
+"""A selection's outputs written (:func:`write_synthesis`), and the lines a command prints about them."""
 
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from ..errors import ParameterError
 
 
-@dataclass
-class Synthesis:
-    """A matched input, ready to be written.
-
-    Attributes
-    ----------
-    track : Track
-        The input as read (keypoints of shape (n_frames, 70, 3)).
-    result : MatchResult
-        Chosen rows (decoded when smoothing), costs, candidates.
-    matched_kp : np.ndarray, shape (n_frames, 70, 3), float32
-        The chosen database frames in the input's image pixels (seams blended
-        if asked).
-    stats : dict
-        Frames, jumps per second, mean run length of the chosen sequence.
-    per_frame : dict
-        The same for the per-frame choice (what ``--smooth 0`` gives), and its
-        mean target cost.
-    params : dict
-        What was asked: decoder parameters, seam blending, input filter.
-    """
-
-    track: object
-    result: object
-    matched_kp: np.ndarray
-    stats: dict
-    per_frame: dict
-    params: dict
-    seconds: float = 0.0
-    summary: dict = field(default_factory=dict)
-    videos: object = None
-
-
-def synthesize(db, track, metric: str = "sum", k: int | None = None, exhaustive: bool = False, decoder=None,
-               search: str = "auto", ivf=None, seam_blend: int = 0, track_filter: str = "none") -> Synthesis:
-    """Match an input track against a database.
-
-    Parameters
-    ----------
-    db : FrameDatabase
-    track : Track
-        The input (:func:`sketchsynth.sources.load.load_input`).
-    metric, k, exhaustive, search, ivf :
-        See :func:`sketchsynth.selection.matching.match`.
-    decoder : ViterbiDecoder, optional
-        Smooth synthesis; ``None`` or ``smooth=0`` is the method's per-frame match.
-    seam_blend : int
-        Frames over which each jump is blended away in the written keypoints.
-    track_filter : {"none", "one-euro", "savgol"}
-        Temporal filter applied to the input's keypoints before matching.
-
-    Returns
-    -------
-    Synthesis
-    """
-    from ..selection.decode import ViterbiDecoder, path_joins, path_stats
-    from ..sources.filters import filter_keypoints
-    from ..selection.matching import match, matched_in_input_coords
-
-    if int(seam_blend) != seam_blend or seam_blend < 0:
-        raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
-    decoder = decoder if decoder is not None else ViterbiDecoder(smooth=0.0)
-    t0 = time.perf_counter()
-    keypoints = track.keypoints if track_filter == "none" else \
-        filter_keypoints(track.keypoints, track.fps, track_filter, frames=track.frames)
-    result = match(db, keypoints, metric=metric, k=k, exhaustive_search=exhaustive, decoder=decoder,
-                   frames=track.frames, search=search, ivf=ivf)
-    dec = result.decoding
-    stats = path_stats(result.is_jump, result.rows >= 0, dec.segment_start, track.fps)
-    greedy_jumps = path_joins(db, result.frame_rows, dec.segment_start)[1]
-    per_frame = path_stats(greedy_jumps, result.frame_rows >= 0, dec.segment_start, track.fps)
-    per_frame["mean_target_cost"] = float(np.nanmean(result.frame_cost)) if (result.frame_rows >= 0).any() else None
-    matched_kp = matched_in_input_coords(db, result, seam_blend=seam_blend)
-    params = {**dec.params, "seam_blend": int(seam_blend), "input_filter": track_filter,
-              "total_cost": dec.total_cost}
-    return Synthesis(track, result, matched_kp, stats, per_frame, params, time.perf_counter() - t0)
-
-
-def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=None,
+def write_synthesis(out, db, syn, force: bool = False, plot_frames=None,
                     sketch_layout: str = "side-by-side", audio=None, sketch_video: bool = False,
                     progress: bool = False, summary_extra: dict | None = None, protect=(),
                     frames_mode: str | None = None, background: str = "auto", blend: str = "feather",
-                    folder=None) -> dict:
+                    seam_blend: int = 0, folder=None) -> dict:
     """Write a synthesis's output folder atomically (see :mod:`sketchsynth.outputs.results`).
 
     Parameters
@@ -124,6 +38,8 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
     frames_mode, background, blend :
         How ``frames.mp4`` shows the recorded frames (see
         :class:`sketchsynth.outputs.video.MatchVideoWriter`); default composite.
+    seam_blend : int
+        Frames over which each jump is blended away in the written keypoints (:mod:`.placement`).
     folder : sketchsynth.outputs.results.OutputFolder, optional
         Write into this folder, already opened by the caller.
 
@@ -132,9 +48,14 @@ def write_synthesis(out, db, syn: Synthesis, force: bool = False, plot_frames=No
     dict
         The summary written to ``summary.json``.
     """
+    from .placement import matched_in_input_coords
     from .results import write_match_outputs
 
+    if int(seam_blend) != seam_blend or seam_blend < 0:
+        raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {seam_blend}")
     track, result = syn.track, syn.result
+    syn.matched_kp = matched_in_input_coords(db, result, seam_blend=seam_blend)
+    syn.params["seam_blend"] = int(seam_blend)
     if audio is not None:
         from ..io.video import probe_audio
 
@@ -170,9 +91,9 @@ def describe_search(result) -> str:
             (f", {how[i['index']]}" if i.get("index") in how else "") + ")")
 
 
-def describe(db, syn: Synthesis, out) -> list[str]:
+def describe(db, syn, out) -> list[str]:
     """A few lines saying what was matched, how smooth it came out, and what was written where."""
-    from ..selection.decode import ratio
+    from ..selection.joins import ratio
 
     track, result, s = syn.track, syn.result, syn.summary
     cost = s.get("mean_target_cost")

@@ -439,7 +439,7 @@ class MatchVideoWriter:
 
     def __call__(self, folder) -> dict:
         from ..io.video import write_video
-        from ..selection.matching import matched_in_input_coords
+        from .placement import matched_in_input_coords
 
         folder = Path(folder)
         tr, res = self.track, self.result

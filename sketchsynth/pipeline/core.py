@@ -1,90 +1,41 @@
-"""Stages: one protocol for every step of a match, and a registry that third-party stages join.
+"""The stage protocol and :class:`Pipeline`: what ``match``, ``say``, ``evaluate`` and the demo run.
 
-A stage is a plain class with
+A stage is a class with
 
-- ``input_kind`` and ``output_kind``, each one of :data:`KINDS`;
-- ``fit(db)`` -> self (stages that learn nothing from the database return self);
-- ``transform(x)`` -> the output.
+- ``name``, ``input_kind`` and ``output_kind`` (each one of :data:`KINDS`);
+- its options as ``__init__`` parameters, stored unchanged;
+- ``fit(db)`` -> self: what it needs of the database (attributes ending in ``_``);
+- ``transform(x)`` -> the output, for the whole input;
+- ``start()`` -> a stream with ``push(chunk)`` -> the output ready so far and ``finish()`` -> the rest.
+  Fed the whole input in pieces, the concatenated output equals ``transform``'s (:func:`concat`). The
+  base class's stream buffers and transforms at ``finish``; stages that can work frame by frame
+  override it.
 
-A :class:`Pipeline` chains stages whose kinds meet. ``sketchsynth match`` runs
-the pipeline for its input's kind (:func:`pipeline_for`):
-
-- keypoints: ``path -> keypoints`` (OpenPose JSON, arrays, the video tracker),
-  ``keypoints -> target`` (normalization), ``target -> selection`` (FAISS
-  prefilter + Viterbi), ``selection -> outputs`` (the writers);
-- audio (a sound file, or a video with ``--drive audio``): ``path -> audio``,
-  ``audio -> audio_features``, ``audio_features -> target`` (the database's
-  fitted speech model), then the same selector and writers.
-
-Stages are found by name: the built-in ones (:data:`BUILTIN`) and any object
-published in the Python entry-point group ``sketchsynth.pipeline.stages``::
-
-    # a third-party package's pyproject.toml
-    [project.entry-points."sketchsynth.pipeline.stages"]
-    my-mouth = "mypkg.stages:MyMouthStage"
-
-``match --stage NAME`` swaps it into the pipeline in place of the built-in
-stages spanning its ``input_kind`` to its ``output_kind``; ``fit-speech
---regressor NAME`` takes a registered regressor (``fit(X, Y)``, ``predict(X)``).
+A :class:`Pipeline` chains stages whose kinds meet; :meth:`Pipeline.run` is the only place that runs
+them. Third-party stages join through the registry (:mod:`sketchsynth.pipeline.registry`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import ParameterError
 
-KINDS = ("path", "keypoints", "audio", "audio_features", "target", "selection", "outputs")
-ENTRY_POINT_GROUP = "sketchsynth.pipeline.stages"
-
-
-@dataclass
-class Target:
-    """What the selector needs to pick database frames.
-
-    Attributes
-    ----------
-    points : np.ndarray, shape (T, 70, 2), float32
-        Per-frame target in the database's normalized space (0 where ignored).
-    weights : np.ndarray, shape (T, 70), float64
-        Per-point weights (0 = ignored: e.g. everything but mouth and jaw for speech).
-    usable : np.ndarray, shape (T,), bool
-    reason : np.ndarray, shape (T,), object
-        Why a frame is unusable ("" when usable).
-    matrices : np.ndarray, shape (T, 2, 3), or None
-        The input's image -> normalized maps, to draw the match where the input's
-        face is; None: draw in the selected frames' own pixels.
-    frames : np.ndarray, shape (T,), int64
-    time_s : np.ndarray, shape (T,), float64
-    fps : float
-    features : FeatureTerm, optional
-        An extra target-cost term (:mod:`sketchsynth.targets.feature_term`): for speech, the distance
-        between the input's and the database frames' audio features.
-    track : Track, optional
-        The input as read (a keypoint source's track, or a stand-in for audio).
-    audio : str, optional
-        The driving sound's file.
-    name : str
-    """
-
-    points: np.ndarray
-    weights: np.ndarray
-    usable: np.ndarray
-    reason: np.ndarray
-    matrices: np.ndarray | None
-    frames: np.ndarray
-    time_s: np.ndarray
-    fps: float
-    features: object = None
-    track: object = None
-    audio: str | None = None
-    name: str = "input"
-    extra: dict = field(default_factory=dict)
-
-    def __len__(self):
-        return len(self.frames)
+KINDS = {
+    "text": "the text to say (str)",
+    "path": "a file or folder to read (str or os.PathLike)",
+    "keypoints": "a Track (sketchsynth.sources.recordings): keypoints (T, 70, 3) float32 in image pixels with "
+                 "confidence, frame numbers, times in s, fps",
+    "audio": "an Audio (sketchsynth.targets.speech.inputs): mono float32 samples in [-1, 1] at sr Hz",
+    "audio_features": "an AudioFeatures (sketchsynth.targets.speech.inputs): X (T, n_features) float32, one row per "
+                      "output frame, and their times",
+    "speech": "a Spoken (sketchsynth.targets.text.speak): what is said, as 16 kHz samples and phone intervals",
+    "target": "a Target (sketchsynth.targets.target): per output frame, normalized points (T, 70, 2), point "
+              "weights (T, 70), usability, optional feature and phone terms",
+    "selection": "a Synthesis (sketchsynth.selection.select): the chosen database rows, costs, statistics",
+    "outputs": "the same Synthesis once written (its summary filled in)",
+}
+"""The kinds of value passed between stages, and what each one is."""
 
 
 class Stage:
@@ -101,8 +52,29 @@ class Stage:
     def transform(self, x):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def start(self) -> "BufferedStream":
+        """A stream that keeps the pieces and transforms their concatenation at ``finish``."""
+        return BufferedStream(self)
+
     def __repr__(self):
         return f"{type(self).__name__}({self.input_kind} -> {self.output_kind})"
+
+
+class BufferedStream:
+    """The streaming form of a stage that needs its whole input: nothing until ``finish``."""
+
+    def __init__(self, stage):
+        self.stage = stage
+        self.parts = []
+
+    def push(self, chunk):
+        self.parts.append(chunk)
+        return None
+
+    def finish(self):
+        if not self.parts:
+            return None
+        return self.stage.transform(concat(self.stage.input_kind, self.parts))
 
 
 class Pipeline:
@@ -133,9 +105,29 @@ class Pipeline:
             s.fit(db)
         return self
 
-    def transform(self, x, upto: str | None = None):
-        """Run the stages on ``x``; ``upto`` stops after the stage producing that kind."""
-        for s in self.stages:
+    def run(self, x, upto: str | None = None, start: str | None = None, before=None):
+        """Run the stages on ``x``.
+
+        Parameters
+        ----------
+        x : the first stage's input kind (or ``start``'s)
+        upto : str, optional
+            Stop after the stage producing this kind.
+        start : str, optional
+            Begin at the first stage taking this kind (``x`` is of it).
+        before : callable, optional
+            ``before(stage, x)`` is called before each stage (a command checks an input's size, or opens
+            its output folder, once it knows what the stage gets).
+        """
+        stages = self.stages
+        if start is not None:
+            i = next((k for k, s in enumerate(stages) if s.input_kind == start), None)
+            if i is None:
+                raise ParameterError(f"no stage of {' -> '.join(self.names())} takes {start}")
+            stages = stages[i:]
+        for s in stages:
+            if before is not None:
+                before(s, x)
             x = s.transform(x)
             if upto is not None and s.output_kind == upto:
                 break
@@ -168,86 +160,100 @@ def check_chain(stages) -> None:
                                  f"giving {a.output_kind}")
 
 
-# ---------------------------------------------------------------------- registry
-BUILTIN = {
-    "openpose": "sketchsynth.pipeline.stages:KeypointSource",
-    "keypoints": "sketchsynth.pipeline.stages:KeypointSource",
-    "normalize": "sketchsynth.pipeline.stages:Normalize",
-    "audio": "sketchsynth.pipeline.stages:AudioSource",
-    "log-mel": "sketchsynth.pipeline.stages:SpeechFeatures",
-    "speech-target": "sketchsynth.pipeline.stages:SpeechTarget",
-    "viterbi": "sketchsynth.pipeline.stages:Selector",
-    "writer": "sketchsynth.pipeline.stages:Writer",
-    "ridge": "sketchsynth.targets.speech.regress:RidgeMouth",
-    "knn": "sketchsynth.targets.speech.regress:KNNMouth",
-    "mlp": "sketchsynth.targets.speech.neural:MLPMouth",
-    "ridge+knn": "sketchsynth.targets.speech.regress:RidgeKNNMouth",
-}
-"""Built-in stages and regressors by name (``module:attribute``, imported when asked for)."""
+# ---------------------------------------------------------------------- pieces of a stream
+def concat(kind: str, parts: list):
+    """One value of ``kind`` from consecutive pieces (the inverse of :func:`split`)."""
+    parts = [p for p in parts if p is not None]
+    if kind not in CONCAT:
+        if len(parts) != 1:
+            raise ParameterError(f"a {kind} comes whole, not in {len(parts)} pieces")
+        return parts[0]
+    return CONCAT[kind](parts)
 
 
-def _load(target: str):
-    import importlib
-
-    mod, _, attr = target.partition(":")
-    obj = importlib.import_module(mod)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+def split(kind: str, x, bounds) -> list:
+    """Consecutive pieces of ``x`` between ``bounds`` (ascending frame or sample indices)."""
+    if kind not in SPLIT:
+        return [x]
+    edges = [0, *[int(b) for b in bounds], None]
+    return [SPLIT[kind](x, a, b) for a, b in zip(edges, edges[1:])]
 
 
-def entry_point_stages() -> dict:
-    """{name: EntryPoint} of the ``sketchsynth.pipeline.stages`` group, as installed now."""
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+def _cat(arrays):
+    return None if arrays[0] is None else np.concatenate(arrays)
 
 
-def available() -> list[str]:
-    """Names of every stage that :func:`get_stage` can load."""
-    return sorted(set(BUILTIN) | set(entry_point_stages()))
+def _concat_track(parts):
+    import copy
+
+    t = copy.copy(parts[0])
+    for f in ("keypoints", "frames", "time_s", "n_people"):
+        setattr(t, f, np.concatenate([getattr(p, f) for p in parts]))
+    t.sources = [s for p in parts for s in p.sources]
+    return t
 
 
-def get_stage(name: str):
-    """The class (or factory) registered under ``name``: built in, else from the entry-point group.
+def _split_track(t, a, b):
+    import copy
 
-    Raises
-    ------
-    ParameterError
-        No such stage, or it fails to import (the message says which).
-    """
-    if name in BUILTIN:
-        return _load(BUILTIN[name])
-    eps = entry_point_stages()
-    if name not in eps:
-        raise ParameterError(f"no stage named {name!r} (available: {', '.join(available())}; third-party stages "
-                             f"register in the entry-point group '{ENTRY_POINT_GROUP}')")
-    try:
-        return eps[name].load()
-    except Exception as e:  # a third party's import error, reported as one line
-        raise ParameterError(f"stage {name!r} ({eps[name].value}) fails to load: {type(e).__name__}: {e}") from None
+    c = copy.copy(t)
+    for f in ("keypoints", "frames", "time_s", "n_people"):
+        setattr(c, f, getattr(t, f)[a:b])
+    c.sources = t.sources[a:b]
+    return c
 
 
-def regressor_class(name: str):
-    """A regressor by name (``ridge``, ``knn``, or registered): a class with ``fit(X, Y)`` and ``predict(X)``."""
-    cls = get_stage(name)
-    if not (hasattr(cls, "fit") and hasattr(cls, "predict")):
-        raise ParameterError(f"stage {name!r} is not a regressor (it needs fit(X, Y) and predict(X))")
-    return cls
+def _concat_audio(parts):
+    from dataclasses import replace
+
+    return replace(parts[0], samples=np.concatenate([p.samples for p in parts]))
 
 
-def make_stage(name: str, **kwargs):
-    """An instance of the stage registered under ``name``, checked for the protocol."""
-    obj = get_stage(name)
-    stage = obj(**kwargs) if isinstance(obj, type) or callable(obj) else obj
-    for attr in ("input_kind", "output_kind", "fit", "transform"):
-        if not hasattr(stage, attr):
-            raise ParameterError(f"stage {name!r} lacks {attr!r} (a stage declares input_kind/output_kind and has "
-                                 "fit(db) and transform(x))")
-    if not getattr(stage, "name", None) or stage.name == "stage":
-        try:
-            stage.name = name
-        except AttributeError:
-            pass
-    check_chain([stage])
-    return stage
+def _split_audio(x, a, b):
+    from dataclasses import replace
+
+    return replace(x, samples=x.samples[a:b])
+
+
+def _concat_features(parts):
+    from dataclasses import replace
+
+    return replace(parts[0], X=np.concatenate([p.X for p in parts]), time_s=np.concatenate([p.time_s for p in parts]),
+                   reduced=_cat([p.reduced for p in parts]))
+
+
+def _split_features(x, a, b):
+    from dataclasses import replace
+
+    return replace(x, X=x.X[a:b], time_s=x.time_s[a:b], reduced=None if x.reduced is None else x.reduced[a:b])
+
+
+PER_FRAME_TARGET = ("points", "weights", "usable", "reason", "matrices", "frames", "time_s", "keypoints", "prediction")
+
+
+def _concat_target(parts):
+    from dataclasses import replace
+
+    fields = {f: _cat([getattr(p, f) for p in parts]) for f in PER_FRAME_TARGET}
+    if parts[0].features is not None:
+        fields["features"] = replace(parts[0].features, query=np.concatenate([p.features.query for p in parts]))
+    if parts[0].track is not None:
+        fields["track"] = _concat_track([p.track for p in parts])
+    return replace(parts[0], **fields)
+
+
+def _split_target(x, a, b):
+    from dataclasses import replace
+
+    fields = {f: None if getattr(x, f) is None else getattr(x, f)[a:b] for f in PER_FRAME_TARGET}
+    if x.features is not None:
+        fields["features"] = replace(x.features, query=x.features.query[a:b])
+    if x.track is not None:
+        fields["track"] = _split_track(x.track, a, b)
+    return replace(x, **fields)
+
+
+CONCAT = {"keypoints": _concat_track, "audio": _concat_audio, "audio_features": _concat_features,
+          "target": _concat_target}
+SPLIT = {"keypoints": _split_track, "audio": _split_audio, "audio_features": _split_features,
+         "target": _split_target}

@@ -7,7 +7,7 @@ one frame to the next. As unit-selection speech synthesis does (Hunt & Black
 
     sum_t target(t, s_t) + smooth * sum_t join(s_{t-1}, s_t)
 
-where ``target`` is :func:`sketchsynth.selection.matching.match`'s cost (``sum`` or ``sq``
+where ``target`` is the lattice's target cost (:mod:`sketchsynth.selection.lattice`) (``sum`` or ``sq``
 metric, the database's weights) and ``join`` the cost of putting database frame
 ``b`` after ``a``:
 
@@ -35,9 +35,8 @@ numbers when they are given. The first frame of a segment has
 no join (``join_cost`` NaN, never a jump) and the output there is unmatched,
 as in per-frame matching.
 
-**Seams.** :func:`blend_seams` optionally hides the remaining jumps in the output
-keypoints (offset blending, the position part of motion matching's
-inertialization); selection and costs do not change.
+Seams left after selection can be blended away in the written keypoints
+(:func:`sketchsynth.outputs.placement.blend_seams`).
 """
 
 from __future__ import annotations
@@ -49,6 +48,8 @@ import numpy as np
 
 from ..defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH  # noqa: F401  (re-exported)
 from ..errors import ParameterError
+from ..database.links import usable_links
+from .joins import path_joins
 
 # numba (via _kernels) loads on first use, so the CLI can read the defaults below cheaply.
 JOINS = {"successor": 0, "method": 1}
@@ -154,21 +155,17 @@ class ViterbiDecoder:
                                  f"{db.n_usable_} usable frames; use at most {db.n_usable_}")
         return self
 
-    def decode(self, db, result, frames=None, features=None) -> Decoding:
-        """Choose a database frame for every input frame of a per-frame match.
+    def decode(self, db, lattice) -> Decoding:
+        """Choose a database frame for every output frame of a lattice.
 
         Parameters
         ----------
         db : FrameDatabase
-        result : MatchResult
-            From :func:`sketchsynth.selection.matching.match` (its ``candidates`` must be at
-            least ``candidates`` wide: the prefilter's width).
-        frames : np.ndarray, shape (n_frames,), int, optional
-            The input's frame numbers: a hole in them (the input itself jumps)
-            starts a new segment, like an unusable frame.
-        features : FeatureTerm, optional
-            An extra target-cost term (:mod:`sketchsynth.targets.feature_term`), already scaled and already in
-            ``result.candidate_costs``; the decoder adds it to the recorded successors it puts in the lattice.
+        lattice : Lattice
+            From :func:`sketchsynth.selection.lattice.build_lattice` (at least ``candidates`` wide: the
+            prefilter's width). Its ``frames`` (a hole starts a new segment, like an unusable frame),
+            ``features`` (an extra target-cost term already in its costs, added here to the recorded
+            successors) and ``successors`` (False: only the listed candidates) are honoured.
 
         Returns
         -------
@@ -179,43 +176,45 @@ class ViterbiDecoder:
 
         self.check(db)
         K = int(self.candidates)
-        if result.candidates.shape[1] < K:
-            raise ParameterError(f"--candidates {K} is wider than the prefilter's {result.candidates.shape[1]} "
+        if lattice.candidates.shape[1] < K:
+            raise ParameterError(f"--candidates {K} is wider than the prefilter's {lattice.candidates.shape[1]} "
                                  f"candidates; raise -k to at least {K}")
         t0 = time.perf_counter()
-        usable = np.asarray(result.usable, bool) & (result.candidates[:, 0] >= 0)
+        usable = np.asarray(lattice.usable, bool) & (lattice.candidates[:, 0] >= 0)
         u = np.flatnonzero(usable)
         n = len(usable)
-        top = np.ascontiguousarray(result.candidates[u, :K])
-        top_cost = np.ascontiguousarray(result.candidate_costs[u, :K])
-        if result.exhaustive:
+        top = np.ascontiguousarray(lattice.candidates[u, :K])
+        top_cost = np.ascontiguousarray(lattice.costs[u, :K])
+        if lattice.exhaustive:
             # The exhaustive search's choice leads the column (it may be outside the prefilter's list).
-            top, top_cost = _prepend(top, top_cost, result.rows[u], result.target_cost[u])
+            top, top_cost = _prepend(top, top_cost, lattice.rows[u], lattice.best[u])
         seg_start = np.ones(len(u), dtype=bool)
         seg_start[1:] = np.diff(u) != 1
-        if frames is not None:
-            fr = np.asarray(frames, dtype=np.int64)
+        if lattice.frames is not None:
+            fr = np.asarray(lattice.frames, dtype=np.int64)
             if fr.shape != (n,):
                 raise ParameterError(f"frames has shape {fr.shape}, expected ({n},)")
             seg_start[1:] |= np.diff(fr[u]) != 1
         succ, prev = usable_links(db)
         lam = float(self.smooth)
-        n_succ = 0 if lam == 0 else int(K if self.successors is None else self.successors)
-        metric = check_metric(result.metric)
+        n_succ = 0 if lam == 0 or not lattice.successors else int(K if self.successors is None else self.successors)
+        metric = check_metric(lattice.metric)
         # The jump cost is given relative to the typical per-frame target cost, so one
         # setting carries over between databases (face sizes), metrics and inputs.
         cost_unit = float(np.median(top_cost[:, 0])) if len(u) else 0.0
         jump_cost = float(self.jump_cost) * cost_unit
-        qweights = np.ascontiguousarray(result.qweights[u], np.float64)
+        qweights = np.ascontiguousarray(lattice.weights[u], np.float64)
         jweights = db.weights_.astype(np.float64)
         full = (qweights == jweights[None]).all(axis=1)
         from ..targets.feature_term import no_feature_args
 
+        features = lattice.features
         fargs = no_feature_args(len(u), len(succ)) if features is None else features.kernel_args(u)
         rows_l, target_l, score_l, _, width_l, path = _kernels.viterbi_lattice(
-            db.normalized_, succ, prev, top, top_cost, np.ascontiguousarray(result.normalized[u], np.float32),
-            qweights, jweights, db.point_order_, seg_start, full, lam, jump_cost, JOINS[self.join], metric, n_succ,
-            np.inf if self.beam is None else float(self.beam) * cost_unit, *fargs)
+            (db.normalized_, succ, prev, jweights, db.point_order_),
+            (top, top_cost, np.ascontiguousarray(lattice.points[u], np.float32), qweights, seg_start, full),
+            (lam, jump_cost, JOINS[self.join], metric, n_succ, np.inf if self.beam is None else float(self.beam) *
+             cost_unit), tuple(fargs))
         t1 = time.perf_counter()
         steps = np.arange(len(u))
         rows = np.full(n, -1, dtype=np.int64)
@@ -224,7 +223,7 @@ class ViterbiDecoder:
         target[u] = target_l[steps, path]
         seg = np.zeros(n, dtype=bool)
         seg[u] = seg_start
-        join_cost, is_jump = path_joins(db, rows, seg, self.join, jump_cost, result.metric, succ)
+        join_cost, is_jump = path_joins(db, rows, seg, self.join, jump_cost, lattice.metric, succ)
         width = np.zeros(n, dtype=np.int32)
         width[u] = width_l
         total = float(np.nansum(target) + lam * np.nansum(join_cost))
@@ -244,180 +243,6 @@ def _prepend(top, top_cost, rows, cost):
         c = np.concatenate([[cost[i]], top_cost[i][keep]])[:K]
         out[i], out_c[i] = r, c
     return out, out_c
-
-
-def usable_links(db) -> tuple[np.ndarray, np.ndarray]:
-    """Recording successor and predecessor of every row, among usable frames only.
-
-    Returns
-    -------
-    succ : np.ndarray, shape (n_frames,), int64
-        ``db.successor_`` where that frame is usable, else -1.
-    prev : np.ndarray, shape (n_frames,), int64
-        The row whose usable successor this row is, else -1.
-    """
-    usable = np.asarray(db.table_["usable"], bool)
-    succ = np.asarray(db.successor_, dtype=np.int64)
-    ok = succ >= 0
-    ok[ok] = usable[succ[ok]]
-    ok &= usable
-    succ = np.where(ok, succ, -1)
-    prev = np.full(len(succ), -1, dtype=np.int64)
-    prev[succ[ok]] = np.flatnonzero(ok)
-    return succ, prev
-
-
-def frame_distance(db, a: np.ndarray, b: np.ndarray, metric: str = "sum") -> np.ndarray:
-    """Weighted distance between database frames, with the database's full weights.
-
-    Parameters
-    ----------
-    db : FrameDatabase
-    a, b : np.ndarray, shape (n,), int
-        Database rows.
-    metric : {"sum", "sq"}
-
-    Returns
-    -------
-    np.ndarray, shape (n,), float64
-    """
-    d = np.linalg.norm(db.normalized_[a].astype(np.float64) - db.normalized_[b], axis=-1)
-    return ((d if metric == "sum" else d ** 2) * db.weights_).sum(-1)
-
-
-def path_joins(db, rows, segment_start, join: str = "successor", jump_cost: float = 0.0, metric: str = "sum",
-               succ=None) -> tuple[np.ndarray, np.ndarray]:
-    """Join cost and jump flag of every step of a chosen sequence.
-
-    Parameters
-    ----------
-    db : FrameDatabase
-    rows : np.ndarray, shape (n_frames,), int
-        Chosen database rows, -1 for unusable input frames.
-    segment_start : np.ndarray, shape (n_frames,), bool
-    join : {"successor", "method"}
-    jump_cost : float
-    metric : {"sum", "sq"}
-    succ : np.ndarray, optional
-        :func:`usable_links`'s successors (computed when None).
-
-    Returns
-    -------
-    join_cost : np.ndarray, shape (n_frames,), float64
-        NaN where there is no previous chosen frame in the segment.
-    is_jump : np.ndarray, shape (n_frames,), bool
-    """
-    if succ is None:
-        succ, _ = usable_links(db)
-    rows = np.asarray(rows, dtype=np.int64)
-    n = len(rows)
-    join_cost = np.full(n, np.nan)
-    is_jump = np.zeros(n, dtype=bool)
-    t = np.flatnonzero((rows >= 0) & ~np.asarray(segment_start, bool))
-    t = t[t > 0]
-    t = t[rows[t - 1] >= 0]
-    if t.size == 0:
-        return join_cost, is_jump
-    a, b = rows[t - 1], rows[t]
-    follows = succ[a] == b
-    is_jump[t] = ~follows
-    if join == "successor":
-        anchor = np.where(succ[a] >= 0, succ[a], a)
-        d = np.where(follows, 0.0, frame_distance(db, anchor, b, metric))
-    else:
-        d = frame_distance(db, a, b, metric)
-    join_cost[t] = d + np.where(follows, 0.0, jump_cost)
-    return join_cost, is_jump
-
-
-def path_stats(is_jump: np.ndarray, usable: np.ndarray, segment_start: np.ndarray, fps: float) -> dict:
-    """Jumps per second and run lengths of a chosen sequence.
-
-    A run is a stretch of consecutive output frames that plays one recording on
-    frame by frame; it ends at a jump or at an unusable input frame.
-
-    Parameters
-    ----------
-    is_jump, usable, segment_start : np.ndarray, shape (n_frames,), bool
-    fps : float
-        Input frame rate.
-
-    Returns
-    -------
-    dict
-        ``frames`` (usable), ``jumps``, ``jumps_per_s``, ``runs``, ``mean_run_frames``, ``mean_run_s``.
-    """
-    n = int(np.sum(usable))
-    jumps = int(np.sum(is_jump & usable))
-    runs = jumps + int(np.sum(segment_start & usable))
-    fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else np.nan
-    return {"frames": n, "jumps": jumps, "jumps_per_s": jumps * fps / n if n else np.nan, "runs": runs,
-            "mean_run_frames": n / runs if runs else np.nan, "mean_run_s": n / runs / fps if runs else np.nan}
-
-
-def ratio(a, b) -> float:
-    """``a / b``, safe at 0: 1 when both are 0 (no change), NaN when only ``b`` is 0 or either is not finite."""
-    a = float(a) if a is not None else float("nan")
-    b = float(b) if b is not None else float("nan")
-    if not (np.isfinite(a) and np.isfinite(b)):
-        return float("nan")
-    if b == 0:
-        return 1.0 if a == 0 else float("nan")
-    return a / b
-
-
-def blend_seams(db, rows: np.ndarray, is_jump: np.ndarray, frames: int) -> np.ndarray:
-    """The chosen frames with every jump's offset blended away over ``frames`` frames.
-
-    At a jump at t the output would leap from where the previous choice's
-    recording was going (its successor, or itself at a recording's end) to the
-    new frame. The difference (plus what is left of an earlier blend) is added
-    to the new stream and faded out with a smoothstep over ``frames`` frames,
-    so positions stay continuous and the new stream's motion comes through at
-    once (offset inertialization).
-
-    Parameters
-    ----------
-    db : FrameDatabase
-    rows : np.ndarray, shape (n_frames,), int
-        Chosen rows, -1 for unusable input frames (never blended across).
-    is_jump : np.ndarray, shape (n_frames,), bool
-    frames : int
-        Blend length (0 returns the frames unchanged).
-
-    Returns
-    -------
-    np.ndarray, shape (n_frames, 70, 2), float64
-        Normalized points; NaN where ``rows`` is -1.
-    """
-    if int(frames) != frames or frames < 0:
-        raise ParameterError(f"--seam-blend must be a whole number of frames >= 0, got {frames}")
-    rows = np.asarray(rows, dtype=np.int64)
-    ok = rows >= 0
-    pts = np.full((len(rows), db.normalized_.shape[1], 2), np.nan)
-    pts[ok] = db.normalized_[rows[ok]]
-    if frames == 0:
-        return pts
-    succ, _ = usable_links(db)
-    # Only the first len(rows) + 1 steps of the fade can be used: a blend longer than the input costs no
-    # more memory than one as long as it (--seam-blend 1000000000 once allocated until killed).
-    s = np.arange(min(int(frames), len(rows)) + 1) / float(frames)
-    fade = 1.0 - s * s * (3.0 - 2.0 * s)  # 1 at the jump, 0 after ``frames`` frames
-    out = pts.copy()
-    offset = np.zeros(pts.shape[1:])
-    last = None
-    # end of each frame's usable stretch (first unusable index after it)
-    stop = np.searchsorted(np.flatnonzero(~ok), np.arange(len(rows)), side="right")
-    ends = np.append(np.flatnonzero(~ok), len(rows))[stop]
-    for t in np.flatnonzero(np.asarray(is_jump, bool) & ok):
-        a = rows[t - 1]
-        cont = succ[a] if succ[a] >= 0 else a
-        left = offset * fade[t - last] if last is not None and t - last <= frames and ok[last:t].all() else 0.0
-        offset = db.normalized_[cont] + left - pts[t]
-        last = t
-        hi = min(t + frames, ends[t])
-        out[t:hi] = pts[t:hi] + offset[None] * fade[:hi - t, None, None]
-    return out
 
 
 def _viterbi_reference(db, succ, prev, top, top_cost, queries, qweights, jweights, seg_start, lam, jump_cost,

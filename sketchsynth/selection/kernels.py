@@ -181,9 +181,13 @@ def _stable_argsort(values, n, out, tmp):
 
 
 @numba.njit(cache=True)
-def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, order, seg_start, full,
-                    lam, jump_cost, join_mode, metric, n_succ, beam, fq, fbank, fpos, fw, fmiss):
+def viterbi_lattice(graph, lattice, params, features):
     """Build the candidate lattice step by step and run Viterbi over it.
+
+    ``graph`` = (db, succ, prev, jweights, order): the database's frames and how they follow each other;
+    ``lattice`` = (top, top_cost, queries, qweights, seg_start, full): the input's candidates and target;
+    ``params`` = (lam, jump_cost, join_mode, metric, n_succ, beam); ``features`` = (fq, fbank, fpos, fw, fmiss)
+    (:meth:`sketchsynth.targets.feature_term.FeatureTerm.kernel_args`).
 
     Column t holds the top-K rows of input frame t (``top``, best first) followed by
     the recording successors of the ``n_succ`` best states of column t-1 (by
@@ -215,6 +219,10 @@ def viterbi_lattice(db, succ, prev, top, top_cost, queries, qweights, jweights, 
     Returns rows (T, W) i64, target (T, W) f64, score (T, W) f64, back (T, W) i32,
     width (T,) i32, path (T,) i32 state index per step; W = K + n_succ.
     """
+    db, succ, prev, jweights, order = graph
+    top, top_cost, queries, qweights, seg_start, full = lattice
+    lam, jump_cost, join_mode, metric, n_succ, beam = params
+    fq, fbank, fpos, fw, fmiss = features
     T, K = top.shape
     W = K + n_succ
     N = db.shape[0]

@@ -15,14 +15,11 @@ approximate IVF index instead (:class:`sketchsynth.selection.search.IVFSearch`).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError, ParameterError
-from ..database.normalize import Normalizer
-from .search import check_metric, exhaustive, knn_sq, rerank, resolve_search
+from .search import check_metric, knn_sq, rerank
 
 DEFAULT_PREFILTER_K = 256
 """FAISS candidates re-ranked per frame; on the henan take it agreed with the
@@ -106,45 +103,6 @@ class MatchResult:
         return len(self.rows)
 
 
-def prepare_input(db, keypoints: np.ndarray):
-    """Normalize input frames and give each its point weights.
-
-    Parameters
-    ----------
-    db : FrameDatabase
-    keypoints : np.ndarray, shape (n_frames, 70, 3)
-
-    Returns
-    -------
-    normalized : (n_frames, 70, 2) float32; matrices : (n_frames, 2, 3);
-    usable : (n_frames,) bool; reason : (n_frames,) object; qweights : (n_frames, 70) float64
-    """
-    from ..database import quality
-
-    kp = np.asarray(keypoints, dtype=np.float32)
-    if kp.ndim != 3 or kp.shape[1:] != (70, 3):
-        raise InputError(f"input keypoints have shape {kp.shape}, expected (n_frames, 70, 3)")
-    anchors = list(db.normalizer_.anchors)
-    conf = kp[..., 2]
-    no_face = ~(conf > 0).any(axis=1)
-    low_anchor = ~no_face & (conf[:, anchors] < db.anchor_min_confidence).any(axis=1)
-    normalized, mats, ok = db.normalize(kp)
-    # Of the fit gate only low confidence: a turned input head is still a pose to match (in-the-wild
-    # inputs are often three-quarter views); turned heads are kept out of the database instead.
-    reason = quality.fit_gate(kp, max_yaw=np.inf)[0]
-    reason[~ok] = "degenerate_anchors"
-    reason[low_anchor] = quality.ANCHOR_LOW_CONFIDENCE
-    reason[no_face] = quality.NO_PERSON
-    usable = reason == ""
-    qweights = np.where(conf > 0, db.weights_[None].astype(np.float64), 0.0)
-    # A usable frame still needs some weight to compare on.
-    usable &= qweights.sum(axis=1) > 0
-    normalized = np.where(usable[:, None, None], normalized, np.nan).astype(np.float32)
-    # Missing points carry zero weight; zero their coordinates so kernels never see NaN.
-    normalized = np.where((qweights > 0)[..., None] | ~usable[:, None, None], normalized, 0).astype(np.float32)
-    return normalized, mats, usable, reason, qweights
-
-
 def candidates(db, normalized, usable, qweights, k: int | None = None, metric: str = "sum",
                ivf=None, info: dict | None = None):
     """Exactly-costed candidates for the usable input frames.
@@ -222,88 +180,18 @@ def match(db, keypoints: np.ndarray, metric: str = "sum", k: int | None = None,
     -------
     MatchResult
     """
-    check_metric(metric)
-    ivf = resolve_search(db, search, ivf)
-    k = default_prefilter_k(k, ivf)
-    if int(k) != k or k < 1:
-        raise ParameterError(f"-k must be a whole number >= 1, got {k}")
+    from ..targets.face import keypoint_target
+    from .lattice import build_lattice
+
+    target = keypoint_target(db, keypoints, frames)
     if decoder is not None:
-        decoder.check(db)
-        k = max(int(k), int(decoder.candidates))
-    t0 = time.perf_counter()
-    normalized, mats, usable, reason, qweights = prepare_input(db, keypoints)
-    t1 = time.perf_counter()
-    info = {}
-    cand, cost = candidates(db, normalized, usable, qweights, k, metric, ivf=ivf, info=info)
-    t2 = time.perf_counter()
-    rows = np.where(usable, cand[:, 0] if cand.shape[1] else -1, -1).astype(np.int64)
-    best = np.where(usable, cost[:, 0] if cost.shape[1] else np.nan, np.nan)
-    timings = {"normalize_s": t1 - t0, "search_s": t2 - t1}
-    if "index_s" in info:
-        # getting the IVF index (trained, read from the cache or held in memory) is part of search_s
-        timings["ivf_index_s"] = info["index_s"]
-    if exhaustive_search and usable.any():
-        u = np.flatnonzero(usable)
-        r, c = exhaustive(db, normalized[u], qweights[u], rows[u], best[u], metric)
-        rows[u], best[u] = r, c
-        timings["exhaustive_s"] = time.perf_counter() - t2
-    result = MatchResult(np.asarray(keypoints, np.float32), normalized, mats, usable, reason, qweights, rows, best,
-                         cand, cost, metric, int(k), bool(exhaustive_search), timings,
-                         search="exact" if ivf is None else ivf.name,
-                         search_info={n: v for n, v in info.items() if n != "index_s"})
-    if decoder is not None:
-        if usable.sum() < 2:
-            raise InputError(f"the input has {int(usable.sum())} usable frame(s) of {len(usable)}; smooth "
-                             "synthesis needs at least 2 (check that a face was tracked)")
-        d = decoder.decode(db, result, frames=frames)
-        result.frame_rows, result.frame_cost = result.rows, result.target_cost
-        result.rows, result.target_cost = d.rows, d.target_cost
-        result.join_cost, result.is_jump, result.decoding = d.join_cost, d.is_jump, d
-        timings.update(d.timings)
-    return result
+        from .select import select
 
-
-def matched_in_input_coords(db, result: MatchResult, rows: np.ndarray | None = None,
-                            seam_blend: int = 0) -> np.ndarray:
-    """The chosen database frames drawn where the input's face is.
-
-    Parameters
-    ----------
-    db : FrameDatabase
-    result : MatchResult
-    rows : np.ndarray, shape (n_frames,), optional
-        Database rows to map (default ``result.rows``); -1 gives NaN.
-    seam_blend : int
-        Blend every jump's offset away over this many frames
-        (:func:`sketchsynth.selection.decode.blend_seams`); 0 draws the frames as stored.
-
-    Returns
-    -------
-    np.ndarray, shape (n_frames, 70, 3), float32
-        x, y in input image pixels (inverse of the input frame's normalization
-        applied to the database frame's normalized points) and the database
-        frame's confidence; NaN rows where nothing was chosen.
-    """
-    rows = result.rows if rows is None else rows
-    out = np.full((len(rows), 70, 3), np.nan, dtype=np.float32)
-    ok = rows >= 0
-    if ok.any():
-        if seam_blend:
-            from .decode import blend_seams, path_joins
-
-            if rows is result.rows and result.is_jump is not None:
-                is_jump = result.is_jump  # the decoder's, which knows the input's segments
-            else:
-                seg = np.ones(len(rows), bool)
-                seg[1:] = rows[:-1] < 0
-                _, is_jump = path_joins(db, rows, seg)
-            norm = blend_seams(db, rows, is_jump, seam_blend)[ok]
-        else:
-            norm = db.normalized_[rows[ok]]
-        pts = Normalizer.inverse_transform(norm, result.matrices[ok])
-        out[ok, :, :2] = pts
-        out[ok, :, 2] = db.keypoints_[rows[ok], :, 2]
-    return out
+        return select(db, target, decoder, metric, k, search, ivf, exhaustive_search).result
+    lat = build_lattice(db, target, k, metric, search, ivf, exhaustive_search)
+    return MatchResult(target.keypoints, target.points, target.matrices, target.usable, target.reason, target.weights,
+                       lat.rows, lat.best, lat.candidates, lat.costs, metric, lat.k, bool(exhaustive_search),
+                       {**target.timings, **lat.timings}, search=lat.search, search_info=lat.search_info)
 
 
 def agreement(rows_a, cost_a, rows_b, cost_b, rtol: float = 1e-9) -> np.ndarray:

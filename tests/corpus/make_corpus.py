@@ -469,8 +469,8 @@ def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
     match_case("speech-truncated-model", shared / "fadg0" / "audio" / "sa1.wav", ["speech_model.npz", "fit-speech"],
                database=truncated)
     cases.append(Case("fit-speech-unknown-regressor", "speech", ["fit-speech", "--db", str(db), "--regressor", "nope"],
-                      ["no stage named 'nope'"]))
-    match_case("speech-unknown-stage", shared / "fadg0" / "audio" / "sa1.wav", ["no stage named", "sketchsynth.pipeline.stages"],
+                      ["no speech regressor named 'nope'"]))
+    match_case("speech-unknown-stage", shared / "fadg0" / "audio" / "sa1.wav", ["no stage named", "sketchsynth.stages"],
                extra=("--stage", "no-such-stage"))
     match_case("speech-drive-audio-folder", rec / "sa1", ["--drive audio", "folder"], extra=("--drive", "audio"))
     return cases

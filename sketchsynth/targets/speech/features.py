@@ -1,8 +1,7 @@
-"""Audio features per video frame: LSP's log-mel front end, a context window with look-ahead, normalization.
+"""Audio features per video frame: a context window with look-ahead over the sound's feature frames.
 
-The front end is Live Speech Portraits' (Lu et al. 2021): 16 kHz mono, 80 mel bands from 90 to
-7600 Hz, 512-point FFT, a window of 1/60 s and a hop of 1/120 s, log power. It runs on librosa
-(optional extra ``speech``).
+The feature frames come from the database's extractor (:mod:`sketchsynth.database.speech_features`,
+LSP's log-mel by default).
 
 No separate normalization stage: the regressors standardize their inputs with statistics of the
 frames they are fitted on, and per-utterance mean removal (CMVN) lowered opening r from 0.847 to
@@ -17,101 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import InputError, ParameterError, require
-
-
-class LogMel:
-    """LSP's log-mel front end.
-
-    Parameters
-    ----------
-    sr : int
-        Sample rate the samples come at, Hz (LSP: 16000).
-    n_mels : int
-        Mel bands.
-    fmin, fmax : float
-        Band edges, Hz.
-    n_fft : int
-        FFT length, samples.
-    win_length : int
-        Analysis window, samples (267 = 1/60 s at 16 kHz).
-    hop_length : int
-        Hop, samples (133 = 1/120 s at 16 kHz).
-    log : {"ln", "db"}
-        ``"ln"``: natural log of power + ``eps``; ``"db"``: ``10 log10`` of it (the same up to a
-        factor 4.34, which the normalization below removes).
-    eps : float
-        Floor added to the power before the log (keeps digital silence finite).
-
-    Attributes
-    ----------
-    times_ : np.ndarray, shape (n_mel_frames,), float64
-        Centre time of each mel frame of the last :meth:`transform`, seconds (frame ``i`` is
-        centred on sample ``i * hop_length``).
-    """
-
-    def __init__(self, sr: int = 16000, n_mels: int = 80, fmin: float = 90.0, fmax: float = 7600.0,
-                 n_fft: int = 512, win_length: int = 267, hop_length: int = 133, log: str = "ln",
-                 eps: float = 1e-6):
-        self.sr = sr
-        self.n_mels = n_mels
-        self.fmin = fmin
-        self.fmax = fmax
-        self.n_fft = n_fft
-        self.win_length = win_length
-        self.hop_length = hop_length
-        self.log = log
-        self.eps = eps
-
-    def __repr__(self):
-        return (f"LogMel(sr={self.sr}, n_mels={self.n_mels}, fmin={self.fmin:g}, fmax={self.fmax:g}, "
-                f"n_fft={self.n_fft}, win_length={self.win_length}, hop_length={self.hop_length}, "
-                f"log={self.log!r})")
-
-    def get_params(self) -> dict:
-        return {"sr": self.sr, "n_mels": self.n_mels, "fmin": self.fmin, "fmax": self.fmax, "n_fft": self.n_fft,
-                "win_length": self.win_length, "hop_length": self.hop_length, "log": self.log, "eps": self.eps}
-
-    def _check(self):
-        if self.log not in ("ln", "db"):
-            raise ParameterError(f"log must be 'ln' or 'db', got {self.log!r}")
-        if not 0 < self.win_length <= self.n_fft:
-            raise ParameterError(f"win_length must be in 1..n_fft ({self.n_fft}), got {self.win_length}")
-        if self.hop_length <= 0 or self.n_mels <= 0:
-            raise ParameterError("hop_length and n_mels must be positive")
-        if not 0 <= self.fmin < self.fmax <= self.sr / 2:
-            raise ParameterError(f"need 0 <= fmin < fmax <= sr/2, got {self.fmin}, {self.fmax}, sr {self.sr}")
-
-    def transform(self, samples: np.ndarray) -> np.ndarray:
-        """Log-mel spectrogram.
-
-        Parameters
-        ----------
-        samples : np.ndarray, shape (n_samples,)
-            Mono audio at ``sr`` Hz in [-1, 1] (:func:`sketchsynth.io.audio.load_audio`).
-
-        Returns
-        -------
-        np.ndarray, shape (n_mel_frames, n_mels), float32
-            ``n_mel_frames = 1 + n_samples // hop_length``; also sets :attr:`times_`.
-
-        Raises
-        ------
-        InputError
-            Fewer samples than one analysis window.
-        """
-        self._check()
-        librosa = require("librosa", "speech", "audio features")
-        y = np.asarray(samples, dtype=np.float32).reshape(-1)
-        if y.size < self.win_length:
-            raise InputError(f"audio too short: {y.size} samples, fewer than one analysis window "
-                             f"({self.win_length} samples = {1000 * self.win_length / self.sr:.1f} ms)")
-        S = librosa.feature.melspectrogram(y=y, sr=self.sr, n_fft=self.n_fft, win_length=self.win_length,
-                                           hop_length=self.hop_length, n_mels=self.n_mels, fmin=self.fmin,
-                                           fmax=self.fmax, power=2.0, center=True)
-        S = np.log(S + self.eps) if self.log == "ln" else 10.0 * np.log10(S + self.eps)
-        self.times_ = np.arange(S.shape[1]) * (self.hop_length / self.sr)
-        return np.ascontiguousarray(S.T, dtype=np.float32)
+from ...errors import ParameterError
 
 
 def window_mean(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray, half_s: float) -> np.ndarray:

@@ -153,7 +153,7 @@ class SpeechModel:
 
     def check(self) -> "SpeechModel":
         """Validate the parameters (and that the regressor exists); raises ParameterError."""
-        from ...pipeline.core import regressor_class
+        from .regressors import regressor_class
 
         for name in ("delay_ms", "past_ms"):
             v = getattr(self, name)
@@ -231,7 +231,7 @@ class SpeechModel:
     # ------------------------------------------------------------------ fit / predict
     def fit(self, db) -> "SpeechModel":
         """Fit on a database's usable frames that have sound; returns self."""
-        from ...pipeline.core import regressor_class
+        from .regressors import regressor_class
 
         self.check()
         t0, c0 = time.perf_counter(), time.process_time()
@@ -358,7 +358,7 @@ class SpeechModel:
     @classmethod
     def load(cls, path) -> "SpeechModel":
         """Read a model :meth:`save` wrote; damage raises DatabaseError naming fit-speech."""
-        from ...pipeline.core import regressor_class
+        from .regressors import regressor_class
 
         fix = f"refit it with: sketchsynth fit-speech --db {os.path.dirname(os.path.abspath(path))}"
         try:

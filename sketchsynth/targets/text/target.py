@@ -27,22 +27,20 @@ decoder play recorded stretches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...errors import InputError, ParameterError
-from ...pipeline.core import Stage
 from .phones import VISEME_ID, FramePhones, frame_labels
 
 DEFAULT_SEGMENTS = 32
 
 
-class PhoneTarget(Stage):
+class PhoneTarget:
     """Stage turning per-frame phones into the selector's candidates and costs.
 
-    It follows :mod:`sketchsynth.pipeline.core`'s protocol (``fit(db)`` -> self,
-    ``transform``), taking the kind ``phones`` (a :class:`FramePhones`), which
-    the pipeline's kinds do not list yet: ``say`` runs it beside the speech
-    stages (:func:`sketchsynth.pipeline.say.select_text`).
+    An estimator (``fit(db)`` -> self, ``transform(phones)``); :class:`PhoneTerm` puts it in a target.
 
     Parameters
     ----------
@@ -62,10 +60,6 @@ class PhoneTarget(Stage):
         Cost unit: median weighted distance between database frames and their successors.
     """
 
-    name = "phone-target"
-    input_kind = "phones"
-    output_kind = "target"
-
     def __init__(self, segments: int = DEFAULT_SEGMENTS, spread: int = 1, viseme_cost: float = 1.5,
                  other_cost: float = 4.0, context_cost: float = 0.5, duration_weight: float = 0.5,
                  position_weight: float = 1.0):
@@ -83,7 +77,7 @@ class PhoneTarget(Stage):
 
     def fit(self, db, phones: FramePhones | None = None) -> "PhoneTarget":
         """Read the database's phone labels (``phones.parquet``, or ``phones`` given) and its cost scale."""
-        from ...selection.decode import frame_distance
+        from ...database.links import frame_distance
 
         if int(self.segments) != self.segments or self.segments < 1:
             raise ParameterError(f"segments must be a whole number >= 1, got {self.segments}")
@@ -213,72 +207,80 @@ def frame_phones(intervals, n_frames: int, fps: float) -> FramePhones:
     return FramePhones.from_ids(frame_labels(intervals, times))
 
 
-def phone_result(db, cand: np.ndarray, cost: np.ndarray):
-    """A :class:`~sketchsynth.selection.matching.MatchResult` holding phone-target candidates, for the Viterbi decoder.
-
-    There is no input face: ``keypoints`` are NaN, ``qweights`` 0 (so a decoder
-    with ``successors=0`` only ever costs the given candidates), and
-    ``matrices`` are filled with the chosen frames' own maps once decoded
-    (:func:`decode_phones`), so outputs are drawn in the selected frames' own pixels.
-    """
-    from ...selection.matching import MatchResult
-
-    T = len(cand)
-    kp = np.full((T, 70, 3), np.nan, np.float32)
-    norm = np.zeros((T, 70, 2), np.float32)
-    mats = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (T, 1, 1))
-    usable = cand[:, 0] >= 0 if cand.shape[1] else np.zeros(T, bool)
-    reason = np.where(usable, "", "no_phone_candidate").astype(object)
-    return MatchResult(kp, norm, mats, usable, reason, np.zeros((T, 70)), np.where(usable, cand[:, 0], -1),
-                       np.where(usable, cost[:, 0], np.nan), cand, cost, "sum", cand.shape[1], False)
-
-
-def decode_phones(db, cand, cost, smooth: float = 0.5, jump_cost: float | None = None):
-    """Viterbi over phone-target candidates; returns the decoded MatchResult (rows, costs, joins)."""
-    from ...selection.decode import DEFAULT_JUMP_COST, ViterbiDecoder
-
-    res = phone_result(db, cand, cost)
-    dec = ViterbiDecoder(smooth=smooth, candidates=cand.shape[1], successors=0,
-                         jump_cost=DEFAULT_JUMP_COST if jump_cost is None else jump_cost)
-    if res.usable.sum() < 2:
-        raise InputError("fewer than 2 frames have phone candidates; nothing to decode")
-    d = dec.decode(db, res)
-    res.frame_rows, res.frame_cost = res.rows, res.target_cost
-    res.rows, res.target_cost, res.join_cost, res.is_jump, res.decoding = d.rows, d.target_cost, d.join_cost, \
-        d.is_jump, d
-    res.timings.update(d.timings)
-    ok = res.rows >= 0
-    res.matrices[ok] = db.transforms_[res.rows[ok]]
-    return res
-
-
-def add_phone_term(db, result, inp: FramePhones, target: PhoneTarget, weight: float = 1.0):
-    """Another target's candidates plus the phone target's, costed by both.
+@dataclass
+class PhoneTerm:
+    """Phones as a term of a :class:`~sketchsynth.targets.target.Target` (its ``phones``).
 
     Parameters
     ----------
-    db : FrameDatabase
-    result : MatchResult
-        A keypoint target's match (e.g. a predicted mouth's), before decoding.
-    inp : FramePhones
-        The same frames' phones.
-    target : PhoneTarget
-        Fitted.
+    phone_target : PhoneTarget
+        Fitted on the database.
+    phones : FramePhones
+        The input's phones, one per output frame.
     weight : float
-        Weight of the phone cost relative to the keypoint cost.
+        Weight of the phone cost against the keypoint cost (``only`` False).
+    only : bool
+        The phones alone drive: the term offers the candidates (the target's points weigh nothing);
+        else it adds its candidates to the keypoint target's and costs all of them by both.
+    """
+
+    phone_target: PhoneTarget
+    phones: FramePhones
+    weight: float = 1.0
+    only: bool = False
+
+    def lattice(self, db, target, lattice=None, keep: int = 0):
+        """The lattice the decoder sees (see :class:`sketchsynth.selection.lattice.Lattice`).
+
+        Parameters
+        ----------
+        db : FrameDatabase
+        target : Target
+        lattice : Lattice, optional
+            The keypoint target's (``only`` False); its first ``keep`` candidates are kept (all when 0).
+
+        Returns
+        -------
+        Lattice
+            Its costs hold the phone term, so the decoder adds no recorded successors (``successors``
+            False); the phone candidates hold them wherever the database says the same phones in a row.
+        """
+        from ...selection.lattice import Lattice
+
+        if len(self.phones) != len(target):
+            raise ParameterError(f"{len(self.phones)} phone frames for {len(target)} target frames")
+        if self.only:
+            cand, cost = self.phone_target.transform(self.phones)
+            T = len(cand)
+            usable = cand[:, 0] >= 0 if cand.shape[1] else np.zeros(T, bool)
+            return Lattice(cand, cost, usable, np.where(usable, cand[:, 0], -1), np.where(usable, cost[:, 0], np.nan),
+                           np.zeros((T, 70, 2), np.float32), np.zeros((T, 70)), "sum", cand.shape[1], False, False,
+                           search="phones")
+        from dataclasses import replace
+
+        cand, cost = _add_phone_candidates(db, lattice, keep, self.phones, self.phone_target, self.weight)
+        return replace(lattice, candidates=cand, costs=cost, k=cand.shape[1], successors=False,
+                       rows=np.where(lattice.usable, cand[:, 0], -1),
+                       best=np.where(lattice.usable, cost[:, 0], np.nan))
+
+
+def _add_phone_candidates(db, lattice, keep: int, inp: FramePhones, target: PhoneTarget, weight: float):
+    """A keypoint lattice's first ``keep`` candidates plus the phone target's, costed by both.
 
     Returns
     -------
-    MatchResult
-        Same input, candidates = the union (keypoint costs computed exactly for
-        the phone candidates), cost = keypoint cost + weight * phone cost, best first.
+    cand : np.ndarray, shape (T, K), int64
+        The union (keypoint costs computed exactly for the phone candidates), best first; -1 pads.
+    cost : np.ndarray, shape (T, K), float64
+        keypoint cost + weight * phone cost.
     """
-    if len(inp) != len(result.rows):
-        raise ParameterError(f"{len(inp)} phone frames for {len(result.rows)} target frames")
+    from ...selection.search import rerank
+
+    kc0 = lattice.candidates[:, :keep] if keep else lattice.candidates
     pc, _ = target.transform(inp)
-    both = np.concatenate([result.candidates, pc], axis=1)
+    both = np.concatenate([kc0, pc], axis=1)
     both = np.where(both >= 0, both, -1)
-    u = np.flatnonzero(result.usable)
+    u = np.flatnonzero(lattice.usable)
     T, K = both.shape
     cand = np.full((T, K), -1, np.int64)
     cost = np.full((T, K), np.inf)
@@ -294,29 +296,16 @@ def add_phone_term(db, result, inp: FramePhones, target: PhoneTarget, weight: fl
         usable_db = np.asarray(db.table_["usable"], bool)
         srt = np.where((srt >= 0) & usable_db[np.where(srt >= 0, srt, 0)], srt, -1)
         srt = -np.sort(-srt, axis=1)  # valid rows first (descending puts -1 last)
-        kc, kcost = _exact_costs(db, result, u, srt)
+        kc, kcost = rerank(db, lattice.points[u], lattice.weights[u], srt, lattice.metric)
         ph = target.frame_costs(_subset(inp, u), kc)
         total = kcost + weight * ph
         total[kc < 0] = np.inf
         o = np.argsort(total, axis=1, kind="stable")
         cand[u] = np.take_along_axis(kc, o, 1)
         cost[u] = np.take_along_axis(total, o, 1)
-    from dataclasses import replace
-
-    out = replace(result, candidates=cand, candidate_costs=cost, k=K)
-    out.rows = np.where(result.usable, cand[:, 0], -1)
-    out.target_cost = np.where(result.usable, cost[:, 0], np.nan)
-    return out
+    return cand, cost
 
 
 def _subset(inp: FramePhones, idx) -> FramePhones:
     return FramePhones(inp.phone[idx], inp.left[idx], inp.right[idx], inp.segment[idx], inp.position[idx],
                        inp.length[idx])
-
-
-def _exact_costs(db, result, u, rows):
-    """Keypoint target cost of given rows (T_u, K) for the usable input frames u."""
-    from ...selection.search import rerank
-
-    return rerank(db, result.normalized[u], result.qweights[u], rows, result.metric)
-

@@ -1,0 +1,139 @@
+"""Text -> speech -> face: the stages ``sketchsynth say`` runs before the selector and writer.
+
+The text is spoken by espeak-ng (:mod:`sketchsynth.targets.text.tts`), or read from a real recording of it
+(``audio=``, phones then come from force-aligning it to the text's words). Its target is
+
+- ``audio``: the sound through the database's speech chain (log-mel -> context -> [LLE projection] ->
+  the fitted regressor's jaw and lips), exactly a speech match of the spoken sound;
+- ``phones``: the spoken phones (:class:`~sketchsynth.targets.text.target.PhoneTarget`, database frames
+  labelled by ``fit-phones``);
+- ``both``: the audio target's candidates and the phone target's, each costed by the predicted-mouth
+  distance plus ``phone_weight`` x the phone cost;
+- ``auto``: both when the database has a speech model and phone labels, else the one it has.
+
+The same selector then picks recorded frames; the outputs are those of ``match``, drawn in the selected
+frames' own pixels, with the speech as their sound.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import InputError, ParameterError
+from .core import Stage
+from .stages import SpeechFeatures, SpeechTarget, db_fps
+
+TARGETS = ("auto", "audio", "phones", "both")
+DEFAULT_PHONE_WEIGHT = 3.0
+"""Picked on the first 10 GRID s1 TEST sentences against weight 1 (docs/method.md)."""
+TTS_LLE_BLEND = 0.5
+"""LLE blend for a TTS voice (fixed: not the model's voice-distance rule). On GRID s1's TEST sentences spoken by
+espeak-ng, blend 0 / 0.5 / 1 gave opening r 0.764 / 0.786 / 0.766 (docs/method.md, text-driven synthesis)."""
+
+
+class Speak(Stage):
+    """text -> speech: espeak-ng's voice, or ``audio``, a real reading of the text (then force-aligned).
+
+    Parameters
+    ----------
+    workdir : path
+        Where the TTS's wav is written (the writer muxes it).
+    voice, rate : str, int
+        espeak-ng voice and words per minute (TTS only).
+    audio : path, optional
+    """
+
+    name, input_kind, output_kind = "speak", "text", "speech"
+
+    def __init__(self, workdir, voice: str = "en-us", rate: int = 175, audio=None):
+        self.workdir, self.voice, self.rate, self.audio = workdir, voice, rate, audio
+
+    def transform(self, text: str):
+        from ..targets.text.speak import speak
+
+        return speak(text, self.workdir, voice=self.voice, rate=self.rate, audio=self.audio)
+
+
+def target_kind(db, target: str = "auto", phone_target=None) -> str:
+    """``target`` itself, or what ``auto`` means for this database (raises when it has nothing to drive)."""
+    from ..targets.text.store import PHONES_FILE
+
+    if target not in TARGETS:
+        raise ParameterError(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
+    if target != "auto":
+        return target
+    has_model = getattr(db, "audio_", None) is not None and "speech_model.npz" in db.manifest_.get("files", {})
+    has_phones = phone_target is not None or (db.path_ / PHONES_FILE).is_file()
+    target = "both" if has_model and has_phones else "audio" if has_model else "phones" if has_phones else None
+    if target is None:
+        raise InputError("the database has neither a speech model nor phone labels: build it from recordings "
+                         f"with sound, or run sketchsynth fit-phones --db {db.path_} --transcripts DIR", db.path_)
+    return target
+
+
+class TextTarget(Stage):
+    """speech -> target: the spoken sound through the speech chain, its phones, or both.
+
+    Parameters
+    ----------
+    target : {"auto", "audio", "phones", "both"}
+    phone_weight : float
+        Weight of the phone cost in ``both``.
+    lle_blend : float, optional
+        The speech model's LLE blend (default :data:`TTS_LLE_BLEND` for a TTS voice, the model's rule for a
+        reading).
+    phone_target : PhoneTarget, optional
+        Fitted already (default: fitted on the database's ``phones.parquet``).
+    """
+
+    name, input_kind, output_kind = "text-target", "speech", "target"
+
+    def __init__(self, target: str = "auto", phone_weight: float = DEFAULT_PHONE_WEIGHT,
+                 lle_blend: float | None = None, phone_target=None):
+        self.target, self.phone_weight, self.lle_blend, self.phone_target = target, phone_weight, lle_blend, \
+            phone_target
+
+    def fit(self, db):
+        self.db_ = db
+        self.kind_ = target_kind(db, self.target, self.phone_target)
+        self.phone_target_ = None
+        if self.kind_ in ("phones", "both"):
+            from ..targets.text.target import PhoneTarget
+
+            self.phone_target_ = self.phone_target or PhoneTarget().fit(db)
+        return self
+
+    def transform(self, spoken):
+        from ..targets.speech.inputs import Audio
+        from ..targets.target import Target
+        from ..targets.text.target import PhoneTerm, frame_phones
+
+        db, kind = self.db_, self.kind_
+        fps = db_fps(db)
+        n = max(2, int(np.floor(spoken.duration_s * fps + 1e-9)))
+        blend = self.lle_blend
+        if kind == "phones":
+            tgt = Target(np.zeros((n, 70, 2), np.float32), np.zeros((n, 70)), np.ones(n, bool),
+                         np.full(n, "", object), None, np.arange(n, dtype=np.int64), np.arange(n) / fps, fps)
+        else:
+            if blend is None and spoken.source == "tts":
+                blend = TTS_LLE_BLEND
+            # No audio term: a TTS voice (or another reader) is not the database speaker; its sound frame by
+            # frame says little about which recorded frame sounded alike (its evaluation was made without it).
+            feats = SpeechFeatures().fit(db)
+            speech = SpeechTarget(audio_weight=0.0, lle_blend=blend).fit(db)
+            name = os.path.splitext(os.path.basename(spoken.wav_path))[0]
+            tgt = speech.transform(feats.transform(Audio(spoken.samples16, 16000, spoken.wav_path, name)))
+            n = min(n, len(tgt)) if kind == "both" else len(tgt)
+            tgt = tgt.head(n)
+        if kind != "audio":
+            tgt.phones = PhoneTerm(self.phone_target_, frame_phones(spoken.phones, n, fps), self.phone_weight,
+                                   only=kind == "phones")
+        if kind != "audio":  # exactly a speech match of the spoken sound when the sound alone drives
+            tgt.name, tgt.audio = "say", spoken.wav_path
+            tgt.frames, tgt.time_s, tgt.fps = np.arange(n, dtype=np.int64), np.arange(n) / fps, fps
+        tgt.report = {**tgt.report, "target": kind, "phone_weight": self.phone_weight if kind == "both" else None,
+                      "lle_blend": self.lle_blend}
+        return tgt

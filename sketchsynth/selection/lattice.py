@@ -1,0 +1,146 @@
+"""The decoder's input: every output frame's candidate database frames and their target costs.
+
+:func:`build_lattice` turns a :class:`~sketchsynth.targets.target.Target` into a :class:`Lattice`:
+the FAISS prefilter and exact re-rank of the target's points (:mod:`sketchsynth.selection.search`),
+optionally the exhaustive minimum, the target's audio-feature term, and its phone term. The decoder
+(:class:`sketchsynth.selection.decode.ViterbiDecoder`) sees nothing but the lattice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ParameterError
+
+
+@dataclass
+class Lattice:
+    """Candidates per output frame, best first.
+
+    Attributes
+    ----------
+    candidates : np.ndarray, shape (T, K), int64
+        Database rows, best first by target cost; -1 pads.
+    costs : np.ndarray, shape (T, K), float64
+        Their target costs (inf where padded).
+    usable : np.ndarray, shape (T,), bool
+        Frames with at least one candidate.
+    rows, best : np.ndarray, shape (T,)
+        The per-frame choice (int64, -1 where unusable) and its cost (float64, NaN where unusable):
+        the first candidate, or the exhaustive search's minimum.
+    points : np.ndarray, shape (T, 70, 2), float32
+        The target in normalized space, with which the decoder costs the recorded successors it adds.
+    weights : np.ndarray, shape (T, 70), float64
+        The target's point weights.
+    metric : {"sum", "sq"}
+    k : int
+        The prefilter's width.
+    exhaustive : bool
+        ``rows`` come from the exhaustive search (they lead each column when decoding).
+    successors : bool
+        The decoder may add recorded successors of its best states, costing them by ``points`` (and
+        ``features``). False when ``costs`` hold a term only the candidates carry (phones).
+    features : FeatureTerm, optional
+        Already in ``costs``; the decoder adds it to the successors it puts in the lattice.
+    frames : np.ndarray, shape (T,), int64, optional
+        Input frame numbers (a hole starts a new segment).
+    search : str
+        The prefilter used (``exact``, ``ivf``, ``pq``; ``phones`` for phone candidates).
+    search_info : dict
+    timings : dict
+    """
+
+    candidates: np.ndarray
+    costs: np.ndarray
+    usable: np.ndarray
+    rows: np.ndarray
+    best: np.ndarray
+    points: np.ndarray
+    weights: np.ndarray
+    metric: str = "sum"
+    k: int = 0
+    exhaustive: bool = False
+    successors: bool = True
+    features: object = None
+    frames: np.ndarray | None = None
+    search: str = "exact"
+    search_info: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.usable)
+
+
+def build_lattice(db, target, k: int | None = None, metric: str = "sum", search: str = "auto", ivf=None,
+                  exhaustive: bool = False, candidates: int = 0) -> Lattice:
+    """The lattice of a target: prefilter + exact re-rank, then the target's extra terms.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    target : Target
+    k : int, optional
+        Prefilter width (default: :func:`sketchsynth.selection.matching.default_prefilter_k`); widened to
+        ``candidates``.
+    metric : {"sum", "sq"}
+    search : {"auto", "exact", "ivf", "pq"}
+        See :func:`sketchsynth.selection.matching.match`.
+    ivf : IVFSearch, optional
+    exhaustive : bool
+        Also find every frame's exact minimum over the whole database.
+    candidates : int
+        The decoder's column width (a phone term keeps this many keypoint candidates before adding its own).
+
+    Returns
+    -------
+    Lattice
+    """
+    from .matching import candidates as search_candidates, default_prefilter_k
+    from .search import check_metric, exhaustive as exhaustive_search, resolve_search
+
+    check_metric(metric)
+    T = len(target)
+    phones = target.phones
+    if phones is not None and phones.only:
+        lat = phones.lattice(db, target, None)
+        lat.frames = target.frames
+        return lat
+    ivf = resolve_search(db, search, ivf)
+    k = default_prefilter_k(k, ivf)
+    if int(k) != k or k < 1:
+        raise ParameterError(f"-k must be a whole number >= 1, got {k}")
+    k = max(int(k), int(candidates))
+    t0 = time.perf_counter()
+    info = {}
+    cand, cost = search_candidates(db, target.points, target.usable, target.weights, k, metric, ivf=ivf, info=info)
+    usable = target.usable & (cand[:, 0] >= 0) if cand.shape[1] else np.zeros(T, bool)
+    rows = np.where(usable, cand[:, 0] if cand.shape[1] else -1, -1).astype(np.int64)
+    best = np.where(usable, cost[:, 0] if cost.shape[1] else np.nan, np.nan)
+    timings = {"search_s": time.perf_counter() - t0}
+    if "index_s" in info:  # getting the IVF index (trained, read from the cache or held in memory) is in search_s
+        timings["ivf_index_s"] = info["index_s"]
+    if exhaustive and usable.any():
+        t1 = time.perf_counter()
+        u = np.flatnonzero(usable)
+        rows[u], best[u] = exhaustive_search(db, target.points[u], target.weights[u], rows[u], best[u], metric)
+        timings["exhaustive_s"] = time.perf_counter() - t1
+    term = target.features if target.features is not None and target.features.beta > 0 else None
+    if term is not None:
+        from ..targets.feature_term import rerank_with
+
+        u = np.flatnonzero(usable)
+        term.scaled(u, cand[u, 0], cost[u, 0])
+        cand[u], cost[u] = rerank_with(term, cand[u], cost[u], u)
+        if exhaustive:  # the keypoint minimum, costed as the lattice costs it
+            best[u] += term.weight * term.distances(u, rows[u][:, None])[:, 0]
+        else:
+            rows[u], best[u] = cand[u, 0], cost[u, 0]
+    lat = Lattice(cand, cost, usable, rows, best, target.points, target.weights, metric, int(k), bool(exhaustive),
+                  True, term, target.frames, "exact" if ivf is None else ivf.name,
+                  {n: v for n, v in info.items() if n != "index_s"}, timings)
+    if phones is not None:
+        lat = phones.lattice(db, target, lat, keep=int(candidates))
+    return lat
