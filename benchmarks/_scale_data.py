@@ -56,7 +56,7 @@ def grid_source():
     fps : float
     """
     from sketchsynth.sources.recordings import Recording
-    from sketchsynth.sources.tracker import track_video_recordings
+    from sketchsynth.sources.tracking import track_video_recordings
 
     videos = sorted(glob.glob(os.fspath(GRID_VIDEOS / "*.mp4")))
     if not videos:

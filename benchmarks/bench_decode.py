@@ -89,7 +89,8 @@ def main(argv=None):
     from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.selection.joins import path_stats
     from sketchsynth.selection.matching import agreement
-    from sketchsynth.selection.search import IVFSearch, exhaustive_reference, forget_ivf, ivf_cache_dir
+    from sketchsynth.selection.exhaustive import exhaustive_reference
+    from sketchsynth.selection.ivf import IVFSearch, forget_ivf, ivf_cache_dir
 
     t0 = time.perf_counter()
     db = FrameDatabase().build(make_bench_db_tracks(args.frames))

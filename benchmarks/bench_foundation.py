@@ -58,7 +58,7 @@ def method_loop_seconds(db, result, n_timed: int = 30):
     -------
     (extrapolated seconds, seconds timed, timed frame indices, (rows, costs) the loop found for them)
     """
-    from sketchsynth.selection.search import exhaustive_reference
+    from sketchsynth.selection.exhaustive import exhaustive_reference
 
     sub = np.linspace(0, len(result.rows) - 1, n_timed).astype(int)
     t_ref, found = timeit(lambda: exhaustive_reference(
@@ -77,7 +77,7 @@ def main(argv=None):
 
     from sketchsynth import FrameDatabase, match
     from sketchsynth.selection.matching import agreement
-    from sketchsynth.selection.search import forget_ivf, ivf_cache_dir
+    from sketchsynth.selection.ivf import forget_ivf, ivf_cache_dir
     from sketchsynth.evaluation.stable import stable_points
 
     work = Path(args.workdir)

@@ -182,7 +182,7 @@ def write_strip(folder: Path, real: Path, path: str, times=(12, 30, 48, 66), hei
     """input | sketch | full | composite at a few frames, small (PNG)."""
     import cv2
 
-    from sketchsynth.io.video import read_frames
+    from sketchsynth.io.video_fetch import read_frames
 
     cols = [read_frames(real, list(times)),
             read_frames(folder / "composite" / "sketch.mp4", list(times)),

@@ -53,11 +53,11 @@ print(json.dumps({"build_s": time.perf_counter() - t, "usable": db.n_usable_, "b
 MATCH = PRELUDE + """
 import numpy as np
 from sketchsynth import FrameDatabase, match
-from sketchsynth.selection import search
+from sketchsynth.selection import ivf as ivf_search, search
 from sketchsynth.selection.matching import agreement
 nprobe = int(sys.argv[3])
 K = int(sys.argv[4]) or None  # 0: match's default for the prefilter (512 through a compressed index)
-ivf = search.IVFSearch(nprobe=nprobe) if nprobe > 0 else None
+ivf = ivf_search.IVFSearch(nprobe=nprobe) if nprobe > 0 else None
 from _data import heldout_input
 inp = heldout_input()
 t = time.perf_counter()

@@ -100,7 +100,8 @@ def concat_audio(parts: list[Path], seconds: list[float], path: Path, rate: int 
 
 def make_640x480(parts: list[str], path: Path, max_seconds: float | None = None, audio: bool = True) -> dict:
     """Concatenate real clips, each cropped and scaled to 640x480, into one 25 fps H.264 (+ AAC) file."""
-    from sketchsynth.io.video import iter_frames, probe, write_video
+    from sketchsynth.io.video import iter_frames, probe
+    from sketchsynth.io.video_write import write_video
 
     srcs = [SHARED / p for p in parts]
     limit = None if max_seconds is None else int(round(max_seconds * 25))
@@ -153,7 +154,8 @@ def tracking_speed(path: Path) -> dict:
 
 def jitter_table() -> list[dict]:
     from sketchsynth.layout import MOUTH, inter_ocular
-    from sketchsynth.sources.tracker import DEFAULT_FILTER, FaceTracker, smooth_track
+    from sketchsynth.sources.tracker import FaceTracker
+    from sketchsynth.sources.tracking import DEFAULT_FILTER, smooth_track
 
     def jitter(kp):
         ok = (kp[..., 2] > 0).all(axis=1)

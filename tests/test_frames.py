@@ -128,7 +128,7 @@ def test_composite_keeps_the_background_outside_the_mask(grid_db):
     from sketchsynth.outputs.frames.composite import FEATHER, MASK_GROW, composite_images
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.outputs.frames.joins import apply_affine
-    from sketchsynth.io.video import decode_image
+    from sketchsynth.io.video_fetch import decode_image
     from sketchsynth.layout import LOWER_FACE
     from sketchsynth.outputs.video import fetch_db_frames, warp_matrices
 
@@ -209,7 +209,7 @@ def test_fit_gate_keeps_frontal_grid_frames():
     from sketchsynth.database.quality import ShapeModel, fit_gate
     from sketchsynth.sources.track_fixture import fixture_track
 
-    from sketchsynth.sources.tracker import weak_detection_frames
+    from sketchsynth.sources.tracking import weak_detection_frames
 
     with np.load(GRID / "tracks.npz") as z:
         meta = json.loads(str(z["meta"]))

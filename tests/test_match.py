@@ -8,7 +8,8 @@ from sketchsynth.selection.kernels import candidate_costs, exhaustive_min
 from sketchsynth.outputs.placement import matched_in_input_coords
 from sketchsynth.selection.matching import agreement
 from sketchsynth.targets.face import prepare_input
-from sketchsynth.selection.search import candidate_costs_reference, exhaustive_reference
+from sketchsynth.selection.search import candidate_costs_reference
+from sketchsynth.selection.exhaustive import exhaustive_reference
 
 
 def test_heldout_frames_are_not_in_the_database(henan_db, heldout):

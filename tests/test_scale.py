@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sketchsynth import FrameDatabase, match
-from sketchsynth.selection import search
+from sketchsynth.selection import exhaustive as exhaustive_search, search
 from sketchsynth.errors import DatabaseError, ParameterError
 from sketchsynth.selection.matching import COMPRESSED_PREFILTER_K, DEFAULT_PREFILTER_K, agreement
 
@@ -78,12 +78,12 @@ def test_streamed_exact_searches_equal_the_in_memory_ones(flat_db, heldout, monk
     qw[::3, 60:68] = 0  # some frames with missing points: the column-slice path
     vq = search.weighted_vectors(q, db.weights_)
     want = db.index_.search(vq, 32)[1]
-    r0, c0 = search.exhaustive(db, q, qw, np.full(len(q), -1), np.full(len(q), np.inf), "sum")
+    r0, c0 = exhaustive_search.exhaustive(db, q, qw, np.full(len(q), -1), np.full(len(q), np.inf), "sum")
     monkeypatch.setattr(search, "EXACT_BLOCK", 700)  # many blocks, read from the file
-    assert search._streamed(db)
+    assert search.is_streamed(db)
     got = search.exact_knn(db, vq, 32)
     assert (got == want).mean() > 0.999  # float32 ties may order differently
-    r1, c1 = search.exhaustive(db, q, qw, np.full(len(q), -1), np.full(len(q), np.inf), "sum")
+    r1, c1 = exhaustive_search.exhaustive(db, q, qw, np.full(len(q), -1), np.full(len(q), np.inf), "sum")
     assert np.allclose(c0, c1) and (r0 == r1).mean() > 0.99
 
 

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from sketchsynth import FrameDatabase, match
 from sketchsynth.cli import cli
 from sketchsynth.selection.matching import agreement
-from sketchsynth.selection.search import IVFSearch, exhaustive_reference, forget_ivf, ivf_cache_dir
+from sketchsynth.selection.exhaustive import exhaustive_reference
+from sketchsynth.selection.ivf import IVFSearch, forget_ivf, ivf_cache_dir
 
 # The henan database part has 7,820 frames; the default threshold (20,000) would keep it on the flat
 # index, so these tests lower it to reach the IVF without building a 75k-frame database.
@@ -53,7 +54,8 @@ def test_auto_keeps_the_flat_index_below_min_frames(henan_db, heldout):
 @pytest.mark.parametrize("metric", ["sum", "sq"])
 def test_search_exact_equals_the_flat_index(henan_db, heldout, metric):
     """--search exact on a database where auto would take the IVF: FAISS's flat top-K, re-ranked."""
-    from sketchsynth.selection.search import rerank, weighted_vectors
+    from sketchsynth.selection.search import rerank
+    from sketchsynth.database.index_vectors import weighted_vectors
 
     kp = heldout.keypoints[::30]
     res = match(henan_db, kp, metric=metric, k=64, search="exact", ivf=LOW)

@@ -28,7 +28,7 @@ def grid_names(shared_data):
 def grid_tracks(shared_data, grid_names):
     """The chosen sentences tracked by sketchsynth's own tracker (cached per test session)."""
     from sketchsynth.sources.recordings import Recording
-    from sketchsynth.sources.tracker import track_video_recordings
+    from sketchsynth.sources.tracking import track_video_recordings
 
     video = shared_data / "grid_s1" / "video"
     names = grid_names[0] + grid_names[1]

@@ -30,7 +30,7 @@ def fadg0_videos(shared_data, tmp_path_factory) -> Path:
 
 
 def blank_video(path, n=12, size=(320, 240), level=128):
-    from sketchsynth.io.video import write_video
+    from sketchsynth.io.video_write import write_video
 
     write_video(path, [np.full((size[1], size[0], 3), level, np.uint8)] * n, 25)
     return path
@@ -38,7 +38,8 @@ def blank_video(path, n=12, size=(320, 240), level=128):
 
 def spliced_video(src, path, blank):
     """``src``'s frames with the frames in ``blank`` (a range) replaced by a flat grey image."""
-    from sketchsynth.io.video import iter_frames, write_video
+    from sketchsynth.io.video import iter_frames
+    from sketchsynth.io.video_write import write_video
 
     frames = (np.full_like(img, 128) if i in blank else img for i, _, img in iter_frames(src, stop=60))
     write_video(path, frames, 25)
@@ -140,7 +141,9 @@ def test_face_leaving_the_picture_is_not_followed_into_the_background(fadg0_vide
     although following alone would have kept fitting landmarks to the texture."""
     import cv2
 
-    from sketchsynth.io.video import iter_frames, read_frames, write_video
+    from sketchsynth.io.video import iter_frames
+    from sketchsynth.io.video_fetch import read_frames
+    from sketchsynth.io.video_write import write_video
 
     texture = cv2.resize(read_frames(shared_data / "speaker31" / "31.mp4", [100])[0][400:720, 0:500], (512, 384))
     frames = (texture if 20 <= i < 50 else img for i, _, img in iter_frames(fadg0_videos / "sa2.mp4", stop=70))
@@ -154,7 +157,8 @@ def test_largest_of_several_faces_is_tracked(fadg0_videos, tmp_path):
     """Two copies of the speaker side by side, the right one larger: the tracker takes the larger."""
     import cv2
 
-    from sketchsynth.io.video import iter_frames, write_video
+    from sketchsynth.io.video import iter_frames
+    from sketchsynth.io.video_write import write_video
 
     def two(img):
         small = cv2.resize(img, None, fx=0.6, fy=0.6)

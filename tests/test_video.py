@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 from sketchsynth.cli import cli
 from sketchsynth.errors import InputError
-from sketchsynth.io.video import (fetch_frames, frame_indices_at, iter_frames, probe, read_frames, write_video)
+from sketchsynth.io.video import iter_frames, probe
+from sketchsynth.io.video_fetch import fetch_frames, frame_indices_at, read_frames
+from sketchsynth.io.video_write import write_video
 
 sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 from make_corpus import BAD_VIDEOS, make_bad_video  # noqa: E402

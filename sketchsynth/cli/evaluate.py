@@ -84,7 +84,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     from ..evaluation.evaluate import default_configs, evaluate, markdown_table, write_report
     from ..sources.load import discover, load_tracks
     from ..layout import parse_weights
-    from ..selection.search import IVFSearch
+    from ..selection.ivf import IVFSearch
     from ..io.storage import check_target, target_lock
 
     if drive == "audio":

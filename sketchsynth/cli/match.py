@@ -105,7 +105,8 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     from ..pipeline.stages import KeypointSource, Selector, Writer, audio_pipeline, keypoint_pipeline
     from ..selection.decode import ViterbiDecoder
     from ..selection.matching import COMPRESSED_PREFILTER_K
-    from ..selection.search import IVFSearch, check_metric
+    from ..selection.search import check_metric
+    from ..selection.ivf import IVFSearch
 
     check_metric(metric)
     if k is not None and k < 1:

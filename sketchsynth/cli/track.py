@@ -42,7 +42,7 @@ def command(video, out, force, video_opts, downscale, upsample):
     from ..sources.recordings import Recording
     from ..outputs.results import _safe_prefix
     from ..io.storage import atomic_directory, check_target
-    from ..sources.tracker import track_video_recording
+    from ..sources.tracking import track_video_recording
 
     t0 = time.perf_counter()
     if not os.path.isfile(video):

@@ -176,7 +176,7 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
 
     from .frame_table import write_frame_table
     from ..sources.readers import read_rows
-    from ..selection.search import weighted_vectors
+    from .index_vectors import weighted_vectors
 
     names = [r.name for r in readers]
     if len(set(names)) != len(names):
@@ -379,7 +379,7 @@ def _fill_compressed(normalized_path: Path, usable: np.ndarray, weights: np.ndar
                      sample: np.ndarray, chunk: int, progress: bool):
     """Train a compressed index on ``sample`` and add every usable row of normalized.npy, a chunk at a time."""
     from .indexes import train_compressed
-    from ..selection.search import weighted_vectors
+    from .index_vectors import weighted_vectors
 
     index = train_compressed(params, sample)
     n = len(usable)

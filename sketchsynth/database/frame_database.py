@@ -254,7 +254,7 @@ class FrameDatabase:
                 setattr(self, k, v)
 
     def _set_state(self, keypoints, normalized, transforms, table, weights, normalizer, recordings, index):
-        from ..selection.search import build_index, weighted_vectors
+        from .index_vectors import build_index, weighted_vectors
 
         self.keypoints_ = keypoints
         self.normalized_ = np.ascontiguousarray(normalized, dtype=np.float32)
@@ -332,7 +332,7 @@ class FrameDatabase:
 
     def usable_vectors(self) -> np.ndarray:
         """Usable frames in FAISS space, shape (n_usable, 140), float32 (cached)."""
-        from ..selection.search import weighted_vectors
+        from .index_vectors import weighted_vectors
 
         if self._usable_vectors is None:
             u = self.usable_rows_

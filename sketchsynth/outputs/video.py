@@ -59,7 +59,7 @@ def output_timeline(time_s: np.ndarray, fps: float, duration: float | None = Non
     input_index : np.ndarray, shape (n_out,), int64
         Input frame nearest to each output time.
     """
-    from ..io.video import frame_indices_at
+    from ..io.video_fetch import frame_indices_at
 
     t = np.asarray(time_s, dtype=np.float64)
     if len(t) == 0:
@@ -92,7 +92,7 @@ def resample_selection(db, rows: np.ndarray, input_times: np.ndarray, out_times:
     np.ndarray, shape (n_out,), int64
         Database row per output frame (-1 where the input frame had none).
     """
-    from ..io.video import frame_indices_at
+    from ..io.video_fetch import frame_indices_at
 
     rows = np.asarray(rows, dtype=np.int64)
     t_in = np.asarray(input_times, dtype=np.float64)
@@ -280,7 +280,7 @@ def fetch_db_frames(db, rows: np.ndarray, budget: int = FRAME_MEMORY_BUDGET) -> 
     missing : list of str
         Recordings whose video is gone (their rows are not in ``frames``).
     """
-    from ..io.video import fetch_frames
+    from ..io.video_fetch import fetch_frames
 
     rows = np.unique(np.asarray(rows, dtype=np.int64))
     rows = rows[rows >= 0]
@@ -328,7 +328,7 @@ def db_frame_images(db, rows_out: np.ndarray, input_matrices: np.ndarray, size: 
     """
     import cv2
 
-    from ..io.video import decode_image
+    from ..io.video_fetch import decode_image
 
     w, h = size
     frames, _ = fetch_db_frames(db, rows_out)
@@ -438,7 +438,7 @@ class MatchVideoWriter:
             raise ParameterError(f"sketch layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
 
     def __call__(self, folder) -> dict:
-        from ..io.video import write_video
+        from ..io.video_write import write_video
         from .placement import matched_in_input_coords
 
         folder = Path(folder)
@@ -524,7 +524,7 @@ class MatchVideoWriter:
         prev, _ = join_continuations(db, rows_out)
         bg = pick = None
         if self.background == "input" and self.track.video is not None:
-            from ..io.video import read_frames
+            from ..io.video_fetch import read_frames
 
             bg = {"images": read_frames(self.track.video, index, encode=".jpg" if len(index) > 300 else None),
                   "matrices": mats, "keypoints": np.asarray(self.track.keypoints, np.float64)[index],
@@ -602,7 +602,7 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     """
     import cv2
 
-    from ..io.video import read_frames
+    from ..io.video_fetch import read_frames
     from .results import load_match_outputs
 
     result_dir = Path(result_dir)

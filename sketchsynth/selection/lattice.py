@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ParameterError
+from .search import rerank
 
 
 @dataclass
@@ -99,13 +100,15 @@ def build_lattice(db, target, k: int | None = None, metric: str = "sum", search:
     Lattice
     """
     from .matching import candidates as search_candidates, default_prefilter_k
-    from .search import check_metric, exhaustive as exhaustive_search, resolve_search
+    from .search import check_metric
+    from .exhaustive import exhaustive as exhaustive_search
+    from .ivf import resolve_search
 
     check_metric(metric)
     T = len(target)
     phones = target.phones
     if phones is not None and phones.only:
-        lat = phones.lattice(db, target, None)
+        lat = phone_lattice(db, target)
         lat.frames = target.frames
         return lat
     ivf = resolve_search(db, search, ivf)
@@ -142,5 +145,82 @@ def build_lattice(db, target, k: int | None = None, metric: str = "sum", search:
                   True, term, target.frames, "exact" if ivf is None else ivf.name,
                   {n: v for n, v in info.items() if n != "index_s"}, timings)
     if phones is not None:
-        lat = phones.lattice(db, target, lat, keep=int(candidates))
+        lat = phone_lattice(db, target, lat, keep=int(candidates))
     return lat
+
+
+def phone_lattice(db, target, lattice=None, keep: int = 0) -> Lattice:
+    """The lattice of a target with a phone term (``target.phones``: a :class:`~sketchsynth.targets.text.target.PhoneTerm`).
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    target : Target
+        With ``phones`` set.
+    lattice : Lattice, optional
+        The keypoint target's (``only`` False); its first ``keep`` candidates are kept (all when 0).
+
+    Returns
+    -------
+    Lattice
+        Its costs hold the phone term, so the decoder adds no recorded successors (``successors``
+        False); the phone candidates hold them wherever the database says the same phones in a row.
+    """
+    term = target.phones
+    if len(term.phones) != len(target):
+        raise ParameterError(f"{len(term.phones)} phone frames for {len(target)} target frames")
+    if term.only:
+        cand, cost = term.phone_target.transform(term.phones)
+        T = len(cand)
+        usable = cand[:, 0] >= 0 if cand.shape[1] else np.zeros(T, bool)
+        return Lattice(cand, cost, usable, np.where(usable, cand[:, 0], -1), np.where(usable, cost[:, 0], np.nan),
+                       np.zeros((T, 70, 2), np.float32), np.zeros((T, 70)), "sum", cand.shape[1], False, False,
+                       search="phones")
+    from dataclasses import replace
+
+    cand, cost = _add_phone_candidates(db, lattice, keep, term.phones, term.phone_target, term.weight)
+    return replace(lattice, candidates=cand, costs=cost, k=cand.shape[1], successors=False,
+                   rows=np.where(lattice.usable, cand[:, 0], -1),
+                   best=np.where(lattice.usable, cost[:, 0], np.nan))
+
+
+def _add_phone_candidates(db, lattice, keep: int, inp, target, weight: float):
+    """A keypoint lattice's first ``keep`` candidates plus the phone target's, costed by both.
+
+    Returns
+    -------
+    cand : np.ndarray, shape (T, K), int64
+        The union (keypoint costs computed exactly for the phone candidates), best first; -1 pads.
+    cost : np.ndarray, shape (T, K), float64
+        keypoint cost + weight * phone cost.
+    """
+    from ..targets.text.target import subset
+
+    kc0 = lattice.candidates[:, :keep] if keep else lattice.candidates
+    pc, _ = target.transform(inp)
+    both = np.concatenate([kc0, pc], axis=1)
+    both = np.where(both >= 0, both, -1)
+    u = np.flatnonzero(lattice.usable)
+    T, K = both.shape
+    cand = np.full((T, K), -1, np.int64)
+    cost = np.full((T, K), np.inf)
+    if len(u):
+        # unique per row, keeping -1 pads at the end
+        srt = np.sort(np.where(both[u] >= 0, both[u], np.iinfo(np.int64).max), axis=1)
+        dup = np.zeros_like(srt, bool)
+        dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+        srt[dup] = np.iinfo(np.int64).max
+        srt = np.sort(srt, axis=1)
+        srt[srt == np.iinfo(np.int64).max] = -1
+        # drop unusable database rows: rerank and the decoder only know usable ones
+        usable_db = np.asarray(db.table_["usable"], bool)
+        srt = np.where((srt >= 0) & usable_db[np.where(srt >= 0, srt, 0)], srt, -1)
+        srt = -np.sort(-srt, axis=1)  # valid rows first (descending puts -1 last)
+        kc, kcost = rerank(db, lattice.points[u], lattice.weights[u], srt, lattice.metric)
+        ph = target.frame_costs(subset(inp, u), kc)
+        total = kcost + weight * ph
+        total[kc < 0] = np.inf
+        o = np.argsort(total, axis=1, kind="stable")
+        cand[u] = np.take_along_axis(kc, o, 1)
+        cost[u] = np.take_along_axis(total, o, 1)
+    return cand, cost

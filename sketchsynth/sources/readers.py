@@ -136,7 +136,7 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
         else:
             videos.append(i)
     if videos:
-        from .tracker import track_video_recordings
+        from .tracking import track_video_recordings
 
         tracks = track_video_recordings([recordings[i] for i in videos], n_workers=n_workers, progress=progress,
                                         **(video_options or {}))

@@ -88,7 +88,8 @@ def write_fixture(path, videos, tracker=None, progress=None) -> dict:
 
 def fixture_track(z, name: str, meta_entry: dict, tracker_meta: dict, path: str):
     """The :class:`TrackedVideo` stored in an open fixture for one video."""
-    from .tracker import FaceTracker, TrackedVideo
+    from .track_cache import TrackedVideo
+    from .tracker import FaceTracker
 
     pts = z[f"{name}/points"].astype(np.float64)
     face = z[f"{name}/face"]
@@ -119,7 +120,8 @@ def seed_track_cache(fixture, videos, tracker=None) -> dict:
         (not in the fixture, content differs, or other tracker parameters:
         these are tracked when used), and ``reason`` for a wholesale skip.
     """
-    from .tracker import FaceTracker, _cache_file, _write_cache, cache_key
+    from .tracker import FaceTracker
+    from .track_cache import cache_file, write_cache, cache_key
 
     tracker = tracker or FaceTracker()
     out = {"seeded": 0, "cached": 0, "skipped": 0, "reason": None}
@@ -139,11 +141,11 @@ def seed_track_cache(fixture, videos, tracker=None) -> dict:
         for v in videos:
             entry = by_name.get(Path(v).stem)
             key = cache_key(v, params)
-            if _cache_file(key).is_file():
+            if cache_file(key).is_file():
                 out["cached"] += 1
             elif entry is None or file_sha256(v) != entry["sha256"]:
                 out["skipped"] += 1
             else:
-                _write_cache(key, fixture_track(z, entry["name"], entry, meta, v))
+                write_cache(key, fixture_track(z, entry["name"], entry, meta, v))
                 out["seeded"] += 1
     return out

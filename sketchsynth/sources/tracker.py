@@ -22,19 +22,15 @@ is tracked once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import zipfile
-from dataclasses import dataclass
 from importlib.util import find_spec
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import DependencyError, InputError, ParameterError, require
+from ..errors import DependencyError, ParameterError, require
 from ..layout import N_LANDMARKS_68, N_POINTS
-from .recordings import Track
+from .track_cache import TrackedVideo, cache_key, read_cache, video_meta, write_cache
+
 
 BACKENDS = ("dlib",)
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
@@ -57,12 +53,6 @@ POINT_CONFIDENCE = 1.0
 """dlib gives no per-point confidence: fitted points get this, missing faces 0."""
 
 _LOADED: dict = {}  # model path -> (detector, predictor), per process
-
-
-def cache_dir() -> Path:
-    """Folder of cached tracks: ``$SKETCHSYNTH_CACHE/tracks`` (default ``~/.cache/sketchsynth/tracks``)."""
-    root = os.environ.get("SKETCHSYNTH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sketchsynth")
-    return Path(root) / "tracks"
 
 
 def find_model(name: str = MODEL_FILE) -> str:
@@ -88,36 +78,6 @@ def find_model(name: str = MODEL_FILE) -> str:
             return path
     raise DependencyError(f"face tracking needs dlib's landmark model {name} (from the 'face-recognition-models' "
                           "package): pip install 'sketchsynth[video]'")
-
-
-@dataclass
-class TrackedVideo:
-    """What :meth:`FaceTracker.track` returns.
-
-    Attributes
-    ----------
-    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
-        Image pixels and confidence; zeros in frames without a face.
-    time_s : np.ndarray, shape (n_frames,), float64
-        Presentation time of each frame (from its timestamp).
-    n_faces : np.ndarray, shape (n_frames,), int16
-        Faces the detector saw (1 on followed frames, 0 without a face).
-    detected : np.ndarray, shape (n_frames,), bool
-        Frames where the detector ran and found the face (others were followed).
-    info : dict
-        ``probe`` results and the tracker's parameters.
-    from_cache : bool
-    """
-
-    keypoints: np.ndarray
-    time_s: np.ndarray
-    n_faces: np.ndarray
-    detected: np.ndarray
-    info: dict
-    from_cache: bool = False
-    det_score: np.ndarray | None = None
-    """(n_frames,) float32: dlib's detector score where it found the face, NaN on followed frames; None for
-    tracks cached before scores were kept (the landmarks are the same)."""
 
 
 class FaceTracker:
@@ -419,7 +379,7 @@ class FaceTracker:
         info = probe(path)
         key = cache_key(path, self.cache_params()) if self.cache else None
         if key is not None:
-            hit = _read_cache(key)
+            hit = read_cache(key)
             if hit is not None:
                 if progress_callback is not None:
                     progress_callback(info.n_frames)
@@ -445,321 +405,11 @@ class FaceTracker:
         finally:
             if bar is not None:
                 bar.close()
-        meta = {"video": _video_meta(info), "tracker": self.cache_params(), "model": os.path.basename(self.model_path_)}
+        meta = {"video": video_meta(info), "tracker": self.cache_params(), "model": os.path.basename(self.model_path_)}
         out = TrackedVideo(kp, np.asarray(times, np.float64), n_faces, detected, meta,
                            det_score=getattr(self, "det_scores_", None))
         if key is not None:
-            _write_cache(key, out)
+            write_cache(key, out)
         return out
 
 
-def _video_meta(info) -> dict:
-    return {"path": os.path.abspath(info.path), "fps": info.fps, "n_frames": info.n_frames, "width": info.width,
-            "height": info.height, "duration": info.duration, "start_time": info.start_time,
-            "has_audio": info.has_audio, "audio_sample_rate": info.audio_sample_rate,
-            "variable_frame_rate": info.variable_frame_rate, "rotation": info.rotation, "codec": info.codec}
-
-
-# ---------------------------------------------------------------------- cache
-def cache_key(path: str, params: dict) -> str:
-    """Key of a video's cached track: size, mtime and first MiB of the file, and the tracker's parameters."""
-    st = os.stat(path)
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        h.update(fh.read(1 << 20))
-    h.update(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "params": params},
-                        sort_keys=True).encode())
-    return f"{Path(path).stem[:40]}-{h.hexdigest()[:24]}"
-
-
-def _cache_file(key: str) -> Path:
-    return cache_dir() / f"{key}.npz"
-
-
-def _read_cache(key: str) -> TrackedVideo | None:
-    f = _cache_file(key)
-    if not f.is_file():
-        return None
-    try:
-        with np.load(f, allow_pickle=False) as z:
-            out = TrackedVideo(z["keypoints"].astype(np.float32), z["time_s"], z["n_faces"], z["detected"],
-                               json.loads(str(z["info"])), from_cache=True,
-                               det_score=z["det_score"] if "det_score" in z.files else None)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None  # a damaged entry is re-tracked and rewritten
-    n = len(out.time_s)
-    if out.keypoints.shape != (n, N_POINTS, 3) or out.n_faces.shape != (n,) or out.detected.shape != (n,):
-        return None
-    if out.det_score is not None and out.det_score.shape != (n,):
-        out.det_score = None
-    return out
-
-
-def _write_cache(key: str, tv: TrackedVideo):
-    f = _cache_file(key)
-    try:
-        f.parent.mkdir(parents=True, exist_ok=True)
-        tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            extra = {} if tv.det_score is None else {"det_score": np.asarray(tv.det_score, np.float32)}
-            np.savez_compressed(fh, keypoints=tv.keypoints, time_s=tv.time_s, n_faces=tv.n_faces,
-                                detected=tv.detected, info=np.array(json.dumps(tv.info)), **extra)
-        os.replace(tmp, f)
-    except OSError:
-        pass  # the cache is an optimisation: an unwritable cache folder only costs re-tracking
-
-
-# ---------------------------------------------------------------------- recordings
-TRACK_OPTIONS = ("backend", "detect_every", "downscale", "upsample", "max_jump", "max_zoom", "min_contrast",
-                 "max_missed", "cache")
-
-
-def split_options(options: dict) -> tuple[dict, dict]:
-    """Split ``track_video_recording`` options into tracker parameters and the rest."""
-    tracker = {k: v for k, v in options.items() if k in TRACK_OPTIONS}
-    rest = {k: v for k, v in options.items() if k not in TRACK_OPTIONS}
-    return tracker, rest
-
-
-DEFAULT_FILTER = "one-euro"
-"""Temporal filter applied to tracked video by default (``jitter_filter=None`` turns it off)."""
-
-
-def smooth_track(keypoints: np.ndarray, fps: float, method: str | None = DEFAULT_FILTER,
-                 params: dict | None = None) -> np.ndarray:
-    """Take the tracker's frame-to-frame jitter out with :func:`sketchsynth.sources.filters.filter_keypoints`.
-
-    Parameters
-    ----------
-    keypoints : np.ndarray, shape (n_frames, 70, 3), float32
-        Points with confidence 0 (frames without a face) are left untouched.
-    fps : float
-    method : str or None
-        A method of :mod:`sketchsynth.sources.filters` (``"one-euro"``, ``"savgol"``), or
-        None / ``"none"`` for no filtering.
-    params : dict, optional
-        The method's parameters.
-
-    Returns
-    -------
-    np.ndarray, shape (n_frames, 70, 3), float32
-    """
-    if method is None or method == "none":
-        return np.asarray(keypoints, np.float32)
-    from .filters import filter_keypoints
-
-    return filter_keypoints(keypoints, fps, method=method, **(params or {}))
-
-
-def track_video_recording(rec, progress: bool = False, jitter_filter: str | None = DEFAULT_FILTER,
-                          filter_params: dict | None = None, threads: int = 0, progress_callback=None,
-                          require_face: bool = True, **tracker_options):
-    """Track a video recording into a :class:`~sketchsynth.sources.recordings.Track`.
-
-    Parameters
-    ----------
-    rec : Recording
-        ``kind == "video"``.
-    progress : bool
-        Show a progress bar.
-    jitter_filter : str or None
-        Temporal filter for the tracked points (default ``"one-euro"``; None or
-        ``"none"`` keeps the raw tracker output).
-    filter_params : dict, optional
-        Parameters of the filter.
-    threads : int
-        Decoder threads.
-    progress_callback : callable(int), optional
-        Receives frames done (worker processes report through it).
-    require_face : bool
-        Raise when no frame has a face (default); otherwise return the empty track.
-    **tracker_options
-        :class:`FaceTracker` parameters (``detect_every``, ``downscale``, ...).
-
-    Returns
-    -------
-    Track
-        keypoints (n_frames, 70, 3) float32, frames 0..n-1, ``time_s`` from the
-        timestamps, ``fps`` from the container, ``video`` the file, and in
-        ``extra`` the audio reference (``"audio"``: the file or None) and the
-        video's properties.
-
-    Raises
-    ------
-    InputError
-        Not a readable video, or no face in any frame.
-    """
-    
-    unknown = sorted(set(tracker_options) - set(TRACK_OPTIONS))
-    if unknown:
-        raise ParameterError(f"unknown video option(s) {', '.join(unknown)} (known: {', '.join(TRACK_OPTIONS)}, "
-                             "jitter_filter, filter_params)")
-    tracker = FaceTracker(**tracker_options)
-    tv = tracker.track(rec.path, progress=progress, threads=threads, progress_callback=progress_callback)
-    video = tv.info["video"]
-    n = len(tv.keypoints)
-    faces = int((tv.n_faces > 0).sum())
-    if faces == 0 and require_face:
-        raise InputError(f"no face found in any of its {n} frames (the tracker needs a frontal face at least "
-                         "about 80 pixels wide; for small faces try upsample=1)", rec.path)
-    kp = smooth_track(tv.keypoints, video["fps"], jitter_filter, filter_params)
-    frames = np.arange(n, dtype=np.int64)
-    base = os.path.basename(rec.path)
-    extra = {"audio": os.path.abspath(rec.path) if video["has_audio"] else None,
-             "audio_sample_rate": video["audio_sample_rate"], "width": video["width"], "height": video["height"],
-             "start_time": video["start_time"], "duration": video["duration"],
-             "variable_frame_rate": video["variable_frame_rate"], "rotation": video["rotation"],
-             "frames_with_face": faces, "tracker": tv.info["tracker"],
-             "weak_detection_frames": weak_detection_frames(tv),
-             "filter": None if jitter_filter in (None, "none") else {"method": jitter_filter,
-                                                                      **(filter_params or {})}}
-    return Track(rec.name, rec.path, "video", kp, frames, tv.time_s.astype(np.float64),
-                 (tv.n_faces > 0).astype(np.int16), [f"{base}#{f}" for f in frames], float(video["fps"]),
-                 "container", pupils_estimated=True, video=os.path.abspath(rec.path), extra=extra)
-
-
-MIN_DETECTOR_SCORE = 0.5
-"""Frames whose face was last detected with a lower dlib score than this are weak fits (GRID s1's frontal
-faces score 1.2-2.5; head.mp4's three-quarter and tilted views 0-0.4)."""
-
-
-def weak_detection_frames(tv: TrackedVideo, min_score: float = MIN_DETECTOR_SCORE) -> list:
-    """Frames (0-based) with a face whose latest detection scored below ``min_score``.
-
-    A followed frame inherits the score of the detection it was followed from. Empty when the track
-    holds no scores (cached before they were kept).
-    """
-    if tv.det_score is None:
-        return []
-    s = np.asarray(tv.det_score, np.float64)
-    idx = np.where(np.isfinite(s), np.arange(len(s)), -1)
-    last = np.maximum.accumulate(idx) if len(idx) else idx
-    carried = np.where(last >= 0, s[np.maximum(last, 0)], np.nan)
-    weak = (carried < min_score) & (np.asarray(tv.n_faces) > 0)
-    return np.flatnonzero(weak).astype(int).tolist()
-
-
-def _track_worker(args):
-    rec, options, queue, slot = args
-
-    def report(k):
-        if queue is not None:
-            queue.put((slot, k))
-
-    try:
-        return track_video_recording(rec, progress=False, threads=1, progress_callback=report, **options)
-    finally:
-        if queue is not None:
-            queue.put((slot, None))
-
-
-def track_video_recordings(recordings: list, n_workers: int | None = None, progress: bool = False,
-                           **options) -> list:
-    """Track several video recordings in parallel worker processes.
-
-    Parameters
-    ----------
-    recordings : list of Recording
-        Video recordings.
-    n_workers : int, optional
-        Processes (default: CPU count, at most one per video). Cached videos
-        are read in this process.
-    progress : bool
-        One bar per video and an overall bar (frames).
-    **options
-        Passed to :func:`track_video_recording`.
-
-    Returns
-    -------
-    list of Track
-        In the order given.
-    """
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    from ..io.video import probe
-
-    if not recordings:
-        return []
-    tracker = FaceTracker(**split_options(options)[0])
-    tracker._check()
-    infos = [probe(r.path) for r in recordings]  # a bad file fails here, before any tracking
-    out = [None] * len(recordings)
-    todo = []
-    for i, r in enumerate(recordings):
-        if tracker.cache and _cache_file(cache_key(r.path, tracker.cache_params())).is_file():
-            out[i] = track_video_recording(r, progress=False, **options)
-        else:
-            todo.append(i)
-    n_workers = min(n_workers or os.cpu_count() or 1, len(todo))
-    if n_workers <= 1:
-        for i in todo:
-            out[i] = track_video_recording(recordings[i], progress=progress, **options)
-        return out
-    recordings = [recordings[i] for i in todo]
-    infos = [infos[i] for i in todo]
-    bars, overall = {}, None
-    if progress:
-        from tqdm.auto import tqdm
-
-        overall = tqdm(total=sum(i.n_frames for i in infos), unit="frame", desc="tracking videos", position=0,
-                       disable=None)
-    import multiprocessing.managers
-
-    from ..io.storage import close_inherited_locks
-
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    manager = None
-    if progress:
-        # Forked helpers must not keep a copy of build-db's lock (see close_inherited_locks).
-        manager = multiprocessing.managers.SyncManager(ctx=ctx)
-        manager.start(initializer=close_inherited_locks)
-    queue = manager.Queue() if manager is not None else None
-    try:
-        with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=close_inherited_locks) as ex:
-            futs = {ex.submit(_track_worker, (r, options, queue, i)): i for i, r in enumerate(recordings)}
-            pending = set(futs)
-            try:
-                while pending:
-                    done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                    for f in done:
-                        out[todo[futs[f]]] = f.result()  # re-raises a worker's InputError here
-                    _drain(queue, bars, overall, recordings, infos)
-            except BaseException:
-                for f in pending:  # do not start videos whose result will be thrown away
-                    f.cancel()
-                raise
-            _drain(queue, bars, overall, recordings, infos)
-    finally:
-        for b in bars.values():
-            b.close()
-        if overall is not None:
-            overall.close()
-        if manager is not None:
-            manager.shutdown()
-    return out
-
-
-def _drain(queue, bars, overall, recordings, infos):
-    if queue is None:
-        return
-    import queue as _q
-
-    from tqdm.auto import tqdm
-
-    while True:
-        try:
-            slot, k = queue.get_nowait()
-        except _q.Empty:
-            return
-        if k is None:
-            if slot in bars:
-                bars.pop(slot).close()
-            continue
-        if slot not in bars:
-            used = {b.pos for b in bars.values()}
-            pos = next(p for p in range(1, len(bars) + 2) if p not in used and -p not in used)
-            bars[slot] = tqdm(total=infos[slot].n_frames, unit="frame", leave=False, position=pos,
-                              desc=os.path.basename(recordings[slot].path), disable=None)
-        bars[slot].update(k)
-        overall.update(k)

@@ -342,7 +342,7 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
                 cases.append(Case(f"video-match-{kind}", "video", ["match", str(bad), "--db", str(example_db),
                                                                    "--out", str(res)], [bad.name, message],
                                   must_not_exist=[res]))
-        from sketchsynth.io.video import write_video
+        from sketchsynth.io.video_write import write_video
 
         blank = root / "video-no-face" / "wall.mp4"
         blank.parent.mkdir()

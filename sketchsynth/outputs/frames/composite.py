@@ -241,7 +241,7 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
     """
     import cv2
 
-    from ...io.video import decode_image
+    from ...io.video_fetch import decode_image
     from ..video import fill_matrices, warp_matrices
 
     w, h = background["size"]
@@ -292,6 +292,6 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
 
 
 def frames_shape(item):
-    from ...io.video import decode_image
+    from ...io.video_fetch import decode_image
 
     return decode_image(item).shape[:2]

@@ -149,7 +149,7 @@ def full_frame_images(db, rows_out: np.ndarray, out_size, frames: dict, src_size
     """
     import cv2
 
-    from ...io.video import decode_image
+    from ...io.video_fetch import decode_image
 
     rows = fill_rows(rows_out)
     w, h = (int(v) for v in out_size)

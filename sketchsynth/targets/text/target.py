@@ -221,7 +221,8 @@ class PhoneTerm:
         Weight of the phone cost against the keypoint cost (``only`` False).
     only : bool
         The phones alone drive: the term offers the candidates (the target's points weigh nothing);
-        else it adds its candidates to the keypoint target's and costs all of them by both.
+        else it adds its candidates to the keypoint target's and costs all of them by both
+        (:func:`sketchsynth.selection.lattice.phone_lattice`).
     """
 
     phone_target: PhoneTarget
@@ -229,83 +230,8 @@ class PhoneTerm:
     weight: float = 1.0
     only: bool = False
 
-    def lattice(self, db, target, lattice=None, keep: int = 0):
-        """The lattice the decoder sees (see :class:`sketchsynth.selection.lattice.Lattice`).
 
-        Parameters
-        ----------
-        db : FrameDatabase
-        target : Target
-        lattice : Lattice, optional
-            The keypoint target's (``only`` False); its first ``keep`` candidates are kept (all when 0).
-
-        Returns
-        -------
-        Lattice
-            Its costs hold the phone term, so the decoder adds no recorded successors (``successors``
-            False); the phone candidates hold them wherever the database says the same phones in a row.
-        """
-        from ...selection.lattice import Lattice
-
-        if len(self.phones) != len(target):
-            raise ParameterError(f"{len(self.phones)} phone frames for {len(target)} target frames")
-        if self.only:
-            cand, cost = self.phone_target.transform(self.phones)
-            T = len(cand)
-            usable = cand[:, 0] >= 0 if cand.shape[1] else np.zeros(T, bool)
-            return Lattice(cand, cost, usable, np.where(usable, cand[:, 0], -1), np.where(usable, cost[:, 0], np.nan),
-                           np.zeros((T, 70, 2), np.float32), np.zeros((T, 70)), "sum", cand.shape[1], False, False,
-                           search="phones")
-        from dataclasses import replace
-
-        cand, cost = _add_phone_candidates(db, lattice, keep, self.phones, self.phone_target, self.weight)
-        return replace(lattice, candidates=cand, costs=cost, k=cand.shape[1], successors=False,
-                       rows=np.where(lattice.usable, cand[:, 0], -1),
-                       best=np.where(lattice.usable, cost[:, 0], np.nan))
-
-
-def _add_phone_candidates(db, lattice, keep: int, inp: FramePhones, target: PhoneTarget, weight: float):
-    """A keypoint lattice's first ``keep`` candidates plus the phone target's, costed by both.
-
-    Returns
-    -------
-    cand : np.ndarray, shape (T, K), int64
-        The union (keypoint costs computed exactly for the phone candidates), best first; -1 pads.
-    cost : np.ndarray, shape (T, K), float64
-        keypoint cost + weight * phone cost.
-    """
-    from ...selection.search import rerank
-
-    kc0 = lattice.candidates[:, :keep] if keep else lattice.candidates
-    pc, _ = target.transform(inp)
-    both = np.concatenate([kc0, pc], axis=1)
-    both = np.where(both >= 0, both, -1)
-    u = np.flatnonzero(lattice.usable)
-    T, K = both.shape
-    cand = np.full((T, K), -1, np.int64)
-    cost = np.full((T, K), np.inf)
-    if len(u):
-        # unique per row, keeping -1 pads at the end
-        srt = np.sort(np.where(both[u] >= 0, both[u], np.iinfo(np.int64).max), axis=1)
-        dup = np.zeros_like(srt, bool)
-        dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
-        srt[dup] = np.iinfo(np.int64).max
-        srt = np.sort(srt, axis=1)
-        srt[srt == np.iinfo(np.int64).max] = -1
-        # drop unusable database rows: rerank and the decoder only know usable ones
-        usable_db = np.asarray(db.table_["usable"], bool)
-        srt = np.where((srt >= 0) & usable_db[np.where(srt >= 0, srt, 0)], srt, -1)
-        srt = -np.sort(-srt, axis=1)  # valid rows first (descending puts -1 last)
-        kc, kcost = rerank(db, lattice.points[u], lattice.weights[u], srt, lattice.metric)
-        ph = target.frame_costs(_subset(inp, u), kc)
-        total = kcost + weight * ph
-        total[kc < 0] = np.inf
-        o = np.argsort(total, axis=1, kind="stable")
-        cand[u] = np.take_along_axis(kc, o, 1)
-        cost[u] = np.take_along_axis(total, o, 1)
-    return cand, cost
-
-
-def _subset(inp: FramePhones, idx) -> FramePhones:
+def subset(inp: FramePhones, idx) -> FramePhones:
+    """The phones of frames ``idx``."""
     return FramePhones(inp.phone[idx], inp.left[idx], inp.right[idx], inp.segment[idx], inp.position[idx],
                        inp.length[idx])
