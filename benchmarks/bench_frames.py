@@ -62,7 +62,8 @@ def black_fraction(path) -> float:
 def output_keypoints(db, out: Path, meta: dict):
     """The sketch's keypoints in frames.mp4's pixels, shape (n_out, 70, 2) (NaN: none)."""
     from sketchsynth.outputs.frames.joins import apply_affine
-    from sketchsynth.outputs.video import fill_matrices, warp_matrices
+    from sketchsynth.outputs.frames.warp import warp_matrices
+    from sketchsynth.outputs.frames.fetch import fill_matrices
 
     rows = np.asarray(meta["db_rows"], np.int64)
     if (out / "frames_matrices.npy").exists():

@@ -99,7 +99,8 @@ def main(argv=None):
         FrameDatabase().build(bench_tracks(train), path=a.db, force=True, progress=True)
     build_s = time.perf_counter() - t0
     db = FrameDatabase.load(a.db)
-    from sketchsynth.targets.speech.model import SpeechModel, fit_into, require_model
+    from sketchsynth.targets.speech.model import SpeechModel
+    from sketchsynth.targets.speech.model_store import fit_into, require_model
 
     params = {} if a.lle_blend is None else {"lle_blend": a.lle_blend}
     if a.lle_fixed:

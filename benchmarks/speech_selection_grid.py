@@ -88,13 +88,14 @@ def main(argv=None):
     from sketchsynth.evaluation.metrics import best_lag, lip_width, mouth_opening, pearson
     from sketchsynth.database.sound import find_audio
     from sketchsynth.targets.speech.model import SpeechModel
+    from sketchsynth.targets.speech.model_store import use_model
     from sketchsynth.pipeline.stages import Audio, AudioFeatures, select, speech_target
 
     t0 = time.perf_counter()
     tracks = load_tracks(discover(args.videos), progress=True)
     fit, held = split(tracks, args.eval)
     db = FrameDatabase().build(fit)
-    model = db.speech_model_ = SpeechModel(**json.loads(args.model)).fit(db)
+    model = use_model(db, SpeechModel(**json.loads(args.model)).fit(db))
     print(f"fit {len(fit)} sentences ({db.n_usable_} usable frames), {len(held)} held out; "
           f"{model.describe()}; {time.perf_counter() - t0:.0f} s", flush=True)
     sets = {"held-out": held}

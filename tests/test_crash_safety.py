@@ -135,8 +135,9 @@ def test_failed_build_leaves_the_old_database(fadg0_dir, tmp_path):
 # ---------------------------------------------------------------- issue 9: the --force rule, the lock file
 def test_force_replaces_only_what_sketchsynth_wrote(fadg0_dir, tmp_path, monkeypatch):
     from sketchsynth.errors import DatabaseError, InputError
-    from sketchsynth.database.build import FORMAT
-    from sketchsynth.io.storage import DATABASE_FORMAT, OUTPUT_MARKER, atomic_directory, written_by_sketchsynth
+    from sketchsynth.database.format import FORMAT
+    from sketchsynth.io.storage import atomic_directory
+    from sketchsynth.io.ownership import DATABASE_FORMAT, OUTPUT_MARKER, written_by_sketchsynth
 
     assert DATABASE_FORMAT == FORMAT
     monkeypatch.chdir(tmp_path)
@@ -244,7 +245,7 @@ def test_outputs_written_before_the_marker_are_still_recognized(tmp_path):
     """A match output of sketchsynth 0.1 (no marker) is recognized by all of its files; a lookalike is not."""
     import json
 
-    from sketchsynth.io.storage import written_by_sketchsynth
+    from sketchsynth.io.ownership import written_by_sketchsynth
 
     old = tmp_path / "old_run"
     old.mkdir()

@@ -10,7 +10,7 @@ import pytest
 
 from sketchsynth import FrameDatabase
 from sketchsynth.errors import DatabaseError, InputError
-from sketchsynth.database.build import FORMAT_VERSION
+from sketchsynth.database.format import DATA_FILES, FORMAT_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_windows_of_a_streamed_build_write_the_bytes_of_one_window(henan_dir, tm
     for name, chunk in (("whole", 10_000), ("windows", 1000)):  # one window, or five with neighbours' context
         monkeypatch.setattr(build, "CHUNK", chunk)
         FrameDatabase(track_filter=track_filter).build(tmp_path / "take.npy", path=tmp_path / name)
-    for f in build.DATA_FILES:
+    for f in DATA_FILES:
         assert (tmp_path / "whole" / f).read_bytes() == (tmp_path / "windows" / f).read_bytes(), f
     a, b = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("whole", "windows"))
     a.pop("created"), b.pop("created")
@@ -223,7 +223,7 @@ def test_same_size_corruption_of_index_faiss_never_reaches_faiss(fadg0_dir, tmp_
 
 
 def test_manifest_fields_are_validated_in_one_place(fadg0_dir, tmp_path):
-    from sketchsynth.database.frame_database import manifest_problem
+    from sketchsynth.database.manifest import manifest_problem
 
     FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=tmp_path / "db")
     good = json.loads((tmp_path / "db" / "manifest.json").read_text())

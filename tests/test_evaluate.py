@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from sketchsynth.cli import cli
 from sketchsynth.errors import ParameterError
-from sketchsynth.evaluation.evaluate import Config, evaluate, make_folds, parse_holdout, split_tracks
+from sketchsynth.evaluation.evaluate import Config, evaluate
+from sketchsynth.evaluation.holdout import make_folds, parse_holdout, split_tracks
 
 
 @pytest.fixture(scope="module")

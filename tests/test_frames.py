@@ -130,7 +130,8 @@ def test_composite_keeps_the_background_outside_the_mask(grid_db):
     from sketchsynth.outputs.frames.joins import apply_affine
     from sketchsynth.io.video_fetch import decode_image
     from sketchsynth.layout import LOWER_FACE
-    from sketchsynth.outputs.video import fetch_db_frames, warp_matrices
+    from sketchsynth.outputs.frames.warp import warp_matrices
+    from sketchsynth.outputs.frames.fetch import fetch_db_frames
 
     db = FrameDatabase.load(grid_db[0])
     rec = db.frames_["recording"].astype(str).to_numpy()

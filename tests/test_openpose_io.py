@@ -7,10 +7,11 @@ import orjson
 import pytest
 
 from sketchsynth.errors import InputError
-from sketchsynth.io import openpose
+from sketchsynth.io import openpose, openpose_files
 from sketchsynth.io._jsonscan import FALLBACK, scan
-from sketchsynth.io.openpose import (list_frame_files, parse_frame, read_openpose_folder,
-                                     write_openpose_folder)
+from sketchsynth.io.openpose import parse_frame, read_openpose_folder
+from sketchsynth.io.openpose_files import list_frame_files
+from sketchsynth.io.openpose_write import write_openpose_folder
 
 
 def test_reads_the_henan_take_in_numeric_order(henan_dir):
@@ -255,7 +256,7 @@ def _list_frame_files_reference(folder):
     if not names:
         raise InputError("no OpenPose JSON files (*_keypoints.json) in this folder", folder)
     names = [n for n in names if n.lower().endswith("_keypoints.json")] or names
-    numbers = [openpose.frame_number(n) for n in names]
+    numbers = [openpose_files.frame_number(n) for n in names]
     missing = [n for n, f in zip(names, numbers) if f is None]
     if missing:
         raise InputError(f"{missing[0]}: no frame number in the file name "

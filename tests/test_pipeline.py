@@ -110,7 +110,8 @@ def test_every_builtin_stage_streams_to_its_whole_array_output(grid, grid_exampl
     assert (tmp_path / "out" / "selection.csv").is_file() and syn.summary["frames"] == len(x.result.rows)
     seen.add("Writer")
     builtin = {type(make_stage(n)).__name__ for n in available() if n not in ("writer", "speak")}
-    assert builtin <= seen | {"Writer", "TextTarget"}, builtin - seen
+    # the text stages stream in test_the_text_stages_stream_too
+    assert builtin <= seen | {"TextTarget"}, builtin - seen
 
 
 def test_normalize_streams_frame_by_frame(grid, grid_example):
@@ -184,3 +185,18 @@ def test_a_stage_named_on_the_command_line_takes_its_options(grid_example, tmp_p
                                  str(grid_example["db"]), "--out", str(tmp_path / "o2"), "--stage",
                                  "speech-target:no_such_option=1"])
     assert r.exit_code == 2 and "no_such_option" in r.output
+
+
+def test_the_text_stages_stream_too(grid, tmp_path):
+    """Speak and TextTarget take their input whole (a text, what was said): their streams give it at finish."""
+    pytest.importorskip("espeakng_loader")
+    from sketchsynth.pipeline.text import Speak, TextTarget
+
+    speak = Speak(tmp_path).fit(grid)
+    whole = speak.transform("bin blue at f two now")
+    streamed = _streamed(speak, "bin blue at f two now", np.random.default_rng(0))
+    # espeak-ng's output varies by a few samples between calls: the same words, the same length within 1%
+    assert [w[0] for w in whole.words] == [w[0] for w in streamed.words]
+    assert abs(len(whole.samples16) - len(streamed.samples16)) < 0.01 * len(whole.samples16)
+    target = TextTarget("audio").fit(grid)
+    _same(target.transform(whole), _streamed(target, whole, np.random.default_rng(0)), "TextTarget")

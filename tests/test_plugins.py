@@ -31,7 +31,8 @@ class GreyFrames:
         self.options = options
 
     def render(self, job):
-        from sketchsynth.outputs.frames.fetch import fetch_db_frames, decode_image
+        from sketchsynth.io.video_fetch import decode_image
+        from sketchsynth.outputs.frames.fetch import fetch_db_frames
         import cv2
 
         rows = np.where(job.rows_out >= 0, job.rows_out, job.rows_out[job.rows_out >= 0][0])

@@ -13,7 +13,8 @@ import pytest
 from sketchsynth import FrameDatabase, match
 from sketchsynth.selection import exhaustive as exhaustive_search, search
 from sketchsynth.errors import DatabaseError, ParameterError
-from sketchsynth.selection.matching import COMPRESSED_PREFILTER_K, DEFAULT_PREFILTER_K, agreement
+from sketchsynth.selection.matching import agreement
+from sketchsynth.selection.candidates import COMPRESSED_PREFILTER_K, DEFAULT_PREFILTER_K
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -54,7 +54,7 @@ def test_database_keeps_audio_aligned_to_frame_times(grid_db, grid, shared_data)
     """Frame t <-> audio time t/fps: the stored mel row of each frame is the clip's log-mel at the frame's time."""
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.database.speech_features import LogMel, extractor_of
+    from sketchsynth.database.speech_features import LogMel
 
     db = FrameDatabase.load(grid_db, verify="sha256")
     man = db.manifest_
@@ -157,7 +157,7 @@ def test_fit_speech_refits_and_damaged_model_is_one_line(grid_db, tmp_path):
     assert man["speech_model"]["regressor"] == "knn" and man["speech_model"]["delay_ms"] == 200
     assert man["files"]["speech_model.npz"]["sha256"] != before
     from sketchsynth.database.frame_database import FrameDatabase
-    from sketchsynth.targets.speech.model import require_model
+    from sketchsynth.targets.speech.model_store import require_model
 
     assert require_model(FrameDatabase.load(db)).regressor == "knn"
     # damage the model: a one-line error naming fit-speech
@@ -222,7 +222,7 @@ def test_speech_target_expands_the_prediction_from_the_mean_mouth(grid_db):
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.errors import ParameterError
     from sketchsynth.layout import LIP_CORNERS, SPEECH_POINTS
-    from sketchsynth.targets.speech.model import require_model
+    from sketchsynth.targets.speech.model_store import require_model
     from sketchsynth.targets.speech.inputs import Audio, AudioFeatures
     from sketchsynth.targets.speech.target import CORNER_WEIGHT, speech_target
 
@@ -257,9 +257,10 @@ def test_lle_projection_follows_the_voice(grid_db, grid, shared_data, tmp_path):
     above it; a model saved and loaded keeps the rule, and --lle-fixed turns it off."""
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.database.speech_features import LogMel, extractor_of
+    from sketchsynth.database.speech_features import extractor_of
     from sketchsynth.targets.speech.lle import MISMATCH_HI, MISMATCH_LO, mismatch_blend
-    from sketchsynth.targets.speech.model import SpeechModel, require_model
+    from sketchsynth.targets.speech.model import SpeechModel
+    from sketchsynth.targets.speech.model_store import require_model
 
     assert mismatch_blend(1.0) == 0 and mismatch_blend(2.0) == 1 and mismatch_blend(float("nan")) == 1
     assert mismatch_blend((MISMATCH_LO + MISMATCH_HI) / 2) == pytest.approx(0.5)
@@ -297,8 +298,8 @@ def test_audio_term_finds_the_frames_that_sounded_alike(grid_db, grid, shared_da
     from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.errors import ParameterError
     from sketchsynth.io.audio import load_audio
-    from sketchsynth.database.speech_features import LogMel, extractor_of
-    from sketchsynth.targets.speech.model import require_model
+    from sketchsynth.database.speech_features import extractor_of
+    from sketchsynth.targets.speech.model_store import require_model
     from sketchsynth.selection.select import select
     from sketchsynth.targets.speech.inputs import Audio, AudioFeatures
     from sketchsynth.targets.speech.target import speech_target

@@ -186,7 +186,7 @@ def test_lle_regularizer_keeps_duplicate_neighbours_finite(grid_mel, grid_names)
 
 
 # ------------------------------------------------------------------------------------------------ regressors
-def _xy(grid_tracks, grid_mel, names, normalizer):
+def training_xy(grid_tracks, grid_mel, names, normalizer):
     from sketchsynth.targets.speech.features import frame_context
 
     Xs, Ys, kps = [], [], []
@@ -207,7 +207,7 @@ def fitted_data(grid_tracks, grid_mel, grid_names):
     fit, held = grid_names
     kp = np.concatenate([grid_tracks[n].keypoints for n in fit])
     normalizer = Normalizer().fit(kp, (kp[:, :, 2] > 0).all(axis=1))
-    return _xy(grid_tracks, grid_mel, fit, normalizer), _xy(grid_tracks, grid_mel, held, normalizer)
+    return training_xy(grid_tracks, grid_mel, fit, normalizer), training_xy(grid_tracks, grid_mel, held, normalizer)
 
 
 def _lip_error(pred, Y):

@@ -17,6 +17,7 @@ from sketchsynth.layout import MOUTH, inter_ocular
 pytest.importorskip("av")
 pytest.importorskip("dlib")
 track = pytest.importorskip("sketchsynth.sources.tracker")
+from sketchsynth.sources import track_cache, tracking  # noqa: E402
 
 SENTENCES = ("sa1", "sa2", "si1279", "si1909")
 
@@ -112,7 +113,7 @@ def test_video_without_a_face(tmp_path):
     assert tv.keypoints.shape == (12, 70, 3) and not tv.keypoints.any() and not tv.n_faces.any()
     rec = Recording("blank", str(path), "video", str(tmp_path))
     with pytest.raises(InputError, match="no face found in any of its 12 frames"):
-        track.track_video_recording(rec)
+        tracking.track_video_recording(rec)
     r = CliRunner().invoke(cli, ["track", str(path), "--out", str(tmp_path / "out")])
     assert r.exit_code == 2 and "no face found" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
@@ -177,7 +178,7 @@ def test_largest_of_several_faces_is_tracked(fadg0_videos, tmp_path):
 # ---------------------------------------------------------------------- recordings, cache, parallel
 def test_track_video_recording_gives_a_video_track(fadg0_videos):
     rec = discover(fadg0_videos / "sa2.mp4")[0]
-    t = track.track_video_recording(rec)
+    t = tracking.track_video_recording(rec)
     assert (t.kind, t.fps, t.fps_source, len(t)) == ("video", 25.0, "container", 103)
     np.testing.assert_array_equal(t.frames, np.arange(103))
     np.testing.assert_allclose(t.time_s, np.arange(103) * 0.04)
@@ -190,7 +191,7 @@ def test_variable_frame_rate_video_keeps_its_timestamps(shared_data, tmp_path):
 
     path = tmp_path / "vfr.mp4"
     shutil.copy(shared_data / "videos" / "retalking" / "1.mp4", path)
-    t = track.track_video_recording(discover(path)[0])
+    t = tracking.track_video_recording(discover(path)[0])
     assert t.fps == pytest.approx(1350 / 61) and t.extra["variable_frame_rate"]
     np.testing.assert_allclose(t.time_s, probe(path).frame_times)
     assert (t.n_people == 1).all()
@@ -199,8 +200,8 @@ def test_variable_frame_rate_video_keeps_its_timestamps(shared_data, tmp_path):
 def test_jitter_filter_is_on_by_default_and_can_be_switched_off(fadg0_videos):
     rec = discover(fadg0_videos / "si1909.mp4")[0]
     raw = track.FaceTracker().track(rec.path).keypoints
-    off = track.track_video_recording(rec, jitter_filter=None)
-    on = track.track_video_recording(rec)
+    off = tracking.track_video_recording(rec, jitter_filter=None)
+    on = tracking.track_video_recording(rec)
     np.testing.assert_array_equal(off.keypoints, raw)
     assert off.extra["filter"] is None and on.extra["filter"]["method"] == "one-euro"
     assert mouth_jitter(on.keypoints) < 0.7 * mouth_jitter(raw)
@@ -221,7 +222,7 @@ def test_tracks_are_cached_by_file_and_parameters(fadg0_videos, tmp_path):
     assert track.FaceTracker(detect_every=2).track(path).from_cache
     shutil.copy(fadg0_videos / "sa2.mp4", path)  # the file changed: tracked again
     assert not tr.track(path).from_cache
-    entries = list(track.cache_dir().glob("cache_probe-*.npz"))
+    entries = list(track_cache.cache_dir().glob("cache_probe-*.npz"))
     assert len(entries) == 3 and all(e.stat().st_size < 200_000 for e in entries)
 
 
@@ -281,7 +282,7 @@ def test_cli_track_rejects_bad_options(args, fragment, fadg0_videos, tmp_path):
 def test_a_damaged_cache_entry_is_tracked_again(fadg0_videos, private_cache):
     tracker = track.FaceTracker()
     first = tracker.track(fadg0_videos / "si1279.mp4")
-    entry = track._cache_file(track.cache_key(str(fadg0_videos / "si1279.mp4"), tracker.cache_params()))
+    entry = track_cache.cache_file(track_cache.cache_key(str(fadg0_videos / "si1279.mp4"), tracker.cache_params()))
     assert entry.is_file()
     entry.write_bytes(b"PK\x03\x04 not really a zip file")
     again = tracker.track(fadg0_videos / "si1279.mp4")

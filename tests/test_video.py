@@ -232,7 +232,7 @@ def test_match_video_writes_sketch_and_frames_videos(video_db, clips, tmp_path, 
 
 
 def test_sketch_frames_draw_input_black_and_match_blue():
-    from sketchsynth.outputs.video import sketch_frames
+    from sketchsynth.outputs.sketch_video import sketch_frames
 
     rng = np.random.default_rng(0)
     kp = np.concatenate([rng.uniform(100, 300, (3, 70, 2)), np.ones((3, 70, 1))], axis=2).astype(np.float32)
@@ -266,7 +266,7 @@ def test_frames_video_shows_the_selected_database_frames_where_the_input_head_is
     from sketchsynth.sources.load import load_input
     from sketchsynth.outputs.placement import matched_in_input_coords
     from sketchsynth.database.normalize import apply_matrices
-    from sketchsynth.outputs.video import warp_matrices
+    from sketchsynth.outputs.frames.warp import warp_matrices
 
     db = FrameDatabase.load(video_db)
     track = load_input(clips["sa1"])
@@ -337,7 +337,7 @@ class _FakeDB:
 
 
 def test_resample_selection_same_rate_is_the_selection():
-    from sketchsynth.outputs.video import output_timeline, resample_selection
+    from sketchsynth.outputs.timeline import output_timeline, resample_selection
 
     db = _FakeDB([("a", 100, 25.0), ("b", 50, 25.0)])
     rows = np.array([5, 6, 7, -1, 120, 121, 40])
@@ -348,7 +348,7 @@ def test_resample_selection_same_rate_is_the_selection():
 
 
 def test_resample_selection_plays_a_faster_database_at_its_own_speed():
-    from sketchsynth.outputs.video import output_timeline, resample_selection
+    from sketchsynth.outputs.timeline import output_timeline, resample_selection
 
     db = _FakeDB([("a", 100, 50.0), ("b", 9, 50.0)])    # recorded at 50 fps; b is rows 100-108
     rows = np.array([10, 12, 14, 108])                  # input at 25 fps, one DB frame chosen per input frame
@@ -360,7 +360,7 @@ def test_resample_selection_plays_a_faster_database_at_its_own_speed():
 
 
 def test_resample_selection_for_a_variable_frame_rate_input():
-    from sketchsynth.outputs.video import output_timeline, resample_selection
+    from sketchsynth.outputs.timeline import output_timeline, resample_selection
 
     db = _FakeDB([("a", 200, 30.0)])
     times = np.array([0, 1, 2, 4, 5, 7]) / 30           # frames dropped: VFR

@@ -41,9 +41,13 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Track and read the recordings on a Dask cluster: tcp://HOST:PORT of a running scheduler, "
                    "or local:N for N local worker processes (needs the dask extra).")
+@click.option("--features", default="log-mel", show_default=True, metavar="NAME",
+              help="Speech feature extractor the recordings' sound is analysed with (the speech model reads it; "
+                   "a driving sound goes through the same one): log-mel, or one registered in the "
+                   "'sketchsynth.features' entry-point group.")
 @video_options
 def command(recordings, db_path, fps, force, person, mode, anchors, stable_points, anchor_min_confidence, max_gap,
-            workers, track_filter, fit_gate, index_kind, scheduler, video_opts):
+            workers, track_filter, fit_gate, index_kind, scheduler, features, video_opts):
     """Build a frame database from RECORDINGS.
 
     RECORDINGS is one recording or a folder of them: folders of OpenPose JSON
@@ -64,8 +68,9 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     db = FrameDatabase(mode=mode, anchors=parse_points(anchors, "--anchors"),
                        stable_points=parse_points(stable_points, "--stable-points") or DEFAULT_STABLE_POINTS,
                        anchor_min_confidence=anchor_min_confidence, max_gap=max_gap, person=person, fps=fps,
-                       n_workers=workers, track_filter=track_filter, fit_gate=fit_gate, index=index_kind)
-    db._check_params()
+                       n_workers=workers, track_filter=track_filter, fit_gate=fit_gate, index=index_kind,
+                       features=features)
+    db.check_params()
     # Hold the lock for the whole build, so a second build of the same target fails at once.
     protect = [(recordings, "the recordings")]
     check_target(db_path, force=force, protect=protect, kind="database")  # before minutes of reading

@@ -45,7 +45,9 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
     """
     from ..database.frame_database import FrameDatabase
     from ..errors import ParameterError
-    from ..targets.speech.model import SpeechModel, fit_into, require_audio
+    from ..targets.speech.model import SpeechModel
+    from ..targets.speech.model_store import fit_into
+    from ..targets.speech.audio_check import require_audio
     from ..io.storage import target_lock
 
     params = {}

@@ -29,7 +29,7 @@ def command(db_path, verify, as_json):
         click.echo(json.dumps(man, indent=1))
         return
     if "speech_model.npz" in db.manifest_.get("files", {}):
-        from ..targets.speech.model import require_model
+        from ..targets.speech.model_store import require_model
 
         model = require_model(db)  # its own checksum: a damaged model names fit-speech
         click.echo(f"speech model: {model.describe()}")

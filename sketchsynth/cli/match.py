@@ -35,11 +35,11 @@ from .options import (audio_weight_option, check_audio_weight, check_expectation
 @click.option("--audio", type=click.Path(), default=None,
               help="Sound for the output videos (wav, mp3, a video...) instead of the input video's own; with "
                    "keypoint input it makes sketch.mp4 be written. It starts with the first input frame.")
-@click.option("--frames", "frames_mode", type=click.Choice(["composite", "full", "warp"]), default="composite",
-              show_default=True,
+@click.option("--frames", "frames_mode", default="composite", show_default=True, metavar="RENDERER",
               help="frames.mp4: the chosen mouths pasted into one continuous background take (composite), the "
-                   "chosen frames under a smooth zooming camera that never shows a border (full), or each frame "
-                   "warped onto the input's head (warp, the first version).")
+                   "chosen frames under a smooth zooming camera that never shows a border (full), each frame "
+                   "warped onto the input's head (warp), or a renderer registered in the 'sketchsynth.renderers' "
+                   "entry-point group.")
 @click.option("--background", type=click.Choice(["auto", "input"]), default="auto", show_default=True,
               help="--frames composite: the database take whose head motion fits the input best, or the input "
                    "video itself (dubbing).")
@@ -101,10 +101,11 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     from ..io.storage import check_target
     from ..outputs.results import OutputFolder
     from ..outputs.synthesis import describe
+    from ..outputs.video import check_frames_options
     from ..pipeline.registry import stage_from_spec
     from ..pipeline.stages import KeypointSource, Selector, Writer, audio_pipeline, keypoint_pipeline
     from ..selection.decode import ViterbiDecoder
-    from ..selection.matching import COMPRESSED_PREFILTER_K
+    from ..selection.candidates import COMPRESSED_PREFILTER_K
     from ..selection.search import check_metric
     from ..selection.ivf import IVFSearch
 
@@ -123,6 +124,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         from ..io.video import probe_audio
 
         probe_audio(audio)  # before tracking or matching: a bad file fails at once
+    check_frames_options(frames_mode, background, blend)
     if drive == "audio" and os.path.isdir(input_path):
         raise ParameterError(f"--drive audio needs a sound file or a video, not the folder {input_path}")
     db = FrameDatabase.load(db_path)
@@ -132,7 +134,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         raise ParameterError(f"-k {k} is larger than the database's {db.n_usable_} usable frames; use at most "
                              f"{db.n_usable_} (or --exhaustive for the exact minimum)")
     if drive == "audio":
-        from ..targets.speech.model import require_model
+        from ..targets.speech.model_store import require_model
 
         require_model(db)
     out = out or os.path.join("out", os.path.splitext(os.path.basename(os.path.normpath(input_path)))[0])

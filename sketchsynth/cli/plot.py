@@ -33,7 +33,8 @@ def command(result, frames, out, sheet, force):
     from ..errors import ParameterError
     from ..outputs.plot import save_comparison
     from ..outputs.results import load_match_outputs
-    from ..io.storage import atomic_file, check_file_target, result_protect, written_by_sketchsynth
+    from ..io.storage import atomic_file, check_file_target, result_protect
+    from ..io.ownership import written_by_sketchsynth
 
     res = load_match_outputs(result)
     video_result = os.path.isfile(os.path.join(result, "videos.json"))
@@ -69,6 +70,6 @@ def command(result, frames, out, sheet, force):
                             title="input (black) vs match (blue)")
         click.echo(f"Wrote {path}")
     if video_result:
-        from ..outputs.video import contact_sheet
+        from ..outputs.contact_sheet import contact_sheet
 
         click.echo(f"Wrote {contact_sheet(result, list(frames) or None, sheet, force=force)}")

@@ -38,9 +38,9 @@ def command(video, out, force, video_opts, downscale, upsample):
     import numpy as np
 
     from ..errors import InputError
-    from ..io.openpose import write_openpose_folder
+    from ..io.openpose_write import write_openpose_folder
     from ..sources.recordings import Recording
-    from ..outputs.results import _safe_prefix
+    from ..outputs.results import safe_prefix
     from ..io.storage import atomic_directory, check_target
     from ..sources.tracking import track_video_recording
 
@@ -60,7 +60,7 @@ def command(video, out, force, video_opts, downscale, upsample):
     # OpenPose writes "people": [] for a frame without a face; NaN asks the writer for exactly that.
     kp = np.where(face[:, None, None], track.keypoints, np.nan)
     with atomic_directory(out, force=force, error=InputError, kind="track", protect=protect) as tmp:
-        names = write_openpose_folder(tmp, kp, frames=track.frames, prefix=_safe_prefix(stem))
+        names = write_openpose_folder(tmp, kp, frames=track.frames, prefix=safe_prefix(stem))
         (tmp / "fps.txt").write_text(f"{track.fps:.6g}\n")
     vfr = " (variable frame rate: timestamps averaged)" if track.extra.get("variable_frame_rate") else ""
     filt = track.extra.get("filter")

@@ -25,7 +25,6 @@ as it is complete, while the build goes on.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import datetime as _dt
 import hashlib
 import json
 import os
@@ -34,19 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from . import quality
-from .._version import __version__
 from ..errors import InputError
-from ..layout import N_POINTS
-from .normalize import Normalizer
 from ..io.npy import NpyAppender, read_npy_rows
 from ..io.storage import sha256_file
+from ..layout import N_POINTS
+from .manifest_make import make_manifest
+from .normalize import Normalizer
 
-FORMAT = "sketchsynth-frame-db"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-"""Version 2 adds the optional audio files and speech model (:mod:`sketchsynth.database.sound`); version 1
-databases still load, without sound."""
-DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
+
 CHUNK = 65_536
 REASONS = ("", quality.NO_PERSON, quality.ANCHOR_LOW_CONFIDENCE, quality.MISSING_POINTS,
            quality.DEGENERATE_ANCHORS, quality.HEAD_TURNED, quality.IMPLAUSIBLE_SHAPE, quality.LOW_CONFIDENCE,
@@ -255,7 +249,7 @@ def _build(readers, out, n, weights, normalizer, anchor_min_confidence, max_gap,
             usable[rows], filled[rows] = ok[s], nf[s]
             reason[rows] = [_REASON_CODE[w] for w in why[s]]
             tri = clean[s][:, anchors, :2].astype(np.float64)
-            cand = ok[s] & normalizer._triangle_ok(tri)
+            cand = ok[s] & normalizer.triangle_ok(tri)
             spread[rows] = np.where(cand, Normalizer.anchor_spread(clean[s], anchors), -np.inf)
     if not usable.any():
         counts = {REASONS[c]: int(k) for c, k in zip(*np.unique(reason, return_counts=True))}
@@ -394,38 +388,3 @@ def _fill_compressed(normalized_path: Path, usable: np.ndarray, weights: np.ndar
     return index
 
 
-def make_manifest(weights, normalizer: Normalizer, anchor_min_confidence, max_gap, person, track_filter,
-                  etalon: dict, counts: dict, recordings: list, folder, digests: dict | None = None,
-                  index_info: dict | None = None) -> dict:
-    """The manifest of a database whose data files are already in ``folder``.
-
-    ``digests`` may give files' sha256 already computed; the others are read here. ``index_info``
-    describes index.faiss (:mod:`sketchsynth.database.indexes`; default a flat index); its crc32 is recorded
-    too, for :func:`sketchsynth.database.indexes.read_index` to check before deserializing.
-    """
-    from .indexes import INDEX_FILE, file_crc32
-
-    digests = digests or {}
-    files = {f: {"bytes": (Path(folder) / f).stat().st_size,
-                 "sha256": digests[f] if f in digests else sha256_file(Path(folder) / f)}
-             for f in DATA_FILES}
-    files[INDEX_FILE]["crc32"] = file_crc32(Path(folder) / INDEX_FILE)
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "sketchsynth_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "params": {
-            "weights": [float(x) for x in weights],
-            "normalization": normalizer.get_params(),
-            "anchor_min_confidence": float(anchor_min_confidence),
-            "max_gap": int(max_gap),
-            "person": person,
-            "track_filter": track_filter,
-        },
-        "etalon": etalon,
-        "counts": counts,
-        "recordings": recordings,
-        "files": files,
-        "index": dict(index_info or {"kind": "flat"}),
-    }

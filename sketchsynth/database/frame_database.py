@@ -23,19 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .._version import __version__
-from .build import DATA_FILES, FORMAT, FORMAT_VERSION, READABLE_VERSIONS
 from ..defaults import DEFAULT_DB  # noqa: F401  (re-exported: the default of save/load)
-from ..errors import DatabaseError, InputError, ParameterError
-from .frame_table import FrameTable
+from ..errors import DatabaseError, ParameterError
+from ..io.storage import atomic_directory
 from ..layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_weights, point_order_lips_first
-from .manifest import manifest_problem  # noqa: F401  (re-exported)
 from .normalize import Normalizer
-from ..io.storage import atomic_directory, sha256_file
+
 
 MAX_GAP = 1000  # frames interpolated across at most (33 s at 30 fps: longer is no gap, it is a missing take)
 MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))  # threads and processes beyond this only cost memory
-MAX_MANIFEST_BYTES = 64 << 20  # a manifest lists recordings, not frames: far below this
 
 
 class FrameDatabase:
@@ -69,6 +65,11 @@ class FrameDatabase:
         Mark frames whose landmarks fail the fit gate unusable
         (:func:`sketchsynth.database.quality.fit_gate`); ``auto``: every test for recordings tracked
         from video, the low-confidence test for keypoint recordings.
+    index : {"auto", "flat", "ivfpq", "ivfsq8"}
+        The FAISS index kind (:mod:`sketchsynth.database.indexes`).
+    features : str
+        The speech feature extractor the recordings' sound is analysed with
+        (:data:`sketchsynth.database.speech_features.FEATURES`; the input's sound goes through the same one).
 
     Attributes
     ----------
@@ -96,7 +97,7 @@ class FrameDatabase:
     def __init__(self, weights=None, mode: str = "affine", anchors=DEFAULT_ANCHORS,
                  stable_points=DEFAULT_STABLE_POINTS, anchor_min_confidence: float = 0.2, max_gap: int = 3,
                  person="largest", fps: float | None = None, n_workers: int | None = None,
-                 track_filter: str = "none", fit_gate: str = "auto", index: str = "auto"):
+                 track_filter: str = "none", fit_gate: str = "auto", index: str = "auto", features: str = "log-mel"):
         self.weights = weights
         self.mode = mode
         self.anchors = anchors
@@ -109,6 +110,7 @@ class FrameDatabase:
         self.track_filter = track_filter
         self.fit_gate = fit_gate
         self.index = index
+        self.features = features
 
     def __repr__(self):
         p = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -119,10 +121,11 @@ class FrameDatabase:
                 "anchors": list(self.anchors), "stable_points": list(self.stable_points),
                 "anchor_min_confidence": self.anchor_min_confidence, "max_gap": self.max_gap,
                 "person": self.person, "fps": self.fps, "n_workers": self.n_workers,
-                "track_filter": self.track_filter, "index": self.index}
+                "track_filter": self.track_filter, "index": self.index, "features": self.features}
 
     # ------------------------------------------------------------------ build
-    def _check_params(self):
+    def check_params(self) -> np.ndarray:
+        """Validate the parameters; returns the point weights, shape (70,), float32 (raises ParameterError)."""
         w = default_weights() if self.weights is None else np.asarray(self.weights, dtype=np.float32)
         if w.shape != (N_POINTS,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
             raise ParameterError(f"weights must be {N_POINTS} non-negative numbers, not all zero")
@@ -141,6 +144,9 @@ class FrameDatabase:
         from .indexes import check_index_kind
 
         check_index_kind(self.index)
+        from .speech_features import FEATURES
+
+        FEATURES.get(self.features)  # an unknown extractor fails now, not after minutes of reading
         return w
 
     def build(self, source, progress: bool = False, video_options: dict | None = None, path=None,
@@ -180,80 +186,18 @@ class FrameDatabase:
         -------
         self
         """
-        import shutil
-        import tempfile
+        from .assemble import build_frame_database
 
-        from .build import build_database
-        from ..sources.readers import open_readers, reader_from_track
-        from ..sources.recordings import Track, discover
-        from ..io.storage import atomic_directory
+        return build_frame_database(self, source, progress=progress, video_options=video_options, path=path,
+                                    force=force, protect=protect, scheduler=scheduler)
 
-        w = self._check_params()
-        normalizer = Normalizer(self.mode, self.anchors, self.stable_points)
-        normalizer._check()
-        if isinstance(source, (list, tuple)) and all(isinstance(t, Track) for t in source):
-            readers = [reader_from_track(t) for t in source]
-            self.source_ = None
-        else:
-            self.source_ = os.fspath(source)
-            if scheduler is not None:
-                from ..sources.distributed import read_on_cluster
-
-                readers = [reader_from_track(t) for t in read_on_cluster(
-                    discover(source), scheduler, fps=self.fps, person=self.person, n_threads=self.n_workers,
-                    video_options=video_options, progress=progress)]
-            else:
-                readers = open_readers(discover(source), fps=self.fps, n_workers=self.n_workers,
-                                       progress=progress, video_options=video_options)
-        if not readers or sum(r.n_frames for r in readers) == 0:
-            raise InputError("no frames in the recordings", self.source_)
-
-        def write(folder):
-            """Build into ``folder``; returns the FAISS index built (the same as index.faiss, not read back)."""
-            try:
-                index = build_database(readers, folder, w, normalizer, self.anchor_min_confidence, self.max_gap,
-                                       person=self.person, n_workers=self.n_workers, progress=progress,
-                                       track_filter=self.track_filter, return_index=True,
-                                       fit_gate=self.fit_gate, index=self.index)[1]
-                self._add_speech(folder, readers, index, progress)
-                return index
-            except InputError as e:
-                if e.path is None and self.source_ is not None:
-                    raise InputError(e.message, self.source_) from None
-                raise
-
-        if path is not None:
-            protect = [*protect, (self.source_, "the recordings")]
-            with atomic_directory(path, force=force, error=DatabaseError, kind="database", protect=protect) as tmp:
-                index = write(tmp)
-            self._adopt(FrameDatabase._open(path, verify="none", in_memory=False, index=index))
-        else:
-            tmp = tempfile.mkdtemp(prefix="sketchsynth-db-")
-            try:
-                index = write(tmp)
-                self._adopt(FrameDatabase._open(tmp, verify="none", in_memory=True, index=index))
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-            del self.path_
-        return self
-
-    def _add_speech(self, folder, readers, index, progress: bool):
-        """Keep the recordings' sound and fit the speech model when there is any (no flag: see speech_db)."""
-        from .sound import add_audio
-
-        section = add_audio(folder, readers, progress=progress)
-        if section["with_audio"]:
-            from ..targets.speech.model import fit_into
-
-            fit_into(FrameDatabase._open(folder, verify="none", in_memory=False, index=index), folder)
-
-    def _adopt(self, other: "FrameDatabase"):
+    def adopt(self, other: "FrameDatabase"):
         """Take the fitted state of a database just written and loaded."""
         for k, v in other.__dict__.items():
             if k.endswith("_") or k.startswith("_"):
                 setattr(self, k, v)
 
-    def _set_state(self, keypoints, normalized, transforms, table, weights, normalizer, recordings, index):
+    def set_state(self, keypoints, normalized, transforms, table, weights, normalizer, recordings, index):
         from .index_vectors import build_index, weighted_vectors
 
         self.keypoints_ = keypoints
@@ -365,7 +309,7 @@ class FrameDatabase:
     # ------------------------------------------------------------------ disk
     def manifest(self, folder) -> dict:
         """The manifest for this database's data files already written in ``folder``."""
-        from .build import make_manifest
+        from .manifest_make import make_manifest
 
         et_row = getattr(self, "etalon_row_", -1)
         et = {"row": int(et_row), "points": self.normalizer_.etalon_.tolist()}
@@ -414,7 +358,7 @@ class FrameDatabase:
         return self.path_
 
     @classmethod
-    def load(cls, path: str | os.PathLike = DEFAULT_DB, verify: str = "size", in_memory: bool = False
+    def load(cls, path: str | os.PathLike = DEFAULT_DB, verify: str = "size", in_memory: bool = False, index=None
              ) -> "FrameDatabase":
         """Open a database written by :meth:`save`.
 
@@ -426,6 +370,8 @@ class FrameDatabase:
             the manifest.
         in_memory : bool
             Read the arrays into memory instead of memory-mapping them.
+        index : faiss.Index, optional
+            The flat index a build has just made (instead of rebuilding it from ``normalized.npy``).
 
         Raises
         ------
@@ -433,129 +379,9 @@ class FrameDatabase:
             Missing, from another format version, or failing its checks; the
             message says how to rebuild.
         """
-        return cls._open(path, verify, in_memory)
+        from .open import open_database
 
-    @classmethod
-    def _open(cls, path, verify: str, in_memory: bool, index=None) -> "FrameDatabase":
-        """:meth:`load`; ``index``, when given, is used instead of rebuilding the flat index (a build's own)."""
-        path = Path(path)
-        from ..errors import printable
-
-        # Advice for a damaged database sketchsynth wrote (its manifest is there: --force may replace it).
-        rebuild = "rebuild it with: sketchsynth build-db RECORDINGS --db " + printable(path) + " --force"
-        # A folder without sketchsynth's manifest may hold the user's files: never advise --force there.
-        elsewhere = "this is not a sketchsynth database; build one into a new folder: sketchsynth build-db " \
-                    "RECORDINGS --db NEW_FOLDER"
-        mpath = path / "manifest.json"
-        if not path.is_dir():
-            raise DatabaseError("no database here (build one with: sketchsynth build-db RECORDINGS --db "
-                                f"{printable(path)})", path)
-        try:
-            if mpath.stat().st_size > MAX_MANIFEST_BYTES:
-                raise DatabaseError(f"manifest.json is larger than {MAX_MANIFEST_BYTES >> 20} MB; {elsewhere}", path)
-            man = json.loads(mpath.read_bytes())
-        except FileNotFoundError:
-            raise DatabaseError(f"manifest.json is missing: {elsewhere}", path) from None
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise DatabaseError(f"manifest.json is unreadable ({str(e)[:80]}): {elsewhere}", path) from None
-        if not isinstance(man, dict) or man.get("format") != FORMAT:
-            raise DatabaseError(f"not a sketchsynth database manifest: {elsewhere}", mpath)
-        if man.get("format_version") not in READABLE_VERSIONS:
-            raise DatabaseError(f"database format version {man.get('format_version')} (this sketchsynth "
-                                f"{__version__} reads version {FORMAT_VERSION}); {rebuild}", path)
-        files = man.get("files")
-        from .sound import AUDIO_FILES, open_audio
-        from ..targets.speech.model import MODEL_FILE
-
-        allowed = set(DATA_FILES) | set(AUDIO_FILES) | {MODEL_FILE}
-        if not isinstance(files, dict) or not set(DATA_FILES) <= set(files) or not set(files) <= allowed:
-            names = sorted(map(str, files)) if isinstance(files, dict) else type(files).__name__
-            for name in files if isinstance(files, dict) else ():
-                if os.path.basename(str(name)) != name or name in ("", ".", ".."):
-                    raise DatabaseError(f"manifest points outside the database folder ({name!r}); {rebuild}",
-                                        mpath)
-            raise DatabaseError(f"manifest lists files {names}, expected {list(DATA_FILES)} (and optionally "
-                                f"{list(AUDIO_FILES) + [MODEL_FILE]}); {rebuild}", mpath)
-        problem = manifest_problem(man)
-        if problem is not None:
-            raise DatabaseError(f"manifest.json is damaged: {problem}; {rebuild}", mpath)
-        for name, meta in files.items():
-            if name == MODEL_FILE:
-                continue  # checked when the model is loaded: its damage names fit-speech, not a rebuild
-            f = path / name
-            if not f.is_file():
-                raise DatabaseError(f"{name} is missing; {rebuild}", path)
-            if verify in ("size", "sha256") and f.stat().st_size != meta.get("bytes"):
-                raise DatabaseError(f"{name} has {f.stat().st_size} bytes, manifest says {meta.get('bytes')} "
-                                    f"(truncated or replaced); {rebuild}", path)
-            if verify == "sha256" and sha256_file(f) != meta.get("sha256"):
-                raise DatabaseError(f"{name} fails its sha256 check (corrupt); {rebuild}", path)
-        def read(name, fn):
-            try:
-                return fn(path / name)
-            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-                raise DatabaseError(f"{name} is unreadable ({str(e).splitlines()[0][:80]}); {rebuild}",
-                                    path) from None
-
-        mode = None if in_memory else "r"
-        from ..io.npy import load_npy
-
-        keypoints = read("keypoints.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
-        normalized = read("normalized.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
-        transforms = read("transforms.npy", lambda f: np.asarray(load_npy(f, mmap_mode=mode)))
-        dtypes = {"keypoints.npy": (keypoints, np.float32), "normalized.npy": (normalized, np.float32),
-                  "transforms.npy": (transforms, np.float64)}
-        for name, (arr, want) in dtypes.items():
-            if arr.dtype != want:
-                raise DatabaseError(f"{name} holds {arr.dtype}, expected {np.dtype(want)}; {rebuild}", path)
-        table = read("frames.parquet", FrameTable.read)
-        # The flat index.faiss is never handed to FAISS: a same-size corruption of it could crash the
-        # process (FAISS trusts its own format). It is rebuilt from normalized.npy instead, which is
-        # faster than checksumming the file and deserializing it (72 vs 111 ms on 75,120 frames). A
-        # compressed index cannot be rebuilt cheaply: its bytes are crc32-checked before FAISS sees them.
-        from .indexes import index_kind, read_index
-
-        if index is None and index_kind(man) != "flat":
-            index = read_index(path, man, rebuild)
-        try:
-            params = man["params"]
-            norm = params["normalization"]
-            normalizer = Normalizer(norm["mode"], tuple(norm["anchors"]), tuple(norm["stable_points"]),
-                                    norm.get("max_condition", 8.0))
-            normalizer._check()
-            normalizer.set_etalon(np.asarray(man["etalon"]["points"], np.float64))
-            n = int(man["counts"]["frames"])
-        except (ValueError, KeyError, TypeError, ParameterError) as e:
-            raise DatabaseError(f"manifest.json is incomplete ({str(e)[:60]}); {rebuild}", path) from None
-        shapes = {"keypoints.npy": (keypoints.shape, (n, N_POINTS, 3)),
-                  "normalized.npy": (normalized.shape, (n, N_POINTS, 2)),
-                  "transforms.npy": (transforms.shape, (n, 2, 3))}
-        for name, (got, want) in shapes.items():
-            if got != want:
-                raise DatabaseError(f"{name} has shape {got}, expected {want}; {rebuild}", path)
-        if len(table) != n or (index is not None and index.ntotal != man["counts"]["usable"]):
-            raise DatabaseError(f"frame table or index does not match the manifest's counts; {rebuild}", path)
-        table_problem = table.problem(man["counts"]["usable"])
-        if table_problem is not None:
-            raise DatabaseError(f"frames.parquet is damaged: {table_problem}; {rebuild}", path)
-        db = cls(weights=params["weights"], mode=norm["mode"], anchors=tuple(norm["anchors"]),
-                 stable_points=tuple(norm["stable_points"]), anchor_min_confidence=params["anchor_min_confidence"],
-                 max_gap=params["max_gap"], person=params["person"],
-                 track_filter=params.get("track_filter", "none"))
-        db.path_ = Path(os.path.abspath(path))
-        db._set_state(keypoints, normalized, transforms, table, np.asarray(params["weights"], np.float32),
-                      normalizer, man["recordings"], index)
-        db.index_info_ = dict(man.get("index") or {"kind": "flat"})
-        db.etalon_row_ = int(man["etalon"].get("row", -1))
-        db.manifest_ = man
-        db.path_ = Path(os.path.abspath(path))
-        db.audio_ = open_audio(path, man, in_memory, read)
-        db.speech_model_ = None
-        if in_memory and db.audio_ is not None:
-            from ..targets.speech.model import open_model
-
-            db.speech_model_ = open_model(path, man)
-        return db
+        return open_database(cls, path, verify, in_memory, index)
 
     def summary(self) -> str:
         """A short human-readable description of the database."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..io.arrow import arrow_array, dictionary_column, is_primitive, to_numpy
 
+
 REQUIRED = ("recording", "frame", "time_s", "usable", "reason", "filled_points")
 
 

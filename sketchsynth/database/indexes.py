@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import DatabaseError, ParameterError
 
+
 INDEX_KINDS = ("auto", "flat", "ivfpq", "ivfsq8")
 """``build-db --index`` choices: auto (flat below :data:`AUTO_MIN_FRAMES` usable frames, else ivfpq)."""
 AUTO_MIN_FRAMES = 500_000

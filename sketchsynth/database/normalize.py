@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import InputError
 from ..layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, check_point_indices
 
+
 MODES = ("affine", "similarity")
 
 
@@ -66,7 +67,7 @@ class Normalizer:
         return (f"Normalizer(mode={self.mode!r}, anchors={self.anchors}, "
                 f"stable_points={self.stable_points}, max_condition={self.max_condition})")
 
-    def _check(self):
+    def check(self):
         from ..errors import ParameterError
 
         if self.mode not in MODES:
@@ -109,12 +110,12 @@ class Normalizer:
         -------
         self
         """
-        self._check()
+        self.check()
         kp = np.asarray(keypoints)
         ok = np.ones(len(kp), bool) if usable is None else np.asarray(usable, bool).copy()
         spread = self.anchor_spread(kp, self.anchors)
         # A degenerate triangle (collinear anchors) must not become the reference.
-        ok &= self._triangle_ok(kp[:, list(self.anchors), :2].astype(np.float64))
+        ok &= self.triangle_ok(kp[:, list(self.anchors), :2].astype(np.float64))
         ok &= np.isfinite(spread)
         if not ok.any():
             raise InputError("no usable frame to take the etalon from (every frame lacks a face "
@@ -133,12 +134,12 @@ class Normalizer:
         etalon : np.ndarray, shape (70, 2)
             Etalon in normalized coordinates (origin point at 0, 0).
         """
-        self._check()
+        self.check()
         self.etalon_ = np.asarray(etalon, dtype=np.float64)
         self.etalon_index_ = -1
         return self
 
-    def _triangle_ok(self, tri: np.ndarray) -> np.ndarray:
+    def triangle_ok(self, tri: np.ndarray) -> np.ndarray:
         """Non-degenerate anchor triangles, shape (n, 3, 2) -> (n,) bool."""
         u = np.nan_to_num(tri[:, 1] - tri[:, 0], nan=0.0, posinf=0.0, neginf=0.0)
         v = np.nan_to_num(tri[:, 2] - tri[:, 0], nan=0.0, posinf=0.0, neginf=0.0)
@@ -171,7 +172,7 @@ class Normalizer:
         if self.mode == "affine":
             a0, a1, a2 = self.anchors
             tri = kp[:, [a0, a1, a2], :2].astype(np.float64)  # only the anchors matter here
-            ok = self._triangle_ok(tri)
+            ok = self.triangle_ok(tri)
             P = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]], axis=-1)  # (n, 2, 2), columns
             E = np.stack([self.etalon_[a1] - self.etalon_[a0], self.etalon_[a2] - self.etalon_[a0]], axis=-1)
             A = E[None] @ np.linalg.inv(P[ok])  # sends the frame's anchor vectors onto the etalon's

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..layout import N_POINTS
 
+
 NO_PERSON = "no_person"
 ANCHOR_LOW_CONFIDENCE = "anchor_low_confidence"
 MISSING_POINTS = "missing_points"

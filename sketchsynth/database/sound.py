@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 
+
 SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".wma")
 AUDIO_FILES = ("audio.npy", "mel.npy", "mel_index.npy")
@@ -169,7 +170,7 @@ def add_audio(folder, readers, progress: bool = False, features: str = "log-mel"
 
 def update_manifest(folder, files: dict, sections: dict, drop: tuple = ()) -> dict:
     """Add files (name -> path inside ``folder``, checksummed now) and sections to a manifest, atomically."""
-    from .build import FORMAT_VERSION
+    from .format import FORMAT_VERSION
     from ..io.storage import sha256_file
 
     folder = Path(folder)

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import DatabaseError, InputError, ParameterError, require
 from ..registry import Registry
 
+
 FEATURES = Registry("sketchsynth.features", "speech feature extractor",
                     {"log-mel": "sketchsynth.database.speech_features:LogMel"})
 """Speech feature extractors by name."""

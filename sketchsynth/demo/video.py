@@ -119,7 +119,7 @@ def run_speech_step(db, sentence, out, log=print, frames_mode: str | None = None
     fitted speech model (the ``speech`` extra, librosa, was not installed at build).
     """
     from ..errors import DatabaseError
-    from ..targets.speech.model import require_model
+    from ..targets.speech.model_store import require_model
     from ..pipeline.stages import Selector, Writer, audio_pipeline
 
     try:

@@ -23,265 +23,20 @@ space, where the etalon face's anchors sit):
 
 from __future__ import annotations
 
-import copy
 import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError, ParameterError
-from ..layout import MOUTH
+from ..errors import InputError
+from .holdout import make_folds, split_tracks
+from .sequence_metrics import pool, sequence_sums
+
 
 DEFAULT_SMOOTH_GRID = (0.1, 0.25, 0.5, 1.0, 2.0)
 """Join weights the report compares with the per-frame match (greedy, lambda = 0)."""
-
-
-@dataclass
-class Holdout:
-    """What to hold out of one recording: all of it, or frames ``lo``..``hi`` (inclusive)."""
-
-    recording: str
-    lo: int | None = None
-    hi: int | None = None
-
-    def mask(self, frames: np.ndarray) -> np.ndarray:
-        lo = -np.inf if self.lo is None else self.lo
-        hi = np.inf if self.hi is None else self.hi
-        return (frames >= lo) & (frames <= hi)
-
-    def __str__(self):
-        if self.lo is None and self.hi is None:
-            return self.recording
-        return f"{self.recording}:{'' if self.lo is None else self.lo}-{'' if self.hi is None else self.hi}"
-
-
-_SPEC = re.compile(r"^(?P<name>.+?)(?::(?P<lo>\d*)-(?P<hi>\d*))?$")
-
-
-def parse_holdout(spec: str) -> Holdout:
-    """``"NAME"`` or ``"NAME:LO-HI"`` (frame numbers, inclusive; either end may be left out).
-
-    Raises
-    ------
-    ParameterError
-    """
-    m = _SPEC.match(spec.strip())
-    if not m or not m.group("name"):
-        raise ParameterError(f"--holdout {spec!r}: expected NAME or NAME:FIRST-LAST (frame numbers), "
-                             "e.g. henan:7821-11000")
-    lo = int(m.group("lo")) if m.group("lo") else None
-    hi = int(m.group("hi")) if m.group("hi") else None
-    if lo is not None and hi is not None and hi < lo:
-        raise ParameterError(f"--holdout {spec!r}: last frame {hi} is before first frame {lo}")
-    return Holdout(m.group("name"), lo, hi)
-
-
-def subset_track(track, mask: np.ndarray, name: str | None = None):
-    """A copy of a :class:`~sketchsynth.sources.recordings.Track` keeping the frames where ``mask`` is True."""
-    t = copy.copy(track)
-    mask = np.asarray(mask, bool)
-    t.keypoints = track.keypoints[mask]
-    t.frames = track.frames[mask]
-    t.time_s = track.time_s[mask]
-    t.n_people = track.n_people[mask]
-    t.sources = [s for s, k in zip(track.sources, mask) if k]
-    if name is not None:
-        t.name = name
-    return t
-
-
-def default_holdouts(tracks) -> list[list[Holdout]]:
-    """One recording: its last quarter of frames; several: the last recording by name."""
-    if len(tracks) == 1:
-        t = tracks[0]
-        first = int(t.frames[int(len(t) * 0.75)])
-        return [[Holdout(t.name, first, None)]]
-    return [[Holdout(sorted(t.name for t in tracks)[-1])]]
-
-
-def make_folds(tracks, holdout=None) -> list[list[Holdout]]:
-    """Turn ``--holdout`` values into folds (each fold: what to hold out).
-
-    Parameters
-    ----------
-    tracks : list of Track
-    holdout : list of str, or None
-        Specs for one fold (see :func:`parse_holdout`), ``["each"]`` for
-        leave-one-recording-out, or None for :func:`default_holdouts`.
-    """
-    names = [t.name for t in tracks]
-    if not holdout:
-        return default_holdouts(tracks)
-    holdout = [x for spec in holdout for x in expand_spec(spec, names)]
-    if list(holdout) == ["each"]:
-        if len(tracks) < 2:
-            raise ParameterError("--holdout each needs at least 2 recordings (one recording: use NAME:FIRST-LAST)")
-        return [[Holdout(n)] for n in sorted(names)]
-    fold = [parse_holdout(s) if isinstance(s, str) else s for s in holdout]
-    for h in fold:
-        if h.recording not in names:
-            shown = ", ".join(names[:6]) + (" ..." if len(names) > 6 else "")
-            raise ParameterError(f"--holdout {h}: no recording named {h.recording!r} (recordings: {shown})")
-    return [fold]
-
-
-def expand_spec(spec, names) -> list:
-    """A --holdout value as a list of specs: ``every:N:R`` (the sorted recordings i with i % N == R, e.g.
-    GRID s1's fixed split ``every:8:7``), ``@FILE`` (one recording name or NAME:FIRST-LAST per line), else itself.
-    """
-    if not isinstance(spec, str):
-        return [spec]
-    m = re.match(r"^every:(\d+):(\d+)$", spec.strip())
-    if m:
-        n, r = int(m.group(1)), int(m.group(2))
-        if n < 2 or r >= n:
-            raise ParameterError(f"--holdout {spec}: expected every:N:R with N >= 2 and 0 <= R < N")
-        return [x for i, x in enumerate(sorted(names)) if i % n == r]
-    if spec.startswith("@"):
-        try:
-            lines = open(spec[1:], encoding="utf-8").read().split()
-        except (OSError, UnicodeDecodeError) as e:
-            raise ParameterError(f"--holdout {spec}: cannot read the list of held-out recordings ({e})") from None
-        if not lines:
-            raise ParameterError(f"--holdout {spec}: the file lists no recording")
-        return lines
-    return [spec]
-
-
-def split_tracks(tracks, fold: list[Holdout], guard: int = 0):
-    """Cut recordings into a database part and a held-out part.
-
-    Parameters
-    ----------
-    tracks : list of Track
-    fold : list of Holdout
-    guard : int
-        Also keep this many frames on each side of a held-out range out of the
-        database (frames next to a held-out one are near copies of it).
-
-    Returns
-    -------
-    db_tracks : list of Track
-        What may go into the database (recordings keep their names; a held-out
-        range leaves a hole in the frame numbers, so no successor crosses it).
-    heldout : list of Track
-        One track per held-out piece, named ``"<recording>[first-last]"`` for ranges.
-
-    Raises
-    ------
-    ParameterError
-        A held-out range holds no frame, or nothing is left for the database.
-    """
-    if int(guard) != guard or guard < 0:
-        raise ParameterError(f"--guard must be a whole number of frames >= 0, got {guard}")
-    guard = min(int(guard), 1 << 40)  # beyond any recording's frame numbers; keeps int64 arithmetic exact
-    by_name = {h.recording: [] for h in fold}
-    for h in fold:
-        by_name[h.recording].append(h)
-    db_tracks, heldout = [], []
-    for t in tracks:
-        hs = by_name.get(t.name, [])
-        out = np.zeros(len(t), bool)
-        excluded = np.zeros(len(t), bool)
-        for h in hs:
-            m = h.mask(t.frames)
-            if not m.any():
-                raise ParameterError(f"--holdout {h}: no frame of {t.name} in that range "
-                                     f"(its frames run {t.frames[0]}-{t.frames[-1]})")
-            name = t.name if (h.lo is None and h.hi is None) else \
-                f"{t.name}[{t.frames[m][0]}-{t.frames[m][-1]}]"
-            heldout.append(subset_track(t, m, name))
-            out |= m
-            if guard:
-                lo, hi = t.frames[m][0] - guard, t.frames[m][-1] + guard
-                excluded |= (t.frames >= lo) & (t.frames <= hi)
-        keep = ~(out | excluded)
-        if keep.any():
-            db_tracks.append(subset_track(t, keep))
-    if not db_tracks:
-        raise ParameterError("nothing left for the database: every frame is held out")
-    # The guarantee the report rests on, checked rather than assumed.
-    for h in heldout:
-        base = h.name.split("[")[0]
-        for d in db_tracks:
-            if d.name == base and np.intersect1d(d.frames, h.frames).size:
-                raise AssertionError(f"held-out frames of {base} leaked into the database")
-    return db_tracks, heldout
-
-
-# ---------------------------------------------------------------------------- metrics
-def _weighted_point_dist(a, b, w):
-    d = np.linalg.norm(a - b, axis=-1)
-    total = w.sum()
-    return (d * w).sum(-1) / total if total > 0 else np.zeros(d.shape[:-1])
-
-
-def sequence_sums(db, rows, target_cost, out_norm, out_px, truth_kp, truth_norm, segment_start) -> dict:
-    """Per-sequence sums behind the metrics (pooled over folds before dividing).
-
-    Parameters
-    ----------
-    db : FrameDatabase
-    rows : np.ndarray, shape (T,), int
-        Chosen database rows (-1: none).
-    target_cost : np.ndarray, shape (T,)
-        Their target costs.
-    out_norm : np.ndarray, shape (T, 70, 2)
-        Output in normalized space (seam-blended or not).
-    out_px : np.ndarray, shape (T, 70, 3)
-        Output in input pixels.
-    truth_kp : np.ndarray, shape (T, 70, 3)
-        The held-out input as recorded (unfiltered).
-    truth_norm : np.ndarray, shape (T, 70, 2)
-        The truth in normalized space.
-    segment_start : np.ndarray, shape (T,), bool
-
-    Returns
-    -------
-    dict of float sums and counts.
-    """
-    from ..selection.joins import path_joins, path_stats
-
-    ok = (rows >= 0) & np.isfinite(truth_norm).all(axis=(1, 2))
-    w = db.weights_.astype(np.float64)
-    tn = truth_norm.astype(np.float64)
-    on = out_norm.astype(np.float64)
-    s = {"n": int(ok.sum())}
-    s["target_cost"] = float(np.sum(target_cost[ok]))
-    s["lmd_norm"] = float(np.linalg.norm(on[ok][:, MOUTH] - tn[ok][:, MOUTH], axis=-1).mean(-1).sum())
-    s["lmd_px"] = float(np.linalg.norm(out_px[ok][:, MOUTH, :2].astype(np.float64)
-                                       - truth_kp[ok][:, MOUTH, :2], axis=-1).mean(-1).sum())
-    s["face_dist"] = float(_weighted_point_dist(on[ok], tn[ok], w).sum())
-    # consecutive pairs and triples inside one usable stretch
-    pair = ok[1:] & ok[:-1] & ~segment_start[1:]
-    vo, vt = on[1:] - on[:-1], tn[1:] - tn[:-1]
-    s["n_pairs"] = int(pair.sum())
-    s["velocity_error"] = float(_weighted_point_dist(vo[pair], vt[pair], w).sum())
-    tri = pair[1:] & pair[:-1]
-    op = out_px[..., :2].astype(np.float64)[:, MOUTH]
-    tp = truth_kp[..., :2].astype(np.float64)[:, MOUTH]
-    s["n_triples"] = int(tri.sum())
-    s["jitter_px"] = float(np.linalg.norm(op[2:] - 2 * op[1:-1] + op[:-2], axis=-1).mean(-1)[tri].sum())
-    s["truth_jitter_px"] = float(np.linalg.norm(tp[2:] - 2 * tp[1:-1] + tp[:-2], axis=-1).mean(-1)[tri].sum())
-    _, is_jump = path_joins(db, rows, segment_start)
-    st = path_stats(is_jump, ok, segment_start & ok, 1.0)
-    s["jumps"], s["runs"] = st["jumps"], st["runs"]
-    return s
-
-
-def pool(sums: list[dict], fps: float) -> dict:
-    """Metrics from per-sequence sums (frame-weighted over folds)."""
-    tot = {k: sum(s[k] for s in sums) for k in sums[0]}
-    n, n2, n3 = tot["n"], tot["n_pairs"], tot["n_triples"]
-    div = lambda a, b: float(a / b) if b else float("nan")  # noqa: E731
-    return {"frames": int(n), "jumps_per_s": div(tot["jumps"] * fps, n), "mean_run_frames": div(n, tot["runs"]),
-            "target_cost": div(tot["target_cost"], n), "lmd_norm": div(tot["lmd_norm"], n),
-            "lmd_px": div(tot["lmd_px"], n), "face_dist": div(tot["face_dist"], n),
-            "velocity_error": div(tot["velocity_error"], n2), "jitter_px": div(tot["jitter_px"], n3),
-            "truth_jitter_px": div(tot["truth_jitter_px"], n3)}
 
 
 # ---------------------------------------------------------------------------- protocol
@@ -382,7 +137,7 @@ def evaluate(tracks, holdout=None, configs=None, metric: str = "sum", candidates
     from ..selection.select import select
     from ..targets.face import keypoint_target
     from ..sources.filters import filter_keypoints
-    from ..selection.matching import DEFAULT_PREFILTER_K
+    from ..selection.candidates import DEFAULT_PREFILTER_K
     from ..database.normalize import Normalizer
 
     configs = configs or default_configs()

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import InputError
 
+
 DEFAULT_SMOOTH_GRID = (0.25, 0.5, 1.0, 2.0)
 
 
@@ -105,14 +106,15 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
     from ..database.frame_database import FrameDatabase
     from ..selection.decode import ViterbiDecoder
     from ..selection.joins import path_joins, path_stats
-    from .evaluate import make_folds, split_tracks
+    from .holdout import make_folds, split_tracks
     from ..io.audio import load_audio
     from ..layout import SPEECH_POINTS
     from ..selection.matching import match
     from ..targets.face import prepare_input
     from ..database.normalize import Normalizer
     from .metrics import lip_width, mouth_opening
-    from ..targets.speech.model import SpeechModel, require_model
+    from ..targets.speech.model import SpeechModel
+    from ..targets.speech.model_store import require_model, use_model
     from ..defaults import DEFAULT_AUDIO_SMOOTH
     from ..pipeline.core import Pipeline
     from ..pipeline.stages import SpeechFeatures, SpeechTarget
@@ -138,7 +140,7 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
         timings["build_db_s"] += time.perf_counter() - t0
         if model_params:
             t0 = time.perf_counter()
-            db.speech_model_ = SpeechModel(**model_params).fit(db)
+            use_model(db, SpeechModel(**model_params).fit(db))
             timings["fit_s"] += time.perf_counter() - t0
         model = require_model(db)
         mean_mouth = np.asarray(db.normalized_[model.bank_rows_][:, SPEECH_POINTS], np.float64).mean(0)

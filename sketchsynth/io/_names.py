@@ -42,7 +42,7 @@ def _ends_with(buf, start, end, suffix):
 
 
 @numba.njit(cache=True)
-def _parse_names(buf, n, json_suffix, keypoints_suffix):
+def names_kernel(buf, n, json_suffix, keypoints_suffix):
     """Kind and frame number of ``n`` NUL-terminated names laid end to end in ``buf``.
 
     Returns start (n,) int64 and length (n,) int64 of each name in ``buf``,
@@ -118,7 +118,7 @@ def parse_names(names: list[str]):
         Frame number, NO_NUMBER, or ASK_PYTHON (kind is then not set either).
     """
     buf = np.frombuffer(os.fsencode("\0".join(names) + "\0"), dtype=np.uint8)
-    start, length, kind, frame = _parse_names(buf, len(names), _JSON, _KEYPOINTS)
+    start, length, kind, frame = names_kernel(buf, len(names), _JSON, _KEYPOINTS)
     return buf, start, length, kind, frame
 
 

@@ -17,13 +17,14 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import orjson
 
 from ..errors import InputError, ParameterError
 from ..layout import N_POINTS
+from .openpose_files import list_frame_files
+
 
 MAX_COORDINATE = 1e6
 """Coordinates beyond this many pixels are treated as corrupt tracker output."""
@@ -36,8 +37,6 @@ MAX_CONFIDENCE = MAX_COORDINATE
 The numba scanner applies the same bound to both (it hands such files to the full parser, which words it)."""
 
 PERSON_RULES = ("largest", "first", "confident")
-
-_FRAME_RE = re.compile(r"(\d+)(?:_keypoints)?\.json$", re.IGNORECASE)
 
 
 @dataclass
@@ -60,95 +59,6 @@ class OpenPoseFrames:
     frames: np.ndarray
     n_people: np.ndarray
     files: list
-
-
-def frame_number(name: str) -> int | None:
-    """Frame number in an OpenPose file name (``sa1_000_keypoints.json`` -> 0), or None."""
-    m = _FRAME_RE.search(name)
-    return int(m.group(1)) if m else None
-
-
-def scan_folder(folder: str | os.PathLike) -> list[str]:
-    """Names of the files in ``folder`` (not sorted); InputError when it cannot be listed."""
-    try:
-        return [e.name for e in os.scandir(folder) if e.is_file()]
-    except OSError as e:
-        raise InputError(f"cannot list folder ({e.strerror})", folder) from None
-
-
-def list_frame_files(folder: str | os.PathLike, as_array: bool = False, listed: list[str] | None = None,
-                     use_kernel: bool | None = None) -> tuple[list[str] | np.ndarray, np.ndarray]:
-    """OpenPose JSON files of one recording, sorted by frame number (not lexically).
-
-    Files named ``*_keypoints.json`` are preferred; if there are none, every
-    ``*.json`` with a number in its name is taken.
-
-    Parameters
-    ----------
-    folder : path
-    as_array : bool
-        Return the names as a NumPy ``S`` array (file-system bytes, each item
-        ending in a NUL byte) instead of a list of str: what a build keeps.
-    listed : list of str, optional
-        :func:`scan_folder`'s listing of ``folder``, when already made.
-    use_kernel : bool, optional
-        Parse the names with the numba kernel; default: when it is compiled, or
-        the folder is large enough to pay for compiling it (a job of many folders
-        decides for all of them at once: :func:`sketchsynth._jit.worth_it`).
-
-    Returns
-    -------
-    names : list of str, or np.ndarray of shape (n_files,), dtype ``S``
-    frames : np.ndarray, shape (n_files,), int64
-
-    Raises
-    ------
-    InputError
-        No JSON files, a name without a frame number, or a frame number twice.
-    """
-    from . import _names
-
-    folder = Path(folder)
-    listed = scan_folder(folder) if listed is None else listed
-    if use_kernel is None:
-        from .._jit import worth_it
-
-        use_kernel = worth_it(_names._parse_names, len(listed))
-    if use_kernel:
-        buf, start, length, kind, frames = _names.parse_names(listed)
-    else:  # a short listing: the regular expression costs less than compiling the parser
-        buf = None
-        kind = np.full(len(listed), _names.NOT_JSON, np.int8)
-        frames = np.full(len(listed), _names.ASK_PYTHON, np.int64)
-    for i in np.flatnonzero(frames == _names.ASK_PYTHON):  # non-ASCII names: as the regular expression says
-        lower = listed[i].lower()
-        kind[i] = (_names.KEYPOINTS_JSON if lower.endswith("_keypoints.json") else
-                   _names.JSON if lower.endswith(".json") else _names.NOT_JSON)
-        number = frame_number(listed[i])
-        if number is not None and number >= 2**63:
-            raise InputError(f"{listed[i]}: frame number {number} is too large (more than 63 bits)",
-                             folder)
-        frames[i] = _names.NO_NUMBER if number is None else number
-    if not (kind != _names.NOT_JSON).any():
-        raise InputError("no OpenPose JSON files (*_keypoints.json) in this folder", folder)
-    keyed = kind == _names.KEYPOINTS_JSON
-    take = np.flatnonzero(keyed if keyed.any() else kind != _names.NOT_JSON)
-    missing = take[frames[take] == _names.NO_NUMBER]
-    if missing.size:
-        raise InputError(f"{listed[missing[0]]}: no frame number in the file name "
-                         "(expected e.g. name_000000000012_keypoints.json)", folder)
-    take = take[np.argsort(frames[take], kind="stable")]
-    frames = frames[take]
-    dup = np.flatnonzero(np.diff(frames) == 0)
-    if dup.size:
-        raise InputError(f"{listed[take[dup[0]]]} and {listed[take[dup[0] + 1]]} carry the same frame number "
-                         f"{frames[dup[0]]}", folder)
-    if as_array:
-        if buf is None:
-            encoded = [os.fsencode(listed[i]) for i in take]
-            return np.array(encoded, dtype=f"S{max(map(len, encoded), default=0) + 1}"), frames
-        return _names.gather(buf, start[take], length[take]), frames
-    return [listed[i] for i in take], frames
 
 
 def _choose_person(faces: list, rule) -> int:
@@ -468,95 +378,3 @@ def read_openpose_files(folder_jobs, person="largest", n_workers: int | None = N
     return out
 
 
-def openpose_document(face: np.ndarray | None) -> dict:
-    """The OpenPose JSON document (as a dict) for one frame's face.
-
-    Parameters
-    ----------
-    face : np.ndarray, shape (70, 3), or None
-        None, or any NaN coordinate, writes ``"people": []``.
-    """
-    if face is None or not np.isfinite(np.asarray(face, dtype=np.float64)[:, :2]).all():
-        return {"version": 1.3, "people": []}
-    face = np.asarray(face, dtype=np.float32)
-    return {
-        "version": 1.3,
-        "people": [{
-            "person_id": [-1],
-            "pose_keypoints_2d": [],
-            # float32 -> Python float keeps the exact float32 value, so reading
-            # it back and casting to float32 gives the same bits.
-            "face_keypoints_2d": face.reshape(-1).tolist(),
-            "hand_left_keypoints_2d": [],
-            "hand_right_keypoints_2d": [],
-            "pose_keypoints_3d": [],
-            "face_keypoints_3d": [],
-            "hand_left_keypoints_3d": [],
-            "hand_right_keypoints_3d": [],
-        }],
-    }
-
-
-def openpose_names(frames, prefix: str = "frame") -> list[str]:
-    """File names OpenPose gives frames: ``<prefix>_<frame:012d>_keypoints.json``."""
-    return [f"{prefix}_{int(f):012d}_keypoints.json" for f in frames]
-
-
-def create_empty_files(folder, names) -> None:
-    """Create ``folder`` and an empty file for each name (existing files are left as they are).
-
-    Creating files is what costs in a folder of thousands (the kernel allocates inodes, slowly when
-    as many were deleted moments before); a caller runs this on a thread while it computes what
-    goes into them, and :func:`write_openpose_folder` then fills them."""
-    os.makedirs(folder, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)  # no O_TRUNC: a writer may be first
-    for name in names:
-        os.close(os.open(os.path.join(folder, name), flags, 0o666))
-
-
-def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, frames=None,
-                          prefix: str = "frame") -> list[str]:
-    """Write one OpenPose JSON file per frame, named as OpenPose names them.
-
-    Parameters
-    ----------
-    folder : path
-        Created if missing.
-    keypoints : np.ndarray, shape (n_frames, 70, 3)
-        Frames with NaN coordinates are written with an empty ``people`` list.
-    frames : array of int, optional
-        Frame numbers for the names (default 0, 1, ...).
-    prefix : str
-        File names are ``<prefix>_<frame:012d>_keypoints.json``.
-
-    Returns
-    -------
-    list of str
-        The file names written.
-    """
-    keypoints = np.asarray(keypoints)
-    if keypoints.ndim != 3 or keypoints.shape[1:] != (N_POINTS, 3):
-        raise ValueError(f"keypoints must have shape (n, {N_POINTS}, 3), got {keypoints.shape}")
-    frames = np.arange(len(keypoints)) if frames is None else np.asarray(frames)
-    os.makedirs(folder, exist_ok=True)
-    names = openpose_names(frames[:len(keypoints)], prefix)
-    docs = [orjson.dumps(openpose_document(face)) for face in keypoints[:len(names)]]
-    _write_files(folder, names, docs)
-    return names
-
-
-def _write_files(folder, names, docs) -> None:
-    """Write ``docs[i]`` to ``folder/names[i]``, on the calling thread.
-
-    Creating files in one folder serializes on the folder's lock in the kernel, where more threads
-    only spin (3,000 files on ext4: 4 threads 0.73 s wall and 1.44 s CPU, one thread 0.53 s and
-    0.53 s, right after a folder of as many files was deleted; 0.06 vs 0.03 s otherwise)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-    for name, doc in zip(names, docs):
-        fd = os.open(os.path.join(folder, name), flags, 0o666)
-        try:
-            view = memoryview(doc)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)

@@ -19,12 +19,10 @@ import shutil
 from pathlib import Path
 
 from ..errors import DatabaseError, InputError, SketchSynthError
+from .ownership import OUTPUT_MARKER, KIND_NAMES, write_output_marker, written_by_sketchsynth
+
 
 _held_locks: dict[str, int] = {}
-
-OUTPUT_MARKER = ".sketchsynth-output"
-"""A small JSON file, ``{"sketchsynth": {"kind": ..., "version": ...}}``, in every output folder sketchsynth
-writes (match, evaluate, track): what ``--force`` may replace. A database is recognized by its manifest."""
 
 
 def _real(path: str | os.PathLike) -> Path:
@@ -155,72 +153,6 @@ def _fsync_dir(path: Path):
             os.close(fd)
 
 
-DATABASE_FORMAT = "sketchsynth-frame-db"  # manifest.json's "format" (sketchsynth.database.build.FORMAT)
-_KIND_NAMES = {"database": "database", "match": "match output", "evaluate": "evaluation report",
-               "track": "track output"}
-
-
-def written_by_sketchsynth(folder: str | os.PathLike) -> str | None:
-    """What sketchsynth wrote ``folder`` as: ``"database"``, an output kind (``"match"``...), or None.
-
-    A database holds a manifest.json whose ``"format"`` is sketchsynth's; an
-    output folder holds :data:`OUTPUT_MARKER`. Only these (or an empty folder)
-    may be replaced with ``--force``.
-    """
-    import json
-
-    folder = Path(folder)
-    for name in ("manifest.json", OUTPUT_MARKER):
-        f = folder / name
-        try:
-            if os.path.islink(f) or not f.is_file() or f.stat().st_size > 1 << 24:
-                continue
-            doc = json.loads(f.read_bytes())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(doc, dict):
-            continue
-        if name == "manifest.json" and doc.get("format") == DATABASE_FORMAT:
-            return "database"
-        mark = doc.get("sketchsynth")
-        if name == OUTPUT_MARKER and isinstance(mark, dict) and isinstance(mark.get("kind"), str):
-            return mark["kind"]
-    return _legacy_output(folder)
-
-
-def _legacy_output(folder: Path) -> str | None:
-    """A match output or evaluation report written before the marker existed (sketchsynth 0.1), recognized by
-    all of its own files. (A track output without the marker is never recognized: it looks exactly like a
-    user's recording.)"""
-    import json
-
-    def has(*names):
-        return all((folder / n).is_file() and not (folder / n).is_symlink() for n in names)
-
-    try:
-        if has("summary.json", "selection.csv", "input_keypoints.npy", "matched_keypoints.npy") and \
-                (folder / "summary.json").stat().st_size < 1 << 24:
-            doc = json.loads((folder / "summary.json").read_bytes())
-            if isinstance(doc, dict) and {"input", "database", "metric", "matched_frames"} <= set(doc):
-                return "match"
-        if has("report.md", "report.json", "lmd_vs_jumps.png") and (folder / "report.json").stat().st_size < 1 << 24:
-            doc = json.loads((folder / "report.json").read_bytes())
-            if isinstance(doc, dict) and {"rows", "settings"} <= set(doc):
-                return "evaluate"
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def write_output_marker(folder: str | os.PathLike, kind: str) -> None:
-    """Mark ``folder`` as a sketchsynth output of ``kind`` (what ``--force`` may later replace)."""
-    import json
-
-    from .._version import __version__
-
-    (Path(folder) / OUTPUT_MARKER).write_text(json.dumps({"sketchsynth": {"kind": kind, "version": __version__}}))
-
-
 def _relation(t: Path, q: Path) -> str | None:
     if t == q:
         return "is"
@@ -272,7 +204,7 @@ def check_target(target: str | os.PathLike, force: bool = False, protect=(), kin
     SketchSynthError
         One line saying why, never advising a command that would delete user data.
     """
-    what = _KIND_NAMES.get(kind, kind)
+    what = KIND_NAMES.get(kind, kind)
     _check_protected(target, protect, what, error, folder=True)
     tgt = _real_target(target)
     if os.path.islink(tgt):
@@ -291,7 +223,7 @@ def check_target(target: str | os.PathLike, force: bool = False, protect=(), kin
         raise error(f"exists and holds files sketchsynth did not write (no {mark}); it is never replaced, "
                     f"even with --force: choose another path for the {what}", target)
     if not empty and owner != kind:
-        raise error(f"exists and holds a sketchsynth {_KIND_NAMES.get(owner, owner)}, not a {what}; it is not "
+        raise error(f"exists and holds a sketchsynth {KIND_NAMES.get(owner, owner)}, not a {what}; it is not "
                     f"replaced: choose another path", target)
     if not force:
         raise error(f"{what} exists; add --force to replace it", target)

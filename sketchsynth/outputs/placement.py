@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..database.links import usable_links
 from ..database.normalize import Normalizer
 from ..errors import ParameterError
-from ..database.links import usable_links
 from ..selection.joins import path_joins
 
 
-def matched_in_input_coords(db, result: MatchResult, rows: np.ndarray | None = None,
+def matched_in_input_coords(db, result, rows: np.ndarray | None = None,
                             seam_blend: int = 0) -> np.ndarray:
     """The chosen database frames drawn where the input's face is.
 

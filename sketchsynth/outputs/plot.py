@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..layout import CHAINS, PUPILS
 
+
 INPUT_COLOR = "black"
 MATCH_COLOR = "tab:blue"
 _INPUT_BGR = (0, 0, 0)

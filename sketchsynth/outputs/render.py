@@ -7,6 +7,7 @@ import numpy as np
 
 from ..layout import CHAINS, PUPILS
 
+
 BLACK = (0, 0, 0)
 BLUE = (255, 0, 0)  # BGR: OpenCV's order
 WHITE = (255, 255, 255)

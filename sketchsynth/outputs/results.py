@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.openpose import write_openpose_folder
+from ..io.openpose_write import write_openpose_folder
 from ..io.storage import atomic_directory
 
 
@@ -123,9 +123,9 @@ class OutputFolder:
 
     def precreate(self, track) -> None:
         """Start creating ``matched/``'s files for ``track`` (its frame numbers and name) on a thread."""
-        from ..io.openpose import create_empty_files, openpose_names
+        from ..io.openpose_write import create_empty_files, openpose_names
 
-        names = openpose_names(track.frames, _safe_prefix(track.name))
+        names = openpose_names(track.frames, safe_prefix(track.name))
 
         def run():
             with contextlib.suppress(OSError):  # the writer meets the same problem and reports it
@@ -220,7 +220,7 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
             folder.wait()
         write_csv(tmp / "selection.csv", table)
         write_openpose_folder(tmp / "matched", np.where(np.isfinite(matched_kp), matched_kp, np.nan),
-                              frames=track.frames, prefix=_safe_prefix(track.name))
+                              frames=track.frames, prefix=safe_prefix(track.name))
         np.save(tmp / "input_keypoints.npy", np.asarray(track.keypoints, np.float32))
         np.save(tmp / "matched_keypoints.npy", np.asarray(matched_kp, np.float32))
         for t, name in zip(plot_frames, summary["plots"]):
@@ -232,7 +232,7 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
     return summary
 
 
-def _safe_prefix(name: str) -> str:
+def safe_prefix(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "input"
 
 

@@ -109,7 +109,7 @@ class SpeechFeatures(Stage):
     name, input_kind, output_kind = "speech-features", "audio", "audio_features"
 
     def fit(self, db):
-        from ..targets.speech.model import require_model
+        from ..targets.speech.model_store import require_model
 
         from ..database.speech_features import extractor_of
 
@@ -151,11 +151,10 @@ class SpeechTarget(Stage):
         self.audio_weight, self.lle_blend = audio_weight, lle_blend
 
     def fit(self, db):
-        from ..targets.speech.model import require_model
-        from ..targets.speech.target import with_blend
+        from ..targets.speech.model_store import require_model
 
         model = require_model(db)
-        self.db_, self.model_ = db, model if self.lle_blend is None else with_blend(model, self.lle_blend)
+        self.db_, self.model_ = db, model if self.lle_blend is None else model.with_blend(self.lle_blend)
         return self
 
     def predict(self, feats) -> np.ndarray:

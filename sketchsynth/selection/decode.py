@@ -46,10 +46,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..database.links import usable_links
 from ..defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH  # noqa: F401  (re-exported)
 from ..errors import ParameterError
-from ..database.links import usable_links
 from .joins import path_joins
+
 
 # numba (via _kernels) loads on first use, so the CLI can read the defaults below cheaply.
 JOINS = {"successor": 0, "method": 1}

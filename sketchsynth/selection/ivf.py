@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..database.index_vectors import weighted_vectors
 from ..errors import ParameterError
 from .search import exact_knn, is_compressed
-from ..database.index_vectors import weighted_vectors
 
 
 SEARCHES = ("auto", "exact", "ivf", "pq")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+
 METRIC_SUM = 0
 METRIC_SQ = 1
 

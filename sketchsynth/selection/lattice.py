@@ -84,7 +84,7 @@ def build_lattice(db, target, k: int | None = None, metric: str = "sum", search:
     db : FrameDatabase
     target : Target
     k : int, optional
-        Prefilter width (default: :func:`sketchsynth.selection.matching.default_prefilter_k`); widened to
+        Prefilter width (default: :func:`sketchsynth.selection.candidates.default_prefilter_k`); widened to
         ``candidates``.
     metric : {"sum", "sq"}
     search : {"auto", "exact", "ivf", "pq"}
@@ -99,7 +99,7 @@ def build_lattice(db, target, k: int | None = None, metric: str = "sum", search:
     -------
     Lattice
     """
-    from .matching import candidates as search_candidates, default_prefilter_k
+    from .candidates import candidates as search_candidates, default_prefilter_k
     from .search import check_metric
     from .exhaustive import exhaustive as exhaustive_search
     from .ivf import resolve_search

@@ -42,8 +42,9 @@ import os
 import numpy as np
 
 from . import kernels as _kernels
-from ..errors import ParameterError
 from ..database.index_vectors import weighted_vectors
+from ..errors import ParameterError
+
 
 METRICS = {"sum": _kernels.METRIC_SUM, "sq": _kernels.METRIC_SQ}
 EXACT_BLOCK = 262_144

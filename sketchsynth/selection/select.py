@@ -79,7 +79,7 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
     from .decode import ViterbiDecoder
     from .joins import path_joins, path_stats
     from .lattice import build_lattice
-    from .matching import MatchResult
+    from .result import MatchResult
 
     decoder = (decoder or ViterbiDecoder()).check(db)
     t0 = time.perf_counter()

@@ -103,7 +103,7 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
     list of RecordingReader
     """
     from ..io.landmarks import open_landmark_file
-    from ..io.openpose import list_frame_files, scan_folder
+    from ..io.openpose_files import list_frame_files, scan_folder
     from .recordings import check_fps
 
     check_fps(fps)
@@ -115,9 +115,9 @@ def open_readers(recordings: list[Recording], fps: float | None = None, n_worker
     use_kernel = False
     if listings:
         from .._jit import worth_it
-        from ..io._names import _parse_names
+        from ..io._names import names_kernel
 
-        use_kernel = worth_it(_parse_names, sum(map(len, listings.values())))
+        use_kernel = worth_it(names_kernel, sum(map(len, listings.values())))
     for i, rec in enumerate(recordings):
         if rec.kind == "openpose":
             names, frames = list_frame_files(rec.path, as_array=True, listed=listings[i], use_kernel=use_kernel)

@@ -4,7 +4,7 @@ Tracking the demo's 7,500 bundled GRID frames takes about a minute on two
 cores, so ``examples/grid_s1/tracks.npz`` ships what :class:`FaceTracker`
 produced for them. dlib's 68 landmarks are whole pixels, so they are stored
 exactly as ``int16``; the pupils (68, 69) and confidences are recomputed the
-way the tracker computes them (:meth:`FaceTracker._to_openpose`), which makes
+way the tracker computes them (:meth:`FaceTracker.to_openpose`), which makes
 a seeded cache entry equal to the one tracking would write.
 
 Seeding is honest: an entry is written only for a file whose SHA-256 equals
@@ -93,7 +93,7 @@ def fixture_track(z, name: str, meta_entry: dict, tracker_meta: dict, path: str)
 
     pts = z[f"{name}/points"].astype(np.float64)
     face = z[f"{name}/face"]
-    kp = FaceTracker._to_openpose([p if f else None for p, f in zip(pts, face)])
+    kp = FaceTracker.to_openpose([p if f else None for p, f in zip(pts, face)])
     info = {"video": {"path": os.path.abspath(path), **meta_entry["video"]}, "tracker": tracker_meta["tracker"],
             "model": tracker_meta["model"]}
     score = z[f"{name}/det_score"] if f"{name}/det_score" in z.files else None

@@ -141,7 +141,7 @@ class FaceTracker:
                 "min_contrast": self.min_contrast, "max_missed": self.max_missed, "cache": self.cache}
 
     # ------------------------------------------------------------------ setup
-    def _check(self):
+    def check(self):
         if self.backend not in BACKENDS:
             raise ParameterError(f"tracker backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if int(self.detect_every) != self.detect_every or self.detect_every < 1:
@@ -162,7 +162,7 @@ class FaceTracker:
 
     def _load(self):
         if getattr(self, "_predictor", None) is None:
-            self._check()
+            self.check()
             dlib = require("dlib", "video", "face tracking")
             self.model_path_ = find_model()
             self._dlib = dlib
@@ -331,10 +331,10 @@ class FaceTracker:
         if progress is not None and done % 16:
             progress(done % 16)
         self.det_scores_ = np.asarray(scores, np.float32)  # detector score per frame (NaN: followed)
-        return self._to_openpose(pts68), np.asarray(n_faces, np.int16), np.asarray(detected, bool)
+        return self.to_openpose(pts68), np.asarray(n_faces, np.int16), np.asarray(detected, bool)
 
     @staticmethod
-    def _to_openpose(pts68: list) -> np.ndarray:
+    def to_openpose(pts68: list) -> np.ndarray:
         from ..io.landmarks import to_openpose70
 
         arr = np.full((len(pts68), N_LANDMARKS_68, 3), np.nan)
@@ -375,7 +375,7 @@ class FaceTracker:
         from ..io.video import iter_frames, probe
 
         path = os.fspath(path)
-        self._check()
+        self.check()
         info = probe(path)
         key = cache_key(path, self.cache_params()) if self.cache else None
         if key is not None:

@@ -186,7 +186,7 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
     if not recordings:
         return []
     tracker = FaceTracker(**split_options(options)[0])
-    tracker._check()
+    tracker.check()
     infos = [probe(r.path) for r in recordings]  # a bad file fails here, before any tracking
     out = [None] * len(recordings)
     todo = []

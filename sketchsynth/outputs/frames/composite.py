@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .joins import CROSSFADE_FRAMES, apply_affine, join_continuations, similarity_params
 from ...layout import LOWER_FACE
+from .joins import CROSSFADE_FRAMES, apply_affine, join_continuations, similarity_params
+
 
 BLENDS = ("feather", "poisson")
 BACKGROUNDS = ("auto", "input")
@@ -79,9 +80,9 @@ def choose_background(db, input_matrices: np.ndarray, n_out: int) -> dict:
     dict
         ``recording`` (name), ``rows`` (n_out,) database rows to show, ``cost``.
     """
-    from ..video import _db_videos
+    from .fetch import db_videos
 
-    videos = _db_videos(db)
+    videos = db_videos(db)
     rec = db.table_["recording"]
     want = _motion_or_none(input_matrices)
     best = None
@@ -109,7 +110,7 @@ def _motion_or_none(mats):
     ok = np.isfinite(m).all(axis=(1, 2))
     if ok.sum() < 2:
         return None
-    from ..video import fill_matrices
+    from .fetch import fill_matrices
 
     return head_motion(fill_matrices(m))
 
@@ -242,7 +243,8 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
     import cv2
 
     from ...io.video_fetch import decode_image
-    from ..video import fill_matrices, warp_matrices
+    from .warp import warp_matrices
+    from .fetch import fill_matrices
 
     w, h = background["size"]
     rows = np.asarray(rows_out, np.int64)
@@ -295,3 +297,50 @@ def frames_shape(item):
     from ...io.video_fetch import decode_image
 
     return decode_image(item).shape[:2]
+
+
+class CompositeRenderer:
+    """``--frames composite``: the chosen mouths pasted into one continuous background take.
+
+    Parameters
+    ----------
+    background : {"auto", "input"}
+        The database take whose head motion fits the input best, or the input video itself (dubbing).
+    blend : {"feather", "poisson"}
+    """
+
+    def __init__(self, background: str = "auto", blend: str = "feather", **_):
+        self.background, self.blend = background, blend
+
+    def render(self, job):
+        from .fetch import db_frame_sizes, fetch_db_frames
+        from .joins import join_continuations
+        from .warp import db_frame_images
+
+        db, rows_out, mats, size, index = job.db, job.rows_out, job.matrices, job.size, job.index
+        info: dict = {}
+        prev, _ = join_continuations(db, rows_out)
+        bg = pick = None
+        if self.background == "input" and job.track.video is not None:
+            from ...io.video_fetch import read_frames
+
+            bg = {"images": read_frames(job.track.video, index, encode=".jpg" if len(index) > 300 else None),
+                  "matrices": mats, "keypoints": np.asarray(job.track.keypoints, np.float64)[index], "size": size}
+            info["background"] = {"take": "input"}
+            wanted = np.concatenate([rows_out, prev])
+        else:
+            pick = choose_background(db, mats, len(index))
+            if pick is None:
+                return db_frame_images(db, rows_out, mats, size, job.matched_kp, index), \
+                    {"frames_mode_fallback": "warp"}
+            wanted = np.concatenate([rows_out, prev, pick["rows"]])
+            info["background"] = {"take": pick["recording"], "first_frame": int(db.table_["frame"][
+                pick["rows"][0]]), "fit": pick["cost"]}
+        frames, _ = fetch_db_frames(db, wanted)
+        if bg is None:
+            rows_bg = pick["rows"]
+            bsize = tuple(int(v) for v in db_frame_sizes(db)[rows_bg[0]])
+            bg = {"images": [frames[int(r)] for r in rows_bg], "matrices": db.transforms_[rows_bg],
+                  "keypoints": db.keypoints_[rows_bg], "size": bsize}
+        info["output_size"] = list(bg["size"])
+        return composite_images(db, rows_out, frames, bg, how=self.blend, report=info), info

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .joins import CROSSFADE_FRAMES, apply_affine, compose, join_continuations, smooth_series
 from ...layout import FACE_CENTER_POINTS
+from .joins import CROSSFADE_FRAMES, apply_affine, compose, join_continuations, smooth_series
+
 
 CAMERA_SIGMA = 12.0
 """Frames of Gaussian smoothing of the camera's aim (the face centre's path)."""
@@ -182,3 +183,23 @@ def fill_rows(rows_out: np.ndarray) -> np.ndarray:
     right = ok[pos]
     r[r < 0] = np.where(np.abs(idx - left) <= np.abs(right - idx), r[left], r[right])[r < 0]
     return r
+
+
+class FullRenderer:
+    """``--frames full``: the chosen frames themselves under a smooth virtual camera that never shows a border."""
+
+    def __init__(self, **_):
+        pass
+
+    def render(self, job):
+        from .fetch import db_frame_sizes, fetch_db_frames
+
+        db = job.db
+        info: dict = {}
+        rows = fill_rows(job.rows_out)
+        prev, _ = join_continuations(db, rows, FULL_CROSSFADE)
+        frames, _ = fetch_db_frames(db, np.concatenate([rows, prev]))
+        sizes = db_frame_sizes(db)
+        out_size = tuple(int(v) for v in sizes[rows[0]]) if rows[0] >= 0 else job.size
+        info["output_size"] = list(out_size)
+        return full_frame_images(db, rows, out_size, frames, sizes, report=info), info

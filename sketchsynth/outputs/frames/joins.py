@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 CROSSFADE_FRAMES = 3
 """Frames over which a join is cross-faded (the old stretch fades out over them)."""
 
@@ -93,14 +94,14 @@ def join_continuations(db, rows_out: np.ndarray, n: int = CROSSFADE_FRAMES):
     weights : np.ndarray, shape (n_out,), float64
         Weight of ``prev_rows`` (1 -> only the old stretch; falls to 0 over ``n`` frames).
     """
-    from ..video import _recording_bounds
+    from ..timeline import recording_bounds
 
     rows = np.asarray(rows_out, np.int64)
     prev = np.full(len(rows), -1, np.int64)
     w = np.zeros(len(rows))
     if n <= 0 or len(rows) < 2:
         return prev, w
-    bounds = _recording_bounds(db)
+    bounds = recording_bounds(db)
     ok_t = np.isfinite(db.transforms_).all(axis=(1, 2))
     for k in range(1, len(rows)):
         a, b = rows[k - 1], rows[k]

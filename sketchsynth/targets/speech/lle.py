@@ -20,6 +20,7 @@ import numpy as np
 
 from ...errors import ParameterError
 
+
 _ABS_EPS = 1e-12  # absolute ridge, in units of the features' mean squared norm: only matters when trace(C) == 0
 
 

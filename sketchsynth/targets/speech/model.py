@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DatabaseError, InputError, ParameterError
+from .audio_check import require_audio
+
 
 MODEL_FILE = "speech_model.npz"
 MODEL_FORMAT = 1
@@ -355,12 +357,22 @@ class SpeechModel:
             os.fsync(fh.fileno())
         return Path(path)
 
+    def with_blend(self, blend: float) -> "SpeechModel":
+        """A copy with a fixed LLE blend instead of the voice-distance rule (a TTS voice's)."""
+        import copy
+
+        m = copy.copy(self)
+        m.lle_blend, m.lle_auto = float(blend), False
+        m._lle = None if float(blend) != float(self.lle_blend) else getattr(self, "_lle", None)
+        return m
+
     @classmethod
     def load(cls, path) -> "SpeechModel":
         """Read a model :meth:`save` wrote; damage raises DatabaseError naming fit-speech."""
         from .regressors import regressor_class
 
-        fix = f"refit it with: sketchsynth fit-speech --db {os.path.dirname(os.path.abspath(path))}"
+        where = os.path.dirname(os.path.abspath(path)) if isinstance(path, (str, os.PathLike)) else "DIR"
+        fix = f"refit it with: sketchsynth fit-speech --db {where}"
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
@@ -397,63 +409,3 @@ class SpeechModel:
                    else f"{self.lle_blend:g}"))
 
 
-# ---------------------------------------------------------------------- the model in a database folder
-def require_audio(db):
-    """The database's audio, or a DatabaseError naming the fix."""
-    audio = getattr(db, "audio_", None)
-    if audio is None:
-        where = getattr(db, "path_", None)
-        raise DatabaseError("the database has no sound (its recordings had no audio, or it was built by an older "
-                            "sketchsynth); rebuild it from recordings with sound: sketchsynth build-db RECORDINGS "
-                            f"--db {where or 'DIR'} --force", where)
-    return audio
-
-
-def require_model(db) -> SpeechModel:
-    """The database's fitted speech model, or a DatabaseError naming the command that fits one."""
-    require_audio(db)
-    model = getattr(db, "speech_model_", None)
-    if model is None and getattr(db, "path_", None) is not None and hasattr(db, "manifest_"):
-        model = db.speech_model_ = open_model(db.path_, db.manifest_)
-    if model is None:
-        where = getattr(db, "path_", None)
-        raise DatabaseError(f"the database has no fitted speech model; fit one with: sketchsynth fit-speech --db "
-                            f"{where or 'DIR'}", where)
-    return model
-
-
-def open_model(path, man: dict, verify: bool = True) -> SpeechModel | None:
-    """The model listed in a manifest (checked against its size and sha256), or None."""
-    from ...io.storage import sha256_file
-
-    meta = man.get("files", {}).get(MODEL_FILE)
-    if meta is None:
-        return None
-    f = Path(path) / MODEL_FILE
-    fix = f"refit it with: sketchsynth fit-speech --db {os.fspath(path)}"
-    if not f.is_file():
-        raise DatabaseError(f"{MODEL_FILE} is missing; {fix}", path)
-    if f.stat().st_size != meta.get("bytes") or (verify and sha256_file(f) != meta.get("sha256")):
-        raise DatabaseError(f"{MODEL_FILE} fails its checksum (damaged or replaced); {fix}", path)
-    return SpeechModel.load(f)
-
-
-def fit_into(db, folder, model: SpeechModel | None = None) -> SpeechModel:
-    """Fit ``model`` (default :class:`SpeechModel`) on ``db`` and store it in the database ``folder``.
-
-    The model file is written beside the old one and renamed over it, then the
-    manifest is replaced; a crash leaves the old model or the new one.
-    """
-    from ...database.sound import update_manifest
-
-    model = (model or SpeechModel()).fit(db)
-    folder = Path(folder)
-    tmp = folder / f".{MODEL_FILE}.tmp"
-    model.save(tmp)
-    os.replace(tmp, folder / MODEL_FILE)
-    update_manifest(folder, {MODEL_FILE: folder / MODEL_FILE},
-                    {"speech_model": {**model.get_params(), "n_train": model.n_train_,
-                                      "fit_seconds": round(model.fit_seconds_, 3),
-                                      "fit_cpu_seconds": round(getattr(model, "fit_cpu_seconds_", float("nan")), 3)}})
-    db.speech_model_ = model
-    return model

@@ -21,10 +21,10 @@ import numpy as np
 
 from ...errors import ParameterError, require
 from ...layout import GROUPS, SPEECH_POINTS
-from .regress import N_OUT, _NpzModel, _xy
+from .regress import N_OUT, NpzModel, training_xy
 
 
-class MLPMouth(_NpzModel):
+class MLPMouth(NpzModel):
     """Multi-layer perceptron audio -> mouth, fitted with Adam on CPU.
 
     Parameters
@@ -94,7 +94,7 @@ class MLPMouth(_NpzModel):
         torch = require("torch", "torch", "the neural audio-to-mouth model")
         if not all(int(h) >= 1 for h in self.hidden) or not 0 <= self.dropout < 1 or self.epochs < 1:
             raise ParameterError(f"MLPMouth: need hidden widths >= 1, 0 <= dropout < 1, epochs >= 1 ({self!r})")
-        X, Yf = _xy(X, Y)
+        X, Yf = training_xy(X, Y)
         self.x_mean_ = X.mean(axis=0)
         self.x_scale_ = np.maximum(X.std(axis=0), 1e-6).astype(np.float32)
         Xs = (X - self.x_mean_) / self.x_scale_
@@ -198,7 +198,7 @@ class MLPMouth(_NpzModel):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Features (n, n_features) -> points (n, 37, 2), float32 (numpy forward pass)."""
         self._fitted()
-        h = (((_xy(X) - self.x_mean_) / self.x_scale_) @ self.proj_).astype(np.float32)
+        h = (((training_xy(X) - self.x_mean_) / self.x_scale_) @ self.proj_).astype(np.float32)
         for i, (W, b) in enumerate(self.weights_):
             h = h @ W + b
             if i < len(self.weights_) - 1:

@@ -26,10 +26,11 @@ import numpy as np
 from ...errors import InputError, ParameterError
 from ...layout import SPEECH_POINTS
 
+
 N_OUT = len(SPEECH_POINTS)
 
 
-def _xy(X, Y=None):
+def training_xy(X, Y=None):
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2 or not np.isfinite(X).all():
         raise ParameterError(f"features must be a finite (n_frames, n_features) array, got shape {X.shape}")
@@ -50,7 +51,7 @@ def _pca(Z: np.ndarray, k: int | None):
     return mean.astype(np.float32), vt[:k].astype(np.float32) if k else vt.astype(np.float32)
 
 
-class _NpzModel:
+class NpzModel:
     """save/load of fitted attributes as npz arrays; subclasses list them in ``_arrays``."""
 
     _params: tuple[str, ...] = ()
@@ -95,7 +96,7 @@ class _NpzModel:
         return m
 
 
-class RidgeMouth(_NpzModel):
+class RidgeMouth(NpzModel):
     """Ridge regression from standardized features to PCA components of the mouth and jaw.
 
     Parameters
@@ -125,7 +126,7 @@ class RidgeMouth(_NpzModel):
         """Fit on features (n, n_features) and targets (n, 37, 2); returns self."""
         if not self.alpha >= 0:
             raise ParameterError(f"alpha must be >= 0, got {self.alpha}")
-        X, Yf = _xy(X, Y)
+        X, Yf = training_xy(X, Y)
         self.x_mean_ = X.mean(axis=0)
         self.x_scale_ = np.maximum(X.std(axis=0), 1e-6).astype(np.float32)
         Xs = (X - self.x_mean_) / self.x_scale_
@@ -144,12 +145,12 @@ class RidgeMouth(_NpzModel):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Features (n, n_features) -> points (n, 37, 2), float32, normalized coordinates."""
         self._fitted()
-        X = _xy(X)
+        X = training_xy(X)
         T = ((X - self.x_mean_) / self.x_scale_) @ self.coef_
         return (T @ self.components_ + self.y_mean_).reshape(len(X), N_OUT, 2)
 
 
-class KNNMouth(_NpzModel):
+class KNNMouth(NpzModel):
     """Mean mouth of the nearest database frames in (PCA-reduced, standardized) feature space.
 
     Parameters
@@ -183,7 +184,7 @@ class KNNMouth(_NpzModel):
             raise ParameterError(f"n_neighbors must be a whole number >= 1, got {self.n_neighbors}")
         if self.weights not in ("uniform", "distance"):
             raise ParameterError(f"weights must be 'uniform' or 'distance', got {self.weights!r}")
-        X, Yf = _xy(X, Y)
+        X, Yf = training_xy(X, Y)
         if len(X) < self.n_neighbors:
             raise ParameterError(f"n_neighbors {self.n_neighbors} > {len(X)} frames to fit on")
         self.x_mean_ = X.mean(axis=0)
@@ -210,7 +211,7 @@ class KNNMouth(_NpzModel):
     def kneighbors(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Squared distances and bank rows of the neighbours, each (n, n_neighbors)."""
         self._fitted()
-        Z = np.ascontiguousarray(((_xy(X) - self.x_mean_) / self.x_scale_) @ self.proj_, dtype=np.float32)
+        Z = np.ascontiguousarray(((training_xy(X) - self.x_mean_) / self.x_scale_) @ self.proj_, dtype=np.float32)
         return self._index().search(Z, int(self.n_neighbors))
 
     def predict(self, X: np.ndarray) -> np.ndarray:

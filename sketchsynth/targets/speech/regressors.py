@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...errors import ParameterError
 from ...registry import Registry
 
+
 REGRESSORS = Registry("sketchsynth.regressors", "speech regressor", {
     "ridge": "sketchsynth.targets.speech.regress:RidgeMouth",
     "knn": "sketchsynth.targets.speech.regress:KNNMouth",

@@ -8,6 +8,7 @@ from ...defaults import DEFAULT_AUDIO_WEIGHT as AUDIO_WEIGHT
 from ...errors import ParameterError
 from ..target import Target
 
+
 JAW_WEIGHT = 0.0
 """Multiplier of the jaw's weight in a speech target. The jaw is predicted (and drawn), but on held-out
 GRID s1 sentences selecting on the lips alone gave a better opening r of the selected frames (0.838 vs
@@ -26,7 +27,7 @@ much as the truth's), recorded frames do not; selecting on the shrunken mouth pi
 validation fold gain 1.75 raised the selected frames' opening r 0.848 -> 0.854 and width r 0.505 -> 0.553."""
 
 
-def speech_target(db, pred: np.ndarray, feats: AudioFeatures, jaw_weight: float | None = None,
+def speech_target(db, pred: np.ndarray, feats, jaw_weight: float | None = None,
                   inner_lip_weight: float | None = None, corner_weight: float | None = None,
                   gain: float | None = None, audio_weight: float | None = None, model=None) -> Target:
     """A Target from predicted SPEECH_POINTS (T, 37, 2): weight on those points only.
@@ -57,7 +58,7 @@ def speech_target(db, pred: np.ndarray, feats: AudioFeatures, jaw_weight: float 
     if g == 1:
         points[:, SPEECH_POINTS] = pred
     else:
-        from .model import require_model
+        from .model_store import require_model
 
         mean = (model or require_model(db)).mean_mouth(db)
         points[:, SPEECH_POINTS] = mean + g * (np.asarray(pred, np.float32) - mean)
@@ -69,7 +70,7 @@ def speech_target(db, pred: np.ndarray, feats: AudioFeatures, jaw_weight: float 
     beta = AUDIO_WEIGHT if audio_weight is None else float(audio_weight)
     term = None
     if beta != 0:
-        from .model import require_model
+        from .model_store import require_model
 
         model = model or require_model(db)
         if feats.reduced is None:
@@ -82,13 +83,3 @@ def speech_target(db, pred: np.ndarray, feats: AudioFeatures, jaw_weight: float 
     return Target(points, weights, np.ones(T, bool), np.full(T, "", object), None, np.arange(T, dtype=np.int64),
                   feats.time_s, feats.fps, features=term, audio=a.path, name=a.name, prediction=pred, report=report,
                   timings={k: v for k, v in feats.timings.items() if isinstance(v, (int, float))})
-
-
-def with_blend(model, blend: float):
-    """A copy of a fitted speech model with a fixed LLE blend (not its voice-distance rule)."""
-    import copy
-
-    m = copy.copy(model)
-    m.lle_blend, m.lle_auto = float(blend), False
-    m._lle = None if float(blend) != float(getattr(model, "lle_blend", 0)) else getattr(model, "_lle", None)
-    return m

@@ -1,0 +1,79 @@
+"""What sketchsynth wrote: the marker in its output folders, and how a folder is recognised as its own."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+OUTPUT_MARKER = ".sketchsynth-output"
+"""A small JSON file, ``{"sketchsynth": {"kind": ..., "version": ...}}``, in every output folder sketchsynth
+writes (match, evaluate, track): what ``--force`` may replace. A database is recognized by its manifest."""
+
+
+DATABASE_FORMAT = "sketchsynth-frame-db"  # manifest.json's "format" (sketchsynth.database.build.FORMAT)
+
+
+KIND_NAMES = {"database": "database", "match": "match output", "evaluate": "evaluation report",
+               "track": "track output"}
+
+
+def written_by_sketchsynth(folder: str | os.PathLike) -> str | None:
+    """What sketchsynth wrote ``folder`` as: ``"database"``, an output kind (``"match"``...), or None.
+
+    A database holds a manifest.json whose ``"format"`` is sketchsynth's; an
+    output folder holds :data:`OUTPUT_MARKER`. Only these (or an empty folder)
+    may be replaced with ``--force``.
+    """
+    import json
+
+    folder = Path(folder)
+    for name in ("manifest.json", OUTPUT_MARKER):
+        f = folder / name
+        try:
+            if os.path.islink(f) or not f.is_file() or f.stat().st_size > 1 << 24:
+                continue
+            doc = json.loads(f.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if name == "manifest.json" and doc.get("format") == DATABASE_FORMAT:
+            return "database"
+        mark = doc.get("sketchsynth")
+        if name == OUTPUT_MARKER and isinstance(mark, dict) and isinstance(mark.get("kind"), str):
+            return mark["kind"]
+    return _legacy_output(folder)
+
+
+def _legacy_output(folder: Path) -> str | None:
+    """A match output or evaluation report written before the marker existed (sketchsynth 0.1), recognized by
+    all of its own files. (A track output without the marker is never recognized: it looks exactly like a
+    user's recording.)"""
+    import json
+
+    def has(*names):
+        return all((folder / n).is_file() and not (folder / n).is_symlink() for n in names)
+
+    try:
+        if has("summary.json", "selection.csv", "input_keypoints.npy", "matched_keypoints.npy") and \
+                (folder / "summary.json").stat().st_size < 1 << 24:
+            doc = json.loads((folder / "summary.json").read_bytes())
+            if isinstance(doc, dict) and {"input", "database", "metric", "matched_frames"} <= set(doc):
+                return "match"
+        if has("report.md", "report.json", "lmd_vs_jumps.png") and (folder / "report.json").stat().st_size < 1 << 24:
+            doc = json.loads((folder / "report.json").read_bytes())
+            if isinstance(doc, dict) and {"rows", "settings"} <= set(doc):
+                return "evaluate"
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def write_output_marker(folder: str | os.PathLike, kind: str) -> None:
+    """Mark ``folder`` as a sketchsynth output of ``kind`` (what ``--force`` may later replace)."""
+    import json
+
+    from .._version import __version__
+
+    (Path(folder) / OUTPUT_MARKER).write_text(json.dumps({"sketchsynth": {"kind": kind, "version": __version__}}))
