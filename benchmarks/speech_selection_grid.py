@@ -84,7 +84,7 @@ def main(argv=None):
     from sketchsynth.database.normalize import Normalizer
     from sketchsynth.targets.face import prepare_input
     from sketchsynth.sources.load import discover, load_tracks
-    from sketchsynth.database.speech_features import LogMel, extractor_of
+    from sketchsynth.database.speech_features import extractor_of
     from sketchsynth.evaluation.metrics import best_lag, lip_width, mouth_opening, pearson
     from sketchsynth.database.sound import find_audio
     from sketchsynth.targets.speech.model import SpeechModel

@@ -168,10 +168,11 @@ def add_audio(folder, readers, progress: bool = False, features: str = "log-mel"
     return section
 
 
-def update_manifest(folder, files: dict, sections: dict, drop: tuple = ()) -> dict:
-    """Add files (name -> path inside ``folder``, checksummed now) and sections to a manifest, atomically."""
+def update_manifest(folder, files: dict, sections: dict, drop: tuple = (), entries: dict | None = None) -> dict:
+    """Add files (name -> path inside ``folder``, checksummed now), file entries given whole (``entries``) and
+    sections to a manifest, atomically."""
     from .format import FORMAT_VERSION
-    from ..io.storage import sha256_file
+    from ..io.storage import exclusive_temp, sha256_file
 
     folder = Path(folder)
     mpath = folder / "manifest.json"
@@ -180,13 +181,19 @@ def update_manifest(folder, files: dict, sections: dict, drop: tuple = ()) -> di
         man["files"].pop(name, None)
     for name, p in files.items():
         man["files"][name] = {"bytes": Path(p).stat().st_size, "sha256": sha256_file(p)}
+    man["files"].update(entries or {})
     man.update(sections)
     man["format_version"] = FORMAT_VERSION
-    tmp = folder / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(man, indent=1))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, mpath)
+    tmp = exclusive_temp(folder, "manifest.json")
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps(man, indent=1))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, mpath)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return man
 
 

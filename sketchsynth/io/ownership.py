@@ -7,8 +7,11 @@ from pathlib import Path
 
 
 OUTPUT_MARKER = ".sketchsynth-output"
-"""A small JSON file, ``{"sketchsynth": {"kind": ..., "version": ...}}``, in every output folder sketchsynth
-writes (match, evaluate, track): what ``--force`` may replace. A database is recognized by its manifest."""
+"""A small JSON file, ``{"sketchsynth": {"kind": ..., "version": ..., "entries": [...]}}``, in every output
+folder sketchsynth writes (match, evaluate, track): what ``--force`` may replace (the folder's entries as
+written). A database is recognized by its manifest."""
+DATABASE_EXTRA_FILES = ("manifest.json", "phones.parquet")
+"""A database's files besides those its manifest lists: the manifest itself, and fit-phones' labels."""
 
 
 DATABASE_FORMAT = "sketchsynth-frame-db"  # manifest.json's "format" (sketchsynth.database.build.FORMAT)
@@ -76,4 +79,34 @@ def write_output_marker(folder: str | os.PathLike, kind: str) -> None:
 
     from .._version import __version__
 
-    (Path(folder) / OUTPUT_MARKER).write_text(json.dumps({"sketchsynth": {"kind": kind, "version": __version__}}))
+    entries = sorted(os.listdir(folder)) + [OUTPUT_MARKER]
+    (Path(folder) / OUTPUT_MARKER).write_text(json.dumps({"sketchsynth": {"kind": kind, "version": __version__,
+                                                                          "entries": entries}}))
+
+
+def foreign_entries(folder: str | os.PathLike, kind: str) -> list[str]:
+    """Entries of a sketchsynth folder that sketchsynth did not write there (the user saved them since).
+
+    A database's own are the files its manifest lists and :data:`DATABASE_EXTRA_FILES`; an output's, the
+    entries its marker lists (an output written before markers listed entries counts as all its own).
+    """
+    import json
+
+    folder = Path(folder)
+    try:
+        name = "manifest.json" if kind == "database" else OUTPUT_MARKER
+        doc = json.loads((folder / name).read_bytes())
+        present = set(os.listdir(folder))
+    except (OSError, ValueError):
+        return []
+    if kind == "database":
+        files = doc.get("files") if isinstance(doc, dict) else None
+        own = set(files) if isinstance(files, dict) else set()
+        own |= set(DATABASE_EXTRA_FILES)
+    else:
+        mark = doc.get("sketchsynth") if isinstance(doc, dict) else None
+        listed = mark.get("entries") if isinstance(mark, dict) else None
+        if not isinstance(listed, list):
+            return []
+        own = {e for e in listed if isinstance(e, str)}
+    return sorted(present - own)

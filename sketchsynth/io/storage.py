@@ -14,12 +14,13 @@ import ctypes.util
 import errno
 import hashlib
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
 
 from ..errors import DatabaseError, InputError, SketchSynthError
-from .ownership import OUTPUT_MARKER, KIND_NAMES, write_output_marker, written_by_sketchsynth
+from .ownership import KIND_NAMES, OUTPUT_MARKER, foreign_entries, write_output_marker, written_by_sketchsynth
 
 
 _held_locks: dict[str, int] = {}
@@ -114,14 +115,53 @@ def close_inherited_locks():
     _held_locks.clear()
 
 
+TEMP_MARKER = ".sketchsynth-tmp"
+"""Inside every temporary folder while it is written: the name it was created under (removed before it is
+renamed into place). A folder a killed run left is recognised by it, never by a name pattern alone."""
+
+
+def _mark_temp(folder: Path) -> None:
+    (folder / TEMP_MARKER).write_bytes(os.fsencode(folder.name))  # names need not be UTF-8
+
+
 def remove_stale_siblings(target: Path) -> list[str]:
-    """Delete temporary folders that killed runs left beside ``target`` (call under the lock)."""
+    """Remove the temporary folders killed runs left beside ``target`` (call under the lock).
+
+    Only a folder that sketchsynth created is removed: its name has exactly the form sketchsynth gives
+    (``.<name>.tmp-<pid>-<8 hex>``), it holds :data:`TEMP_MARKER` naming it, and the process that made it is
+    gone. Anything else beside the target is the user's and stays.
+    """
+    form = re.compile(re.escape(f".{target.name}.") + r"(?:tmp|old)-(\d{1,10})-[0-9a-f]{8}")
     removed = []
-    for prefix in (f".{target.name}.tmp-", f".{target.name}.old-"):
-        for p in target.parent.glob(prefix + "*"):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p.name)
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return removed
+    for name in names:
+        m = form.fullmatch(name)
+        p = target.parent / name
+        if m is None or p.is_symlink() or not p.is_dir() or _alive(int(m.group(1))):
+            continue
+        try:
+            if (p / TEMP_MARKER).is_symlink() or (p / TEMP_MARKER).read_bytes() != os.fsencode(name):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(name)
     return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def _rename_exchange(a: str, b: str) -> bool:
@@ -227,6 +267,11 @@ def check_target(target: str | os.PathLike, force: bool = False, protect=(), kin
                     f"replaced: choose another path", target)
     if not force:
         raise error(f"{what} exists; add --force to replace it", target)
+    foreign = foreign_entries(tgt, kind) if not empty else []
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise error(f"holds {foreign[0]!r}{more}, which sketchsynth did not write there; it is not replaced, even "
+                    f"with --force: move {'them' if more else 'it'} out first, or choose another path", target)
 
 
 @contextlib.contextmanager
@@ -263,10 +308,12 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         try:
             tmp.mkdir(parents=True)
+            _mark_temp(tmp)
         except OSError as e:
             raise error(f"cannot write here ({e.strerror})", target.parent) from None
         try:
             yield tmp
+            (tmp / TEMP_MARKER).unlink()
             if kind != "database":
                 write_output_marker(tmp, kind)
             for f in tmp.iterdir():  # data on disk before the rename makes it visible
@@ -277,8 +324,9 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
                 if _rename_exchange(os.fspath(tmp), os.fspath(target)):
                     shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old one
                 else:
-                    old = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
+                    old = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
                     os.rename(target, old)
+                    _mark_temp(old)
                     os.rename(tmp, target)
                     shutil.rmtree(old, ignore_errors=True)
             else:
@@ -330,6 +378,21 @@ def atomic_file(path: str | os.PathLike, force: bool = False, protect=(), what: 
         if isinstance(e, OSError) and not isinstance(e, SketchSynthError):
             raise error(f"writing failed ({e.strerror or e}); nothing was replaced", path) from None
         raise
+
+
+def exclusive_temp(folder: str | os.PathLike, name: str) -> Path:
+    """A new empty file ``.<name>.tmp-<pid>-<random>`` in ``folder``, created exclusively and never through a
+    symbolic link (O_EXCL | O_NOFOLLOW), for writing beside ``name`` and renaming over it."""
+    folder = Path(folder)
+    for _ in range(8):
+        tmp = folder / f".{name}.tmp-{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {folder / name}")
 
 
 def result_protect(result_dir: str | os.PathLike, input_path=None) -> list:

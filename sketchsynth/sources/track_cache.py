@@ -95,8 +95,10 @@ def read_cache(key: str) -> TrackedVideo | None:
 def write_cache(key: str, tv: TrackedVideo):
     f = cache_file(key)
     try:
+        from ..io.storage import exclusive_temp
+
         f.parent.mkdir(parents=True, exist_ok=True)
-        tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
+        tmp = exclusive_temp(f.parent, f.name)
         with open(tmp, "wb") as fh:
             extra = {} if tv.det_score is None else {"det_score": np.asarray(tv.det_score, np.float32)}
             np.savez_compressed(fh, keypoints=tv.keypoints, time_s=tv.time_s, n_faces=tv.n_faces,

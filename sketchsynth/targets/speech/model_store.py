@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import weakref
 from pathlib import Path
@@ -51,14 +52,19 @@ def open_model(path, man: dict, verify: bool = True, data: bytes | None = None) 
     if meta is None:
         return None
     fix = f"refit it with: sketchsynth fit-speech --db {os.fspath(path) if path is not None else 'DIR'}"
+    # a refit interrupted between its steps lists the model it was replacing too: either file is whole
+    accepted = [meta] + ([meta["replacing"]] if isinstance(meta.get("replacing"), dict) else [])
     if data is not None:
-        if len(data) != meta.get("bytes") or (verify and hashlib.sha256(data).hexdigest() != meta.get("sha256")):
+        digest = hashlib.sha256(data).hexdigest() if verify else None
+        if not any(len(data) == m.get("bytes") and (not verify or digest == m.get("sha256")) for m in accepted):
             raise DatabaseError(f"{MODEL_FILE} fails its checksum (damaged or replaced); {fix}", path)
         return SpeechModel.load(io.BytesIO(data))
     f = Path(path) / MODEL_FILE
-    if not f.is_file():
-        raise DatabaseError(f"{MODEL_FILE} is missing; {fix}", path)
-    if f.stat().st_size != meta.get("bytes") or (verify and sha256_file(f) != meta.get("sha256")):
+    if os.path.islink(f) or not f.is_file():
+        raise DatabaseError(f"{MODEL_FILE} is missing (or a symbolic link); {fix}", path)
+    size = f.stat().st_size
+    digest = sha256_file(f) if verify else None
+    if not any(size == m.get("bytes") and (not verify or digest == m.get("sha256")) for m in accepted):
         raise DatabaseError(f"{MODEL_FILE} fails its checksum (damaged or replaced); {fix}", path)
     return SpeechModel.load(f)
 
@@ -71,15 +77,28 @@ def fit_into(db, folder, model: SpeechModel | None = None) -> SpeechModel:
     """
     from ...database.sound import update_manifest
 
+    from ...io.storage import exclusive_temp, sha256_file
+
     model = (model or SpeechModel()).fit(db)
     folder = Path(folder)
-    tmp = folder / f".{MODEL_FILE}.tmp"
-    model.save(tmp)
-    os.replace(tmp, folder / MODEL_FILE)
-    update_manifest(folder, {MODEL_FILE: folder / MODEL_FILE},
-                    {"speech_model": {**model.get_params(), "n_train": model.n_train_,
-                                      "fit_seconds": round(model.fit_seconds_, 3),
-                                      "fit_cpu_seconds": round(getattr(model, "fit_cpu_seconds_", float("nan")), 3)}})
+    final = folder / MODEL_FILE
+    tmp = exclusive_temp(folder, MODEL_FILE)
+    section = {"speech_model": {**model.get_params(), "n_train": model.n_train_,
+                                "fit_seconds": round(model.fit_seconds_, 3),
+                                "fit_cpu_seconds": round(getattr(model, "fit_cpu_seconds_", float("nan")), 3)}}
+    try:
+        model.save(tmp)
+        old = json.loads((folder / "manifest.json").read_text()).get("files", {}).get(MODEL_FILE)
+        if old is not None:
+            # First a manifest that accepts the old file and the new one, then the file, then the manifest of
+            # the new one alone: a kill anywhere in between leaves a database whose model file passes its check.
+            new = {"bytes": tmp.stat().st_size, "sha256": sha256_file(tmp)}
+            update_manifest(folder, {}, {}, entries={MODEL_FILE: {**new, "replacing": old}})
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    update_manifest(folder, {MODEL_FILE: final}, section)
     return use_model(db, model)
 
 

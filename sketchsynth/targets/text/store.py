@@ -167,9 +167,15 @@ def save_phones(db, phone, word, labelled, report: dict, transcripts=None) -> Pa
     tab = pa.table({"phone": pa.array([ARPABET[i] for i in phone]).dictionary_encode(),
                     "word": pa.array(list(word)).dictionary_encode(), "labelled": pa.array(labelled)})
     tab = tab.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
-    tmp = path.with_name(f".{PHONES_FILE}.tmp-{os.getpid()}")
-    pq.write_table(tab, tmp)
-    os.replace(tmp, path)
+    from ...io.storage import exclusive_temp
+
+    tmp = exclusive_temp(path.parent, PHONES_FILE)
+    try:
+        pq.write_table(tab, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
