@@ -63,5 +63,10 @@ def require(module: str, extra: str, purpose: str):
         return importlib.import_module(module)
     except ImportError as e:
         raise DependencyError(
-            f"{purpose} needs the '{module}' package: pip install 'sketchsynth[{extra}]'"
+            f"{purpose} needs the '{module}' package: {install_hint(extra)}"
         ) from e
+
+
+def install_hint(extra: str) -> str:
+    """How to install an extra, from a release and from a checkout."""
+    return f"pip install 'sketchsynth[{extra}]' (from a checkout: pip install -e \".[{extra}]\")"

@@ -5,7 +5,6 @@ exclusively, and a refit killed half-way leaves a database whose model passes it
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

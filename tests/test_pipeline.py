@@ -200,3 +200,27 @@ def test_the_text_stages_stream_too(grid, tmp_path):
     assert abs(len(whole.samples16) - len(streamed.samples16)) < 0.01 * len(whole.samples16)
     target = TextTarget("audio").fit(grid)
     _same(target.transform(whole), _streamed(target, whole, np.random.default_rng(0)), "TextTarget")
+
+
+def test_say_keeps_its_voice_and_starts_and_ends_at_rest(grid_example, tmp_path):
+    """The TTS sound is kept in the output (videos.json names it there), and the face begins and ends with the
+    mouth at rest: quiet padding around the voice, so the first and last frames are not mid-word."""
+    import json
+
+    pytest.importorskip("espeakng_loader")
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.evaluation.metrics import mouth_opening
+    from sketchsynth.io.audio import load_audio
+
+    out = tmp_path / "say"
+    r = CliRunner().invoke(cli, ["say", "bin blue at f two now", "--db", str(grid_example["db"]), "--out",
+                                 str(out), "--target", "audio"])
+    assert r.exit_code == 0, r.output
+    videos = json.loads((out / "videos.json").read_text())
+    assert videos["audio"] == "speech.wav" and (out / "speech.wav").is_file()
+    y = load_audio(out / "speech.wav", 16000)
+    assert np.abs(y[:3200]).max() < 1e-3 and np.abs(y[-3200:]).max() < 1e-3  # 0.2 s of quiet at both ends
+    db = FrameDatabase.load(grid_example["db"])
+    rows = np.loadtxt(out / "selection.csv", delimiter=",", skiprows=1, usecols=1).astype(int)
+    opening = mouth_opening(np.asarray(db.keypoints_[rows], np.float64))
+    assert opening[:3].mean() < np.median(opening) and opening[-3:].mean() < np.median(opening)

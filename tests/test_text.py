@@ -307,7 +307,7 @@ def test_missing_text_extra_names_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "espeakng_loader", None)
     monkeypatch.setitem(sys.modules, "pocketsphinx", None)
     r = CliRunner().invoke(cli, ["say", "bin blue", "--db", str(tmp_path / "nodb")])
-    one_line_error(r, "pip install 'sketchsynth[text]'", "text-to-speech")
+    one_line_error(r, "pip install 'sketchsynth[text]'", 'pip install -e ".[text]"', "text-to-speech")
     r = CliRunner().invoke(cli, ["fit-phones", "--db", str(tmp_path / "nodb")])
     one_line_error(r, "pip install 'sketchsynth[text]'", "forced alignment")
 

@@ -49,9 +49,9 @@ class _Group(click.Group):
         except click.ClickException as e:
             click.echo(f"{prog}: error: {_one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
-        except click.exceptions.Abort:
-            click.echo("Aborted.", err=True)
-            sys.exit(1)
+        except click.exceptions.Abort:  # click turns Ctrl-C into Abort: exit as an interrupted program does
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)

@@ -80,8 +80,10 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
         extra = {"text": text, "speech": spoken.source, **{k: v for k, v in spoken.extra.items()
                                                              if k != "aligned_words"},
                  "target": syn.params["target"]}
-        Writer(out, force=force, audio=spoken.wav_path, sketch_video=True, progress=True,
-               summary_extra=extra).fit(db).transform(syn)
+        # a TTS voice exists only in the temporary folder: the output keeps a copy (speech.wav)
+        keep = "speech.wav" if spoken.source == "tts" else None
+        Writer(out, force=force, audio=spoken.wav_path, sketch_video=True, progress=True, summary_extra=extra,
+               keep_audio=keep).fit(db).transform(syn)
     click.echo(f"Said {text!r} ({spoken.duration_s:.2f} s, {'espeak-ng ' + voice if audio is None else audio}); "
                f"target: {syn.params['target']}.")
     for line in describe(db, syn, out):

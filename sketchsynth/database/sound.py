@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, install_hint
 
 
 SAMPLE_RATE = 16000
@@ -119,7 +119,7 @@ def add_audio(folder, readers, progress: bool = False, features: str = "log-mel"
     missing = [m for m in ("av", "librosa") if importlib.util.find_spec(m) is None]
     if missing:
         # sound needs the speech extra; a keypoint database builds without it, and says so
-        why = f"not kept: {' and '.join(missing)} not installed (pip install 'sketchsynth[speech]')"
+        why = f"not kept: {' and '.join(missing)} not installed ({install_hint('speech')})"
         section = {"sample_rate": SAMPLE_RATE, "not_kept": why, "with_audio": 0,
                    "recordings": [{"name": r.name, "status": why} for r in readers],
                    "without_audio": [r.name for r in readers]}

@@ -11,7 +11,7 @@ def write_synthesis(out, db, syn, force: bool = False, plot_frames=None,
                     sketch_layout: str = "side-by-side", audio=None, sketch_video: bool = False,
                     progress: bool = False, summary_extra: dict | None = None, protect=(),
                     frames_mode: str | None = None, background: str = "auto", blend: str = "feather",
-                    seam_blend: int = 0, folder=None) -> dict:
+                    seam_blend: int = 0, folder=None, keep_audio: str | None = None) -> dict:
     """Write a synthesis's output folder atomically (see :mod:`sketchsynth.outputs.results`).
 
     Parameters
@@ -42,6 +42,8 @@ def write_synthesis(out, db, syn, force: bool = False, plot_frames=None,
         Frames over which each jump is blended away in the written keypoints (:mod:`.placement`).
     folder : sketchsynth.outputs.results.OutputFolder, optional
         Write into this folder, already opened by the caller.
+    keep_audio : str, optional
+        Keep a copy of ``audio`` in the folder under this name (a sound made only for this output).
 
     Returns
     -------
@@ -67,7 +69,7 @@ def write_synthesis(out, db, syn, force: bool = False, plot_frames=None,
         videos = MatchVideoWriter(db, result, track, matched_kp=syn.matched_kp, layout=sketch_layout,
                                   audio=audio if audio is not None else True, progress=progress,
                                   frames_mode=frames_mode or DEFAULT_FRAMES_MODE, background=background,
-                                  blend=blend)
+                                  blend=blend, keep_audio=keep_audio)
     smoothing = {**syn.params, **syn.stats, "per_frame_jumps_per_s": syn.per_frame["jumps_per_s"],
                  "per_frame_mean_target_cost": syn.per_frame["mean_target_cost"]}
     syn.summary = write_match_outputs(out, db, result, track, force=force, plot_frames=plot_frames or None,
@@ -98,9 +100,10 @@ def describe(db, syn, out) -> list[str]:
     track, result, s = syn.track, syn.result, syn.summary
     cost = s.get("mean_target_cost")
     how = "exhaustive" if result.exhaustive else f"top-{result.k} {describe_search(result)} prefilter"
+    best = syn.per_frame.get("mean_target_cost")
     lines = [f"Matched {s['matched_frames']} of {s['frames']} frames of {track.name} against {db.n_usable_} "
-             f"database frames ({result.metric} metric, {how}) in {syn.seconds:.2f} s; mean target cost "
-             f"{cost:.4g}." if cost is not None else
+             f"database frames ({result.metric} metric, {how}) in {syn.seconds:.2f} s; mean target cost of each "
+             f"frame's best match {best:.4g}." if cost is not None and best is not None else
              f"No input frame of {track.name} has a usable face; nothing matched."]
     p, st = syn.params, syn.stats
     if p.get("smooth", 0) > 0 and cost is not None:

@@ -86,6 +86,9 @@ class MatchVideoWriter:
         the input's best, or the input video itself (dubbing).
     blend : {"feather", "poisson"}
         Composite's blending.
+    keep_audio : str, optional
+        Copy ``audio`` (a file) into the output folder under this name and mux that copy (a sound that exists
+        only for this output, such as a TTS voice); ``videos.json`` then names the copy.
 
     Attributes
     ----------
@@ -95,7 +98,8 @@ class MatchVideoWriter:
 
     def __init__(self, db, result, track, matched_kp=None, rows=None, layout: str = "side-by-side",
                  frames_video: bool = True, audio=True, crf: int = 23, progress: bool = False,
-                 frames_mode: str = DEFAULT_FRAMES_MODE, background: str = "auto", blend: str = "feather"):
+                 frames_mode: str = DEFAULT_FRAMES_MODE, background: str = "auto", blend: str = "feather",
+                 keep_audio: str | None = None):
         self.db = db
         self.result = result
         self.track = track
@@ -109,6 +113,7 @@ class MatchVideoWriter:
         self.frames_mode = frames_mode
         self.background = background
         self.blend = blend
+        self.keep_audio = keep_audio
         check_frames_options(frames_mode, background, blend)
         if layout not in LAYOUTS:
             raise ParameterError(f"sketch layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -135,12 +140,18 @@ class MatchVideoWriter:
         out_times, index = output_timeline(tr.time_s, fps, ex.get("duration"))
         if isinstance(self.audio, (str, os.PathLike)):
             audio, offset = os.fspath(self.audio), 0.0  # an audio file of its own starts with the first frame
+            if self.keep_audio:  # a sound that exists only for this output (a TTS voice) is kept with it
+                import shutil
+
+                shutil.copyfile(audio, folder / self.keep_audio)
+                audio = os.fspath(folder / self.keep_audio)
         else:
             audio = ex.get("audio") if self.audio else None
             offset = float(tr.time_s[0])
         report = {"fps": fps, "frames": int(len(out_times)),
                   "input_video": os.path.abspath(tr.video) if tr.video else None,
-                  "input_size": list(size), "start_time": offset, "audio": audio,
+                  "input_size": list(size), "start_time": offset,
+                  "audio": self.keep_audio if self.keep_audio and audio else audio,
                   "input_index": index.tolist(), "layout": self.layout, "written": {}, "skipped": {}}
         kp_in = np.asarray(tr.keypoints, np.float32)
         report["written"]["sketch.mp4"] = write_video(

@@ -194,6 +194,8 @@ class Writer(Stage):
     out : path
     folder : OutputFolder, optional
         The output folder, opened by the caller before the work (:class:`sketchsynth.outputs.results.OutputFolder`).
+    keep_audio : str, optional
+        Keep a copy of ``audio`` in the output folder under this name (a TTS voice).
     seam_blend : int
         Frames over which each jump is blended away in the written keypoints (the selection does not change).
     Other parameters: see :func:`sketchsynth.outputs.synthesis.write_synthesis`.
@@ -203,13 +205,14 @@ class Writer(Stage):
 
     def __init__(self, out, force=False, plot_frames=None, sketch_layout="side-by-side", audio=None,
                  sketch_video=False, progress=False, summary_extra=None, protect=(), frames_mode=None,
-                 background="auto", blend="feather", seam_blend=0, folder=None):
+                 background="auto", blend="feather", seam_blend=0, folder=None, keep_audio=None):
         self.out, self.force, self.plot_frames, self.sketch_layout = out, force, plot_frames, sketch_layout
         self.frames_mode, self.background, self.blend, self.seam_blend = frames_mode, background, blend, seam_blend
         self.protect = list(protect)
         self.audio, self.sketch_video, self.progress = audio, sketch_video, progress
         self.summary_extra = summary_extra or {}
         self.folder = folder
+        self.keep_audio = keep_audio
 
     def transform(self, syn):
         from ..outputs.synthesis import write_synthesis
@@ -227,7 +230,8 @@ class Writer(Stage):
                         progress=self.progress, summary_extra=extra, protect=self.protect,
                         frames_mode=self.frames_mode, background=self.background, blend=self.blend,
                         seam_blend=self.seam_blend,
-                        folder=self.folder if getattr(self.folder, "tmp", None) is not None else None)
+                        folder=self.folder if getattr(self.folder, "tmp", None) is not None else None,
+                        keep_audio=self.keep_audio)
         return syn
 
 

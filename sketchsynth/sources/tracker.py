@@ -27,7 +27,7 @@ from importlib.util import find_spec
 
 import numpy as np
 
-from ..errors import DependencyError, ParameterError, require
+from ..errors import DependencyError, ParameterError, install_hint, require
 from ..layout import N_LANDMARKS_68, N_POINTS
 from .track_cache import TrackedVideo, cache_key, read_cache, video_meta, write_cache
 
@@ -77,7 +77,7 @@ def find_model(name: str = MODEL_FILE) -> str:
         if os.path.isfile(path):
             return path
     raise DependencyError(f"face tracking needs dlib's landmark model {name} (from the 'face-recognition-models' "
-                          "package): pip install 'sketchsynth[video]'")
+                          f"package): {install_hint('video')}")
 
 
 class FaceTracker:

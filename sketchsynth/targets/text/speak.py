@@ -10,6 +10,9 @@ import numpy as np
 
 from .phones import espeak_intervals
 
+QUIET_S = 0.3
+"""Silence around a TTS voice (s): the face starts and ends at rest, with a closed mouth."""
+
 
 @dataclass
 class Spoken:
@@ -52,17 +55,22 @@ def speak(text: str, workdir, voice: str = "en-us", rate: int = 175, audio=None)
 
     if audio is None:
         sp = synthesize(text, voice, rate)
+        # silence before and after, so the face starts and ends with the mouth at rest, not mid-word
+        pad = np.zeros(int(round(QUIET_S * sp.sample_rate)), sp.samples.dtype)
+        samples = np.concatenate([pad, sp.samples, pad])
         wav = os.path.join(os.fspath(workdir), "tts.wav")
-        write_wav(wav, sp.samples, sp.sample_rate)
+        write_wav(wav, samples, sp.sample_rate)
         from math import gcd
 
         from scipy.signal import resample_poly
 
         g = gcd(int(sp.sample_rate), 16000)
-        y16 = resample_poly(sp.samples.astype(np.float64), 16000 // g, int(sp.sample_rate) // g).astype(np.float32)
-        phones = espeak_intervals(sp.phones)
-        return Spoken(y16, phones, sp.words, wav, sp.duration_s, "tts",
-                      {"voice": voice, "rate": int(rate), "tts_sample_rate": sp.sample_rate})
+        y16 = resample_poly(samples.astype(np.float64), 16000 // g, int(sp.sample_rate) // g).astype(np.float32)
+        lead = len(pad) / sp.sample_rate
+        phones = [(p, a + lead, b + lead) for p, a, b in espeak_intervals(sp.phones)]
+        words = [(w, a + lead, b + lead) for w, a, b in sp.words]
+        return Spoken(y16, phones, words, wav, len(samples) / sp.sample_rate, "tts",
+                      {"voice": voice, "rate": int(rate), "tts_sample_rate": sp.sample_rate, "quiet_s": QUIET_S})
     from ...io.audio import load_audio
 
     check_text(text, "en-us")
