@@ -1,4 +1,5 @@
-"""The normalization's numba kernel: one affine map per frame (twin: :func:`sketchsynth.database.normalize.apply_matrices`)."""
+"""The normalization's numba kernel: one affine map per frame (twin:
+:func:`sketchsynth.database.normalize.apply_matrices`)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""What a selection is written as: selection.csv and matched/ (results), plots, the sketch video, the real-frame video (frames/)."""
+"""What a selection is written as: selection.csv and matched/ (results), plots, the sketch video, and the
+real-frame video (frames/)."""

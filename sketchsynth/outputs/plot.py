@@ -36,7 +36,7 @@ def _draw(ax, kp, color, label=None, lw=1.4):
         ax.plot(kp[p, 0], kp[p, 1], "o", color=color, ms=2.5)
 
 
-def comparison_figure(input_kp: np.ndarray, matched_kp: np.ndarray, t: int, labels=None, costs=None,
+def comparison_figure(input_kp: np.ndarray, matched_kp: np.ndarray, t: int, labels=None, costs=None, input_name="input",
                       title: str | None = None):
     """Build the comparison figure for frames t-1, t, t+1.
 
@@ -66,7 +66,7 @@ def comparison_figure(input_kp: np.ndarray, matched_kp: np.ndarray, t: int, labe
     fig = Figure(figsize=(3.4 * len(times), 3.9), dpi=150)
     for k, i in enumerate(times):
         ax = fig.add_subplot(1, len(times), k + 1)
-        _draw(ax, input_kp[i], INPUT_COLOR, "input")
+        _draw(ax, input_kp[i], INPUT_COLOR, input_name)
         if np.isfinite(matched_kp[i, :, :2]).any():
             _draw(ax, matched_kp[i], MATCH_COLOR, "match")
         ax.set_xlim(lo[0] - pad, hi[0] + pad)
@@ -109,7 +109,7 @@ def _caption(i, t, labels, costs, minus):
     return lines
 
 
-def comparison_image(input_kp: np.ndarray, matched_kp: np.ndarray, t: int, labels=None, costs=None,
+def comparison_image(input_kp: np.ndarray, matched_kp: np.ndarray, t: int, labels=None, costs=None, input_name="input",
                      title: str | None = None, dpi: int = 150) -> np.ndarray:
     """The comparison figure drawn with OpenCV, laid out as :func:`comparison_figure` lays it out.
 
@@ -161,7 +161,7 @@ def comparison_image(input_kp: np.ndarray, matched_kp: np.ndarray, t: int, label
         for j, line in enumerate(lines):
             text(line, x0 + bw / 2, y0 - 8 * u - (len(lines) - 1 - j) * 19 * u, small)
         if k == 0:  # the legend, lower left inside the first panel
-            for j, (name, color) in enumerate((("input", _INPUT_BGR), ("match", _MATCH_BGR))):
+            for j, (name, color) in enumerate(((input_name, _INPUT_BGR), ("match", _MATCH_BGR))):
                 y = int(y0 + bh - 30 * u + j * 18 * u)
                 cv2.line(img, (int(x0 + 12 * u), y - int(4 * u)), (int(x0 + 40 * u), y - int(4 * u)), color, thick, aa)
                 cv2.putText(img, name, (int(x0 + 48 * u), y), font, 0.45 * u, (0, 0, 0), text_px, aa)

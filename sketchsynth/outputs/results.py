@@ -183,6 +183,7 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
     """
     from .placement import matched_in_input_coords
     from .plot import save_comparison
+    from .sketch_video import input_name
 
     if matched_kp is None:
         matched_kp = matched_in_input_coords(db, result)
@@ -224,8 +225,10 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
         np.save(tmp / "input_keypoints.npy", np.asarray(track.keypoints, np.float32))
         np.save(tmp / "matched_keypoints.npy", np.asarray(matched_kp, np.float32))
         for t, name in zip(plot_frames, summary["plots"]):
+            who = input_name(track)
             save_comparison(tmp / name, track.keypoints, matched_kp, t, labels=labels, costs=result.target_cost,
-                            title=f"{track.name}: input (black) vs match (blue), metric {result.metric}")
+                            input_name=who,
+                            title=f"{track.name}: {who} (black) vs match (blue), metric {result.metric}")
         if write_files is not None:
             write_files(tmp)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1))

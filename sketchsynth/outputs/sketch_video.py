@@ -17,7 +17,8 @@ MAX_SKETCH_HEIGHT = 540
 
 # ---------------------------------------------------------------------- sketch.mp4
 def sketch_frames(input_kp: np.ndarray, matched_kp: np.ndarray, size: tuple[int, int], index: np.ndarray,
-                  layout: str = "side-by-side", max_height: int = MAX_SKETCH_HEIGHT, thickness: int = 2):
+                  layout: str = "side-by-side", max_height: int = MAX_SKETCH_HEIGHT, thickness: int = 2,
+                  input_name: str = "input"):
     """Images of ``sketch.mp4``, one per output frame (a generator).
 
     Parameters
@@ -32,6 +33,8 @@ def sketch_frames(input_kp: np.ndarray, matched_kp: np.ndarray, size: tuple[int,
     layout : {"side-by-side", "overlay"}
     max_height : int
         Panels taller than this are scaled down.
+    input_name : str
+        The black sketch's label ("predicted mouth" when speech or text drove: there is no input face).
 
     Yields
     ------
@@ -54,12 +57,12 @@ def sketch_frames(input_kp: np.ndarray, matched_kp: np.ndarray, size: tuple[int,
             # input must stay black, as the method draws it (drawn last, the match painted the input blue).
             draw_sketch(left, matched_kp[i], BLUE, thickness + 2, scale)
             draw_sketch(left, input_kp[i], BLACK, thickness, scale)
-            _legend(left, [("input", BLACK), ("match", BLUE)])
+            _legend(left, [(input_name, BLACK), ("match", BLUE)])
         else:
             draw_sketch(left, input_kp[i], BLACK, thickness, scale)
             right = img[:, pw:]
             draw_sketch(right, matched_kp[i], BLUE, thickness, scale)
-            _legend(left, [("input", BLACK)])
+            _legend(left, [(input_name, BLACK)])
             _legend(right, [("match", BLUE)])
             cv2.line(img, (pw, 0), (pw, ph - 1), (200, 200, 200), 1)
         yield img
@@ -91,3 +94,8 @@ def _legend(img, items):
     for text, color in items:
         cv2.putText(img, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
         y += 18
+
+
+def input_name(track) -> str:
+    """What the black sketch shows: the input face, or for speech and text the predicted mouth on the chosen frame."""
+    return "predicted mouth" if getattr(track, "kind", None) == "audio" else "input"

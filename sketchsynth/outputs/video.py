@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError
-from .sketch_video import LAYOUTS, keypoint_canvas, sketch_frames
+from .sketch_video import LAYOUTS, input_name, keypoint_canvas, sketch_frames
 from .timeline import output_timeline, resample_selection
 
 
@@ -155,7 +155,8 @@ class MatchVideoWriter:
                   "input_index": index.tolist(), "layout": self.layout, "written": {}, "skipped": {}}
         kp_in = np.asarray(tr.keypoints, np.float32)
         report["written"]["sketch.mp4"] = write_video(
-            folder / "sketch.mp4", self._bar(sketch_frames(kp_in, matched, size, index, self.layout),
+            folder / "sketch.mp4", self._bar(sketch_frames(kp_in, matched, size, index, self.layout,
+                                                           input_name=input_name(tr)),
                                              len(index), "sketch.mp4"), fps,
             audio=audio, audio_offset=offset, crf=self.crf)
         has_video = any(r.get("video") for r in self.db.recordings_)

@@ -1,4 +1,5 @@
-"""The exhaustive search: every usable database frame costed exactly (numba, early abandoning), seeded with the prefilter's best."""
+"""The exhaustive search: every usable database frame costed exactly (numba, early abandoning), seeded with the
+prefilter's best."""
 
 from __future__ import annotations
 

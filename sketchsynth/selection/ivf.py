@@ -1,4 +1,5 @@
-"""The approximate prefilters: an IVF index trained at the first match and cached, and a database's own compressed index; which one a search uses."""
+"""The approximate prefilters: an IVF index trained at the first match and cached, and a database's own compressed
+index; which one a search uses."""
 
 from __future__ import annotations
 

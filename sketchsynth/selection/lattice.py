@@ -150,7 +150,8 @@ def build_lattice(db, target, k: int | None = None, metric: str = "sum", search:
 
 
 def phone_lattice(db, target, lattice=None, keep: int = 0) -> Lattice:
-    """The lattice of a target with a phone term (``target.phones``: a :class:`~sketchsynth.targets.text.target.PhoneTerm`).
+    """The lattice of a target with a phone term (``target.phones``, a
+    :class:`~sketchsynth.targets.text.target.PhoneTerm`).
 
     Parameters
     ----------

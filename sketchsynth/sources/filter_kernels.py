@@ -1,4 +1,5 @@
-"""The One-Euro filter's numba kernel (its plain-numpy twin is :func:`sketchsynth.sources.filters.one_euro_reference`)."""
+"""The One-Euro filter's numba kernel (its plain-numpy twin is
+:func:`sketchsynth.sources.filters.one_euro_reference`)."""
 
 from __future__ import annotations
 

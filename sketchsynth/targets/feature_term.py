@@ -88,7 +88,8 @@ class FeatureTerm:
         return self
 
     def kernel_args(self, t: np.ndarray):
-        """(fq, fbank, fpos, fw, fmiss) for :func:`sketchsynth.selection.kernels.viterbi_lattice`, input frames ``t``."""
+        """(fq, fbank, fpos, fw, fmiss): the kernel arguments of input frames ``t``
+        (:func:`sketchsynth.selection.kernels.viterbi_lattice`)."""
         return (np.ascontiguousarray(self.query[t], np.float32), np.ascontiguousarray(self.bank, np.float32),
                 np.ascontiguousarray(self.pos, np.int64), float(self.weight), float(self.missing))
 

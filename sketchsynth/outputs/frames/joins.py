@@ -1,4 +1,5 @@
-"""Helpers shared by the real-frame video modes (:mod:`sketchsynth.outputs.frames.full`, :mod:`sketchsynth.outputs.frames.composite`).
+"""Helpers shared by the real-frame video modes (:mod:`sketchsynth.outputs.frames.full`,
+:mod:`sketchsynth.outputs.frames.composite`).
 
 - affine maps between database frames and output pixels, applied to points;
 - similarity parameters of an affine map (for smoothing a camera over time);

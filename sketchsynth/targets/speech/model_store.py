@@ -1,4 +1,5 @@
-"""A database's speech model in its folder: fitted into it (atomically, listed in the manifest), opened once and checked."""
+"""A database's speech model in its folder: fitted into it (atomically, listed in the manifest), opened once and
+checked."""
 
 from __future__ import annotations
 

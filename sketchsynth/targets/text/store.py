@@ -105,7 +105,8 @@ def label_database(db, transcripts=None, progress: bool = False) -> tuple:
         where = f" in {os.fspath(transcripts)}" if transcripts else " beside it"
         raise InputError(f"no recording has a transcript (<name>.align, .txt or .lab{where}); "
                          "give a folder of them with --transcripts", transcripts)
-    for name in tqdm(names, desc="aligning", unit="recording", disable=not progress):
+    # disable=None: a bar on a terminal, nothing in a log
+    for name in tqdm(names, desc="aligning", unit="recording", disable=None if progress else True):
         rec = by_name.get(name, {"name": name, "path": name})
         tpath = found[name]
         if tpath is None:

@@ -132,16 +132,27 @@ _SCRIPTS = {"en": {"LATIN"}, "de": {"LATIN"}, "fr": {"LATIN"}, "es": {"LATIN"}, 
             "ar": {"ARABIC"}, "he": {"HEBREW"}, "hi": {"DEVANAGARI"}, "ko": {"HANGUL"}}
 
 
+MAX_TEXT_CHARS = 5000
+"""The longest text ``say`` takes at once (about 5 minutes of speech; espeak-ng's C API fails on far longer)."""
+
+
 def check_text(text: str, voice: str = DEFAULT_VOICE) -> str:
     """The text stripped, or an :class:`InputError` if the voice cannot speak it.
 
     Raises
     ------
     InputError
-        Empty text (or only punctuation), or letters of a script the voice's
-        language is not written in (e.g. Chinese characters for ``en-us``).
+        Empty text (or only punctuation), text that is not UTF-8 or longer than :data:`MAX_TEXT_CHARS`, or
+        letters of a script the voice's language is not written in (e.g. Chinese characters for ``en-us``).
     """
     text = (text or "").strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as lone surrogates
+        raise InputError("the text is not valid UTF-8: give it in UTF-8") from None
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(f"the text has {len(text):,} characters; say at most {MAX_TEXT_CHARS:,} at a time "
+                         "(split a longer text into several runs)")
     letters = [c for c in text if c.isalpha()]
     if not letters:
         raise InputError("the text is empty (nothing to say): give some words, e.g. sketchsynth say \"bin blue\"")
