@@ -108,10 +108,11 @@ def test_two_builds_of_one_target_one_wins(henan_dir, tmp_path):
     assert FrameDatabase.load(db, verify="sha256").n_frames_ == 10_820
 
 
-def test_lock_file_does_not_block_a_later_build(fadg0_dir, tmp_path):
+def test_lock_file_is_removed_and_a_stale_one_does_not_block_a_later_build(fadg0_dir, tmp_path):
     db = tmp_path / "db"
     FrameDatabase(fps=25).build(fadg0_dir / "sa1", path=db)
-    assert (tmp_path / ".db.lock").exists()  # left behind on purpose: removing it would race other lockers
+    assert not (tmp_path / ".db.lock").exists()  # removed while still held (a later locker checks its inode)
+    (tmp_path / ".db.lock").write_text("12345\n")  # as a killed run leaves it
     FrameDatabase(fps=25).build(fadg0_dir / "sa2", path=db, force=True)
     assert FrameDatabase.load(db).recordings_[0]["name"] == "sa2"
 
@@ -129,10 +130,10 @@ def test_failed_build_leaves_the_old_database(fadg0_dir, tmp_path):
     with pytest.raises(InputError):
         FrameDatabase(fps=25).build(bad, path=db, force=True)
     assert FrameDatabase.load(db, verify="sha256").recordings_[0]["name"] == "sa1"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".db.lock", "bad", "db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "db"]  # no temporary folder, no lock left
 
 
-# ---------------------------------------------------------------- issue 9: the --force rule, the lock file
+# ---------------------------------------------------------------- the --force rule, the lock file
 def test_force_replaces_only_what_sketchsynth_wrote(fadg0_dir, tmp_path, monkeypatch):
     from sketchsynth.errors import DatabaseError, InputError
     from sketchsynth.database.format import FORMAT

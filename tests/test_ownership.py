@@ -126,3 +126,9 @@ def test_a_refit_killed_between_its_steps_leaves_a_model_that_loads(sound_db, tm
     assert model_store.require_model(loaded).delay_ms == 240  # the new model, whole
     assert _cli("fit-speech", "--db", db).exit_code == 0  # and a later refit tidies the manifest
     assert "replacing" not in json.loads((db / "manifest.json").read_text())["files"]["speech_model.npz"]
+
+
+def test_a_users_file_named_like_the_lock_is_left_alone(tmp_path):
+    (tmp_path / ".db.lock").write_text("my shopping list")
+    one_line_error(_cli("build-db", EXAMPLES / "recordings", "--db", tmp_path / "db"), "did not make", ".db.lock")
+    assert (tmp_path / ".db.lock").read_text() == "my shopping list" and not (tmp_path / "db").exists()

@@ -6,7 +6,8 @@ import time
 
 import click
 
-from .options import db_option, force_option, fps_option, parse_points, person_option, tracker_kwargs, video_options
+from .options import (FLOAT, INT, db_option, force_option, fps_option, parse_points, person_option, tracker_kwargs,
+                      video_options)
 
 
 @click.command("build-db")
@@ -20,11 +21,11 @@ from .options import db_option, force_option, fps_option, parse_points, person_o
 @click.option("--anchors", default="35,40,46", show_default=True,
               help="Normalization anchors (OpenPose 0-based); the first goes to the origin.")
 @click.option("--stable-points", default=None, help="Points of the similarity fit (default: nose and eye corners).")
-@click.option("--anchor-min-confidence", type=float, default=0.2, show_default=True,
+@click.option("--anchor-min-confidence", type=FLOAT, default=0.2, show_default=True,
               help="Frames with an anchor below this confidence are kept but marked unusable.")
-@click.option("--max-gap", type=int, default=3, show_default=True,
+@click.option("--max-gap", type=INT, default=3, show_default=True,
               help="Interpolate points missing for at most this many consecutive frames.")
-@click.option("--workers", type=int, default=None,
+@click.option("--workers", type=INT, default=None,
               help="Threads reading JSON, processes tracking videos (default: all cores).")
 @click.option("--filter", "track_filter", type=click.Choice(["none", "one-euro", "savgol"]), default="none",
               show_default=True, help="Temporal filter against tracker jitter, applied to every recording before "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import (audio_weight_option, check_audio_weight, force_option, fps_option, metric_option,
+from .options import (FLOAT, INT, audio_weight_option, check_audio_weight, force_option, fps_option, metric_option,
                       parse_points, person_option, resolve_smooth, search_options, smoothing_options)
 
 
@@ -28,7 +28,7 @@ def _floats(text: str, what: str) -> list[float]:
               help="What to hold out: a recording name (NAME), a range of its frame numbers (NAME:FIRST-LAST), "
                    "or 'each' (every recording in turn, pooled). Repeat for several. Default: the last quarter "
                    "of a single recording, or the last recording.")
-@click.option("--guard", type=int, default=0, show_default=True,
+@click.option("--guard", type=INT, default=0, show_default=True,
               help="Also keep this many frames on each side of a held-out range out of the database.")
 @smoothing_options
 @click.option("--smooth-grid", default="0.1,0.25,0.5,1,2", show_default=True,
@@ -37,7 +37,7 @@ def _floats(text: str, what: str) -> list[float]:
               help="Input filters tried at the default λ ('' for none).")
 @click.option("--db-filter", type=click.Choice(["none", "one-euro", "savgol"]), default="savgol",
               show_default=True, help="Also build a filtered database and compare (none: skip).")
-@click.option("--seam-blend", type=int, default=4, show_default=True, metavar="FRAMES",
+@click.option("--seam-blend", type=INT, default=4, show_default=True, metavar="FRAMES",
               help="Also report the default λ with seam blending over this many frames (0: skip).")
 @metric_option
 @search_options
@@ -54,7 +54,7 @@ def _floats(text: str, what: str) -> list[float]:
                    "model fitted on the training part; report opening/width r, lag, LMD, jumps (see the docs).")
 @click.option("--regressor", default=None, metavar="NAME", help="--drive audio: the speech model's regressor "
               "(ridge, knn, or registered); default build-db's.")
-@click.option("--delay-ms", type=float, default=None, help="--drive audio: the model's look-ahead (default 480).")
+@click.option("--delay-ms", type=FLOAT, default=None, help="--drive audio: the model's look-ahead (default 480).")
 @audio_weight_option
 def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost, beam, smooth_grid, filters,
             db_filter, seam_blend, metric, search, nprobe, mode, anchors, weights, fps, person, force, drive,

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .options import db_option
+from .options import FLOAT, INT, db_option
 
 
 @click.command("fit-speech")
@@ -14,22 +14,22 @@ from .options import db_option
 @click.option("--regressor", default="ridge+knn", show_default=True, metavar="NAME",
               help="ridge+knn (their mean), ridge, knn, mlp (torch extra), or a regressor registered in the "
                    "'sketchsynth.regressors' entry-point group.")
-@click.option("--delay-ms", type=float, default=480.0, show_default=True,
+@click.option("--delay-ms", type=FLOAT, default=480.0, show_default=True,
               help="Look-ahead of the audio context window (LSP's delay): the mouth moves before the sound.")
-@click.option("--past-ms", type=float, default=320.0, show_default=True, help="Audio context before the frame.")
-@click.option("--components", "n_components", type=int, default=400, show_default=True,
+@click.option("--past-ms", type=FLOAT, default=320.0, show_default=True, help="Audio context before the frame.")
+@click.option("--components", "n_components", type=INT, default=400, show_default=True,
               help="PCA dimensions of the standardized audio context (the regressor's input).")
-@click.option("--lle-neighbors", type=int, default=10, show_default=True,
+@click.option("--lle-neighbors", type=INT, default=10, show_default=True,
               help="Neighbours of the LLE projection onto the database's own features.")
-@click.option("--lle-blend", type=float, default=1.0, show_default=True,
+@click.option("--lle-blend", type=FLOAT, default=1.0, show_default=True,
               help="LLE blend: 0 = no projection, 1 = the projection only; with --lle-auto the most an input gets.")
 @click.option("--lle-auto/--lle-fixed", default=True, show_default=True,
               help="Project each input as much as its voice differs from the database's (none for the "
                    "database speaker's own voice), or always by --lle-blend.")
-@click.option("--lle-reg", type=float, default=1e-3, show_default=True,
+@click.option("--lle-reg", type=FLOAT, default=1e-3, show_default=True,
               help="Regularizer of the LLE weights, relative to the local Gram matrix's trace.")
-@click.option("--alpha", type=float, default=None, help="Ridge penalty (ridge only; default the regressor's).")
-@click.option("--neighbors", type=int, default=None, help="Neighbours averaged (knn only; default the regressor's).")
+@click.option("--alpha", type=FLOAT, default=None, help="Ridge penalty (ridge only; default the regressor's).")
+@click.option("--neighbors", type=INT, default=None, help="Neighbours averaged (knn only; default the regressor's).")
 def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, lle_blend, lle_auto, lle_reg, alpha,
             neighbors):
     """Fit the database's speech model again, with other settings, and store it in the database.

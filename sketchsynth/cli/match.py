@@ -7,7 +7,7 @@ import os
 
 import click
 
-from .options import (audio_weight_option, check_audio_weight, check_expectations, db_option, expect_options,
+from .options import (INT, audio_weight_option, check_audio_weight, check_expectations, db_option, expect_options,
                       filter_option, force_option, fps_option, metric_option, person_option, resolve_smooth,
                       search_options, smoothing_options, tracker_kwargs, video_options)
 
@@ -18,13 +18,13 @@ from .options import (audio_weight_option, check_audio_weight, check_expectation
 @click.option("--out", "out", type=click.Path(), default=None,
               help="Output folder (default: out/<input name>).")
 @metric_option
-@click.option("-k", "--prefilter-k", "k", type=int, default=None,
+@click.option("-k", "--prefilter-k", "k", type=INT, default=None,
               help="FAISS candidates per frame, re-ranked with the exact metric [default: 256; 512 through a "
                    "database's compressed index].")
 @search_options
 @click.option("--exhaustive", is_flag=True,
               help="Search every database frame exactly (slower; the prefilter agrees on >99.5% of frames).")
-@click.option("--plot-frame", "plot_frames", type=int, multiple=True,
+@click.option("--plot-frame", "plot_frames", type=INT, multiple=True,
               help="Input frame index (0-based) for a comparison figure; repeat for several. Default: middle.")
 @fps_option
 @person_option
@@ -48,7 +48,7 @@ from .options import (audio_weight_option, check_audio_weight, check_expectation
 @click.option("--sketch-video", is_flag=True, help="Write sketch.mp4 for keypoint input too (silent without --audio).")
 @smoothing_options
 @audio_weight_option
-@click.option("--seam-blend", type=int, default=0, show_default=True, metavar="FRAMES",
+@click.option("--seam-blend", type=INT, default=0, show_default=True, metavar="FRAMES",
               help="Blend each remaining jump away over this many frames in the written keypoints "
                    "(the selection does not change).")
 @filter_option

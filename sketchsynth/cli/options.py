@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import click
 
 from ..defaults import DEFAULT_DB
+
+
+class WholeNumber(click.ParamType):
+    """A whole number written in ASCII digits, within +-10**9 (no 5,000-digit or overflowing values)."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            text = str(value).strip()
+        if not re.fullmatch(r"[+-]?[0-9]{1,10}", text) or abs(int(text)) > 10 ** 9:
+            self.fail(f"{text[:20]!r} is not a whole number within +-1,000,000,000", param, ctx)
+        return int(text)
+
+
+class FiniteNumber(click.ParamType):
+    """A finite number (no nan, inf, or values beyond +-1e12)."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{str(value)[:20]!r} is not a number", param, ctx)
+        if not math.isfinite(x) or abs(x) > 1e12:
+            self.fail(f"{str(value)[:20]!r} is not a finite number within +-1e12", param, ctx)
+        return x
+
+
+INT = WholeNumber()
+FLOAT = FiniteNumber()
+
 
 
 def db_option(f):
@@ -17,7 +55,7 @@ def force_option(f):
 
 
 def fps_option(f):
-    return click.option("--fps", type=float, default=None,
+    return click.option("--fps", type=FLOAT, default=None,
                         help="Frame rate of OpenPose JSON / landmark recordings that have no fps.txt sidecar.")(f)
 
 
@@ -35,7 +73,7 @@ def metric_option(f):
 
 def search_options(f):
     """The candidate search (exact flat index or approximate IVF), shared by match and evaluate."""
-    f = click.option("--nprobe", type=int, default=None, metavar="N",
+    f = click.option("--nprobe", type=INT, default=None, metavar="N",
                      help="IVF cells scanned per input frame: more is slower and closer to exact (default 16 "
                           "of 256; on a compressed database the value its manifest records).")(f)
     f = click.option("--search", "search", type=click.Choice(["auto", "exact", "ivf", "pq"]), default="auto",
@@ -70,7 +108,7 @@ def video_options(f):
             opts[param.name] = value
         return value
 
-    f = click.option("--detect-every", type=int, default=None, expose_value=False, callback=collect,
+    f = click.option("--detect-every", type=INT, default=None, expose_value=False, callback=collect,
                      help="Video: run the face detector every N frames and follow the face in between "
                           "[default: 5; 1 detects in every frame].")(f)
     f = click.option("--jitter-filter", type=click.Choice(["one-euro", "savgol", "none"]), default=None,
@@ -99,18 +137,18 @@ def smoothing_options(f):
     from ..defaults import DEFAULT_AUDIO_SMOOTH, DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
 
     # applied last-first, so --help lists them in this order
-    f = click.option("--beam", type=float, default=None,
+    f = click.option("--beam", type=FLOAT, default=None,
                      help="Prune lattice states more than this many median target costs above their step's "
                           "best (faster, approximate) [default: exact].")(f)
-    f = click.option("--jump-cost", type=float, default=DEFAULT_JUMP_COST, show_default=True,
+    f = click.option("--jump-cost", type=FLOAT, default=DEFAULT_JUMP_COST, show_default=True,
                      help="Extra join cost of every jump, in units of the input's median per-frame target cost.")(f)
     f = click.option("--join", type=click.Choice(["successor", "method"]), default="successor", show_default=True,
                      help="Join cost: 0 for a recording's next frame, else distance from where the recording "
                           "would have gone (successor); or the distance between consecutive frames (method).")(f)
-    f = click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True,
+    f = click.option("--candidates", type=INT, default=DEFAULT_CANDIDATES, show_default=True,
                      help="Top-K database frames per input frame in the Viterbi lattice (recording successors "
                           "of the previous step's best states are added).")(f)
-    f = click.option("--smooth", "smooth", type=float, default=None,
+    f = click.option("--smooth", "smooth", type=FLOAT, default=None,
                      help="Weight λ of the join cost against the target cost; 0 = the per-frame match "
                           f"[default: {DEFAULT_SMOOTH:g}; {DEFAULT_AUDIO_SMOOTH:g} when speech drives].")(f)
     return f
@@ -119,7 +157,7 @@ def smoothing_options(f):
 def audio_weight_option(f):
     from ..defaults import DEFAULT_AUDIO_WEIGHT
 
-    return click.option("--audio-weight", type=float, default=DEFAULT_AUDIO_WEIGHT, show_default=True,
+    return click.option("--audio-weight", type=FLOAT, default=DEFAULT_AUDIO_WEIGHT, show_default=True,
                         help="When speech drives: weight of the audio term, the distance between the driving "
                              "sound's features and each database frame's own, against the predicted mouth's "
                              "(1 = equal medians; 0 = off). It keeps recorded stretches that sound alike: fewer "

@@ -6,10 +6,12 @@ import os
 
 import click
 
+from .options import INT
+
 
 @click.command("plot")
 @click.argument("result", type=click.Path())
-@click.option("--frame", "frames", type=int, multiple=True,
+@click.option("--frame", "frames", type=INT, multiple=True,
               help="Centre frame t (0-based input index); repeat for several. Default: the middle.")
 @click.option("--out", "out", type=click.Path(), default=None,
               help="Figure file, .png or .pdf (default RESULT/comparison_<t>.png). With several frames, "

@@ -6,14 +6,14 @@ import os
 
 import click
 
-from .options import db_option, force_option, resolve_smooth, smoothing_options
+from .options import FLOAT, INT, db_option, force_option, resolve_smooth, smoothing_options
 
 
 @click.command("say")
 @click.argument("text")
 @db_option
 @click.option("--voice", default="en-us", show_default=True, help="espeak-ng voice (en-us, en-gb, en...).")
-@click.option("--rate", type=int, default=175, show_default=True, help="Speaking rate, words per minute (80-450).")
+@click.option("--rate", type=INT, default=175, show_default=True, help="Speaking rate, words per minute (80-450).")
 @click.option("--out", "out", type=click.Path(), default=None, help="Output folder (default: out/say).")
 @click.option("--audio", type=click.Path(), default=None,
               help="A real recording of TEXT to use instead of the synthetic voice (its phones come from "
@@ -22,9 +22,9 @@ from .options import db_option, force_option, resolve_smooth, smoothing_options
               show_default=True,
               help="What drives the selection: the sound through the speech model, the spoken phones "
                    "(needs fit-phones), or both; auto = both when the database has both.")
-@click.option("--phone-weight", type=float, default=3.0, show_default=True,
+@click.option("--phone-weight", type=FLOAT, default=3.0, show_default=True,
               help="Weight of the phone cost added to the audio target's cost (--target both).")
-@click.option("--lle-blend", type=float, default=None,
+@click.option("--lle-blend", type=FLOAT, default=None,
               help="LLE projection of the voice's features onto the database's own (0 none ... 1 full); "
                    "default: 0.5 for the TTS voice, the fitted model's rule (as much as the voice differs from "
                    "the database's) for an --audio reading.")

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from .options import fps_option, person_option
+from .options import INT, fps_option, person_option
 
 
 @click.command("stable-points")
@@ -18,7 +18,7 @@ from .options import fps_option, person_option
 @click.option("--scale", type=click.Choice(["interocular", "none"]), default="interocular", show_default=True,
               help="Measure distances in units of each frame's inter-ocular distance (discounts zoom), "
                    "or in pixels.")
-@click.option("--top", type=int, default=10, show_default=True, help="Rows of the ranking to print (0: all).")
+@click.option("--top", type=INT, default=10, show_default=True, help="Rows of the ranking to print (0: all).")
 @click.option("--plot", "plot_path", type=click.Path(), default=None, help="Save a bar plot (.png or .pdf).")
 @click.option("--csv", "csv_path", type=click.Path(), default=None, help="Save the full ranking as CSV.")
 @click.option("--force", is_flag=True, help="Overwrite existing --plot / --csv files.")

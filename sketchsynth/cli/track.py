@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .options import force_option, tracker_kwargs, video_options
+from .options import INT, force_option, tracker_kwargs, video_options
 
 
 @click.command("track")
@@ -17,7 +17,7 @@ from .options import force_option, tracker_kwargs, video_options
 @video_options
 @click.option("--downscale", default="auto", show_default=True,
               help="Shrink factor of the frame for face detection (0-1), or 'auto' (face about 90 px wide).")
-@click.option("--upsample", type=int, default=0, show_default=True,
+@click.option("--upsample", type=INT, default=0, show_default=True,
               help="dlib upsampling when searching for a face; 1 finds faces down to ~40 px, 4x slower.")
 def command(video, out, force, video_opts, downscale, upsample):
     """Track the face in VIDEO and write OpenPose-style JSON for every frame.

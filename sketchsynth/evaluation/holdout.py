@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from dataclasses import dataclass
 
@@ -44,6 +45,8 @@ def parse_holdout(spec: str) -> Holdout:
     if not m or not m.group("name"):
         raise ParameterError(f"--holdout {spec!r}: expected NAME or NAME:FIRST-LAST (frame numbers), "
                              "e.g. henan:7821-11000")
+    if len(m.group("lo") or "") > 12 or len(m.group("hi") or "") > 12:
+        raise ParameterError(f"--holdout {spec[:40]!r}: frame numbers have at most 12 digits")
     lo = int(m.group("lo")) if m.group("lo") else None
     hi = int(m.group("hi")) if m.group("hi") else None
     if lo is not None and hi is not None and hi < lo:
@@ -100,21 +103,36 @@ def make_folds(tracks, holdout=None) -> list[list[Holdout]]:
     return [fold]
 
 
+MAX_LIST_BYTES = 1 << 20
+"""The largest ``--holdout @FILE`` list read (names of recordings: far below this)."""
+
+
 def expand_spec(spec, names) -> list:
     """A --holdout value as a list of specs: ``every:N:R`` (the sorted recordings i with i % N == R, e.g.
     GRID s1's fixed split ``every:8:7``), ``@FILE`` (one recording name or NAME:FIRST-LAST per line), else itself.
     """
     if not isinstance(spec, str):
         return [spec]
-    m = re.match(r"^every:(\d+):(\d+)$", spec.strip())
+    m = re.match(r"^every:([0-9]{1,9}):([0-9]{1,9})$", spec.strip())
     if m:
         n, r = int(m.group(1)), int(m.group(2))
         if n < 2 or r >= n:
             raise ParameterError(f"--holdout {spec}: expected every:N:R with N >= 2 and 0 <= R < N")
         return [x for i, x in enumerate(sorted(names)) if i % n == r]
     if spec.startswith("@"):
+        import stat
+
         try:
-            lines = open(spec[1:], encoding="utf-8").read().split()
+            # a FIFO or a device would hang or never end: only a regular file of sensible size is read
+            with open(spec[1:], "rb", buffering=0, opener=lambda p, f: os.open(p, f | os.O_NONBLOCK)) as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise ParameterError(f"--holdout {spec}: not a regular file (give a text file of recording "
+                                         "names, one per line)")
+                if st.st_size > MAX_LIST_BYTES:
+                    raise ParameterError(f"--holdout {spec}: the list is larger than {MAX_LIST_BYTES >> 20} MB; "
+                                         "give a text file of recording names, one per line")
+                lines = fh.read(MAX_LIST_BYTES + 1).decode("utf-8").split()
         except (OSError, UnicodeDecodeError) as e:
             raise ParameterError(f"--holdout {spec}: cannot read the list of held-out recordings ({e})") from None
         if not lines:

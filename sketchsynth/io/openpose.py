@@ -286,7 +286,9 @@ def _read_chunk_orjson(folder, names, person, faces, n_people):
 
 def check_person_rule(person):
     """Validate a ``person`` option: a rule name or a non-negative index."""
-    if isinstance(person, str) and person.isdigit():
+    if isinstance(person, str) and person.isascii() and person.isdigit():
+        if len(person) > 6:
+            raise ParameterError(f"--person index must be a small whole number, got {person[:12]}...")
         person = int(person)
     if isinstance(person, int):
         if person < 0:

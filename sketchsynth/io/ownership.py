@@ -73,13 +73,14 @@ def _legacy_output(folder: Path) -> str | None:
     return None
 
 
-def write_output_marker(folder: str | os.PathLike, kind: str) -> None:
-    """Mark ``folder`` as a sketchsynth output of ``kind`` (what ``--force`` may later replace)."""
+def write_output_marker(folder: str | os.PathLike, kind: str, ignore=()) -> None:
+    """Mark ``folder`` as a sketchsynth output of ``kind`` (what ``--force`` may later replace), listing its
+    entries but ``ignore``."""
     import json
 
     from .._version import __version__
 
-    entries = sorted(os.listdir(folder)) + [OUTPUT_MARKER]
+    entries = sorted(set(os.listdir(folder)) - set(ignore)) + [OUTPUT_MARKER]
     (Path(folder) / OUTPUT_MARKER).write_text(json.dumps({"sketchsynth": {"kind": kind, "version": __version__,
                                                                           "entries": entries}}))
 

@@ -53,14 +53,12 @@ def target_lock(target: str | os.PathLike, error=DatabaseError):
     Raises
     ------
     DatabaseError
-        Another process holds the lock, or something other than a regular file
-        sits where the lock file goes.
+        Another process holds the lock, or something other than a lock file sketchsynth made sits where the
+        lock file goes.
     """
-    import fcntl
-    import stat
-
     try:
         target = _real_target(target)
+        made = [p for p in [target.parent, *target.parent.parents] if not os.path.lexists(p)]
         target.parent.mkdir(parents=True, exist_ok=True)
         target = _real_target(target)  # the parent exists now: resolve it for real
     except OSError as e:
@@ -70,27 +68,7 @@ def target_lock(target: str | os.PathLike, error=DatabaseError):
         yield
         return
     lock = _lock_path(target)
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
-        getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(lock, flags, 0o644)
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.EMLINK) or os.path.islink(lock):
-            raise error("the lock file is a symbolic link (not made by sketchsynth); refusing to use it: "
-                        "choose another target folder", lock) from None
-        raise error(f"cannot create lock file ({e.strerror})", lock) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise error("the lock file is not a regular file (not made by sketchsynth); refusing to use it: "
-                        "choose another target folder", lock)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise error("another sketchsynth process is writing here (lock file "
-                        f"{lock.name}); wait for it to finish", target) from None
-    except BaseException:
-        os.close(fd)
-        raise
+    fd = _acquire(lock, target, error)
     _held_locks[key] = fd
     try:
         with contextlib.suppress(OSError):  # the pid is only informative
@@ -99,7 +77,56 @@ def target_lock(target: str | os.PathLike, error=DatabaseError):
         yield
     finally:
         del _held_locks[key]
-        os.close(fd)  # releases the flock; the file itself stays (removing it races other lockers)
+        # Removed while still held: a process that opened this file meanwhile finds, once it gets the lock, that
+        # the path no longer leads to it, and starts again with a new file (see _acquire).
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
+        for folder in made:  # the folders this call made for the target, if nothing ended up in them
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+
+
+def _acquire(lock: Path, target, error) -> int:
+    """Open ``lock`` (never through a link) and take its flock; the descriptor."""
+    import fcntl
+    import stat
+
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
+        getattr(os, "O_NONBLOCK", 0)
+    for _ in range(100):
+        try:
+            fd = os.open(lock, flags, 0o644)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.EMLINK) or os.path.islink(lock):
+                raise error("the lock file is a symbolic link (not made by sketchsynth); refusing to use it: "
+                            "choose another target folder", lock) from None
+            raise error(f"cannot create lock file ({e.strerror})", lock) from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise error("the lock file is not a regular file (not made by sketchsynth); refusing to use it: "
+                            "choose another target folder", lock)
+            if st.st_size and not re.fullmatch(rb"[0-9]{1,10}\n?", os.pread(fd, 32, 0)):
+                # sketchsynth's lock files hold a process id at most: this one is somebody's file
+                raise error("a file sketchsynth did not make has the lock file's name; it is left alone: move it, "
+                            "or choose another target folder", lock)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise error("another sketchsynth process is writing here (lock file "
+                            f"{lock.name}); wait for it to finish", target) from None
+            try:
+                now = os.stat(lock, follow_symlinks=False)
+            except FileNotFoundError:
+                now = None
+            if now is not None and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder removed it as we opened it: take the new one
+    raise error("the lock file keeps changing; another process is writing here", target)
 
 
 def close_inherited_locks():
@@ -313,13 +340,13 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
             raise error(f"cannot write here ({e.strerror})", target.parent) from None
         try:
             yield tmp
-            (tmp / TEMP_MARKER).unlink()
             if kind != "database":
-                write_output_marker(tmp, kind)
+                write_output_marker(tmp, kind, ignore=(TEMP_MARKER,))
             for f in tmp.iterdir():  # data on disk before the rename makes it visible
                 if f.is_file():
                     with open(f, "rb") as fh:
                         os.fsync(fh.fileno())
+            (tmp / TEMP_MARKER).unlink()  # last, so that a run killed before the rename leaves it marked
             if target.exists():
                 if _rename_exchange(os.fspath(tmp), os.fspath(target)):
                     shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old one

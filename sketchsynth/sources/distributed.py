@@ -16,6 +16,7 @@ only here, and this module only when a scheduler is given.
 from __future__ import annotations
 
 import os
+import re
 
 from ..errors import InputError, ParameterError, require
 
@@ -48,17 +49,26 @@ def read_recording(rec, fps=None, person="largest", n_threads=None, video_option
                  r.fps_source, r.pupils_estimated, r.video, dict(r.extra))
 
 
+MAX_LOCAL_WORKERS = 64
+"""The most worker processes ``local:N`` starts (each one a Python interpreter with the tracker loaded)."""
+CONNECT_TIMEOUT_S = 30
+"""How long a build waits for a scheduler to answer."""
+_ADDRESS = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})")
+
+
 def parse_scheduler(spec: str) -> tuple[str, object]:
-    """``("local", N)`` for ``local:N``, ``("address", spec)`` for ``tcp://HOST:PORT`` (and other Dask URLs)."""
+    """``("local", N)`` for ``local:N``, ``("address", spec)`` for ``tcp://HOST:PORT`` (or ``tls://``)."""
     spec = str(spec).strip()
     if spec.startswith("local:"):
         n = spec[len("local:"):]
-        if not n.isdigit() or int(n) < 1:
-            raise ParameterError(f"--scheduler local:N needs N >= 1 worker processes, got {spec!r}")
+        if not (n.isascii() and n.isdigit()) or len(n) > 4 or not 1 <= int(n) <= MAX_LOCAL_WORKERS:
+            raise ParameterError(f"--scheduler local:N needs 1 to {MAX_LOCAL_WORKERS} worker processes, got {spec!r}")
         return "local", int(n)
-    if "://" in spec and spec.split("://", 1)[1]:
+    m = _ADDRESS.fullmatch(spec)
+    if m and 1 <= int(m.group(3)) <= 65535:
         return "address", spec
-    raise ParameterError(f"--scheduler must be tcp://HOST:PORT (a running dask scheduler) or local:N, got {spec!r}")
+    raise ParameterError(f"--scheduler must be tcp://HOST:PORT (a running dask scheduler, port 1-65535) or "
+                         f"local:N, got {spec!r}")
 
 
 class _Cluster:
@@ -80,7 +90,7 @@ class _Cluster:
                                             dashboard_address=None)
                 self.client = Client(self.cluster)
             else:
-                self.client = Client(self.value, timeout=30)
+                self.client = Client(self.value, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as e:
             if self.cluster is not None:
                 self.cluster.close()
