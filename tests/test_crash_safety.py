@@ -180,7 +180,7 @@ def test_lock_file_refuses_a_planted_symlink_fifo_or_folder(tmp_path):
     import os
 
     from sketchsynth.errors import DatabaseError
-    from sketchsynth.io.storage import target_lock
+    from sketchsynth.io.locks import target_lock
 
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
@@ -205,7 +205,7 @@ def test_lock_keys_on_the_real_path(tmp_path):
     real.mkdir()
     (tmp_path / "alias").symlink_to(real)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom sketchsynth.io.storage import target_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom sketchsynth.io.locks import target_lock\n"
          f"with target_lock({str(real / 'db')!r}):\n    print('held', flush=True)\n    time.sleep(30)\n"],
         stdout=subprocess.PIPE, text=True)
     try:

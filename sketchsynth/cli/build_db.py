@@ -63,7 +63,8 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     """
     from ..database.frame_database import FrameDatabase
     from ..layout import DEFAULT_STABLE_POINTS
-    from ..io.storage import check_target, target_lock
+    from ..io.storage import check_target
+    from ..io.locks import target_lock
 
     t0 = time.perf_counter()
     db = FrameDatabase(mode=mode, anchors=parse_points(anchors, "--anchors"),

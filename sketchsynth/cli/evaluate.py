@@ -85,7 +85,8 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     from ..sources.load import discover, load_tracks
     from ..layout import parse_weights
     from ..selection.ivf import IVFSearch
-    from ..io.storage import check_target, target_lock
+    from ..io.storage import check_target
+    from ..io.locks import target_lock
 
     if drive == "audio":
         return _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps,
@@ -128,7 +129,8 @@ def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode,
     from ..sources.load import discover, load_tracks
     from ..evaluation.speech import evaluate_speech, markdown_table, write_report
     from ..targets.speech.model import SpeechModel
-    from ..io.storage import check_target, target_lock
+    from ..io.storage import check_target
+    from ..io.locks import target_lock
 
     model = {}
     if regressor is not None:

@@ -48,7 +48,7 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
     from ..targets.speech.model import SpeechModel
     from ..targets.speech.model_store import fit_into
     from ..targets.speech.audio_check import require_audio
-    from ..io.storage import target_lock
+    from ..io.locks import target_lock
 
     params = {}
     if alpha is not None:

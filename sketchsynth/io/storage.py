@@ -20,126 +20,8 @@ import shutil
 from pathlib import Path
 
 from ..errors import DatabaseError, InputError, SketchSynthError
+from .locks import real_path, real_target, target_lock
 from .ownership import KIND_NAMES, OUTPUT_MARKER, foreign_entries, write_output_marker, written_by_sketchsynth
-
-
-_held_locks: dict[str, int] = {}
-
-
-def _real(path: str | os.PathLike) -> Path:
-    """The real path of ``path``: every symlink resolved, the last component's too."""
-    return Path(os.path.realpath(os.path.abspath(path)))
-
-
-def _real_target(target: str | os.PathLike) -> Path:
-    """``target`` with its parent folder's real path, the last component kept as given (it may be a symlink)."""
-    target = Path(os.path.abspath(target))
-    return Path(os.path.realpath(target.parent)) / target.name
-
-
-def _lock_path(target: Path) -> Path:
-    return target.parent / f".{target.name}.lock"
-
-
-@contextlib.contextmanager
-def target_lock(target: str | os.PathLike, error=DatabaseError):
-    """Hold an exclusive lock on ``target`` (re-entrant within this process).
-
-    The lock is ``.NAME.lock`` beside ``target``, keyed on the real path of the
-    folder holding it (two spellings of one folder share one lock). It is opened
-    without following a symlink and must be a regular file; nothing is written
-    to it before the lock is held.
-
-    Raises
-    ------
-    DatabaseError
-        Another process holds the lock, or something other than a lock file sketchsynth made sits where the
-        lock file goes.
-    """
-    try:
-        target = _real_target(target)
-        made = [p for p in [target.parent, *target.parent.parents] if not os.path.lexists(p)]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target = _real_target(target)  # the parent exists now: resolve it for real
-    except OSError as e:
-        raise error(f"cannot create the folder for it ({e.strerror})", target) from None
-    key = os.fspath(target)
-    if key in _held_locks:
-        yield
-        return
-    lock = _lock_path(target)
-    fd = _acquire(lock, target, error)
-    _held_locks[key] = fd
-    try:
-        with contextlib.suppress(OSError):  # the pid is only informative
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-        yield
-    finally:
-        del _held_locks[key]
-        # Removed while still held: a process that opened this file meanwhile finds, once it gets the lock, that
-        # the path no longer leads to it, and starts again with a new file (see _acquire).
-        with contextlib.suppress(OSError):
-            os.unlink(lock)
-        os.close(fd)
-        for folder in made:  # the folders this call made for the target, if nothing ended up in them
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
-
-
-def _acquire(lock: Path, target, error) -> int:
-    """Open ``lock`` (never through a link) and take its flock; the descriptor."""
-    import fcntl
-    import stat
-
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
-        getattr(os, "O_NONBLOCK", 0)
-    for _ in range(100):
-        try:
-            fd = os.open(lock, flags, 0o644)
-        except OSError as e:
-            if e.errno in (errno.ELOOP, errno.EMLINK) or os.path.islink(lock):
-                raise error("the lock file is a symbolic link (not made by sketchsynth); refusing to use it: "
-                            "choose another target folder", lock) from None
-            raise error(f"cannot create lock file ({e.strerror})", lock) from None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise error("the lock file is not a regular file (not made by sketchsynth); refusing to use it: "
-                            "choose another target folder", lock)
-            if st.st_size and not re.fullmatch(rb"[0-9]{1,10}\n?", os.pread(fd, 32, 0)):
-                # sketchsynth's lock files hold a process id at most: this one is somebody's file
-                raise error("a file sketchsynth did not make has the lock file's name; it is left alone: move it, "
-                            "or choose another target folder", lock)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise error("another sketchsynth process is writing here (lock file "
-                            f"{lock.name}); wait for it to finish", target) from None
-            try:
-                now = os.stat(lock, follow_symlinks=False)
-            except FileNotFoundError:
-                now = None
-            if now is not None and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
-                return fd
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)  # the holder removed it as we opened it: take the new one
-    raise error("the lock file keeps changing; another process is writing here", target)
-
-
-def close_inherited_locks():
-    """In a forked worker: drop the copies of the parent's lock descriptors.
-
-    A lock belongs to its open file description; a worker that kept a copy would
-    hold the parent's lock after the parent was killed. Pass this as the
-    ``initializer`` of every process pool.
-    """
-    for fd in _held_locks.values():
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _held_locks.clear()
 
 
 TEMP_MARKER = ".sketchsynth-tmp"
@@ -232,11 +114,11 @@ def _relation(t: Path, q: Path) -> str | None:
 
 def _check_protected(target, protect, what, error, folder: bool):
     """Refuse a target that is, contains or lies inside a protected path (real paths, symlinks resolved)."""
-    spellings = {_real_target(target), _real(target)}
+    spellings = {real_target(target), real_path(target)}
     checks = [(p, label) for p, label in protect if p is not None]
     checks.append((os.getcwd(), "the current folder"))
     for p, label in checks:
-        q = _real(p)
+        q = real_path(p)
         for t in spellings:
             rel = _relation(t, q)
             if rel is None or (label == "the current folder" and rel == "lies inside"):
@@ -273,7 +155,7 @@ def check_target(target: str | os.PathLike, force: bool = False, protect=(), kin
     """
     what = KIND_NAMES.get(kind, kind)
     _check_protected(target, protect, what, error, folder=True)
-    tgt = _real_target(target)
+    tgt = real_target(target)
     if os.path.islink(tgt):
         raise error("is a symbolic link; give the real folder path instead", target)
     if not os.path.lexists(tgt):
@@ -330,7 +212,7 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
     check_target(target, force=force, protect=protect, kind=kind, error=error)  # before a lock file is made
     with target_lock(target, error=error):
         check_target(target, force=force, protect=protect, kind=kind, error=error)  # again, now it is ours
-        target = _real_target(target)
+        target = real_target(target)
         remove_stale_siblings(target)
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         try:
@@ -370,7 +252,7 @@ def check_file_target(path: str | os.PathLike, force: bool = False, protect=(), 
                       error=InputError) -> Path:
     """Refuse to write the file ``path`` unless allowed: its folder exists, it is no folder, it is not (and
     does not lie inside) a protected path, and an existing file is overwritten only with ``force``."""
-    p = _real_target(path)
+    p = real_target(path)
     _check_protected(path, protect, what, error, folder=False)
     if not p.parent.is_dir():
         raise error(f"folder {display_path(p.parent)} does not exist; create it first or choose another path",

@@ -210,7 +210,7 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
                        disable=None)
     import multiprocessing.managers
 
-    from ..io.storage import close_inherited_locks
+    from ..io.locks import close_inherited_locks
 
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     manager = None
