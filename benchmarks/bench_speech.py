@@ -91,12 +91,13 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.pipeline.build import build_database
 
     train, test = grid_split()
     t0 = time.perf_counter()
     if not (Path(a.db) / "manifest.json").exists():
         print(f"building the benchmark database in {a.db} (once) ...", flush=True)
-        FrameDatabase().build(bench_tracks(train), path=a.db, force=True, progress=True)
+        build_database(bench_tracks(train), path=a.db, force=True, progress=True)
     build_s = time.perf_counter() - t0
     db = FrameDatabase.load(a.db)
     from sketchsynth.targets.speech.model import SpeechModel

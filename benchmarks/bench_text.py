@@ -50,6 +50,7 @@ def split():
 def ensure_db(path: Path, train):
     """Build the TRAIN database (videos through the track cache) and its phone labels, once."""
     from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.pipeline.build import build_database
     from sketchsynth.targets.text.store import PHONES_FILE, label_database, save_phones
 
     if not (path / "manifest.json").is_file():
@@ -59,7 +60,7 @@ def ensure_db(path: Path, train):
             link = rec / f"{n}.mp4"
             if not link.exists():
                 link.symlink_to(GRID / "video" / f"{n}.mp4")
-        FrameDatabase().build(rec, path=path, progress=True)
+        build_database(rec, path=path, progress=True)
     db = FrameDatabase.load(path)
     if not (path / PHONES_FILE).is_file():
         ph, w, lab, rep = label_database(db, GRID / "align", progress=True)

@@ -110,7 +110,7 @@ def test_existing_database_needs_force_and_is_replaced_atomically(fadg0_dir, tmp
     db2 = FrameDatabase(fps=25).build(fadg0_dir / "sa2")
     db2.save(tmp_path / "db", force=True)
     assert FrameDatabase.load(tmp_path / "db").recordings_[0]["name"] == "sa2"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".db.lock", "db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db"]  # no temporary folder, no lock file left
 
 
 @pytest.mark.parametrize("damage, message", [

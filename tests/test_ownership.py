@@ -37,7 +37,7 @@ def test_folders_beside_the_target_that_look_temporary_are_the_users(tmp_path, n
 
 
 def test_a_killed_runs_temporary_folder_is_removed_only_when_sketchsynth_marked_it(tmp_path):
-    from sketchsynth.io.storage import TEMP_MARKER
+    from sketchsynth.io.leftovers import TEMP_MARKER
 
     proj = tmp_path / "proj"
     proj.mkdir()

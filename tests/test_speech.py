@@ -201,7 +201,7 @@ def test_bad_audio_inputs_are_one_line(grid_db, example_db, tmp_path, shared_dat
 
 def test_keypoint_database_with_audio_beside_the_json(fadg0_dir, shared_data, tmp_path):
     """A JSON folder with sa1.wav beside it keeps its sound; one without says 'no audio', not a guess."""
-    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.pipeline.build import build_database
 
     rec = tmp_path / "rec"
     for n in ("sa1", "sa2", "si1279"):
@@ -209,7 +209,7 @@ def test_keypoint_database_with_audio_beside_the_json(fadg0_dir, shared_data, tm
     (rec / "fps.txt").write_text("25\n")
     shutil.copy(shared_data / "fadg0" / "audio" / "sa1.wav", rec / "sa1.wav")
     (rec / "sa2" / "audio.wav").write_bytes((shared_data / "fadg0" / "audio" / "sa2.wav").read_bytes())
-    db = FrameDatabase().build(rec, path=tmp_path / "db")
+    db = build_database(rec, path=tmp_path / "db")
     info = {e["name"]: e for e in db.manifest_["audio"]["recordings"]}
     assert "mel_count" in info["sa1"] and "mel_count" in info["sa2"]
     assert info["si1279"]["status"] == "no audio" and db.manifest_["audio"]["without_audio"] == ["si1279"]
@@ -259,7 +259,7 @@ def test_lle_projection_follows_the_voice(grid_db, grid, shared_data, tmp_path):
     from sketchsynth.io.audio import load_audio
     from sketchsynth.database.speech_features import extractor_of
     from sketchsynth.targets.speech.lle import MISMATCH_HI, MISMATCH_LO, mismatch_blend
-    from sketchsynth.targets.speech.model import SpeechModel
+    from sketchsynth.targets.speech.model_file import load_model, save_model
     from sketchsynth.targets.speech.model_store import require_model
 
     assert mismatch_blend(1.0) == 0 and mismatch_blend(2.0) == 1 and mismatch_blend(float("nan")) == 1
@@ -282,8 +282,8 @@ def test_lle_projection_follows_the_voice(grid_db, grid, shared_data, tmp_path):
     for p in (shared_data / "videos" / "grid" / "sbia1a.mpg", shared_data / "audio" / "03Fsi1201.wav"):
         info = projected(model, p)
         assert info["blend"] == 1 and info["voice_distance_ratio"] > MISMATCH_HI, (p.name, info)
-    model.save(tmp_path / "m.npz")
-    again = SpeechModel.load(tmp_path / "m.npz")
+    save_model(model, tmp_path / "m.npz")
+    again = load_model(tmp_path / "m.npz")
     assert again.nn_scale_ == pytest.approx(model.nn_scale_)
     assert projected(again, shared_data / "audio" / "03Fsi1201.wav")["blend"] == 1
     again.lle_auto, again.lle_blend = False, 0.3

@@ -63,8 +63,9 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     """
     from ..database.frame_database import FrameDatabase
     from ..layout import DEFAULT_STABLE_POINTS
-    from ..io.storage import check_target
     from ..io.locks import target_lock
+    from ..io.storage import check_target
+    from ..pipeline.build import build_database
 
     t0 = time.perf_counter()
     db = FrameDatabase(mode=mode, anchors=parse_points(anchors, "--anchors"),
@@ -77,7 +78,7 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     protect = [(recordings, "the recordings")]
     check_target(db_path, force=force, protect=protect, kind="database")  # before minutes of reading
     with target_lock(db_path):
-        db.build(recordings, progress=True, video_options=tracker_kwargs(video_opts), path=db_path, force=force,
-                 protect=protect, scheduler=scheduler)
+        build_database(recordings, db_path, db, progress=True, video_options=tracker_kwargs(video_opts),
+                       force=force, protect=protect, scheduler=scheduler)
         path = db.path_
     click.echo(f"Wrote {path} in {time.perf_counter() - t0:.1f} s: {db.summary()}")

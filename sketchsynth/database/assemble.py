@@ -1,5 +1,5 @@
 """Building a database from recordings: read them (here or on a Dask cluster), write the folder atomically,
-keep the sound, fit the attachments, and open the result."""
+keep the sound, run the caller's fitters on it, and open the result."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .normalize import Normalizer
 
 
 def build_frame_database(db, source, progress: bool = False, video_options: dict | None = None, path=None,
-                         force: bool = False, protect=(), scheduler: str | None = None):
+                         force: bool = False, protect=(), scheduler: str | None = None, fitters=()):
     """What :meth:`FrameDatabase.build` does (see there); returns ``db``, fitted."""
 
     import shutil
@@ -48,7 +48,7 @@ def build_frame_database(db, source, progress: bool = False, video_options: dict
                                    person=db.person, n_workers=db.n_workers, progress=progress,
                                    track_filter=db.track_filter, return_index=True,
                                    fit_gate=db.fit_gate, index=db.index)[1]
-            add_sound_and_attachments(db, folder, readers, index, progress)
+            add_sound_and_fit(db, folder, readers, index, progress, fitters)
             return index
         except InputError as e:
             if e.path is None and db.source_ is not None:
@@ -71,10 +71,13 @@ def build_frame_database(db, source, progress: bool = False, video_options: dict
     return db
 
 
-def add_sound_and_attachments(db, folder, readers, index, progress: bool):
-    """Keep the recordings' sound (analysed by ``features``), then fit the attachments (the speech model)."""
-    from .attachments import fit_attachments
+def add_sound_and_fit(db, folder, readers, index, progress: bool, fitters=()):
+    """Keep the recordings' sound (analysed by ``features``), then run each of ``fitters`` on the database written
+    (see :meth:`FrameDatabase.build`)."""
     from .sound import add_audio
 
     add_audio(folder, readers, progress=progress, features=db.features)
-    fit_attachments(type(db).load(folder, verify="none", in_memory=False, index=index), folder)
+    if fitters:
+        written = type(db).load(folder, verify="none", in_memory=False, index=index)
+        for fit in fitters:
+            fit(written, folder)

@@ -12,7 +12,8 @@ On disk (see ``db/README.md``)::
                         large databases a compressed IVF (manifest "index"; see sketchsynth.database.indexes)
       audio.npy, mel.npy, mel_index.npy   the recordings' sound and log-mel (when they have sound;
                         see :mod:`sketchsynth.database.sound`)
-      speech_model.npz  the fitted voice-to-mouth model (:mod:`sketchsynth.targets.speech.model`)
+      speech_model.npz  the fitted voice-to-mouth model (:mod:`sketchsynth.targets.speech.model_file`;
+                        fitted by :func:`sketchsynth.pipeline.build.build_database`)
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from ..defaults import DEFAULT_DB  # noqa: F401  (re-exported: the default of sa
 from ..errors import DatabaseError, ParameterError
 from ..io.storage import atomic_directory
 from ..layout import DEFAULT_ANCHORS, DEFAULT_STABLE_POINTS, N_POINTS, default_weights, point_order_lips_first
-from .normalize import Normalizer
 
 
 MAX_GAP = 1000  # frames interpolated across at most (33 s at 30 fps: longer is no gap, it is a missing take)
@@ -150,7 +150,7 @@ class FrameDatabase:
         return w
 
     def build(self, source, progress: bool = False, video_options: dict | None = None, path=None,
-              force: bool = False, protect=(), scheduler: str | None = None) -> "FrameDatabase":
+              force: bool = False, protect=(), scheduler: str | None = None, fitters=()) -> "FrameDatabase":
         """Read recordings, assess and normalize every frame, and index the usable ones.
 
         The build streams: frames are read, assessed and normalized a chunk at a
@@ -181,6 +181,9 @@ class FrameDatabase:
             Read and track the recordings on a Dask cluster (``tcp://HOST:PORT``
             or ``local:N``; :mod:`sketchsynth.sources.distributed`); the database
             is the same as an in-process build's.
+        fitters : iterable of callables ``fit(db, folder)``
+            Run on the database written to ``folder`` before it is put in place, to keep a model fitted on it
+            there (:func:`sketchsynth.pipeline.build.build_database` passes the speech model's).
 
         Returns
         -------
@@ -189,7 +192,7 @@ class FrameDatabase:
         from .assemble import build_frame_database
 
         return build_frame_database(self, source, progress=progress, video_options=video_options, path=path,
-                                    force=force, protect=protect, scheduler=scheduler)
+                                    force=force, protect=protect, scheduler=scheduler, fitters=fitters)
 
     def adopt(self, other: "FrameDatabase"):
         """Take the fitted state of a database just written and loaded."""
@@ -307,23 +310,6 @@ class FrameDatabase:
         return self.normalizer_.transform(keypoints)
 
     # ------------------------------------------------------------------ disk
-    def manifest(self, folder) -> dict:
-        """The manifest for this database's data files already written in ``folder``."""
-        from .manifest_make import make_manifest
-
-        et_row = getattr(self, "etalon_row_", -1)
-        et = {"row": int(et_row), "points": self.normalizer_.etalon_.tolist()}
-        if et_row >= 0:
-            et["recording"] = str(self.table_["recording"][et_row])
-            et["frame"] = int(self.table_["frame"][et_row])
-            et["anchor_spread_px"] = float(Normalizer.anchor_spread(self.keypoints_[et_row:et_row + 1],
-                                                                     self.normalizer_.anchors)[0])
-        counts = {"frames": int(self.n_frames_), "usable": int(self.n_usable_), "recordings": len(self.recordings_),
-                  "unusable_by_reason": self.table_.unusable_by_reason(),
-                  "filled_points": int(self.table_["filled_points"].sum())}
-        return make_manifest(self.weights_, self.normalizer_, self.anchor_min_confidence, self.max_gap, self.person,
-                             self.track_filter, et, counts, self.recordings_, folder, index_info=self.index_info_)
-
     def save(self, path: str | os.PathLike = DEFAULT_DB, force: bool = False, protect=()) -> Path:
         """Write the database atomically (temporary folder, then rename).
 
@@ -342,6 +328,8 @@ class FrameDatabase:
         """
         import faiss
 
+        from .manifest_make import database_manifest
+
         if not hasattr(self, "table_"):
             raise RuntimeError("FrameDatabase is not built: call build() or load() first")
         # Its own path may be rewritten (a loaded database's arrays are mapped from files the swap keeps).
@@ -353,7 +341,7 @@ class FrameDatabase:
             table = self.frames_.copy()
             table.to_parquet(tmp / "frames.parquet", index=False)
             faiss.write_index(self.index_, os.fspath(tmp / "index.faiss"))
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest(tmp), indent=1))
+            (tmp / "manifest.json").write_text(json.dumps(database_manifest(self, tmp), indent=1))
         self.path_ = Path(os.path.abspath(path))
         return self.path_
 

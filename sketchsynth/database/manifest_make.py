@@ -46,3 +46,19 @@ def make_manifest(weights, normalizer: Normalizer, anchor_min_confidence, max_ga
         "files": files,
         "index": dict(index_info or {"kind": "flat"}),
     }
+
+
+def database_manifest(db, folder) -> dict:
+    """The manifest for ``db``'s data files already written in ``folder`` (:meth:`FrameDatabase.save`)."""
+    et_row = getattr(db, "etalon_row_", -1)
+    et = {"row": int(et_row), "points": db.normalizer_.etalon_.tolist()}
+    if et_row >= 0:
+        et["recording"] = str(db.table_["recording"][et_row])
+        et["frame"] = int(db.table_["frame"][et_row])
+        et["anchor_spread_px"] = float(Normalizer.anchor_spread(db.keypoints_[et_row:et_row + 1],
+                                                                 db.normalizer_.anchors)[0])
+    counts = {"frames": int(db.n_frames_), "usable": int(db.n_usable_), "recordings": len(db.recordings_),
+              "unusable_by_reason": db.table_.unusable_by_reason(),
+              "filled_points": int(db.table_["filled_points"].sum())}
+    return make_manifest(db.weights_, db.normalizer_, db.anchor_min_confidence, db.max_gap, db.person,
+                         db.track_filter, et, counts, db.recordings_, folder, index_info=db.index_info_)

@@ -12,14 +12,12 @@ from .._version import __version__
 from ..errors import DatabaseError, ParameterError
 from ..io.storage import sha256_file
 from ..layout import N_POINTS
-from .format import DATA_FILES, FORMAT, FORMAT_VERSION, READABLE_VERSIONS
+from .format import ATTACHED_FILES, DATA_FILES, FORMAT, FORMAT_VERSION, READABLE_VERSIONS
 from .frame_table import FrameTable
 from .manifest import manifest_problem
 from .normalize import Normalizer
 
 
-MAX_GAP = 1000  # frames interpolated across at most (33 s at 30 fps: longer is no gap, it is a missing take)
-MAX_WORKERS = max(64, 4 * (os.cpu_count() or 1))  # threads and processes beyond this only cost memory
 MAX_MANIFEST_BYTES = 64 << 20  # a manifest lists recordings, not frames: far below this
 
 
@@ -53,7 +51,6 @@ def open_database(cls, path, verify: str, in_memory: bool, index=None):
         raise DatabaseError(f"database format version {man.get('format_version')} (this sketchsynth "
                             f"{__version__} reads version {FORMAT_VERSION}); {rebuild}", path)
     files = man.get("files")
-    from .attachments import ATTACHED_FILES
     from .sound import AUDIO_FILES, open_audio
 
     allowed = set(DATA_FILES) | set(AUDIO_FILES) | set(ATTACHED_FILES)
@@ -70,7 +67,7 @@ def open_database(cls, path, verify: str, in_memory: bool, index=None):
         raise DatabaseError(f"manifest.json is damaged: {problem}; {rebuild}", mpath)
     for name, meta in files.items():
         if name in ATTACHED_FILES:
-            continue  # checked when the attachment loads it: its damage names its own fix, not a rebuild
+            continue  # checked by whoever loads it: its damage names its own fix, not a rebuild
         f = path / name
         if not f.is_file():
             raise DatabaseError(f"{name} is missing; {rebuild}", path)
@@ -140,7 +137,7 @@ def open_database(cls, path, verify: str, in_memory: bool, index=None):
     db.manifest_ = man
     db.path_ = Path(os.path.abspath(path))
     db.audio_ = open_audio(path, man, in_memory, read)
-    # an in-memory database outlives its folder: keep the attachments' files for them to load
+    # an in-memory database outlives its folder: keep the attached files for whoever loads them
     db.attached_ = {name: (path / name).read_bytes() for name in ATTACHED_FILES
                     if in_memory and name in files and (path / name).is_file()}
     return db

@@ -78,7 +78,7 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
         ``db``, ``out``, the match ``summary``, the ``videos`` report and the
         track cache ``seeding`` counts.
     """
-    from ..database.frame_database import FrameDatabase
+    from ..pipeline.build import build_database
     from ..selection.decode import DEFAULT_SMOOTH, ViterbiDecoder
     from ..errors import require
     from ..sources.load import load_input
@@ -91,7 +91,7 @@ def run_video_demo(db_path="db/example-video", out="out/demo-video", examples=No
     paths = video_example_paths(examples)
     t0 = time.perf_counter()
     seeded = seed_example_tracks(paths)
-    db = FrameDatabase().build(paths["recordings"], path=db_path, force=True)
+    db = build_database(paths["recordings"], path=db_path, force=True)
     t1 = time.perf_counter()
     how_tracked = (f"tracks from examples/grid_s1/tracks.npz ({seeded['seeded']} seeded, {seeded['cached']} "
                    f"cached, {seeded['skipped']} tracked)")

@@ -104,6 +104,7 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
     SpeechReport
     """
     from ..database.frame_database import FrameDatabase
+    from ..pipeline.build import build_database
     from ..selection.decode import ViterbiDecoder
     from ..selection.joins import path_joins, path_stats
     from .holdout import make_folds, split_tracks
@@ -136,7 +137,7 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
     for fold in make_folds(tracks, holdout):
         db_tracks, heldout = split_tracks(tracks, fold)
         t0 = time.perf_counter()
-        db = FrameDatabase(**(db_params or {})).build(db_tracks)
+        db = build_database(db_tracks, db=FrameDatabase(**(db_params or {})))
         timings["build_db_s"] += time.perf_counter() - t0
         if model_params:
             t0 = time.perf_counter()

@@ -16,6 +16,9 @@ files.
 :func:`read_faces` also reads the files (see :mod:`._syscalls`): a file then
 costs three system calls and the scan, with the GIL released, so a build reads
 on every core from threads.
+
+This module is longer than the package's ~400-line rule on purpose: it is one numba kernel with its
+hand-written number parser, and splitting it would split the grammar (``tests/test_structure.py`` names it).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A database or an output folder is written into ``.<name>.tmp-<pid>-<random>``
 next to its final place and renamed into place only when complete, so a killed
 run never leaves a half-written target. Replacing an existing folder swaps the
-two atomically where the kernel can (Linux ``renameat2(RENAME_EXCHANGE)``).
+two atomically where the kernel can (Linux ``renameat2(RENAME_EXCHANGE)``). The temporary folders a
+killed run left are recognised and removed by :mod:`sketchsynth.io.leftovers`.
 """
 
 from __future__ import annotations
@@ -14,63 +15,15 @@ import ctypes.util
 import errno
 import hashlib
 import os
-import re
 import secrets
 import shutil
 from pathlib import Path
 
 from ..errors import DatabaseError, InputError, SketchSynthError
+from .leftovers import TEMP_MARKER, mark_temp, remove_stale_siblings
 from .locks import real_path, real_target, target_lock
 from .ownership import KIND_NAMES, OUTPUT_MARKER, foreign_entries, write_output_marker, written_by_sketchsynth
 
-
-TEMP_MARKER = ".sketchsynth-tmp"
-"""Inside every temporary folder while it is written: the name it was created under (removed before it is
-renamed into place). A folder a killed run left is recognised by it, never by a name pattern alone."""
-
-
-def _mark_temp(folder: Path) -> None:
-    (folder / TEMP_MARKER).write_bytes(os.fsencode(folder.name))  # names need not be UTF-8
-
-
-def remove_stale_siblings(target: Path) -> list[str]:
-    """Remove the temporary folders killed runs left beside ``target`` (call under the lock).
-
-    Only a folder that sketchsynth created is removed: its name has exactly the form sketchsynth gives
-    (``.<name>.tmp-<pid>-<8 hex>``), it holds :data:`TEMP_MARKER` naming it, and the process that made it is
-    gone. Anything else beside the target is the user's and stays.
-    """
-    form = re.compile(re.escape(f".{target.name}.") + r"(?:tmp|old)-(\d{1,10})-[0-9a-f]{8}")
-    removed = []
-    try:
-        names = os.listdir(target.parent)
-    except OSError:
-        return removed
-    for name in names:
-        m = form.fullmatch(name)
-        p = target.parent / name
-        if m is None or p.is_symlink() or not p.is_dir() or _alive(int(m.group(1))):
-            continue
-        try:
-            if (p / TEMP_MARKER).is_symlink() or (p / TEMP_MARKER).read_bytes() != os.fsencode(name):
-                continue
-        except OSError:
-            continue
-        shutil.rmtree(p, ignore_errors=True)
-        removed.append(name)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True
-    return True
 
 
 def _rename_exchange(a: str, b: str) -> bool:
@@ -217,7 +170,7 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         try:
             tmp.mkdir(parents=True)
-            _mark_temp(tmp)
+            mark_temp(tmp)
         except OSError as e:
             raise error(f"cannot write here ({e.strerror})", target.parent) from None
         try:
@@ -235,7 +188,7 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
                 else:
                     old = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
                     os.rename(target, old)
-                    _mark_temp(old)
+                    mark_temp(old)
                     os.rename(tmp, target)
                     shutil.rmtree(old, ignore_errors=True)
             else:

@@ -412,7 +412,7 @@ def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
         return []
     from scipy.io import wavfile
 
-    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.pipeline.build import build_database
 
     root.mkdir(parents=True, exist_ok=True)
     rec = root / "fadg0"
@@ -421,7 +421,7 @@ def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
         shutil.copy(shared / "fadg0" / "audio" / f"{n}.wav", rec / f"{n}.wav")
     (rec / "fps.txt").write_text("25\n")
     db = root / "db-speech"
-    FrameDatabase().build(rec, path=db)
+    build_database(rec, path=db)
     out = root / "outputs"
     cases: list[Case] = []
 

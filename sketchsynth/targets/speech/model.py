@@ -19,56 +19,23 @@ The model chains the speech stages of :mod:`sketchsynth.targets.speech`:
    (:data:`sketchsynth.layout.SPEECH_POINTS`): ``ridge``, ``knn`` or a third-party
    regressor registered in the ``sketchsynth.pipeline.stages`` entry-point group.
 
-``speech_model.npz`` holds plain arrays (loaded with ``allow_pickle=False``) and
-its parameters as JSON; the manifest lists it with its own sha256, checked at
+``speech_model.npz`` (:mod:`sketchsynth.targets.speech.model_file`) holds plain arrays (loaded with
+``allow_pickle=False``) and its parameters as JSON; the manifest lists it with its own sha256, checked at
 every load, so a damaged file is a one-line error naming ``fit-speech``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-from ...errors import DatabaseError, InputError, ParameterError
+from ...errors import DatabaseError, ParameterError
 from .audio_check import require_audio
 
 
-MODEL_FILE = "speech_model.npz"
-MODEL_FORMAT = 1
 LLE_SEARCH_DIMS = 64
 """Leading PCA dimensions the LLE neighbour search runs on."""
-AUDIO_TERM_DIMS = 96
-"""Leading PCA dimensions a speech target's audio term compares (the kNN regressor's, too)."""
-
-
-def _regressor_arrays(reg) -> dict:
-    """The regressor's state as arrays: its own npz (``save``) as bytes, ``to_arrays()``, or ``_arrays``."""
-    import io
-
-    if hasattr(reg, "save") and hasattr(type(reg), "load"):
-        buf = io.BytesIO()
-        reg.save(buf)
-        return {"npz": np.frombuffer(buf.getvalue(), np.uint8)}
-    if hasattr(reg, "to_arrays"):
-        return dict(reg.to_arrays())
-    return {k: getattr(reg, k + "_") for k in reg._arrays}
-
-
-def _regressor_from_arrays(cls, params: dict, arrays: dict):
-    import io
-
-    if "npz" in arrays and hasattr(cls, "load"):
-        return cls.load(io.BytesIO(arrays["npz"].tobytes()))
-    if hasattr(cls, "from_arrays"):
-        return cls.from_arrays(params, arrays)
-    reg = cls(**params)
-    for k in cls._arrays:
-        setattr(reg, k + "_", arrays[k])
-    return reg
 
 
 class SpeechModel:
@@ -321,42 +288,6 @@ class SpeechModel:
         t["regression_s"] = time.perf_counter() - t1
         return Y
 
-    def audio_term(self, db, reduced: np.ndarray, beta: float):
-        """The audio term of a speech target: an input's :meth:`reduce` features (T, n_components) against
-        the database frames' own, on the leading :data:`AUDIO_TERM_DIMS` dimensions (a FeatureTerm)."""
-        from ..feature_term import FeatureTerm
-
-        d = min(AUDIO_TERM_DIMS, self.bank_.shape[1])
-        cache = getattr(self, "_term", None)
-        if cache is None or cache[0] != (d, len(db.normalized_)):
-            pos = np.full(len(db.normalized_), -1, np.int64)
-            rows = np.asarray(self.bank_rows_, np.int64)
-            if len(rows) and rows.max() >= len(pos):
-                raise DatabaseError("the speech model was fitted on another database (its frames are not all "
-                                    "here); refit it with: sketchsynth fit-speech --db DIR", getattr(db, "path_", None))
-            pos[rows] = np.arange(len(rows))
-            cache = self._term = ((d, len(db.normalized_)), np.ascontiguousarray(self.bank_[:, :d], np.float32), pos)
-        return FeatureTerm(np.ascontiguousarray(np.asarray(reduced)[:, :d], np.float32), cache[1], cache[2],
-                           float(beta))
-
-    # ------------------------------------------------------------------ disk
-    def save(self, path) -> Path:
-        """Write ``speech_model.npz`` (plain arrays; parameters as JSON)."""
-        reg = {f"reg_{k}": np.asarray(v) for k, v in _regressor_arrays(self.regressor_).items()}
-        reg_params = self.regressor_.get_params() if hasattr(self.regressor_, "get_params") else {}
-        from ...io.npy import write_npz
-
-        # No fit time in the file: its bytes must depend on the fit alone (the manifest keeps the time).
-        meta = {"format": MODEL_FORMAT, "params": self.get_params(), "regressor_params_fitted": reg_params,
-                "n_train": self.n_train_}
-        with open(path, "wb") as fh:
-            write_npz(fh, meta=np.array(json.dumps(meta)), x_mean=self.x_mean_, x_scale=self.x_scale_,
-                      proj=self.proj_, bank=self.bank_, bank_rows=self.bank_rows_, mouth_mean=self.mouth_mean_,
-                      nn_scale=np.float64(getattr(self, "nn_scale_", None) or np.nan), **reg)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return Path(path)
-
     def with_blend(self, blend: float) -> "SpeechModel":
         """A copy with a fixed LLE blend instead of the voice-distance rule (a TTS voice's)."""
         import copy
@@ -364,32 +295,6 @@ class SpeechModel:
         m = copy.copy(self)
         m.lle_blend, m.lle_auto = float(blend), False
         m._lle = None if float(blend) != float(self.lle_blend) else getattr(self, "_lle", None)
-        return m
-
-    @classmethod
-    def load(cls, path) -> "SpeechModel":
-        """Read a model :meth:`save` wrote; damage raises DatabaseError naming fit-speech."""
-        from .regressors import regressor_class
-
-        where = os.path.dirname(os.path.abspath(path)) if isinstance(path, (str, os.PathLike)) else "DIR"
-        fix = f"refit it with: sketchsynth fit-speech --db {where}"
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                arrays = {k: z[k] for k in z.files}
-            m = cls(**meta["params"])
-            m.x_mean_, m.x_scale_, m.proj_ = arrays["x_mean"], arrays["x_scale"], arrays["proj"]
-            m.bank_, m.bank_rows_ = arrays["bank"], arrays["bank_rows"]
-            m.mouth_mean_ = arrays.get("mouth_mean")     # absent from older model files: see mean_mouth()
-            scale = float(arrays["nn_scale"]) if "nn_scale" in arrays else float("nan")
-            m.nn_scale_ = scale if np.isfinite(scale) and scale > 0 else None  # older files: a fixed blend
-            m.n_train_, m.fit_seconds_ = int(meta["n_train"]), float(meta.get("fit_seconds", "nan"))
-            reg = {k[4:]: v for k, v in arrays.items() if k.startswith("reg_")}
-            m.regressor_ = _regressor_from_arrays(regressor_class(m.regressor), meta["regressor_params_fitted"],
-                                                  reg)
-        except (OSError, KeyError, ValueError, TypeError, EOFError, InputError) as e:
-            raise DatabaseError(f"{MODEL_FILE} is damaged ({type(e).__name__}); {fix}", path) from None
-        m._lle = None
         return m
 
     def mean_mouth(self, db) -> np.ndarray:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ...errors import DatabaseError
 from .audio_check import require_audio
-from .model import MODEL_FILE, SpeechModel
+from .model import SpeechModel
+from .model_file import MODEL_FILE, load_model, save_model
 
 
 _MODELS = weakref.WeakKeyDictionary()
@@ -59,7 +60,7 @@ def open_model(path, man: dict, verify: bool = True, data: bytes | None = None) 
         digest = hashlib.sha256(data).hexdigest() if verify else None
         if not any(len(data) == m.get("bytes") and (not verify or digest == m.get("sha256")) for m in accepted):
             raise DatabaseError(f"{MODEL_FILE} fails its checksum (damaged or replaced); {fix}", path)
-        return SpeechModel.load(io.BytesIO(data))
+        return load_model(io.BytesIO(data))
     f = Path(path) / MODEL_FILE
     if os.path.islink(f) or not f.is_file():
         raise DatabaseError(f"{MODEL_FILE} is missing (or a symbolic link); {fix}", path)
@@ -67,7 +68,7 @@ def open_model(path, man: dict, verify: bool = True, data: bytes | None = None) 
     digest = sha256_file(f) if verify else None
     if not any(size == m.get("bytes") and (not verify or digest == m.get("sha256")) for m in accepted):
         raise DatabaseError(f"{MODEL_FILE} fails its checksum (damaged or replaced); {fix}", path)
-    return SpeechModel.load(f)
+    return load_model(f)
 
 
 def fit_into(db, folder, model: SpeechModel | None = None) -> SpeechModel:
@@ -88,7 +89,7 @@ def fit_into(db, folder, model: SpeechModel | None = None) -> SpeechModel:
                                 "fit_seconds": round(model.fit_seconds_, 3),
                                 "fit_cpu_seconds": round(getattr(model, "fit_cpu_seconds_", float("nan")), 3)}}
     try:
-        model.save(tmp)
+        save_model(model, tmp)
         old = json.loads((folder / "manifest.json").read_text()).get("files", {}).get(MODEL_FILE)
         if old is not None:
             # First a manifest that accepts the old file and the new one, then the file, then the manifest of
@@ -101,9 +102,3 @@ def fit_into(db, folder, model: SpeechModel | None = None) -> SpeechModel:
         raise
     update_manifest(folder, {MODEL_FILE: final}, section)
     return use_model(db, model)
-
-
-def fit_at_build(db, folder) -> None:
-    """The database attachment (:mod:`sketchsynth.database.attachments`): fit the speech model when there is sound."""
-    if getattr(db, "audio_", None) is not None:
-        fit_into(db, folder)

@@ -70,12 +70,13 @@ def speech_target(db, pred: np.ndarray, feats, jaw_weight: float | None = None,
     beta = AUDIO_WEIGHT if audio_weight is None else float(audio_weight)
     term = None
     if beta != 0:
+        from .audio_term import audio_term
         from .model_store import require_model
 
         model = model or require_model(db)
         if feats.reduced is None:
             feats.reduced = model.reduce(feats.X)
-        term = model.audio_term(db, feats.reduced, beta)
+        term = audio_term(model, db, feats.reduced, beta)
     a = feats.audio
     report = {"audio_weight": beta}
     if feats.timings.get("lle") is not None:

@@ -1,0 +1,63 @@
+"""The temporary folders a killed run leaves beside its target: marked while written, removed by the next writer.
+
+:func:`sketchsynth.io.storage.atomic_directory` writes a target into a sibling ``.<name>.tmp-<pid>-<random>``
+(and moves a replaced one aside as ``.<name>.old-...``); a run killed meanwhile leaves it there. Each such
+folder holds :data:`TEMP_MARKER` naming it, so the next writer (holding the target's lock) removes exactly those
+and nothing of the user's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+
+TEMP_MARKER = ".sketchsynth-tmp"
+"""Inside every temporary folder while it is written: the name it was created under (removed before it is
+renamed into place). A folder a killed run left is recognised by it, never by a name pattern alone."""
+
+
+def mark_temp(folder: Path) -> None:
+    (folder / TEMP_MARKER).write_bytes(os.fsencode(folder.name))  # names need not be UTF-8
+
+
+def remove_stale_siblings(target: Path) -> list[str]:
+    """Remove the temporary folders killed runs left beside ``target`` (call under the lock).
+
+    Only a folder that sketchsynth created is removed: its name has exactly the form sketchsynth gives
+    (``.<name>.tmp-<pid>-<8 hex>``), it holds :data:`TEMP_MARKER` naming it, and the process that made it is
+    gone. Anything else beside the target is the user's and stays.
+    """
+    form = re.compile(re.escape(f".{target.name}.") + r"(?:tmp|old)-(\d{1,10})-[0-9a-f]{8}")
+    removed = []
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return removed
+    for name in names:
+        m = form.fullmatch(name)
+        p = target.parent / name
+        if m is None or p.is_symlink() or not p.is_dir() or _alive(int(m.group(1))):
+            continue
+        try:
+            if (p / TEMP_MARKER).is_symlink() or (p / TEMP_MARKER).read_bytes() != os.fsencode(name):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True

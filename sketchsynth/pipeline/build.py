@@ -1,0 +1,45 @@
+"""Building a database for the whole pipeline: its frames and sound (:mod:`sketchsynth.database`), then the speech
+model fitted into it when the recordings have sound.
+
+The database layer knows nothing of the speech model; this is where the two meet, so that ``sketchsynth
+build-db`` leaves a database ready for audio- and text-driven matches.
+"""
+
+from __future__ import annotations
+
+
+def build_database(source, path=None, db=None, progress: bool = False, video_options: dict | None = None,
+                   force: bool = False, protect=(), scheduler: str | None = None, fit_speech: bool = True):
+    """Build ``db`` (default ``FrameDatabase()``) from ``source`` and fit its speech model when it has sound.
+
+    The model is fitted on the database written, before the folder is put in place (a crash leaves the old
+    database or the new one with its model), and listed in its manifest (:func:`fit_into`).
+
+    Parameters
+    ----------
+    source, path, progress, video_options, force, protect, scheduler
+        As :meth:`sketchsynth.database.frame_database.FrameDatabase.build`.
+    db : FrameDatabase, optional
+        The database to build, with its parameters.
+    fit_speech : bool
+        Fit the speech model (:class:`sketchsynth.targets.speech.model.SpeechModel`) when the recordings have
+        sound; without it, only frames and sound.
+
+    Returns
+    -------
+    FrameDatabase
+        ``db``, built.
+    """
+    from ..database.frame_database import FrameDatabase
+
+    db = FrameDatabase() if db is None else db
+    return db.build(source, progress=progress, video_options=video_options, path=path, force=force,
+                    protect=protect, scheduler=scheduler, fitters=(fit_speech_model,) if fit_speech else ())
+
+
+def fit_speech_model(db, folder) -> None:
+    """Fit the default speech model on ``db`` and keep it in its ``folder``, when the database has sound."""
+    if getattr(db, "audio_", None) is not None:
+        from ..targets.speech.model_store import fit_into
+
+        fit_into(db, folder)
