@@ -3,6 +3,7 @@ them (never by a name pattern), --force replaces only what the previous run wrot
 exclusively, and a refit killed half-way leaves a database whose model passes its check."""
 
 import json
+from pathlib import Path
 import os
 import shutil
 
@@ -132,3 +133,20 @@ def test_a_users_file_named_like_the_lock_is_left_alone(tmp_path):
     (tmp_path / ".db.lock").write_text("my shopping list")
     one_line_error(_cli("build-db", EXAMPLES / "recordings", "--db", tmp_path / "db"), "did not make", ".db.lock")
     assert (tmp_path / ".db.lock").read_text() == "my shopping list" and not (tmp_path / "db").exists()
+
+
+def test_sound_at_any_float_scale_is_brought_back_to_speech_range(tmp_path):
+    """A float WAV may hold 1e30: it is scaled back, never handed on (it would overflow the features)."""
+    pytest.importorskip("av")
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).parent / "corpus"))
+    from make_corpus import _float_wav
+
+    from sketchsynth.io.audio import load_audio
+
+    t = np.arange(16000) / 16000
+    y = load_audio(_float_wav(tmp_path / "loud.wav", 1e30 * np.sin(2 * np.pi * 220 * t)), 16000)
+    assert np.isfinite(y).all() and 0.5 < np.abs(y).max() <= 1.0

@@ -10,6 +10,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import DatabaseError, ParameterError
+from ..io.small_files import NotSmallFile, read_small_file
 from ..io.storage import sha256_file
 from ..layout import N_POINTS
 from .format import ATTACHED_FILES, DATA_FILES, FORMAT, FORMAT_VERSION, READABLE_VERSIONS
@@ -38,11 +39,13 @@ def open_database(cls, path, verify: str, in_memory: bool, index=None):
         raise DatabaseError("no database here (build one with: sketchsynth build-db RECORDINGS --db "
                             f"{printable(path)})", path)
     try:
-        if mpath.stat().st_size > MAX_MANIFEST_BYTES:
-            raise DatabaseError(f"manifest.json is larger than {MAX_MANIFEST_BYTES >> 20} MB; {elsewhere}", path)
-        man = json.loads(mpath.read_bytes())
+        man = json.loads(read_small_file(mpath, MAX_MANIFEST_BYTES))
     except FileNotFoundError:
         raise DatabaseError(f"manifest.json is missing: {elsewhere}", path) from None
+    except NotSmallFile as e:
+        raise DatabaseError(f"manifest.json is {e}: {elsewhere}", path) from None
+    except RecursionError:  # nested beyond any manifest's depth
+        raise DatabaseError(f"manifest.json is unreadable (nested too deep): {elsewhere}", path) from None
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise DatabaseError(f"manifest.json is unreadable ({str(e)[:80]}): {elsewhere}", path) from None
     if not isinstance(man, dict) or man.get("format") != FORMAT:

@@ -67,6 +67,11 @@ def _to_mono(frame) -> np.ndarray:
     return ((x.mean(axis=0) - offset) / scale).astype(np.float32)
 
 
+MIN_RATE = 4000
+MAX_RATE = 384000
+"""The audio sample rates accepted, Hz."""
+
+
 def load_audio(path: str | os.PathLike, sr: int = 16000) -> np.ndarray:
     """Decode a file's first audio stream to mono float32 at ``sr`` Hz.
 
@@ -102,6 +107,10 @@ def load_audio(path: str | os.PathLike, sr: int = 16000) -> np.ndarray:
         in_rate = int(stream.codec_context.sample_rate or 0)
         if in_rate <= 0:
             raise InputError("its audio stream declares no sample rate", path)
+        if not MIN_RATE <= in_rate <= MAX_RATE:
+            # a rate like 1 Hz is no recording of speech, and resampling it up allocates without bound
+            raise InputError(f"its audio sample rate is {in_rate} Hz; speech is recorded at {MIN_RATE}-{MAX_RATE} Hz",
+                             path)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
 
         def push(mono, rate):
@@ -125,6 +134,14 @@ def load_audio(path: str | os.PathLike, sr: int = 16000) -> np.ndarray:
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     if samples.size == 0:
         raise InputError("its audio stream holds no samples", path)
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        if bad.mean() > 0.01:
+            raise InputError(f"{100 * bad.mean():.0f}% of its audio samples are not numbers (NaN or infinite)", path)
+        samples[bad] = 0.0  # a few damaged samples: silence in their place
+    peak = float(np.abs(samples).max())
+    if peak > 4.0:  # float formats may hold any scale (1e30...); decoders overshoot 1.0 only a little
+        samples /= peak
     shift = int(round((start or 0.0) * sr))
     if shift > 0:
         samples = np.concatenate([np.zeros(shift, np.float32), samples])

@@ -185,8 +185,10 @@ def discover(path: str | os.PathLike) -> list[Recording]:
 
 
 def _read_sidecar(path: str) -> float:
+    from ..io.small_files import read_small_file
+
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
+        text = read_small_file(path, 4096).decode("utf-8").strip()
         fps = float(text.split()[0])
     except (OSError, ValueError, IndexError, UnicodeDecodeError):
         raise InputError("frame-rate sidecar must hold one positive number, e.g. 30", path) from None

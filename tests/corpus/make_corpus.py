@@ -311,6 +311,7 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
                                                                              .st_size), ["index.faiss", "sha256"],
                command=("info", "--verify"))
     cases.extend(safety_cases(root, sa1, good, dbs, out, real, example_db))
+    cases.extend(hostile_cases(root, sa1, good, dbs, out))
     cases.append(Case("db-does-not-exist", "database", ["match", str(good), "--db", str(dbs / "nowhere"), "--out",
                                                            str(out / "db-does-not-exist")],
                       ["no database here"], must_not_exist=[out / "db-does-not-exist"]))
@@ -429,6 +430,12 @@ def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
         res = out / cid
         cases.append(Case(cid, "speech", ["match", str(inp), "--db", str(database), "--out", str(res), *extra],
                           expect, must_not_exist=[res]))
+
+    # sound made to break the decoder or the features: NaN samples, a 1 Hz rate
+    h = root / "hostile-sound"
+    h.mkdir()
+    match_case("hostile-sound-nan", _float_wav(h / "nan.wav", np.full(16000, np.nan)), ["not numbers"])
+    match_case("hostile-sound-1hz", _float_wav(h / "one-hz.wav", np.zeros(4), rate=1), ["sample rate is 1 Hz"])
 
     text = root / "notes.wav"
     text.write_text("minutes of the meeting, not sound\n")
@@ -750,6 +757,69 @@ def safety_cases(root: Path, sa1: Path, good: Path, dbs: Path, out: Path, real: 
     cases.append(Case("cli-guard-negative", "cli-value", ["evaluate", str(good.parent), "--out",
                                                           str(out / "cli-guard"), "--guard", "-1", "--fps", "25"],
                       ["--guard"], must_not_exist=[out / "cli-guard"]))
+    return cases
+
+
+def _float_wav(path: Path, samples, rate: int = 16000) -> Path:
+    """A 32-bit float WAV (format 3), which may hold any value: NaN, infinities, 1e30."""
+    import struct
+
+    data = np.asarray(samples, "<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE" + b"fmt " +
+                     struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
+def hostile_cases(root: Path, sa1: Path, good: Path, dbs: Path, out: Path) -> list[Case]:
+    """Inputs made to hang, exhaust memory or overflow: each must be one line, bounded in time and memory."""
+    from sketchsynth import FrameDatabase
+
+    cases: list[Case] = []
+    h = root / "hostile"
+    h.mkdir()
+
+    def manifest_db(cid, make, expect):
+        path = dbs / cid
+        FrameDatabase(fps=25).build(good, path=path)
+        (path / "manifest.json").unlink()
+        make(path / "manifest.json")
+        cases.append(Case(cid, "hostile", ["match", str(good), "--db", str(path), "--out", str(out / cid)], expect,
+                          must_not_exist=[out / cid]))
+
+    manifest_db("hostile-manifest-fifo", os.mkfifo, ["manifest.json", "not a regular file"])
+    manifest_db("hostile-manifest-dev-zero", lambda p: p.symlink_to("/dev/zero"), ["not a regular file"])
+    manifest_db("hostile-manifest-deep", lambda p: p.write_text("[" * 100_000 + "]" * 100_000),
+                ["manifest.json is unreadable"])
+    sparse = h / "sparse-fps"
+    _json_recording(sa1, sparse)
+    with open(sparse / "fps.txt", "wb") as f:
+        f.truncate(2 << 30)  # 2 GB, no blocks
+    cases.append(Case("hostile-fps-sparse", "hostile", ["build-db", str(sparse), "--db", str(dbs / "fps-sparse")],
+                      ["fps.txt", "one positive number"], must_not_exist=[dbs / "fps-sparse"]))
+    FrameDatabase(fps=25).build(good, path=dbs / "hostile-db")
+    fifo = h / "list.fifo"
+    os.mkfifo(fifo)
+    options = {"hostile-seam-blend-huge": (["match", str(good), "--db", str(dbs / "hostile-db"), "--seam-blend",
+                                            "99999999999999999999"], ["--seam-blend"]),
+               "hostile-smooth-nan": (["match", str(good), "--db", str(dbs / "hostile-db"), "--smooth", "nan"],
+                                      ["--smooth", "finite"]),
+               "hostile-person-superscript": (["build-db", str(good), "--person", "\u00b2"], ["--person"]),
+               "hostile-scheduler-no-port": (["build-db", str(good), "--scheduler", "tcp://127.0.0.1"],
+                                             ["--scheduler", "port"]),
+               "hostile-scheduler-many": (["build-db", str(good), "--scheduler", "local:100000"], ["local:N"]),
+               "hostile-holdout-fifo": (["evaluate", str(good.parent), "--holdout", f"@{fifo}", "--fps", "25"],
+                                        ["not a regular file"]),
+               "hostile-holdout-digits": (["evaluate", str(good.parent), "--holdout", "every:" + "9" * 5000 + ":1",
+                                           "--fps", "25"], ["--holdout"]),
+               "hostile-lle-reg-nan": (["fit-speech", "--db", str(dbs / "hostile-db"), "--lle-reg", "nan"],
+                                       ["--lle-reg"])}
+    for cid, (args, expect) in options.items():
+        target = out / cid
+        flag = "--db" if args[0] == "build-db" else "--out"
+        if args[0] != "fit-speech":
+            args = [*args, flag, str(target)]
+        cases.append(Case(cid, "hostile", args, expect, must_not_exist=[target]))
     return cases
 
 
