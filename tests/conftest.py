@@ -116,6 +116,29 @@ def example_db(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def grid_example(tmp_path_factory):
+    """A database of the bundled GRID s1 sentences (speech model fitted; shared: copy it before changing it),
+    a held-out sentence, and the sentences' word timings."""
+    pytest.importorskip("av")
+    pytest.importorskip("librosa")
+    from sketchsynth.demo.video import seed_example_tracks, video_example_paths
+
+    paths = video_example_paths()
+    seed_example_tracks(paths)
+    root = tmp_path_factory.mktemp("grid_example")
+    db = root / "db"
+    from click.testing import CliRunner
+
+    from sketchsynth.cli import cli
+
+    r = CliRunner().invoke(cli, ["build-db", str(paths["recordings"]), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    sentence = root / "bbas1s.mp4"
+    shutil.copy(paths["input"], sentence)
+    return {"db": db, "input": sentence, "align": EXAMPLES / "grid_s1" / "align"}
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -80,24 +80,7 @@ def test_temporary_files_are_new_files_never_followed_links(tmp_path):
     assert victim.read_text() == "precious"
 
 
-@pytest.fixture(scope="module")
-def sound_db(tmp_path_factory):
-    pytest.importorskip("av")
-    pytest.importorskip("librosa")
-    from sketchsynth.demo.video import seed_example_tracks, video_example_paths
-
-    paths = video_example_paths()
-    seed_example_tracks(paths)
-    rec = tmp_path_factory.mktemp("rec")
-    for p in sorted(paths["recordings"].glob("*.mp4"))[:24]:
-        (rec / p.name).symlink_to(p)
-    db = rec.parent / "sound_db"
-    r = _cli("build-db", rec, "--db", db)
-    assert r.exit_code == 0, r.output
-    return db
-
-
-def test_a_refit_killed_between_its_steps_leaves_a_model_that_loads(sound_db, tmp_path, monkeypatch):
+def test_a_refit_killed_between_its_steps_leaves_a_model_that_loads(grid_example, tmp_path, monkeypatch):
     """Killed after the new model file is in place but before the manifest names it alone: the manifest
     already accepts it, so the database opens and the speech model loads."""
     from sketchsynth.database import sound
@@ -105,7 +88,7 @@ def test_a_refit_killed_between_its_steps_leaves_a_model_that_loads(sound_db, tm
     from sketchsynth.targets.speech import model_store
 
     db = tmp_path / "db"
-    shutil.copytree(sound_db, db)
+    shutil.copytree(grid_example["db"], db)
     real = sound.update_manifest
     calls = []
 

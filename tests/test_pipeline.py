@@ -22,24 +22,6 @@ EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples
 
 
 @pytest.fixture(scope="module")
-def grid_example(tmp_path_factory):
-    """A database of the bundled GRID s1 sentences (speech model fitted, phones labelled) and a held-out one."""
-    pytest.importorskip("av")
-    pytest.importorskip("librosa")
-    from sketchsynth.demo.video import seed_example_tracks, video_example_paths
-
-    paths = video_example_paths()
-    seed_example_tracks(paths)
-    root = tmp_path_factory.mktemp("grid_example")
-    db = root / "db"
-    r = CliRunner().invoke(cli, ["build-db", str(paths["recordings"]), "--db", str(db)])
-    assert r.exit_code == 0, r.output
-    sentence = root / "bbas1s.mp4"
-    shutil.copy(paths["input"], sentence)
-    return {"db": db, "input": sentence, "align": EXAMPLES / "grid_s1" / "align"}
-
-
-@pytest.fixture(scope="module")
 def grid(grid_example):
     from sketchsynth.database.frame_database import FrameDatabase
 

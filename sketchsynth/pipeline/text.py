@@ -99,6 +99,8 @@ class TextTarget(Stage):
         self.db_ = db
         self.kind_ = target_kind(db, self.target, self.phone_target)
         self.phone_target_ = None
+        # the sound's features do not depend on who speaks: made once (the LLE blend does, see transform)
+        self.features_ = SpeechFeatures().fit(db) if self.kind_ != "phones" else None
         if self.kind_ in ("phones", "both"):
             from ..targets.text.target import PhoneTarget
 
@@ -122,16 +124,14 @@ class TextTarget(Stage):
                 blend = TTS_LLE_BLEND
             # No audio term: a TTS voice (or another reader) is not the database speaker; its sound frame by
             # frame says little about which recorded frame sounded alike (its evaluation was made without it).
-            feats = SpeechFeatures().fit(db)
             speech = SpeechTarget(audio_weight=0.0, lle_blend=blend).fit(db)
             name = os.path.splitext(os.path.basename(spoken.wav_path))[0]
-            tgt = speech.transform(feats.transform(Audio(spoken.samples16, 16000, spoken.wav_path, name)))
+            tgt = speech.transform(self.features_.transform(Audio(spoken.samples16, 16000, spoken.wav_path, name)))
             n = min(n, len(tgt)) if kind == "both" else len(tgt)
             tgt = tgt.head(n)
-        if kind != "audio":
+        if kind != "audio":  # (audio alone: exactly a speech match of the spoken sound)
             tgt.phones = PhoneTerm(self.phone_target_, frame_phones(spoken.phones, n, fps), self.phone_weight,
                                    only=kind == "phones")
-        if kind != "audio":  # exactly a speech match of the spoken sound when the sound alone drives
             tgt.name, tgt.audio = "say", spoken.wav_path
             tgt.frames, tgt.time_s, tgt.fps = np.arange(n, dtype=np.int64), np.arange(n) / fps, fps
         tgt.report = {**tgt.report, "target": kind, "phone_weight": self.phone_weight if kind == "both" else None,
