@@ -70,3 +70,26 @@ def require(module: str, extra: str, purpose: str):
 def install_hint(extra: str) -> str:
     """How to install an extra, from a release and from a checkout."""
     return f"pip install 'sketchsynth[{extra}]' (from a checkout: pip install -e \".[{extra}]\")"
+
+
+WRITE_ERRNOS = {"ENOSPC": "the disk is full: free some space and run again",
+                "EDQUOT": "the disk quota is used up: free some space and run again",
+                "EFBIG": "the file-size limit was reached (ulimit -f, or the file system's own): raise it or "
+                         "write elsewhere",
+                "EACCES": "permission denied: choose a folder you can write to",
+                "EPERM": "the operation is not permitted here: choose a folder you can write to",
+                "EROFS": "the file system is read-only: choose a folder on a writable one"}
+"""What a write's ``OSError`` means for the user, by errno name."""
+
+
+def write_failure(e: OSError) -> str | None:
+    """One phrase saying what a failed write's ``e`` means and what to do, or None when its errno is not one
+    :data:`WRITE_ERRNOS` knows."""
+    import errno
+
+    code = getattr(e, "errno", None)
+    if code is None and "requested and" in str(e) and "written" in str(e):
+        # numpy's tofile (np.save) reports a short write without an errno: the disk or the limit ran out
+        return ("the write was cut short: the disk is full or the file-size limit was reached; free some space "
+                "(or raise the limit) and run again")
+    return WRITE_ERRNOS.get(errno.errorcode.get(code or -1, ""))

@@ -2,6 +2,7 @@
 nothing of the user's changed or deleted."""
 
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -87,11 +88,15 @@ def test_every_bad_input_is_one_clean_error(corpus, tmp_path_factory):
     tree = _snapshot(root)
     for case in corpus:
         old = os.getcwd()
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)
         try:
             if case.cwd is not None:
                 os.chdir(case.cwd)
+            if case.fsize is not None:  # Python ignores SIGXFSZ: a write past the limit raises EFBIG
+                resource.setrlimit(resource.RLIMIT_FSIZE, (case.fsize, limit[1]))
             result = runner.invoke(cli, case.args)
         finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, limit)
             os.chdir(old)
         problems, line = _problems(case, result)
         after = _snapshot(root)

@@ -7,12 +7,13 @@ click's own usage errors) print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import io
+import os
 import sys
 
 import click
 
 from .._version import __version__
-from ..errors import SketchSynthError
+from ..errors import SketchSynthError, write_failure
 
 
 def _one_line(text: str) -> str:
@@ -55,6 +56,23 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except OSError as e:  # a write the command did not expect to fail: say why in one line
+            advice = write_failure(e)
+            if advice is None:
+                raise
+            name = os.fspath(e.filename) if isinstance(getattr(e, "filename", None), (str, os.PathLike)) else ""
+            if ".tmp-" in os.path.basename(name):  # a temporary name means nothing to the user: its folder does
+                name = os.path.dirname(name)
+            where = f" in {_one_line(name)}" if name else ""
+            click.echo(f"{prog}: error: cannot write{where}: {advice}", err=True)
+            sys.exit(2)
+        try:  # a report on a full or closed stdout fails here, not in the interpreter's shutdown
+            sys.stdout.flush()
+        except OSError as e:
+            sys.stdout = open(os.devnull, "w")  # nothing more can reach it; keep the shutdown quiet
+            click.echo(f"{prog}: error: cannot write the report to standard output: "
+                       f"{write_failure(e) or e.strerror}", err=True)
+            sys.exit(2)
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv

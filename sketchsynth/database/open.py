@@ -69,6 +69,8 @@ def open_database(cls, path, verify: str, in_memory: bool, index=None):
     if problem is not None:
         raise DatabaseError(f"manifest.json is damaged: {problem}; {rebuild}", mpath)
     for name, meta in files.items():
+        if (path / name).is_symlink():  # a database's files are its own: a link may point anywhere
+            raise DatabaseError(f"{name} is a symbolic link, not a file of this database; {rebuild}", path)
         if name in ATTACHED_FILES:
             continue  # checked by whoever loads it: its damage names its own fix, not a rebuild
         f = path / name

@@ -241,8 +241,10 @@ def open_audio(path, man: dict, in_memory: bool, read) -> DatabaseAudio | None:
     info = man.get("audio")
     if not info or not all(f in man.get("files", {}) for f in AUDIO_FILES):
         return None
+    from ..io.npy import load_npy
+
     mode = None if in_memory else "r"
-    arrays = [read(f, lambda p: np.asarray(np.load(p, mmap_mode=mode, allow_pickle=False))) for f in AUDIO_FILES]
+    arrays = [read(f, lambda p: np.asarray(load_npy(p, mmap_mode=mode))) for f in AUDIO_FILES]
     return DatabaseAudio(*arrays, info=info)
 
 

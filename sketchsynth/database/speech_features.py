@@ -37,6 +37,8 @@ def make_extractor(name: str = DEFAULT_FEATURES, **params):
         if not hasattr(front, attr):
             raise ParameterError(f"speech feature extractor {name!r} lacks {attr!r} (see "
                                  "sketchsynth.database.speech_features)")
+    if hasattr(front, "check"):  # before any filter bank is allocated from the parameters
+        front.check()
     return front
 
 
@@ -86,6 +88,10 @@ class LogMel:
         centred on sample ``i * hop_length``).
     """
 
+    LIMITS = {"sr": (4000, 192000), "n_mels": (1, 512), "n_fft": (16, 1 << 16), "win_length": (1, 1 << 16),
+              "hop_length": (1, 1 << 16)}
+    """Bounds that keep a damaged or hand-edited manifest from asking for gigabytes of filters."""
+
     def __init__(self, sr: int = 16000, n_mels: int = 80, fmin: float = 90.0, fmax: float = 7600.0,
                  n_fft: int = 512, win_length: int = 267, hop_length: int = 133, log: str = "ln",
                  eps: float = 1e-6):
@@ -108,15 +114,24 @@ class LogMel:
         return {"sr": self.sr, "n_mels": self.n_mels, "fmin": self.fmin, "fmax": self.fmax, "n_fft": self.n_fft,
                 "win_length": self.win_length, "hop_length": self.hop_length, "log": self.log, "eps": self.eps}
 
-    def _check(self):
+    def check(self):
+        """Raise :class:`ParameterError` for parameters out of their bounds (:attr:`LIMITS`)."""
+        for name, (lo, hi) in self.LIMITS.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+                raise ParameterError(f"{name} must be a whole number in {lo}..{hi}, got {v!r}")
+        for name in ("fmin", "fmax", "eps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+                raise ParameterError(f"{name} must be a finite number, got {v!r}")
         if self.log not in ("ln", "db"):
             raise ParameterError(f"log must be 'ln' or 'db', got {self.log!r}")
         if not 0 < self.win_length <= self.n_fft:
             raise ParameterError(f"win_length must be in 1..n_fft ({self.n_fft}), got {self.win_length}")
-        if self.hop_length <= 0 or self.n_mels <= 0:
-            raise ParameterError("hop_length and n_mels must be positive")
         if not 0 <= self.fmin < self.fmax <= self.sr / 2:
             raise ParameterError(f"need 0 <= fmin < fmax <= sr/2, got {self.fmin}, {self.fmax}, sr {self.sr}")
+        if not 0 < self.eps < 1:
+            raise ParameterError(f"eps must be in (0, 1), got {self.eps!r}")
 
     def transform(self, samples: np.ndarray) -> np.ndarray:
         """Log-mel spectrogram.
@@ -136,7 +151,7 @@ class LogMel:
         InputError
             Fewer samples than one analysis window.
         """
-        self._check()
+        self.check()
         librosa = require("librosa", "speech", "audio features")
         y = np.asarray(samples, dtype=np.float32).reshape(-1)
         if y.size < self.win_length:

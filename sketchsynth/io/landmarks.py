@@ -98,17 +98,16 @@ def open_landmark_file(path: str | os.PathLike):
     frames = fps = None
     try:
         if path.lower().endswith(".npz"):
-            with np.load(path, allow_pickle=False) as z:
-                keys = list(z.keys())
-                tracks = [k for k in keys if k not in ("frames", "fps")]
-                key = next((k for k in _NPZ_KEYS if k in keys), tracks[0] if len(tracks) == 1 else None)
-                if key is None:
-                    raise InputError(f"npz holds arrays {keys}; name the track 'keypoints' or 'landmarks'", path)
-                arr = z[key]
-                if "frames" in keys:
-                    frames = z["frames"]
-                if "fps" in keys:
-                    fps = z["fps"]
+            from .npy import read_npz
+
+            with zipfile.ZipFile(path) as z:
+                keys = [n[:-4] if n.endswith(".npy") else n for n in z.namelist()]
+            tracks = [k for k in keys if k not in ("frames", "fps")]
+            key = next((k for k in _NPZ_KEYS if k in keys), tracks[0] if len(tracks) == 1 else None)
+            if key is None:
+                raise InputError(f"npz holds arrays {keys}; name the track 'keypoints' or 'landmarks'", path)
+            z = read_npz(path, names={key, "frames", "fps"})
+            arr, frames, fps = z[key], z.get("frames"), z.get("fps")
         else:
             from .npy import load_npy
 
@@ -116,7 +115,7 @@ def open_landmark_file(path: str | os.PathLike):
     except InputError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(f"cannot read landmark array ({str(e).splitlines()[0][:120]})", path) from None
+        raise InputError(f"cannot read landmark array ({str(e).splitlines()[0][:200]})", path) from None
     if arr.ndim == 0 or len(arr) == 0:
         raise InputError("landmark array has no frames", path)
     if arr.ndim != 3 or arr.shape[1] not in (N_LANDMARKS_68, N_POINTS) or arr.shape[2] not in (2, 3):
@@ -127,7 +126,9 @@ def open_landmark_file(path: str | os.PathLike):
             raise InputError(f"'frames' must be {len(arr)} increasing whole numbers", path)
         frames = frames.astype(np.int64)
     if fps is not None:
-        fps = float(np.asarray(fps).reshape(-1)[0]) if np.asarray(fps).size == 1 else -1.0
+        if fps.size != 1 or fps.dtype.kind not in "iuf":
+            raise InputError(f"'fps' must be one real number, not {fps.dtype} of shape {fps.shape}", path)
+        fps = float(fps.reshape(-1)[0])
         from .framerate import check_frame_rate
 
         fps = check_frame_rate(fps, "'fps'", path)

@@ -89,14 +89,19 @@ def check_npy(path) -> tuple[tuple, np.dtype, int]:
     ValueError
         One line naming what is wrong.
     """
+    with open(path, "rb") as fh:
+        return _checked_header(fh, os.fstat(fh.fileno()).st_size)
+
+
+def _checked_header(fh, size: int) -> tuple[tuple, np.dtype, int]:
+    """:func:`check_npy`'s checks on an open stream of ``size`` bytes, positioned at the magic string."""
     fmt = np.lib.format
     try:
-        with open(path, "rb") as fh:
-            version = fmt.read_magic(fh)
-            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-            shape, fortran, dtype = read_header(fh)
-            offset = fh.tell()
-            size = os.fstat(fh.fileno()).st_size
+        start = fh.tell()
+        version = fmt.read_magic(fh)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh)
+        offset = fh.tell() - start
     except OSError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy's header parser raises ValueError, SyntaxError, TypeError...
@@ -113,6 +118,68 @@ def check_npy(path) -> tuple[tuple, np.dtype, int]:
         raise ValueError(f"the header says {shape} {dtype} ({need} bytes of data) but the file holds "
                          f"{size - offset} (truncated or damaged)")
     return tuple(shape), dtype, offset
+
+
+MAX_NPZ_MEMBER_BYTES = 1 << 30
+"""An ``.npz`` member is decompressed into memory: 1 GiB is 14 h of 70-point float32 frames at 25 fps (a longer
+track belongs in a memory-mapped ``.npy``); beyond it a declared size is a damaged file or a zip bomb."""
+
+
+def read_npz(path, names=None, max_bytes: int = MAX_NPZ_MEMBER_BYTES) -> dict:
+    """The numeric arrays of an ``.npz``, each checked before it is allocated.
+
+    ``np.load`` trusts a member's header (a declared (1e8, 70, 3) over 60 frames asks for GBs) and inflates a zip
+    bomb whole. Here every member's header is validated as :func:`check_npy` does, against the size the archive
+    declares for it, and that size is bounded before anything is read.
+
+    Parameters
+    ----------
+    path : path of the ``.npz``
+    names : iterable of str, optional
+        Member names (without ``.npy``) to read; default all.
+    max_bytes : int
+        Largest uncompressed member accepted.
+
+    Returns
+    -------
+    dict of str -> np.ndarray
+
+    Raises
+    ------
+    ValueError
+        One line naming the member and what is wrong (also for a damaged archive).
+    """
+    import zipfile
+
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                if names is not None and name not in names:
+                    continue
+                if info.file_size > max_bytes:
+                    raise ValueError(f"member {name!r} is {info.file_size / 2 ** 30:.1f} GiB uncompressed "
+                                     f"(at most {max_bytes / 2 ** 30:.0f} GiB; save a long track as .npy)")
+                with zf.open(info) as member:
+                    try:
+                        shape, dtype, _ = _checked_header(member, info.file_size)
+                    except ValueError as e:
+                        raise ValueError(f"member {name!r}: {e}") from None
+                    arr = np.empty(shape, dtype)
+                    view = memoryview(arr.reshape(-1).view(np.uint8))
+                    got = 0
+                    while got < len(view):  # into the array itself: no second copy of a large member
+                        n = member.readinto(view[got:got + (16 << 20)])
+                        if not n:
+                            raise ValueError(f"member {name!r} is truncated")
+                        got += n
+                out[name] = arr
+    except zipfile.BadZipFile as e:
+        raise ValueError(f"damaged .npz ({e})") from None
+    except (zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError) as e:
+        raise ValueError(f"unreadable .npz ({type(e).__name__}: {str(e)[:80]})") from None
+    return out
 
 
 def load_npy(path, mmap_mode: str | None = None) -> np.ndarray:

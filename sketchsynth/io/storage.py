@@ -19,7 +19,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from ..errors import DatabaseError, InputError, SketchSynthError
+from ..errors import DatabaseError, InputError, SketchSynthError, write_failure
 from .leftovers import TEMP_MARKER, mark_temp, remove_stale_siblings
 from .locks import real_path, real_target, target_lock
 from .ownership import KIND_NAMES, OUTPUT_MARKER, foreign_entries, write_output_marker, written_by_sketchsynth
@@ -172,7 +172,8 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
             tmp.mkdir(parents=True)
             mark_temp(tmp)
         except OSError as e:
-            raise error(f"cannot write here ({e.strerror})", target.parent) from None
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise error(f"cannot write here ({write_failure(e) or e.strerror})", target.parent) from None
         try:
             yield tmp
             if kind != "database":
@@ -197,7 +198,8 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
         except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(e, OSError) and not isinstance(e, SketchSynthError):
-                raise error(f"writing failed ({e.strerror or e}); nothing was replaced", target) from None
+                raise error(f"writing failed ({write_failure(e) or e.strerror or e}); nothing was replaced",
+                            target) from None
             raise
 
 
@@ -238,7 +240,8 @@ def atomic_file(path: str | os.PathLike, force: bool = False, protect=(), what: 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError) and not isinstance(e, SketchSynthError):
-            raise error(f"writing failed ({e.strerror or e}); nothing was replaced", path) from None
+            raise error(f"writing failed ({write_failure(e) or e.strerror or e}); nothing was replaced",
+                        path) from None
         raise
 
 

@@ -36,6 +36,7 @@ class Case:
     unchanged: list = field(default_factory=list)        # databases that must still load, checksums verified
     forbid: list = field(default_factory=list)           # fragments the error line must not contain
     cwd: Path | None = None                              # run in this folder (cases about the current folder)
+    fsize: int | None = None                             # file-size limit (bytes, RLIMIT_FSIZE) while it runs
 
 
 def _json_recording(src: Path, dst: Path, n: int = 8, fps: float = 25) -> Path:
@@ -54,6 +55,39 @@ def _set_face(path: Path, values):
 
 def _replace(path: Path, old: bytes, new: bytes):
     path.write_bytes(path.read_bytes().replace(old, new, 1))
+
+
+def _npz_declaring(path: Path, kp: np.ndarray, shape: tuple):
+    """An .npz whose member's header declares ``shape`` over ``kp``'s data (np.load would allocate it)."""
+    import zipfile
+
+    np.savez(path, keypoints=kp)
+    with zipfile.ZipFile(path) as z:
+        data = z.read("keypoints.npy")
+    old = f"'shape': {kp.shape}".encode()
+    new = f"'shape': {shape}".encode()
+    head_len = 10 + int.from_bytes(data[8:10], "little")
+    head = data[:head_len].replace(old, new, 1)
+    head = head[:-1].rstrip(b" ").ljust(head_len - 1, b" ") + b"\n"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("keypoints.npy", head + data[head_len:])
+
+
+def _npz_bomb(path: Path, n_frames: int):
+    """A compressed .npz of ``n_frames`` zero frames: a few MB on disk, GBs when inflated."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("keypoints.npy", "w", force_zip64=True) as f:
+            h = io.BytesIO()
+            np.lib.format.write_array_header_1_0(h, {"descr": "<f4", "fortran_order": False,
+                                                     "shape": (n_frames, 70, 3)})
+            f.write(h.getvalue())
+            left, chunk = n_frames * 70 * 3 * 4, b"\0" * (1 << 22)
+            while left > 0:
+                f.write(chunk[:left])
+                left -= len(chunk)
 
 
 def make_bad_video(kind: str, source_mp4, tmp: Path) -> Path:
@@ -228,6 +262,10 @@ def build_corpus(root: Path, shared: Path, example_db: Path | None = None) -> li
         "npz-frames-not-increasing": (lambda p: np.savez(p, keypoints=kp, frames=np.zeros(20, np.int64)),
                                       "'frames' must be 20 increasing"),
         "npz-bad-fps": (lambda p: np.savez(p, keypoints=kp, fps=np.float32(-4)), "'fps' -4 is not plausible"),
+        "npz-fps-string": (lambda p: np.savez(p, keypoints=kp, fps=np.array("25")), "member 'fps'"),
+        "npz-fps-complex": (lambda p: np.savez(p, keypoints=kp, fps=np.complex64(25 + 1j)), "member 'fps'"),
+        "npz-declared-huge": (lambda p: _npz_declaring(p, kp, (100_000_000, 70, 3)), "the header says"),
+        "npz-zip-bomb": (lambda p: _npz_bomb(p, 2_000_000), "GiB uncompressed"),
     }
     for cid, (write, message) in arrays.items():
         p = lm / (cid + (".npz" if cid.startswith("npz") else ".npy"))
@@ -480,6 +518,44 @@ def speech_cases(root: Path, shared: Path, example_db: Path) -> list[Case]:
     match_case("speech-unknown-stage", shared / "fadg0" / "audio" / "sa1.wav", ["no stage named", "sketchsynth.stages"],
                extra=("--stage", "no-such-stage"))
     match_case("speech-drive-audio-folder", rec / "sa1", ["--drive audio", "folder"], extra=("--drive", "audio"))
+
+    # the sound's own arrays and the manifest's feature parameters, damaged
+    def damaged_db(cid, damage):
+        path = root / cid
+        shutil.copytree(db, path)
+        damage(path)
+        return path
+
+    sa1 = shared / "fadg0" / "audio" / "sa1.wav"
+    for name in ("mel.npy", "mel_index.npy", "audio.npy"):
+        bad = damaged_db(f"db-{name[:-4]}-header", lambda p, n=name: _npy_header(p / n, b"'shape': (", b"'shape': ('"))
+        match_case(f"speech-db-{name[:-4]}-header", sa1, [name, "unreadable"], database=bad)
+
+    def n_mels(p):
+        man = json.loads((p / "manifest.json").read_text())
+        man["audio"]["features"]["n_mels"] = 10 ** 9
+        (p / "manifest.json").write_text(json.dumps(man))
+    match_case("speech-manifest-n-mels-huge", sa1, ["n_mels", "rebuild"], database=damaged_db("db-n-mels", n_mels))
+
+    def linked(p):
+        (p / "mel.npy").rename(root / "mel-outside.npy")
+        (p / "mel.npy").symlink_to(root / "mel-outside.npy")
+    cases.append(Case("info-verify-symlink-outside", "database", ["info", "--db", str(damaged_db("db-linked", linked)),
+                                                                  "--verify"], ["mel.npy", "symbolic link"]))
+
+    # a write that fails part-way (file-size limit: what a full disk does to the same write)
+    limited = root / "db-limited"
+    shutil.copytree(db, limited)
+    small = 64 << 10
+    cases.append(Case("fsize-fit-speech", "full-disk", ["fit-speech", "--db", str(limited)], ["file-size limit"],
+                      unchanged=[limited], fsize=small))
+    cases.append(Case("fsize-build-db", "full-disk", ["build-db", str(rec), "--db", str(out / "fsize-db")],
+                      ["fsize-db", "file-size limit", "nothing was replaced"], must_not_exist=[out / "fsize-db"],
+                      fsize=small))
+    match_case("fsize-match", sa1, ["file-size limit", "nothing was replaced"])
+    cases[-1].fsize = small
+    cases.append(Case("fsize-say", "full-disk", ["say", "bin blue", "--db", str(db), "--out", str(out / "fsize-say")],
+                      ["file-size limit"], must_not_exist=[out / "fsize-say"], fsize=small))
     return cases
 
 
