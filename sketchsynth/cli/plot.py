@@ -36,7 +36,7 @@ def command(result, frames, out, sheet, force):
     from ..outputs.plot import save_comparison
     from ..outputs.results import load_match_outputs
     from ..io.storage import atomic_file, check_file_target, result_protect
-    from ..io.ownership import written_by_sketchsynth
+    from ..io.ownership import may_rewrite, record_entry
 
     res = load_match_outputs(result)
     video_result = os.path.isfile(os.path.join(result, "videos.json"))
@@ -54,8 +54,8 @@ def command(result, frames, out, sheet, force):
     for t in frames:
         if not 0 <= t < n:
             raise ParameterError(f"--frame {t} is outside the input (0-{n - 1})")
-    # Files inside a folder sketchsynth wrote as a match output are its own: rewritten without --force.
-    own = written_by_sketchsynth(result) == "match"
+    # The default figures inside a match output folder are sketchsynth's: rewritten without --force, unless
+    # the user put a file of that name there.
     protect = result_protect(result, res["summary"].get("input") if isinstance(res["summary"], dict) else None)
     paths = [(out.replace("{t}", str(t)) if out else os.path.join(result, f"comparison_{t:05d}.png"), t)
              for t in frames]
@@ -64,12 +64,16 @@ def command(result, frames, out, sheet, force):
     for path, _ in paths:  # every target checked before anything is drawn
         if not path.lower().endswith((".png", ".pdf")):
             raise ParameterError(f"plot file must end in .png or .pdf: {path}")
-        check_file_target(path, force=force or (own and not out), protect=protect, what="figure")
+        check_file_target(path, force=force or (not out and may_rewrite(result, os.path.basename(path))),
+                          protect=protect, what="figure")
     for path, t in paths:
-        with atomic_file(path, force=force or (own and not out), protect=protect, what="figure") as tmp:
+        own = not out and may_rewrite(result, os.path.basename(path))
+        with atomic_file(path, force=force or own, protect=protect, what="figure") as tmp:
             save_comparison(tmp, res["input"], res["matched"], t, labels=labels,
                             costs=sel["target_cost"].to_numpy(dtype=float),
                             title="input (black) vs match (blue)")
+        if not out:
+            record_entry(result, os.path.basename(path))
         click.echo(f"Wrote {path}")
     if video_result:
         from ..outputs.contact_sheet import contact_sheet

@@ -85,6 +85,59 @@ def write_output_marker(folder: str | os.PathLike, kind: str, ignore=()) -> None
                                                                           "entries": entries}}))
 
 
+def own_entries(folder: str | os.PathLike) -> set[str]:
+    """The entries an output folder's marker lists as sketchsynth's (empty when it has no readable marker)."""
+    import json
+
+    try:
+        mark = json.loads((Path(folder) / OUTPUT_MARKER).read_bytes()).get("sketchsynth")
+        listed = mark.get("entries") if isinstance(mark, dict) else None
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {e for e in listed if isinstance(e, str)} if isinstance(listed, list) else set()
+
+
+def may_rewrite(folder: str | os.PathLike, name: str) -> bool:
+    """Whether sketchsynth may write ``name`` into the output folder ``folder`` without ``--force``: the folder
+    is a sketchsynth output and ``name`` is absent or one of the entries it wrote there (a file the user saved
+    into the folder is theirs)."""
+    folder = Path(folder)
+    kind = written_by_sketchsynth(folder)
+    if kind is None or kind == "database":
+        return False
+    if not os.path.lexists(folder / name):
+        return True
+    own = own_entries(folder)
+    return name in own if own else _legacy_output(folder) is not None
+
+
+def record_entry(folder: str | os.PathLike, name: str) -> None:
+    """Add ``name`` to the entries an output folder's marker lists (a figure ``plot`` wrote there is
+    sketchsynth's: a later ``--force`` may replace it, and ``plot`` may rewrite it)."""
+    import json
+    import secrets
+
+    folder = Path(folder)
+    try:
+        doc = json.loads((folder / OUTPUT_MARKER).read_bytes())
+        mark = doc["sketchsynth"]
+        entries = mark["entries"]
+        if not isinstance(entries, list) or name in entries:
+            return
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no marker listing entries: the folder counts as all sketchsynth's already
+    mark["entries"] = sorted({e for e in entries if isinstance(e, str)} | {name})
+    tmp = folder / f".{OUTPUT_MARKER}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(doc))
+        os.replace(tmp, folder / OUTPUT_MARKER)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
 def foreign_entries(folder: str | os.PathLike, kind: str) -> list[str]:
     """Entries of a sketchsynth folder that sketchsynth did not write there (the user saved them since).
 

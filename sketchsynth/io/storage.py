@@ -82,6 +82,16 @@ def _check_protected(target, protect, what, error, folder: bool):
                         "even with --force: choose another path", target)
 
 
+def _check_not_in_database(target, what, error) -> None:
+    """Refuse a target inside a sketchsynth database: a database holds only what build-db and fit-speech wrote
+    (an output there would break its checksums or be taken for one of its files)."""
+    here = real_target(target).parent
+    for folder in [here, *here.parents][:64]:
+        if (folder / "manifest.json").is_file() and written_by_sketchsynth(folder) == "database":
+            raise error(f"this {what} would lie inside the database {display_path(folder)}; sketchsynth never "
+                        "writes outputs there, even with --force: choose another path", target)
+
+
 def check_target(target: str | os.PathLike, force: bool = False, protect=(), kind: str = "database",
                  error=DatabaseError) -> None:
     """Refuse to write the folder ``target`` unless the ``--force`` rule allows it.
@@ -108,6 +118,7 @@ def check_target(target: str | os.PathLike, force: bool = False, protect=(), kin
     """
     what = KIND_NAMES.get(kind, kind)
     _check_protected(target, protect, what, error, folder=True)
+    _check_not_in_database(target, what, error)
     tgt = real_target(target)
     if os.path.islink(tgt):
         raise error("is a symbolic link; give the real folder path instead", target)
@@ -209,6 +220,7 @@ def check_file_target(path: str | os.PathLike, force: bool = False, protect=(), 
     does not lie inside) a protected path, and an existing file is overwritten only with ``force``."""
     p = real_target(path)
     _check_protected(path, protect, what, error, folder=False)
+    _check_not_in_database(path, what, error)
     if not p.parent.is_dir():
         raise error(f"folder {display_path(p.parent)} does not exist; create it first or choose another path",
                     path)

@@ -60,6 +60,9 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         meta = json.loads(meta_path.read_bytes())
         if not isinstance(meta, dict) or not {"input_video", "input_size", "written"} <= set(meta):
             raise ValueError("fields missing")
+        problem = _meta_problem(meta, len(res["input"]))
+        if problem:
+            raise ValueError(problem)
     except (OSError, ValueError) as e:
         raise InputError(f"videos.json is unreadable ({str(e)[:80]}); run sketchsynth match again",
                          meta_path) from None
@@ -74,10 +77,10 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     if bad:
         raise ParameterError(f"frame {bad[0]} is outside the input (0-{n - 1})")
     from ..io.storage import atomic_file, check_file_target, result_protect
-    from ..io.ownership import written_by_sketchsynth
+    from ..io.ownership import may_rewrite, record_entry
 
-    if not path:
-        force = force or written_by_sketchsynth(result_dir) == "match"
+    if not path:  # the default file in a match folder is sketchsynth's to rewrite, unless the user put it there
+        force = force or may_rewrite(result_dir, "contact_sheet.png")
     path = os.fspath(path) if path else os.fspath(result_dir / "contact_sheet.png")
     if not path.lower().endswith((".png", ".jpg", ".jpeg")):
         raise ParameterError(f"contact sheet file must end in .png or .jpg: {path}")
@@ -124,7 +127,31 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     with atomic_file(path, force=force, protect=protect, what="contact sheet") as tmp:
         if not cv2.imwrite(os.fspath(tmp), sheet):
             raise InputError("cannot write the contact sheet here", path)
+    if Path(path).resolve().parent == result_dir.resolve():
+        record_entry(result_dir, Path(path).name)
     return path
+
+
+def _meta_problem(meta: dict, n_frames: int) -> str | None:
+    """What is wrong with a ``videos.json`` read back (it may have been edited: nothing is trusted), or None."""
+    size = meta.get("input_size")
+    if not (isinstance(size, list) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIDE for v in size)):
+        return f"input_size must be two whole numbers in 1..{MAX_SIDE}"
+    if meta["input_video"] is not None and not isinstance(meta["input_video"], str):
+        return "input_video must be a path"
+    if not isinstance(meta["written"], (list, dict)) or not all(isinstance(w, str) for w in meta["written"]):
+        return "written must list file names"
+    index = meta.get("input_index")
+    if "frames.mp4" in meta["written"] and not (
+            isinstance(index, list) and 0 < len(index) <= 4 * n_frames + 16
+            and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n_frames for i in index)):
+        return f"input_index must list output frames' input frames (0-{n_frames - 1})"
+    return None
+
+
+MAX_SIDE = 16384
+"""The largest video side a contact sheet reads back (what the video writers accept)."""
 
 
 def _face_box(kp_in, kp_m, size):

@@ -1,0 +1,71 @@
+"""What sketchsynth reads back from its own output folders is not trusted, and what it writes there never takes a
+file the user put in place: a tampered ``videos.json``, a user's figure where ``plot`` would write its default
+one, an output asked for inside a database."""
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import one_line_error
+from sketchsynth import FrameDatabase
+from sketchsynth.cli import cli
+
+
+@pytest.fixture(scope="module")
+def video_result(grid_example, tmp_path_factory):
+    out = tmp_path_factory.mktemp("trust") / "run"
+    r = CliRunner().invoke(cli, ["match", str(grid_example["input"]), "--db", str(grid_example["db"]), "--out",
+                                 str(out)])
+    assert r.exit_code == 0, r.output + r.stderr
+    return out
+
+
+def _copy(src, dst, **edits):
+    shutil.copytree(src, dst)
+    if edits:
+        meta = json.loads((dst / "videos.json").read_text())
+        meta.update(edits)
+        (dst / "videos.json").write_text(json.dumps(meta))
+    return dst
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    ({"input_size": [100000, 100000]}, "input_size"),
+    ({"input_size": "360x288"}, "input_size"),
+    ({"input_index": [0, 10 ** 12]}, "input_index"),
+    ({"written": 7}, "written"),
+])
+def test_a_tampered_videos_json_is_one_line_not_an_allocation(video_result, tmp_path, edit, fragment):
+    res = _copy(video_result, tmp_path / "r", **edit)
+    one_line_error(CliRunner().invoke(cli, ["plot", str(res), "--frame", "3", "--sheet", str(tmp_path / "s.png")]),
+                   "videos.json", fragment)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_plot_rewrites_its_own_default_figure_but_never_the_users(video_result, tmp_path):
+    res = _copy(video_result, tmp_path / "r")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["plot", str(res), "--frame", "3"]).exit_code == 0
+    # its own figure, now listed as sketchsynth's: rewritten, and a later match --force may replace the folder
+    assert runner.invoke(cli, ["plot", str(res), "--frame", "3"]).exit_code == 0
+    mark = json.loads((res / ".sketchsynth-output").read_text())["sketchsynth"]["entries"]
+    assert {"comparison_00003.png", "contact_sheet.png"} <= set(mark)
+    (res / "comparison_00005.png").write_bytes(b"the user's own picture")
+    one_line_error(runner.invoke(cli, ["plot", str(res), "--frame", "5"]), "comparison_00005.png", "exists")
+    assert (res / "comparison_00005.png").read_bytes() == b"the user's own picture"
+
+
+def test_no_output_lands_inside_a_database(grid_example, tmp_path):
+    db = tmp_path / "db"
+    shutil.copytree(grid_example["db"], db)
+    (db / "notes").mkdir()
+    runner = CliRunner()
+    for args in (["stable-points", str(grid_example["input"].parent), "--csv", str(db / "manifest.json"), "--force"],
+                 ["stable-points", str(grid_example["input"].parent), "--plot", str(db / "notes" / "p.png")],
+                 ["match", str(grid_example["input"]), "--db", str(grid_example["db"]), "--out",
+                  str(db / "notes" / "res")]):
+        one_line_error(runner.invoke(cli, args), "inside the database")
+    FrameDatabase.load(db, verify="sha256")
+    assert sorted(p.name for p in (db / "notes").iterdir()) == []
