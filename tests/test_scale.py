@@ -125,3 +125,28 @@ def test_bad_scheduler_is_a_clean_error(tmp_path):
     r = CliRunner().invoke(cli, ["build-db", os.fspath(EXAMPLES / "recordings"), "--db",
                                   os.fspath(tmp_path / "db"), "--scheduler", "local:zero"])
     assert r.exit_code == 2 and "local:N" in r.output and "Traceback" not in r.output
+
+
+def test_a_scheduler_that_never_answers_is_a_clean_error_in_bounded_time(tmp_path, monkeypatch):
+    """A server that accepts the connection and says nothing (not a dask scheduler, or a hung one): the build
+    gives up after the connection timeout instead of waiting forever."""
+    import socket
+
+    pytest.importorskip("distributed")
+    from click.testing import CliRunner
+
+    from sketchsynth.cli import cli
+    from sketchsynth.sources import distributed
+
+    monkeypatch.setattr(distributed, "CONNECT_TIMEOUT_S", 1)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel accepts the connections; nobody ever reads or answers
+    try:  # before the bound this call never returned
+        r = CliRunner().invoke(cli, ["build-db", os.fspath(EXAMPLES / "recordings"), "--db",
+                                      os.fspath(tmp_path / "db"), "--scheduler",
+                                      f"tcp://127.0.0.1:{silent.getsockname()[1]}"])
+    finally:
+        silent.close()
+    assert r.exit_code == 2 and "did not answer" in r.stderr and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "db").exists()

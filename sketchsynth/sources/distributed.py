@@ -71,6 +71,32 @@ def parse_scheduler(spec: str) -> tuple[str, object]:
                          f"local:N, got {spec!r}")
 
 
+def _connect(client_cls, address: str):
+    """A client of the scheduler at ``address``, or ``TimeoutError`` after :data:`CONNECT_TIMEOUT_S`.
+
+    Dask's own timeout covers the TCP connection, not the handshake after it: a server that accepts and never
+    answers would hold the build forever. The client is made on a daemon thread that is given up on."""
+    import threading
+
+    box = {}
+
+    def connect():
+        try:
+            box["client"] = client_cls(address, timeout=CONNECT_TIMEOUT_S)
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = e
+
+    t = threading.Thread(target=connect, name="sketchsynth-dask-connect", daemon=True)
+    t.start()
+    t.join(CONNECT_TIMEOUT_S + 5)
+    if t.is_alive():
+        raise TimeoutError(f"it accepted the connection but did not answer within {CONNECT_TIMEOUT_S + 5} s; is "
+                           "it a dask scheduler?")
+    if "error" in box:
+        raise box["error"]
+    return box["client"]
+
+
 class _Cluster:
     """A Dask client for ``spec``, with the local cluster it started (closed on exit)."""
 
@@ -90,7 +116,7 @@ class _Cluster:
                                             dashboard_address=None)
                 self.client = Client(self.cluster)
             else:
-                self.client = Client(self.value, timeout=CONNECT_TIMEOUT_S)
+                self.client = _connect(Client, self.value)
         except (OSError, TimeoutError) as e:
             if self.cluster is not None:
                 self.cluster.close()
