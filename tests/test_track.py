@@ -289,3 +289,42 @@ def test_a_damaged_cache_entry_is_tracked_again(fadg0_videos, private_cache):
     assert not again.from_cache
     np.testing.assert_array_equal(again.keypoints, first.keypoints)
     assert tracker.track(fadg0_videos / "si1279.mp4").from_cache  # rewritten
+
+
+def _entry(n, info=None):
+    kp = np.zeros((n, 70, 3), np.float32)
+    return track_cache.TrackedVideo(kp, np.arange(n) / 25.0, np.ones(n, np.int16), np.ones(n, bool),
+                                    info if info is not None else {"video": {"n_frames": n}})
+
+
+@pytest.mark.parametrize("planted", ["another-key", "ten-frames", "info-list", "times-backwards"])
+def test_a_well_formed_but_wrong_cache_entry_is_not_trusted(planted, private_cache):
+    """The cache folder is not sketchsynth's alone: an entry copied from another video, cut short, or with
+    fields of the wrong kind is a miss (tracked again), never a wrong track or a crash."""
+    key = "clip-" + "0" * 32
+    tv = {"another-key": _entry(75), "ten-frames": _entry(10), "info-list": _entry(75, info=[1, 2]),
+          "times-backwards": _entry(75)}[planted]
+    if planted == "times-backwards":
+        tv.time_s = tv.time_s[::-1].copy()
+    track_cache.write_cache("clip-" + "1" * 32 if planted == "another-key" else key, tv)
+    if planted == "another-key":  # the other video's entry, copied under this video's key
+        shutil.copy(track_cache.cache_file("clip-" + "1" * 32), track_cache.cache_file(key))
+    assert track_cache.read_cache(key, n_frames=75) is None
+    track_cache.write_cache(key, _entry(75))
+    assert track_cache.read_cache(key, n_frames=75) is not None  # the same entry, honest, is used
+
+
+def test_a_video_edited_in_place_keeps_no_cached_track(tmp_path):
+    """Same size, same modification time, same first MiB: other content is another key."""
+    import os
+
+    path = tmp_path / "v.mp4"
+    data = bytearray(os.urandom(3 << 20))
+    path.write_bytes(bytes(data))
+    st = os.stat(path)
+    before = track_cache.cache_key(str(path), {"p": 1})
+    data[(2 << 20) + 5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_size == st.st_size and os.stat(path).st_mtime_ns == st.st_mtime_ns
+    assert track_cache.cache_key(str(path), {"p": 1}) != before

@@ -93,7 +93,7 @@ def check_npy(path) -> tuple[tuple, np.dtype, int]:
         return _checked_header(fh, os.fstat(fh.fileno()).st_size)
 
 
-def _checked_header(fh, size: int) -> tuple[tuple, np.dtype, int]:
+def _checked_header(fh, size: int, kinds: str = "biuf") -> tuple[tuple, np.dtype, int]:
     """:func:`check_npy`'s checks on an open stream of ``size`` bytes, positioned at the magic string."""
     fmt = np.lib.format
     try:
@@ -109,7 +109,7 @@ def _checked_header(fh, size: int) -> tuple[tuple, np.dtype, int]:
             from None
     if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise ValueError(f"damaged .npy header (shape {shape!r})")
-    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+    if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None:
         raise ValueError(f"dtype {dtype}: expected numbers")
     if fortran and len(shape) > 1:
         raise ValueError("Fortran-ordered array (expected C order)")
@@ -125,7 +125,7 @@ MAX_NPZ_MEMBER_BYTES = 1 << 30
 track belongs in a memory-mapped ``.npy``); beyond it a declared size is a damaged file or a zip bomb."""
 
 
-def read_npz(path, names=None, max_bytes: int = MAX_NPZ_MEMBER_BYTES) -> dict:
+def read_npz(path, names=None, max_bytes: int = MAX_NPZ_MEMBER_BYTES, kinds: str = "biuf") -> dict:
     """The numeric arrays of an ``.npz``, each checked before it is allocated.
 
     ``np.load`` trusts a member's header (a declared (1e8, 70, 3) over 60 frames asks for GBs) and inflates a zip
@@ -139,6 +139,8 @@ def read_npz(path, names=None, max_bytes: int = MAX_NPZ_MEMBER_BYTES) -> dict:
         Member names (without ``.npy``) to read; default all.
     max_bytes : int
         Largest uncompressed member accepted.
+    kinds : str
+        dtype kinds accepted (numbers by default; ``"U"`` adds text, never objects).
 
     Returns
     -------
@@ -163,7 +165,7 @@ def read_npz(path, names=None, max_bytes: int = MAX_NPZ_MEMBER_BYTES) -> dict:
                                      f"(at most {max_bytes / 2 ** 30:.0f} GiB; save a long track as .npy)")
                 with zf.open(info) as member:
                     try:
-                        shape, dtype, _ = _checked_header(member, info.file_size)
+                        shape, dtype, _ = _checked_header(member, info.file_size, kinds)
                     except ValueError as e:
                         raise ValueError(f"member {name!r}: {e}") from None
                     arr = np.empty(shape, dtype)

@@ -379,7 +379,7 @@ class FaceTracker:
         info = probe(path)
         key = cache_key(path, self.cache_params()) if self.cache else None
         if key is not None:
-            hit = read_cache(key)
+            hit = read_cache(key, info.n_frames)
             if hit is not None:
                 if progress_callback is not None:
                     progress_callback(info.n_frames)

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InputError, ParameterError
 from .recordings import Track
 from .track_cache import TrackedVideo
-from .track_cache import cache_file, cache_key
+from .track_cache import cache_key, read_cache
 from .tracker import FaceTracker
 
 
@@ -191,7 +191,7 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
     out = [None] * len(recordings)
     todo = []
     for i, r in enumerate(recordings):
-        if tracker.cache and cache_file(cache_key(r.path, tracker.cache_params())).is_file():
+        if tracker.cache and read_cache(cache_key(r.path, tracker.cache_params()), infos[i].n_frames) is not None:
             out[i] = track_video_recording(r, progress=False, **options)
         else:
             todo.append(i)
