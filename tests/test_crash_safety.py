@@ -262,3 +262,29 @@ def test_outputs_written_before_the_marker_are_still_recognized(tmp_path):
     (rec / "fps.txt").write_text("25")
     (rec / "x_000000000000_keypoints.json").write_text('{"people": []}')
     assert written_by_sketchsynth(rec) is None
+
+
+def test_every_spelling_of_a_database_shares_one_writer_lock(tmp_path):
+    """fit-speech and fit-phones write into an existing database: a symlink to it and its real path lock the
+    same file, so two of them cannot rewrite its model or manifest at once."""
+    import subprocess
+    import sys
+
+    from sketchsynth.errors import DatabaseError
+    from sketchsynth.io.locks import real_path, target_lock
+
+    db = tmp_path / "db"
+    db.mkdir()
+    (tmp_path / "link").symlink_to(db)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from sketchsynth.io.locks import real_path, target_lock\n"
+         f"with target_lock(real_path({str(tmp_path / 'link')!r})):\n    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(DatabaseError, match="another"):
+            with target_lock(real_path(db)):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()

@@ -28,14 +28,17 @@ def command(db_path, transcripts):
     from ..targets.text.store import label_database, save_phones
     from ..targets.text.tts import EXTRA
 
+    from ..io.locks import real_path, target_lock
+
     require("pocketsphinx", EXTRA, "fit-phones (forced alignment)")
-    db = FrameDatabase.load(db_path)
-    phone, word, labelled, report = label_database(db, transcripts, progress=True)
-    if not report["aligned"]:
-        why = next(iter(report["skipped"].values()), "no recordings")
-        raise InputError(f"no recording could be aligned (e.g. {why}); give their transcripts with --transcripts",
-                         db_path)
-    path = save_phones(db, phone, word, labelled, report, transcripts)
+    with target_lock(real_path(db_path)):  # one writer of the database (fit-speech too), whatever its spelling
+        db = FrameDatabase.load(db_path)
+        phone, word, labelled, report = label_database(db, transcripts, progress=True)
+        if not report["aligned"]:
+            why = next(iter(report["skipped"].values()), "no recordings")
+            raise InputError(f"no recording could be aligned (e.g. {why}); give their transcripts with "
+                             "--transcripts", db_path)
+        path = save_phones(db, phone, word, labelled, report, transcripts)
     click.echo(f"Aligned {len(report['aligned'])} of {len(report['aligned']) + len(report['skipped'])} recordings; "
                f"labelled {int(labelled.sum())} frames; wrote {path}")
     for name, why in list(report["skipped"].items())[:5]:

@@ -48,7 +48,7 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
     from ..targets.speech.model import SpeechModel
     from ..targets.speech.model_store import fit_into
     from ..targets.speech.audio_check import require_audio
-    from ..io.locks import target_lock
+    from ..io.locks import real_path, target_lock
 
     params = {}
     if alpha is not None:
@@ -64,7 +64,7 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
                         n_components=n_components, lle_neighbors=lle_neighbors, lle_reg=lle_reg,
                         lle_blend=lle_blend, lle_auto=lle_auto).check()
     t0 = time.perf_counter()
-    with target_lock(db_path):
+    with target_lock(real_path(db_path)):  # keyed on the database itself: every spelling of it shares the lock
         db = FrameDatabase.load(db_path)
         require_audio(db)
         fit_into(db, db.path_, model)
