@@ -69,3 +69,26 @@ def test_no_output_lands_inside_a_database(grid_example, tmp_path):
         one_line_error(runner.invoke(cli, args), "inside the database")
     FrameDatabase.load(db, verify="sha256")
     assert sorted(p.name for p in (db / "notes").iterdir()) == []
+
+
+def test_a_database_video_replaced_by_another_gives_no_wrong_frames(grid_example, tmp_path):
+    """The manifest names each recording's video by path: a different video at that path (another size) is
+    reported and frames.mp4 left out, never pasted from or indexed out of range."""
+    import cv2
+    import numpy as np
+
+    other = tmp_path / "other.mp4"
+    w = cv2.VideoWriter(str(other), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+    for i in range(80):
+        w.write(np.full((48, 64, 3), i * 3 % 255, np.uint8))
+    w.release()
+    db = tmp_path / "db"
+    shutil.copytree(grid_example["db"], db)
+    man = json.loads((db / "manifest.json").read_text())
+    for r in man["recordings"]:
+        r["video"] = str(other)
+    (db / "manifest.json").write_text(json.dumps(man))
+    r = CliRunner().invoke(cli, ["match", str(grid_example["input"]), "--db", str(db), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "No frames.mp4" in r.output and "64x48" in r.output and "360x288" in r.output
+    assert (tmp_path / "o" / "sketch.mp4").is_file() and not (tmp_path / "o" / "frames.mp4").exists()

@@ -411,3 +411,29 @@ def test_format_1_database_still_loads_without_sound(example_db, tmp_path):
     (db / "manifest.json").write_text(json.dumps(man))
     loaded = FrameDatabase.load(db, verify="sha256")
     assert loaded.audio_ is None and "no audio" in loaded.summary()
+
+
+def test_a_database_with_little_sound_says_so(tmp_path):
+    """Under two minutes of sound the speech model follows a voice loosely (measured): build-db and a
+    sound-driven match warn, once, on stderr, and still succeed."""
+    pytest.importorskip("av")
+    pytest.importorskip("librosa")
+    import shutil
+
+    from click.testing import CliRunner
+
+    from sketchsynth.cli import cli
+
+    src = Path(__file__).parent.parent / "examples" / "grid_s1" / "recordings"
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for p in sorted(src.glob("*.mp4"))[:3]:
+        shutil.copy(p, rec / p.name)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "db")])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count("warning:") == 1 and "s of sound" in r.stderr and "2 minutes" in r.stderr
+    r = runner.invoke(cli, ["match", str(rec / sorted(p.name for p in rec.iterdir())[0]), "--drive", "audio",
+                            "--db", str(tmp_path / "db"), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count("warning:") == 1 and "record more" in r.stderr

@@ -82,3 +82,8 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
                        force=force, protect=protect, scheduler=scheduler)
         path = db.path_
     click.echo(f"Wrote {path} in {time.perf_counter() - t0:.1f} s: {db.summary()}")
+    from ..database.sound import little_sound_warning
+
+    warning = little_sound_warning(db.manifest_)
+    if warning:
+        click.echo(f"sketchsynth: warning: {warning}", err=True)

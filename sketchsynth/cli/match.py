@@ -133,10 +133,13 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     if k is not None and k > db.n_usable_:
         raise ParameterError(f"-k {k} is larger than the database's {db.n_usable_} usable frames; use at most "
                              f"{db.n_usable_} (or --exhaustive for the exact minimum)")
+    from ..database.sound import little_sound_warning
+
     if drive == "audio":
         from ..targets.speech.model_store import require_model
 
         require_model(db)
+    warning = little_sound_warning(db.manifest_) if drive == "audio" else None  # said once the match is done
     out = out or os.path.join("out", os.path.splitext(os.path.basename(os.path.normpath(input_path)))[0])
     protect = [(input_path, "the match input"), (audio, "the --audio file"), (db.path_, "the database being read")]
     check_target(out, force=force, protect=protect, kind="match", error=InputError)  # before the work
@@ -174,3 +177,5 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         syn = pipe.fit(db).run(input_path, before=before)
     for line in describe(db, syn, out):
         click.echo(line)
+    if warning:
+        click.echo(f"sketchsynth: warning: {warning}", err=True)

@@ -90,3 +90,9 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
         if syn.params.get("successors") == 0:  # phone targets: the candidates already hold the successors
             line = line.replace(" + successors", " (phone segments)")
         click.echo(line)
+    if syn.params["target"] in ("audio", "both"):
+        from ..database.sound import little_sound_warning
+
+        warning = little_sound_warning(db.manifest_)
+        if warning:
+            click.echo(f"sketchsynth: warning: {warning}", err=True)

@@ -248,6 +248,29 @@ def open_audio(path, man: dict, in_memory: bool, read) -> DatabaseAudio | None:
     return DatabaseAudio(*arrays, info=info)
 
 
+MIN_SPEECH_MINUTES = 2.0
+"""Below this much sound the speech model follows a voice noticeably more loosely. Measured on GRID s1 (50 held-out
+sentences driving databases of N other sentences, selected-frame opening r at the default λ): 0.5 min 0.71,
+1 min 0.78, 2 min 0.79, 4 min 0.81, 8 min 0.83, 16 min 0.84, 35 min 0.865 (docs/measurements.md)."""
+
+
+def sound_minutes(man: dict) -> float:
+    """Minutes of sound a database's manifest lists (0 without audio)."""
+    info = man.get("audio") or {}
+    recs = info.get("recordings") if isinstance(info, dict) and not info.get("not_kept") else None
+    return sum(float(e.get("duration_s", 0)) for e in recs or () if isinstance(e, dict) and "mel_count" in e) / 60
+
+
+def little_sound_warning(man: dict) -> str | None:
+    """A warning when a database with sound holds less than :data:`MIN_SPEECH_MINUTES` of it, else None."""
+    minutes = sound_minutes(man)
+    if not 0 < minutes < MIN_SPEECH_MINUTES:
+        return None
+    return (f"the database holds {minutes * 60:.0f} s of sound; its speech model follows a voice more loosely "
+            f"below {MIN_SPEECH_MINUTES:g} minutes (one speaker on GRID: opening r 0.71 with 30 s, 0.79 with 2 min, "
+            "0.865 with 35 min): record more of the speaker for sound- and text-driven use")
+
+
 def describe_audio(man: dict) -> str:
     """'audio: 800 of 800 recordings (40.1 min)' or 'no audio'."""
     info = man.get("audio")

@@ -165,13 +165,15 @@ class MatchVideoWriter:
         elif not has_video:
             report["skipped"]["frames.mp4"] = "the database was built from keypoints only (no recorded video)"
         else:
-            missing = [r["name"] for r in self.db.recordings_ if r.get("video") and not os.path.isfile(r["video"])]
+            from .frames.fetch import video_problem
+
             rows_out = resample_selection(self.db, rows, tr.time_s, out_times)
-            used = set(self.db.table_["recording"][rows_out[rows_out >= 0]])
-            gone = sorted(used & set(missing))
+            used = sorted(set(self.db.table_["recording"][rows_out[rows_out >= 0]]))
+            gone = {name: why for name in used if (why := video_problem(self.db, name))}
             if gone:
-                report["skipped"]["frames.mp4"] = (f"recorded video of {', '.join(gone[:3])} not found "
-                                                   f"(moved since build-db?)")
+                name, why = next(iter(gone.items()))
+                more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
+                report["skipped"]["frames.mp4"] = f"the recorded video of {name}{more} {why}"
             else:
                 mats = np.asarray(res.matrices, np.float64)[index]
                 images, info = self._frames_images(rows_out, mats, size, matched, index)

@@ -45,6 +45,35 @@ def db_videos(db) -> dict:
     return out
 
 
+def video_problem(db, name: str) -> str | None:
+    """Why recording ``name``'s recorded video cannot give its frames now, or None when it can.
+
+    The manifest names the video by path only: it may have been moved, damaged, or replaced by another video
+    (another size, fewer frames) since build-db, and its frames would then be the wrong ones, or out of range.
+    """
+    from ...errors import InputError
+    from ...io.video import probe
+
+    r = next((r for r in db.recordings_ if r["name"] == name), None)
+    v = r.get("video") if r else None
+    if not v:
+        return "was not recorded (the database was built from keypoints)"
+    if not os.path.isfile(v):
+        return "is not found (moved since build-db?)"
+    try:
+        info = probe(v)
+    except InputError as e:
+        return f"cannot be read ({str(e).splitlines()[0][:80]})"
+    extra = r.get("extra") or {}
+    want = (extra.get("width"), extra.get("height"))
+    if all(isinstance(x, int) for x in want) and (info.width, info.height) != want:
+        return (f"is now a {info.width}x{info.height} video, not the {want[0]}x{want[1]} one the database was "
+                "built from")
+    if isinstance(r.get("n_frames"), int) and info.n_frames < r["n_frames"]:
+        return f"now holds {info.n_frames} frames, fewer than the {r['n_frames']} the database was built from"
+    return None
+
+
 def fetch_db_frames(db, rows: np.ndarray, budget: int = FRAME_MEMORY_BUDGET) -> tuple[dict, list]:
     """Recorded images of database rows, one decoding pass per recording video.
 
