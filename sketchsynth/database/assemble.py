@@ -79,5 +79,8 @@ def add_sound_and_fit(db, folder, readers, index, progress: bool, fitters=()):
     add_audio(folder, readers, progress=progress, features=db.features)
     if fitters:
         written = type(db).load(folder, verify="none", in_memory=False, index=index)
-        for fit in fitters:
+        from tqdm.auto import tqdm
+
+        # a fit takes seconds to minutes with nothing else to show: a bar that names it, per fitter
+        for fit in tqdm(fitters, desc="fitting", unit="model", leave=False, disable=None if progress else True):
             fit(written, folder)

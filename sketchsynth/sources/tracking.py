@@ -187,10 +187,14 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
         return []
     tracker = FaceTracker(**split_options(options)[0])
     tracker.check()
-    infos = [probe(r.path) for r in recordings]  # a bad file fails here, before any tracking
-    out = [None] * len(recordings)
-    todo = []
-    for i, r in enumerate(recordings):
+    from tqdm.auto import tqdm
+
+    # every file is checked (and its cached track looked up) before any tracking: a bad file fails at once;
+    # with hundreds of videos this takes a while of its own, so it has its bar
+    infos, out, todo = [], [None] * len(recordings), []
+    for i, r in enumerate(tqdm(recordings, desc="checking videos", unit="video", leave=False,
+                               disable=None if progress else True)):
+        infos.append(probe(r.path))
         if tracker.cache and read_cache(cache_key(r.path, tracker.cache_params()), infos[i].n_frames) is not None:
             out[i] = track_video_recording(r, progress=False, **options)
         else:
@@ -204,8 +208,6 @@ def track_video_recordings(recordings: list, n_workers: int | None = None, progr
     infos = [infos[i] for i in todo]
     bars, overall = {}, None
     if progress:
-        from tqdm.auto import tqdm
-
         overall = tqdm(total=sum(i.n_frames for i in infos), unit="frame", desc="tracking videos", position=0,
                        disable=None)
     import multiprocessing.managers
