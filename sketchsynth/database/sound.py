@@ -250,8 +250,9 @@ def open_audio(path, man: dict, in_memory: bool, read) -> DatabaseAudio | None:
 
 MIN_SPEECH_MINUTES = 2.0
 """Below this much sound the speech model follows a voice noticeably more loosely. Measured on GRID s1 (50 held-out
-sentences driving databases of N other sentences, selected-frame opening r at the default λ): 0.5 min 0.71,
-1 min 0.78, 2 min 0.79, 4 min 0.81, 8 min 0.83, 16 min 0.84, 35 min 0.865 (docs/measurements.md)."""
+sentences driving databases of N other sentences, selected-frame opening r at the default λ,
+``benchmarks/speech_minutes.py``): 0.5 min 0.72, 1 min 0.76, 2 min 0.80, 4 min 0.81, 8 min 0.84, 16 min 0.86,
+35 min 0.865; the steep part ends near 2 minutes (docs/measurements.md)."""
 
 
 def sound_minutes(man: dict) -> float:
@@ -267,7 +268,7 @@ def little_sound_warning(man: dict) -> str | None:
     if not 0 < minutes < MIN_SPEECH_MINUTES:
         return None
     return (f"the database holds {minutes * 60:.0f} s of sound; its speech model follows a voice more loosely "
-            f"below {MIN_SPEECH_MINUTES:g} minutes (one speaker on GRID: opening r 0.71 with 30 s, 0.79 with 2 min, "
+            f"below {MIN_SPEECH_MINUTES:g} minutes (one speaker on GRID: opening r 0.72 with 30 s, 0.80 with 2 min, "
             "0.865 with 35 min): record more of the speaker for sound- and text-driven use")
 
 
