@@ -680,6 +680,21 @@ def safety_cases(root: Path, sa1: Path, good: Path, dbs: Path, out: Path, real: 
                kind="file")
     force_case("plot-out-into-input", ["plot", str(match_out), "--out", str(good / "f.png"), "--force"],
                ["lies inside the match's input"], kind="file", must_not_exist=[good / "f.png"])
+    force_case("stable-csv-into-database", [*sp, "--csv", str(base / "manifest.json"), "--force"],
+               ["inside the database"], kind="file", unchanged=[base])
+    force_case("stable-plot-deep-in-database", [*sp, "--plot", str(base / "sub" / "p.png")], ["inside the database"],
+               kind="file", must_not_exist=[base / "sub"])
+    users_png = out / "safety-plot-users-figure"
+    shutil.copytree(match_out, users_png)
+    (users_png / "comparison_00003.png").write_bytes(b"\x89PNG the user's own figure\n")
+    force_case("plot-default-over-users-figure", ["plot", str(users_png), "--frame", "3"],
+               ["comparison_00003.png", "exists"], kind="file")
+    force_case("say-text-huge", ["say", "bin blue at f two now. " * 5000, "--db", str(base), "--out",
+                                 str(out / "say-huge")], ["at most 5,000"], kind="cli-value",
+               must_not_exist=[out / "say-huge"])
+    force_case("say-text-not-utf8", ["say", "\udcff\udcfe bin blue", "--db", str(base), "--out",
+                                     str(out / "say-bytes")], ["UTF-8"], kind="cli-value",
+               must_not_exist=[out / "say-bytes"])
     short = out / "safety-match-short"
     shutil.copytree(match_out, short)
     np.save(short / "matched_keypoints.npy", np.load(short / "matched_keypoints.npy")[:-5])
