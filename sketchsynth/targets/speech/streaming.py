@@ -1,0 +1,305 @@
+"""The speech front end and target, streamed: audio chunks in, per-video-frame targets out as soon as the
+look-ahead allows.
+
+Streaming twins of the batch stages, equal to them where the batch does not look at the whole input:
+
+- :class:`StreamingLogMel` = :class:`sketchsynth.database.speech_features.LogMel` (librosa's
+  ``melspectrogram(center=True, pad_mode="constant")``) frame by frame: mel frame i is centred on sample
+  ``i * hop`` and needs samples up to ``i * hop + n_fft / 2``;
+- :class:`StreamingContext` = :func:`sketchsynth.targets.speech.features.frame_context`: video frame k is
+  ready once mel frames reach ``k / fps + look-ahead`` (plus one hop for the interpolation);
+- :class:`StreamingSpeechTarget` = the speech model (standardize, PCA, LLE, regressor) and
+  :func:`sketchsynth.targets.speech.target.speech_target`, with the LLE blend decided from a *running*
+  voice estimate (the batch uses the median over the whole input).
+
+Inherent latency of a frame: the look-ahead + ``n_fft / 2 / sr`` (16 ms, the STFT's right half-window) + up
+to one hop (8.3 ms, the interpolation) + the input's chunking.
+
+Each class: parameters at ``__init__``, ``start()``, ``push(chunk)`` -> what is ready, ``finish()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ParameterError
+
+
+class StreamingLogMel:
+    """Log-mel frames from audio chunks, identical (to float rounding) to the batch ``LogMel``.
+
+    Parameters
+    ----------
+    sr, n_mels, fmin, fmax, n_fft, win_length, hop_length, log, eps
+        As :class:`sketchsynth.database.speech_features.LogMel` (the database's ``audio_.info["features"]``).
+
+    Attributes
+    ----------
+    n_frames_ : int
+        Mel frames emitted so far; frame i is centred at ``i * hop_length / sr`` seconds.
+    n_samples_ : int
+        Samples received so far.
+    """
+
+    def __init__(self, sr=16000, n_mels=80, fmin=90.0, fmax=7600.0, n_fft=512, win_length=267, hop_length=133,
+                 log="ln", eps=1e-6):
+        self.sr, self.n_mels, self.fmin, self.fmax = int(sr), int(n_mels), float(fmin), float(fmax)
+        self.n_fft, self.win_length, self.hop_length = int(n_fft), int(win_length), int(hop_length)
+        self.log, self.eps = log, float(eps)
+
+    def start(self) -> "StreamingLogMel":
+        import librosa
+
+        w = librosa.filters.get_window("hann", self.win_length, fftbins=True)
+        self.window_ = librosa.util.pad_center(w, size=self.n_fft).astype(np.float64)
+        self.melfb_ = librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin,
+                                          fmax=self.fmax).astype(np.float64)
+        self.buf_ = np.zeros(self.n_fft // 2, np.float32)   # the centre padding (zeros, as pad_mode="constant")
+        self.buf_start_ = -(self.n_fft // 2)               # sample index of buf_[0]
+        self.n_frames_ = 0
+        self.n_samples_ = 0
+        return self
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop_length / self.sr
+
+    def _frames(self, upto_sample_exclusive: int) -> np.ndarray:
+        """Mel frames i whose window ends at or before ``upto`` (absolute sample index)."""
+        h, half = self.hop_length, self.n_fft // 2
+        # frame i uses samples [i*h - half, i*h + half)
+        n_ready = (upto_sample_exclusive - half) // h + 1
+        i0 = self.n_frames_
+        if n_ready <= i0:
+            return np.zeros((0, self.n_mels), np.float32)
+        idx = np.arange(i0, n_ready)
+        starts = idx * h - half - self.buf_start_
+        frames = self.buf_[starts[:, None] + np.arange(self.n_fft)[None]].astype(np.float64)
+        spec = np.fft.rfft(frames * self.window_[None], axis=1)
+        power = spec.real ** 2 + spec.imag ** 2
+        S = power @ self.melfb_.T
+        S = np.log(S + self.eps) if self.log == "ln" else 10.0 * np.log10(S + self.eps)
+        self.n_frames_ = n_ready
+        # drop samples no later frame needs
+        keep_from = n_ready * h - half
+        cut = keep_from - self.buf_start_
+        if cut > 0:
+            self.buf_ = self.buf_[cut:]
+            self.buf_start_ = keep_from
+        return S.astype(np.float32)
+
+    def push(self, chunk: np.ndarray) -> np.ndarray:
+        """Add mono samples (n,) at ``sr`` in [-1, 1]; returns the newly complete mel frames (m, n_mels), float32."""
+        chunk = np.asarray(chunk, np.float32).reshape(-1)
+        self.buf_ = np.concatenate([self.buf_, chunk])
+        self.n_samples_ += len(chunk)
+        return self._frames(self.buf_start_ + len(self.buf_))
+
+    def finish(self) -> np.ndarray:
+        """The remaining frames (zero right padding): ``1 + n_samples // hop`` frames in all."""
+        pad = self.n_fft // 2 + self.hop_length
+        self.buf_ = np.concatenate([self.buf_, np.zeros(pad, np.float32)])
+        total = 1 + self.n_samples_ // self.hop_length
+        out = self._frames(self.buf_start_ + len(self.buf_))
+        extra = self.n_frames_ - total
+        if extra > 0:
+            out = out[:len(out) - extra]
+            self.n_frames_ = total
+        return out
+
+
+class StreamingContext:
+    """Per-video-frame context windows from a stream of mel frames (``frame_context``, incrementally).
+
+    Parameters
+    ----------
+    hop_s : float
+        Mel frame spacing, seconds.
+    fps : float
+        Video frame rate.
+    past_s, future_s, step_s : float
+        Context before / after (the look-ahead) the frame and the spacing of stacked mel frames, s.
+
+    Notes
+    -----
+    ``push(mel)`` returns (frame indices (n,), X (n, n_ctx * n_mels) float32) for the video frames
+    whose look-ahead is now covered; ``finish(n_samples, sr)`` returns the rest of the
+    ``floor(duration * fps)`` frames with edge padding, as the batch function pads.
+    """
+
+    def __init__(self, hop_s: float, fps: float = 25.0, past_s: float = 0.32, future_s: float = 0.48,
+                 step_s: float = 0.04):
+        self.hop_s, self.fps, self.past_s, self.future_s, self.step_s = hop_s, fps, past_s, future_s, step_s
+
+    def start(self) -> "StreamingContext":
+        from .features import context_offsets
+
+        self.off_ = context_offsets(self.past_s, self.future_s, self.step_s)
+        self.mel_ = np.zeros((0, 0), np.float32)
+        self.mel_first_ = 0          # absolute index of mel_[0]
+        self.n_mel_ = 0
+        self.k_ = 0                  # next video frame
+        return self
+
+    def _rows(self, ks, n_total=None):
+        t = ks[:, None] / self.fps + self.off_[None]
+        pos = np.maximum(t / self.hop_s, 0.0)
+        if n_total is not None:
+            pos = np.minimum(pos, n_total - 1.0)
+            i0 = np.minimum(pos.astype(np.int64), n_total - 2)
+        else:
+            i0 = pos.astype(np.int64)
+        a = (pos - i0)[..., None].astype(np.float32)
+        m0 = self.mel_[i0 - self.mel_first_]
+        m1 = self.mel_[i0 + 1 - self.mel_first_]
+        out = m0 * (1.0 - a) + m1 * a
+        return np.ascontiguousarray(out.reshape(len(ks), -1), np.float32)
+
+    def push(self, mel: np.ndarray):
+        mel = np.asarray(mel, np.float32)
+        if self.mel_.size == 0:
+            self.mel_ = mel.copy()
+        elif len(mel):
+            self.mel_ = np.concatenate([self.mel_, mel])
+        self.n_mel_ += len(mel)
+        # frame k needs mel index floor((k/fps + future)/hop) + 1 < n_mel
+        k_end = self.k_
+        while True:
+            need = int(np.floor((k_end / self.fps + self.off_[-1]) / self.hop_s + 1e-9)) + 1
+            if need >= self.n_mel_:
+                break
+            k_end += 1
+        ks = np.arange(self.k_, k_end)
+        X = self._rows(ks) if len(ks) else np.zeros((0, len(self.off_) * max(mel.shape[1] if mel.ndim == 2 else 0, 0)),
+                                                     np.float32)
+        self.k_ = k_end
+        self._trim()
+        return ks, X
+
+    def _trim(self):
+        lo = int(np.floor(max(self.k_ / self.fps + self.off_[0], 0.0) / self.hop_s)) - 1
+        cut = lo - self.mel_first_
+        if cut > 0:
+            self.mel_ = self.mel_[cut:]
+            self.mel_first_ = lo
+
+    def finish(self, n_samples: int, sr: int):
+        n = max(1, int(np.floor(n_samples / sr * self.fps + 1e-9)))
+        ks = np.arange(self.k_, n)
+        X = self._rows(ks, n_total=self.n_mel_) if len(ks) else np.zeros((0, self.mel_.shape[1] * len(self.off_)),
+                                                                         np.float32)
+        self.k_ = n
+        return ks, X
+
+
+class RunningMedian:
+    """Median of the last ``window`` values (all of them when None); ``prior`` until the first value."""
+
+    def __init__(self, window: int | None = 250, prior: float = float("nan")):
+        self.window, self.prior = window, prior
+        self.values = []
+
+    def add(self, xs) -> float:
+        self.values.extend(np.asarray(xs, float).ravel().tolist())
+        if self.window is not None and len(self.values) > 2 * self.window:
+            self.values = self.values[-self.window:]
+        return self.value
+
+    @property
+    def value(self) -> float:
+        if not self.values:
+            return self.prior
+        v = self.values if self.window is None else self.values[-self.window:]
+        return float(np.median(v))
+
+
+class StreamingSpeechTarget:
+    """Context windows -> predicted mouth -> selection target, per video frame, with a running voice estimate.
+
+    Parameters
+    ----------
+    model : sketchsynth.targets.speech.model.SpeechModel
+        A fitted model (its ``delay_ms`` is the look-ahead the context must use).
+    mean_mouth : np.ndarray, shape (37, 2)
+        ``model.mean_mouth(db)``.
+    db_weights : np.ndarray, shape (70,)
+        The database's point weights.
+    voice_window : int or None
+        Frames the running voice-distance median looks back over (None: since the start).
+    gain, jaw_weight, inner_lip_weight, corner_weight : float, optional
+        As :func:`sketchsynth.targets.speech.target.speech_target` (its defaults when None).
+    blend : float, optional
+        A fixed LLE blend instead of the running voice estimate (tests: the batch model's blend).
+
+    Notes
+    -----
+    ``push(X)`` with X (n, n_features) returns (points (n, 70, 2) f32, weights (n, 70) f64, pred (n, 37, 2)).
+    The batch model's LLE blend uses the median nearest-bank distance over the whole input; here it is
+    the running median over the frames so far (``voice_window``), re-decided at every push.
+    """
+
+    def __init__(self, model, mean_mouth, db_weights, voice_window: int | None = 250, gain=None, jaw_weight=None,
+                 inner_lip_weight=None, corner_weight=None, blend: float | None = None):
+        self.model, self.mean_mouth, self.db_weights = model, np.asarray(mean_mouth, np.float32), db_weights
+        self.blend = blend
+        self.voice_window = voice_window
+        self.gain, self.jaw_weight = gain, jaw_weight
+        self.inner_lip_weight, self.corner_weight = inner_lip_weight, corner_weight
+
+    def start(self, lle_index=None) -> "StreamingSpeechTarget":
+        """``lle_index``: a FAISS index over the bank's leading dimensions to share (else built here)."""
+        import faiss
+
+        from ...layout import GROUPS, INNER_LIPS, LIP_CORNERS, N_POINTS, SPEECH_POINTS
+        from . import target as stages
+        from .model import LLE_SEARCH_DIMS
+
+        m = self.model
+        self.d_ = min(LLE_SEARCH_DIMS, m.bank_.shape[1])
+        if lle_index is None:
+            lle_index = faiss.IndexFlatL2(self.d_)
+            lle_index.add(np.ascontiguousarray(m.bank_[:, :self.d_], np.float32))
+        self.lle_index_ = lle_index
+        self.voice_ = RunningMedian(self.voice_window)
+        self.blends_ = []
+        g = stages.TARGET_GAIN if self.gain is None else float(self.gain)
+        self.g_ = g
+        w = np.zeros(N_POINTS)
+        w[SPEECH_POINTS] = self.db_weights[SPEECH_POINTS]
+        w[GROUPS["jaw"]] *= stages.JAW_WEIGHT if self.jaw_weight is None else self.jaw_weight
+        w[INNER_LIPS] *= stages.INNER_LIP_WEIGHT if self.inner_lip_weight is None else self.inner_lip_weight
+        w[list(LIP_CORNERS)] *= stages.CORNER_WEIGHT if self.corner_weight is None else self.corner_weight
+        self.weights_ = w
+        self.sp_ = np.asarray(SPEECH_POINTS)
+        self.n_points_ = N_POINTS
+        return self
+
+    def push(self, X: np.ndarray):
+        from .lle import barycentric_weights, mismatch_blend
+
+        m = self.model
+        n = len(X)
+        if n == 0:
+            return (np.zeros((0, self.n_points_, 2), np.float32), np.zeros((0, self.n_points_)),
+                    np.zeros((0, len(self.sp_), 2), np.float32))
+        Z = m.reduce(X)
+        blend = 0.0
+        if m.lle_blend > 0:
+            k = min(int(m.lle_neighbors), len(m.bank_))
+            dist, nb = self.lle_index_.search(np.ascontiguousarray(Z[:, :self.d_]), k)
+            ratio = self.voice_.add(np.sqrt(np.maximum(dist[:, 0], 0))) / float(m.nn_scale_) \
+                if (m.lle_auto and getattr(m, "nn_scale_", None)) else float("nan")
+            blend = float(m.lle_blend) * (mismatch_blend(ratio) if np.isfinite(ratio) else 1.0) \
+                if self.blend is None else float(self.blend)
+            if blend > 0:
+                nbz = np.asarray(m.bank_[nb], np.float64)
+                w = barycentric_weights(Z, nbz, float(m.lle_reg))
+                Z = (blend * np.einsum("nk,nkd->nd", w, nbz) + (1 - blend) * Z).astype(np.float32)
+        self.blends_.extend([blend] * n)
+        pred = np.asarray(m.regressor_.predict(Z), np.float32)
+        pts = np.zeros((n, self.n_points_, 2), np.float32)
+        pts[:, self.sp_] = pred if self.g_ == 1 else self.mean_mouth + self.g_ * (pred - self.mean_mouth)
+        return pts, np.broadcast_to(self.weights_, (n, self.n_points_)).copy(), pred
+
+    def finish(self):
+        return None
