@@ -142,7 +142,7 @@ class LiveEngine:
         from ..database.speech_features import LogMel, extractor_of
         from ..selection.fixed_lag import FixedLagViterbi
         from ..selection.frame_search import FrameSearch
-        from ..targets.speech.streaming import RunningMedian, StreamingContext, StreamingLogMel, StreamingSpeechTarget
+        from ..targets.speech.streaming import FeatureStream, RunningMedian, StreamingSpeechTarget
         from .frames import FrameSource
         from .threads import pin_threads
 
@@ -151,11 +151,9 @@ class LiveEngine:
         front = extractor_of(db.audio_.info["features"])
         if not isinstance(front, LogMel):
             raise ParameterError(f"live needs the log-mel front end; the database uses {front!r}")
-        self.mel_ = StreamingLogMel(**front.get_params()).start()
-        if self.mel_.sr != SAMPLE_RATE:
-            raise ParameterError(f"live takes {SAMPLE_RATE} Hz audio; the database's front end runs at {self.mel_.sr}")
-        self.ctx_ = StreamingContext(self.mel_.hop_s, self.fps, m.past_ms / 1000, m.delay_ms / 1000,
-                                     m.step_ms / 1000).start()
+        if int(front.sr) != SAMPLE_RATE:
+            raise ParameterError(f"live takes {SAMPLE_RATE} Hz audio; the database's front end runs at {front.sr}")
+        self.feats_ = FeatureStream(front, m, self.fps).start()
         self.target_ = StreamingSpeechTarget(m, m.mean_mouth(db), db.weights_, self.voice_window,
                                              blend=self.lle_blend).start(
             None if shared is None else shared.target_.lle_index_)
@@ -209,9 +207,9 @@ class LiveEngine:
         if not self.started_:
             self.start()
         t0 = time.perf_counter()
-        ks, X = self.ctx_.push(self.mel_.push(chunk))
+        f = self.feats_.push(chunk)
         t1 = time.perf_counter()
-        frames = self._frames(self._decide(ks, X))
+        frames = self._frames(self._decide(self._ks(f), f.X))
         self.timings_["features_s"] = t1 - t0
         self.timings_["frames_s"] = time.perf_counter() - t1 - sum(
             v for k, v in self.timings_.items() if k in ("target_s", "search_s", "decode_s"))
@@ -221,14 +219,17 @@ class LiveEngine:
         """The frames still pending at the end of the audio (the batch decoder's rule for the last ones)."""
         if not self.started_:
             return []
-        decided = self._decide(*self.ctx_.push(self.mel_.finish()))
-        decided += self._decide(*self.ctx_.finish(self.mel_.n_samples_, self.mel_.sr))
+        f = self.feats_.finish()
+        decided = self._decide(self._ks(f), f.X)
         d = self.dec_.finish()
         self.started_ = False
         return self._frames(decided + [(d.t, d.rows)])
 
+    def _ks(self, feats) -> np.ndarray:
+        return np.round(feats.time_s * self.fps).astype(np.int64)
+
     def _frames(self, decided) -> list:
-        audio_s = self.mel_.n_samples_ / self.mel_.sr
+        audio_s = self.feats_.mel_.n_samples_ / SAMPLE_RATE
         out = []
         for ts, rows in decided:
             for k, r in zip(ts.tolist(), rows.tolist()):

@@ -233,7 +233,8 @@ class StreamingSpeechTarget:
 
     Notes
     -----
-    ``push(X)`` with X (n, n_features) returns (points (n, 70, 2) f32, weights (n, 70) f64, pred (n, 37, 2)).
+    ``push(X)`` with X (n, n_features) returns (points (n, 70, 2) f32, weights (n, 70) f64, pred (n, 37, 2));
+    ``blend_`` is the LLE blend of the last push.
     The batch model's LLE blend uses the median nearest-bank distance over the whole input; here it is
     the running median over the frames so far (``voice_window``), re-decided at every push.
     """
@@ -255,13 +256,16 @@ class StreamingSpeechTarget:
         from .model import LLE_SEARCH_DIMS
 
         m = self.model
+        if m.cmvn or m.long_ms > 0:
+            raise ParameterError("this speech model normalizes over whole utterances (cmvn or long_ms) and cannot "
+                                 "stream; fit one without: sketchsynth fit-speech --db DIR")
         self.d_ = min(LLE_SEARCH_DIMS, m.bank_.shape[1])
         if lle_index is None:
             lle_index = faiss.IndexFlatL2(self.d_)
             lle_index.add(np.ascontiguousarray(m.bank_[:, :self.d_], np.float32))
         self.lle_index_ = lle_index
         self.voice_ = RunningMedian(self.voice_window)
-        self.blends_ = []
+        self.blend_ = float('nan')
         g = stages.TARGET_GAIN if self.gain is None else float(self.gain)
         self.g_ = g
         w = np.zeros(N_POINTS)
@@ -295,11 +299,68 @@ class StreamingSpeechTarget:
                 nbz = np.asarray(m.bank_[nb], np.float64)
                 w = barycentric_weights(Z, nbz, float(m.lle_reg))
                 Z = (blend * np.einsum("nk,nkd->nd", w, nbz) + (1 - blend) * Z).astype(np.float32)
-        self.blends_.extend([blend] * n)
+        self.blend_ = blend
         pred = np.asarray(m.regressor_.predict(Z), np.float32)
         pts = np.zeros((n, self.n_points_, 2), np.float32)
         pts[:, self.sp_] = pred if self.g_ == 1 else self.mean_mouth + self.g_ * (pred - self.mean_mouth)
         return pts, np.broadcast_to(self.weights_, (n, self.n_points_)).copy(), pred
+
+    def finish(self):
+        return None
+
+
+class FeatureStream:
+    """The streaming form of the speech-features stage: mono samples in, the context windows of the video frames
+    whose look-ahead has arrived out (:class:`~sketchsynth.targets.speech.inputs.AudioFeatures`).
+
+    Parameters
+    ----------
+    front : LogMel
+        The database's front end.
+    model : SpeechModel
+    fps : float
+    """
+
+    def __init__(self, front, model, fps: float):
+        self.front, self.model, self.fps = front, model, float(fps)
+
+    def start(self) -> "FeatureStream":
+        m = self.model
+        self.mel_ = StreamingLogMel(**self.front.get_params()).start()
+        self.ctx_ = StreamingContext(self.mel_.hop_s, self.fps, m.past_ms / 1000, m.delay_ms / 1000,
+                                     m.step_ms / 1000).start()
+        return self
+
+    def _out(self, ks, X):
+        from .inputs import Audio, AudioFeatures
+
+        return AudioFeatures(X, ks / self.fps, self.fps, Audio(np.zeros(0, np.float32), self.mel_.sr, "", "stream"))
+
+    def push(self, samples: np.ndarray):
+        return self._out(*self.ctx_.push(self.mel_.push(samples)))
+
+    def finish(self):
+        ks, X = self.ctx_.push(self.mel_.finish())
+        k2, X2 = self.ctx_.finish(self.mel_.n_samples_, self.mel_.sr)
+        if len(k2):
+            ks, X = np.concatenate([ks, k2]), (np.concatenate([X, X2]) if len(ks) else X2)
+        return self._out(ks, X)
+
+
+class TargetStream:
+    """The streaming form of the speech-target stage: AudioFeatures of some frames in, their Target out."""
+
+    def __init__(self, target: StreamingSpeechTarget):
+        self.target = target
+
+    def push(self, feats):
+        from ..target import Target
+
+        pts, w, pred = self.target.push(feats.X)
+        T = len(pts)
+        return Target(pts, w, np.ones(T, bool), np.full(T, "", object), None,
+                      np.round(feats.time_s * feats.fps).astype(np.int64), feats.time_s, feats.fps, name="stream",
+                      prediction=pred, report={"lle": {"blend": self.target.blend_}})
 
     def finish(self):
         return None
