@@ -98,9 +98,9 @@ def cli():
 
 
 def _register():
-    from . import build_db, demo, evaluate, fit_phones, fit_speech, info, match, plot, say, stable_points, track
+    from . import build_db, demo, evaluate, fit_phones, fit_speech, info, live, match, plot, say, stable_points, track
 
-    for mod in (build_db, match, plot, stable_points, info, demo, track, evaluate, fit_speech, fit_phones, say):
+    for mod in (build_db, match, plot, stable_points, info, demo, track, evaluate, fit_speech, fit_phones, say, live):
         cli.add_command(mod.command)
 
 

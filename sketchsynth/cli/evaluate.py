@@ -54,7 +54,8 @@ def _floats(text: str, what: str) -> list[float]:
                    "model fitted on the training part; report opening/width r, lag, LMD, jumps (see the docs).")
 @click.option("--regressor", default=None, metavar="NAME", help="--drive audio: the speech model's regressor "
               "(ridge, knn, or registered); default build-db's.")
-@click.option("--delay-ms", type=FLOAT, default=None, help="--drive audio: the model's look-ahead (default 480).")
+@click.option("--lookahead-ms", "--delay-ms", "delay_ms", type=FLOAT, default=None,
+              help="--drive audio: the model's look-ahead (default 480).")
 @audio_weight_option
 def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost, beam, smooth_grid, filters,
             db_filter, seam_blend, metric, search, nprobe, mode, anchors, weights, fps, person, force, drive,

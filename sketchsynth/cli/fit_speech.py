@@ -14,8 +14,9 @@ from .options import FLOAT, INT, db_option
 @click.option("--regressor", default="ridge+knn", show_default=True, metavar="NAME",
               help="ridge+knn (their mean), ridge, knn, mlp (torch extra), or a regressor registered in the "
                    "'sketchsynth.regressors' entry-point group.")
-@click.option("--delay-ms", type=FLOAT, default=480.0, show_default=True,
-              help="Look-ahead of the audio context window (LSP's delay): the mouth moves before the sound.")
+@click.option("--lookahead-ms", "--delay-ms", "delay_ms", type=FLOAT, default=480.0, show_default=True,
+              help="Look-ahead of the audio context window (LSP's delay): the mouth moves before the sound. "
+                   "sketchsynth live needs 120 (its default).")
 @click.option("--past-ms", type=FLOAT, default=320.0, show_default=True, help="Audio context before the frame.")
 @click.option("--components", "n_components", type=INT, default=400, show_default=True,
               help="PCA dimensions of the standardized audio context (the regressor's input).")
@@ -37,11 +38,12 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
     build-db fits one with the defaults whenever the recordings have sound;
     this replaces it (atomically; the manifest records the new checksum). The
     model maps LSP's log-mel front end, stacked from --past-ms before to
-    --delay-ms after each frame, to the normalized jaw and lips.
+    --lookahead-ms after each frame, to the normalized jaw and lips.
 
     \b
     Example:
-      sketchsynth fit-speech --db db/grid --regressor knn --delay-ms 200
+      sketchsynth fit-speech --db db/grid --regressor knn --lookahead-ms 200
+      sketchsynth fit-speech --db db/grid --lookahead-ms 120      # for sketchsynth live
     """
     from ..database.frame_database import FrameDatabase
     from ..errors import ParameterError

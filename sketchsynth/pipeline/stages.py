@@ -131,6 +131,12 @@ class SpeechFeatures(Stage):
         X = self.model_.context(mel, front.times_, times)
         return AudioFeatures(X, times, fps, audio, {"features_s": time.perf_counter() - t0})
 
+    def start(self):
+        """Mono 16 kHz sample chunks in, the frames whose look-ahead has arrived out (equal to :meth:`transform`'s)."""
+        from ..targets.speech.streaming import FeatureStream
+
+        return FeatureStream(self.extractor_, self.model_, db_fps(self.db_)).start()
+
 
 class SpeechTarget(Stage):
     """audio_features -> target: the predicted jaw and lips, weighted as the database weighs them; nothing else.
@@ -168,6 +174,15 @@ class SpeechTarget(Stage):
 
         return speech_target(self.db_, self.predict(feats), feats, audio_weight=self.audio_weight,
                              model=self.model_)
+
+    def start(self):
+        """Features of some frames in, their target out, the LLE blend from a running voice estimate (no audio
+        term: it needs the whole input's statistics)."""
+        from ..targets.speech.streaming import StreamingSpeechTarget, TargetStream
+
+        m = self.model_
+        fixed = None if m.lle_auto else float(m.lle_blend)
+        return TargetStream(StreamingSpeechTarget(m, m.mean_mouth(self.db_), self.db_.weights_, blend=fixed).start())
 
 
 # ---------------------------------------------------------------------- selection and outputs

@@ -329,3 +329,69 @@ def _viterbi_reference(db, succ, prev, top, top_cost, queries, qweights, jweight
                 s = back[u, s]
                 u -= 1
     return rows, target, score, back, width, path
+
+
+def step_reference(db, succ, prev, top, top_cost, query, qweights, jweights, joined, lam, jump_cost, join_mode,
+                   metric, n_succ, beam, rows_p, score_p, width_p, W):
+    """Plain-numpy twin of :func:`sketchsynth.selection.kernels.lattice_step` (no feature term; tests and
+    the streaming decoder's ``numpy`` backend): full join matrix, argmin per state.
+
+    Returns rows (W,) i64, target (W,) f64, score (W,) f64, back (W,) i32, width.
+    """
+    from . import kernels as _kernels
+
+    pts = np.asarray(db, np.float64)
+
+    def dist(a, b):
+        d = np.linalg.norm(pts[a][:, None] - pts[b][None], axis=-1)
+        return ((d if metric == _kernels.METRIC_SUM else d ** 2) * jweights).sum(-1)
+
+    col, tc = [], []
+    for r, c in zip(top.tolist(), top_cost.tolist()):
+        if r >= 0 and r not in col:
+            col.append(r)
+            tc.append(c)
+    wp = width_p if joined else 0
+    if joined:
+        rank = np.argsort(score_p[:wp], kind="stable")
+        if lam > 0:
+            for a in rank[:n_succ]:
+                if not np.isfinite(score_p[a]):
+                    break
+                s = int(succ[rows_p[a]])
+                if s >= 0 and s not in col:
+                    col.append(s)
+                    d = np.linalg.norm(pts[s] - query, axis=-1)
+                    tc.append(float(((d if metric == _kernels.METRIC_SUM else d ** 2) * qweights).sum()))
+    w = len(col)
+    rows = np.full(W, -1, np.int64)
+    target = np.full(W, np.inf)
+    score = np.full(W, np.inf)
+    back = np.full(W, -1, np.int32)
+    rows[:w], target[:w] = col, tc
+    if not joined:
+        score[:w] = target[:w]
+    elif lam == 0:
+        score[:w] = target[:w] + score_p[rank[0]]
+        back[:w] = rank[0]
+    else:
+        pr = rows_p[:wp]
+        sp = score_p[:wp]
+        follows = succ[pr][:, None] == rows[:w][None]
+        if join_mode == _kernels.JOIN_SUCCESSOR:
+            anchor = np.where(succ[pr] >= 0, succ[pr], pr)
+            J = np.where(follows, 0.0, dist(anchor, rows[:w]) + jump_cost)
+        else:
+            J = dist(pr, rows[:w]) + np.where(follows, 0.0, jump_cost)
+        total = sp[:, None] + lam * J
+        for b in range(w):
+            pa = list(np.flatnonzero(follows[:, b] & np.isfinite(sp)))
+            order = pa + [a for a in rank if a not in pa]
+            cand = total[order, b]
+            i = int(np.argmin(cand))
+            score[b] = target[b] + cand[i]
+            back[b] = order[i] if np.isfinite(cand[i]) else -1
+    if beam < np.inf and w:
+        best = score[:w].min()
+        score[:w] = np.where(score[:w] > best + beam, np.inf, score[:w])
+    return rows, target, score, back, w

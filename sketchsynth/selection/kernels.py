@@ -245,96 +245,13 @@ def viterbi_lattice(graph, lattice, params, features):
         if t >= 2:
             for a in range(width[t - 2]):
                 pos_cur[rows[t - 2, a]] = -1
-        w = 0
-        for j in range(K):
-            r = top[t, j]
-            if r < 0 or pos_cur[r] >= 0:
-                continue
-            rows[t, w] = r
-            target[t, w] = top_cost[t, j]
-            pos_cur[r] = w
-            w += 1
-        joined = t > 0 and not seg_start[t] and width[t - 1] > 0
-        wp = width[t - 1] if joined else 0
-        if joined:
-            _stable_argsort(score[t - 1], wp, rank, rank_tmp)
-            if lam > 0.0:
-                for i in range(min(n_succ, wp)):
-                    a = rank[i]
-                    if score[t - 1, a] == np.inf:
-                        break
-                    s = succ[rows[t - 1, a]]
-                    if s >= 0 and pos_cur[s] < 0:
-                        rows[t, w] = s
-                        target[t, w] = _frame_cost(db[s], queries[t], qweights[t], metric) + \
-                            _feature_cost(fq[t], fbank, fpos, s, fw, fmiss)
-                        pos_cur[s] = w
-                        w += 1
+        tp = max(t - 1, 0)
+        joined = t > 0 and not seg_start[t] and width[tp] > 0
+        w = lattice_step(db, succ, prev, jweights, order, top[t], top_cost[t], queries[t], qweights[t], joined,
+                         full[t], lam, jump_cost, join_mode, metric, n_succ, beam, fq[t], fbank, fpos, fw, fmiss,
+                         rows[tp], score[tp], width[tp], rows[t], target[t], score[t], back[t],
+                         pos_prev, pos_cur, rank, rank_tmp, s_ord, anc_ord, ta_ord)
         width[t] = w
-        best_col = np.inf
-        if joined and lam > 0.0:
-            # the previous column in score order, with each state's join anchor
-            for i in range(wp):
-                a = rank[i]
-                s_ord[i] = score[t - 1, a]
-                ra = rows[t - 1, a]
-                anc_ord[i] = succ[ra] if (join_mode == JOIN_SUCCESSOR and succ[ra] >= 0) else ra
-                ta_ord[i] = -1.0
-        for b in range(w):
-            if not joined:
-                score[t, b] = target[t, b]
-            elif lam == 0.0:
-                a = rank[0]
-                score[t, b] = target[t, b] + score[t - 1, a]
-                back[t, b] = a
-            else:
-                rb = rows[t, b]
-                tri = full[t] and metric == METRIC_SUM and fw == 0.0
-                best = np.inf
-                bi = -1
-                p = prev[rb]
-                pa = pos_prev[p] if p >= 0 else -1
-                if pa >= 0 and score[t - 1, pa] < np.inf:
-                    j = 0.0
-                    if join_mode == JOIN_METHOD:
-                        j = _frame_dist_bounded(db, p, rb, jweights, order, metric, np.inf)
-                    best = score[t - 1, pa] + lam * j
-                    bi = pa
-                tb = target[t, b]
-                lamjc = lam * jump_cost
-                for i in range(wp):
-                    sa = s_ord[i]
-                    if sa + lamjc >= best:
-                        break  # sorted by score: nothing further can win
-                    a = rank[i]
-                    if a == pa:
-                        continue
-                    anchor = anc_ord[i]
-                    if tri:
-                        ta = ta_ord[i]
-                        if ta < 0.0:  # computed once per step, when first needed
-                            pc = pos_cur[anchor]
-                            ta = target[t, pc] if pc >= 0 else \
-                                _frame_cost(db[anchor], queries[t], qweights[t], metric)
-                            ta_ord[i] = ta
-                        # shrunk a hair so rounding can never prune a pair that would win
-                        lb = abs(ta - tb) * (1.0 - 1e-9)
-                        if sa + lam * lb + lamjc >= best:
-                            continue
-                    d = _frame_dist_bounded(db, anchor, rb, jweights, order, metric,
-                                            (best - sa) / lam - jump_cost)
-                    c = sa + lam * (d + jump_cost)
-                    if c < best:
-                        best = c
-                        bi = a
-                score[t, b] = target[t, b] + best
-                back[t, b] = bi
-            if score[t, b] < best_col:
-                best_col = score[t, b]
-        if beam < np.inf:
-            for b in range(w):
-                if score[t, b] > best_col + beam:
-                    score[t, b] = np.inf
         # backtrack each segment from its last step
         if t == T - 1 or seg_start[t + 1]:
             s = 0
@@ -352,3 +269,113 @@ def viterbi_lattice(graph, lattice, params, features):
         pos_prev = pos_cur
         pos_cur = tmp
     return rows, target, score, back, width, path
+
+
+@numba.njit(cache=True)
+def lattice_step(db, succ, prev, jweights, order, top, top_cost, query, qweights, joined, full, lam, jump_cost,
+                 join_mode, metric, n_succ, beam, fq, fbank, fpos, fw, fmiss, rows_p, score_p, width_p,
+                 rows_c, target_c, score_c, back_c, pos_prev, pos_cur, rank, rank_tmp, s_ord, anc_ord, ta_ord):
+    """Build and score one column of the lattice (:func:`viterbi_lattice`'s step; the streaming decoder's too).
+
+    db (N, 70, 2) f32; succ, prev (N,) i64; jweights (70,) f64; order (70,) i64; top (K,) i64 and top_cost
+    (K,) f64: this input frame's candidates, best first; query (70, 2) f32; qweights (70,) f64; joined: the
+    previous column exists in this segment; full: the query has every point (triangle skip allowed);
+    fq (D,) f32, fbank, fpos, fw, fmiss: the feature term; rows_p (W,) i64, score_p (W,) f64, width_p: the
+    previous column; rows_c (W,) i64, target_c, score_c (W,) f64, back_c (W,) i32: this column, written;
+    pos_prev (N,) i32: positions of the previous column's rows (-1 elsewhere); pos_cur (N,) i32: all -1 on
+    entry, positions of this column's rows on return; rank, rank_tmp (W,) i64, s_ord (W,) f64, anc_ord (W,)
+    i64, ta_ord (W,) f64: scratch. Returns the column's width.
+    """
+    K = top.shape[0]
+    for b in range(rows_c.shape[0]):
+        rows_c[b] = -1
+        target_c[b] = np.inf
+        score_c[b] = np.inf
+        back_c[b] = -1
+    w = 0
+    for j in range(K):
+        r = top[j]
+        if r < 0 or pos_cur[r] >= 0:
+            continue
+        rows_c[w] = r
+        target_c[w] = top_cost[j]
+        pos_cur[r] = w
+        w += 1
+    wp = width_p if joined else 0
+    if joined:
+        _stable_argsort(score_p, wp, rank, rank_tmp)
+        if lam > 0.0:
+            for i in range(min(n_succ, wp)):
+                a = rank[i]
+                if score_p[a] == np.inf:
+                    break
+                s = succ[rows_p[a]]
+                if s >= 0 and pos_cur[s] < 0:
+                    rows_c[w] = s
+                    target_c[w] = _frame_cost(db[s], query, qweights, metric) + \
+                        _feature_cost(fq, fbank, fpos, s, fw, fmiss)
+                    pos_cur[s] = w
+                    w += 1
+    best_col = np.inf
+    if joined and lam > 0.0:
+        # the previous column in score order, with each state's join anchor
+        for i in range(wp):
+            a = rank[i]
+            s_ord[i] = score_p[a]
+            ra = rows_p[a]
+            anc_ord[i] = succ[ra] if (join_mode == JOIN_SUCCESSOR and succ[ra] >= 0) else ra
+            ta_ord[i] = -1.0
+    tri = full and metric == METRIC_SUM and fw == 0.0
+    lamjc = lam * jump_cost
+    for b in range(w):
+        if not joined:
+            score_c[b] = target_c[b]
+        elif lam == 0.0:
+            a = rank[0]
+            score_c[b] = target_c[b] + score_p[a]
+            back_c[b] = a
+        else:
+            rb = rows_c[b]
+            best = np.inf
+            bi = -1
+            p = prev[rb]
+            pa = pos_prev[p] if p >= 0 else -1
+            if pa >= 0 and score_p[pa] < np.inf:
+                jj = 0.0
+                if join_mode == JOIN_METHOD:
+                    jj = _frame_dist_bounded(db, p, rb, jweights, order, metric, np.inf)
+                best = score_p[pa] + lam * jj
+                bi = pa
+            tb = target_c[b]
+            for i in range(wp):
+                sa = s_ord[i]
+                if sa + lamjc >= best:
+                    break  # sorted by score: nothing further can win
+                a = rank[i]
+                if a == pa:
+                    continue
+                anchor = anc_ord[i]
+                if tri:
+                    ta = ta_ord[i]
+                    if ta < 0.0:  # computed once per step, when first needed
+                        pc = pos_cur[anchor]
+                        ta = target_c[pc] if pc >= 0 else _frame_cost(db[anchor], query, qweights, metric)
+                        ta_ord[i] = ta
+                    # shrunk a hair so rounding can never prune a pair that would win
+                    lb = abs(ta - tb) * (1.0 - 1e-9)
+                    if sa + lam * lb + lamjc >= best:
+                        continue
+                d = _frame_dist_bounded(db, anchor, rb, jweights, order, metric, (best - sa) / lam - jump_cost)
+                c = sa + lam * (d + jump_cost)
+                if c < best:
+                    best = c
+                    bi = a
+            score_c[b] = target_c[b] + best
+            back_c[b] = bi
+        if score_c[b] < best_col:
+            best_col = score_c[b]
+    if beam < np.inf:
+        for b in range(w):
+            if score_c[b] > best_col + beam:
+                score_c[b] = np.inf
+    return w

@@ -1,26 +1,23 @@
-"""Fixed-lag streaming Viterbi over the unit-selection lattice (target for ``sketchsynth/selection/``).
+"""Fixed-lag streaming Viterbi over the selection lattice: push one input frame, get the decided frames back.
 
-The batch decoder (:func:`sketchsynth._kernels.viterbi_lattice`) builds column ``t`` of the lattice
-from input frame t's top-K candidates plus the recording successors of the ``n_succ`` best states of
-column t-1, and scores
+The batch decoder (:class:`~sketchsynth.selection.decode.ViterbiDecoder`) scores column ``t`` of the lattice
+(input frame t's top-K candidates plus the recorded successors of column t-1's best states) as
 
     score[t, b] = target[t, b] + min_a (score[t-1, a] + lam * join(a, b))
 
-Only the final backtrack needs the whole input. :class:`FixedLagViterbi` runs the same recursion one
-column per :meth:`~FixedLagViterbi.push` and decides frames early:
+and only its final backtrack needs the whole input. :class:`FixedLagViterbi` runs the same column kernel
+(:func:`sketchsynth.selection.kernels.lattice_step`) one column per :meth:`~FixedLagViterbi.push` and
+decides frames early:
 
-- **convergence**: when every live state of the newest column traces back to one state of column u,
-  frames up to u are decided whatever comes next (exact: no later input can change them);
+- **convergence**: when every live state of the newest column traces back to one state of column u, the
+  frames up to u are decided whatever comes next (exact);
 - **fixed lag** ``L``: when column t arrives and frame t-L is still undecided, it is committed to the
-  ancestor at t-L of column t's best state; states of column t that do not descend from that ancestor
-  are pruned (score inf), so the emitted frames always form one lattice path whose joins were costed.
-  ``lag=None`` (unbounded) never commits: the output is then exactly the batch decoder's.
+  ancestor at t-L of column t's best state, and column t's states that do not descend from it are pruned,
+  so the emitted frames always form one lattice path whose joins were costed. ``lag=None`` never commits:
+  the output is then exactly the batch decoder's.
 
-Each frame is emitted at most ``lag`` columns after it was pushed, earlier when paths converge.
-
-The numba column kernel :func:`lattice_step` is a verbatim one-column copy of ``viterbi_lattice``'s
-loop body (same tie rules: recorded predecessor first, then increasing score rank; same triangle-
-inequality skip); :func:`step_reference` is its plain-numpy twin (full join matrix, argmin).
+A frame is emitted at most ``lag`` columns after it was pushed, earlier when the paths converge.
+:func:`sketchsynth.selection.decode.step_reference` is the column kernel's plain-numpy twin.
 """
 
 from __future__ import annotations
@@ -30,213 +27,10 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-METRIC_SUM = 0
-METRIC_SQ = 1
-JOIN_SUCCESSOR = 0
-JOIN_METHOD = 1
-
-
-# ----------------------------------------------------------------------------- numba kernels
-@numba.njit(cache=True, inline="always")
-def _frame_cost(a, b, w, metric):
-    acc = 0.0
-    for p in range(a.shape[0]):
-        wp = w[p]
-        if wp == 0.0:
-            continue
-        dx = np.float64(a[p, 0]) - b[p, 0]
-        dy = np.float64(a[p, 1]) - b[p, 1]
-        d2 = dx * dx + dy * dy
-        acc += wp * (np.sqrt(d2) if metric == METRIC_SUM else d2)
-    return acc
-
-
-@numba.njit(cache=True, inline="always")
-def _feature_cost(fq, fbank, fpos, r, fw, fmiss):
-    if fw == 0.0:
-        return 0.0
-    p = fpos[r]
-    if p < 0:
-        return fw * fmiss
-    acc = 0.0
-    for d in range(fq.shape[0]):
-        x = np.float64(fq[d]) - fbank[p, d]
-        acc += x * x
-    return fw * acc
-
-
-@numba.njit(cache=True, inline="always")
-def _frame_dist_bounded(db, ra, rb, w, order, metric, bound):
-    a = db[ra]
-    b = db[rb]
-    acc = 0.0
-    for i in range(order.shape[0]):
-        p = order[i]
-        dx = np.float64(a[p, 0]) - b[p, 0]
-        dy = np.float64(a[p, 1]) - b[p, 1]
-        d2 = dx * dx + dy * dy
-        acc += w[p] * (np.sqrt(d2) if metric == METRIC_SUM else d2)
-        if acc > bound:
-            return np.inf
-    return acc
-
-
-@numba.njit(cache=True)
-def _stable_argsort(values, n, out, tmp):
-    """out[:n] = np.argsort(values[:n], kind="stable") (insertion-sorted runs of 16, merged)."""
-    run = 16
-    for i in range(n):
-        out[i] = i
-    for lo in range(0, n, run):
-        hi = min(lo + run, n)
-        for i in range(lo + 1, hi):
-            k = out[i]
-            v = values[k]
-            j = i
-            while j > lo and values[out[j - 1]] > v:
-                out[j] = out[j - 1]
-                j -= 1
-            out[j] = k
-    src, dst = out, tmp
-    in_out = True
-    width = run
-    while width < n:
-        for lo in range(0, n, 2 * width):
-            mid = min(lo + width, n)
-            hi = min(lo + 2 * width, n)
-            i, j, k = lo, mid, lo
-            while i < mid and j < hi:
-                if values[src[j]] < values[src[i]]:
-                    dst[k] = src[j]
-                    j += 1
-                else:
-                    dst[k] = src[i]
-                    i += 1
-                k += 1
-            while i < mid:
-                dst[k] = src[i]
-                i += 1
-                k += 1
-            while j < hi:
-                dst[k] = src[j]
-                j += 1
-                k += 1
-        src, dst = dst, src
-        in_out = not in_out
-        width *= 2
-    if not in_out:
-        for i in range(n):
-            out[i] = src[i]
-
-
-@numba.njit(cache=True)
-def lattice_step(db, succ, prev, top, top_cost, query, qweights, jweights, order, joined, full,
-                 lam, jump_cost, join_mode, metric, n_succ, beam, fq, fbank, fpos, fw, fmiss,
-                 rows_p, score_p, width_p, rows_c, target_c, score_c, back_c,
-                 pos_prev, pos_cur, rank, rank_tmp, s_ord, anc_ord, ta_ord):
-    """Build and score one lattice column (``viterbi_lattice``'s loop body for one t).
-
-    db (N, 70, 2) f32; succ, prev (N,) i64; top (K,) i64 and top_cost (K,) f64: this frame's candidates,
-    best first; query (70, 2) f32; qweights (70,) f64; jweights (70,) f64; order (70,) i64;
-    joined: column t-1 exists in this segment; full: query has every point (triangle skip allowed);
-    fq (D,) f32, fbank (M, D) f32, fpos (N,) i64, fw, fmiss: the optional feature term;
-    rows_p, score_p (W,) and width_p: column t-1; rows_c, target_c, score_c (W,) f64, back_c (W,) i32:
-    column t, written; pos_prev (N,) i32: positions of column t-1's rows (-1 elsewhere); pos_cur (N,)
-    i32: all -1 on entry, positions of column t's rows on return; rank... ta_ord: scratch of W.
-    Returns the column's width.
-    """
-    K = top.shape[0]
-    W = rows_c.shape[0]
-    for b in range(W):
-        rows_c[b] = -1
-        target_c[b] = np.inf
-        score_c[b] = np.inf
-        back_c[b] = -1
-    w = 0
-    for j in range(K):
-        r = top[j]
-        if r < 0 or pos_cur[r] >= 0:
-            continue
-        rows_c[w] = r
-        target_c[w] = top_cost[j]
-        pos_cur[r] = w
-        w += 1
-    wp = width_p if joined else 0
-    if joined:
-        _stable_argsort(score_p, wp, rank, rank_tmp)
-        if lam > 0.0:
-            for i in range(min(n_succ, wp)):
-                a = rank[i]
-                if score_p[a] == np.inf:
-                    break
-                s = succ[rows_p[a]]
-                if s >= 0 and pos_cur[s] < 0:
-                    rows_c[w] = s
-                    target_c[w] = _frame_cost(db[s], query, qweights, metric) + \
-                        _feature_cost(fq, fbank, fpos, s, fw, fmiss)
-                    pos_cur[s] = w
-                    w += 1
-    best_col = np.inf
-    if joined and lam > 0.0:
-        for i in range(wp):
-            a = rank[i]
-            s_ord[i] = score_p[a]
-            ra = rows_p[a]
-            anc_ord[i] = succ[ra] if (join_mode == JOIN_SUCCESSOR and succ[ra] >= 0) else ra
-            ta_ord[i] = -1.0
-    tri = full and metric == METRIC_SUM and fw == 0.0
-    lamjc = lam * jump_cost
-    for b in range(w):
-        if not joined:
-            score_c[b] = target_c[b]
-        elif lam == 0.0:
-            a = rank[0]
-            score_c[b] = target_c[b] + score_p[a]
-            back_c[b] = a
-        else:
-            rb = rows_c[b]
-            best = np.inf
-            bi = -1
-            p = prev[rb]
-            pa = pos_prev[p] if p >= 0 else -1
-            if pa >= 0 and score_p[pa] < np.inf:
-                jj = 0.0
-                if join_mode == JOIN_METHOD:
-                    jj = _frame_dist_bounded(db, p, rb, jweights, order, metric, np.inf)
-                best = score_p[pa] + lam * jj
-                bi = pa
-            tb = target_c[b]
-            for i in range(wp):
-                sa = s_ord[i]
-                if sa + lamjc >= best:
-                    break
-                a = rank[i]
-                if a == pa:
-                    continue
-                anchor = anc_ord[i]
-                if tri:
-                    ta = ta_ord[i]
-                    if ta < 0.0:
-                        pc = pos_cur[anchor]
-                        ta = target_c[pc] if pc >= 0 else _frame_cost(db[anchor], query, qweights, metric)
-                        ta_ord[i] = ta
-                    lb = abs(ta - tb) * (1.0 - 1e-9)
-                    if sa + lam * lb + lamjc >= best:
-                        continue
-                d = _frame_dist_bounded(db, anchor, rb, jweights, order, metric, (best - sa) / lam - jump_cost)
-                c = sa + lam * (d + jump_cost)
-                if c < best:
-                    best = c
-                    bi = a
-            score_c[b] = target_c[b] + best
-            back_c[b] = bi
-        if score_c[b] < best_col:
-            best_col = score_c[b]
-    if beam < np.inf:
-        for b in range(w):
-            if score_c[b] > best_col + beam:
-                score_c[b] = np.inf
-    return w
+from ..errors import ParameterError
+from .decode import JOINS, step_reference
+from .kernels import JOIN_SUCCESSOR, METRIC_SUM, lattice_step
+from .search import check_metric
 
 
 @numba.njit(cache=True)
@@ -323,70 +117,6 @@ def backtrack(back, rows, target, u, s, lo, cap, out_rows, out_target):
             s = back[cv, s]
 
 
-# ----------------------------------------------------------------------------- numpy reference
-def step_reference(db, succ, prev, top, top_cost, query, qweights, jweights, joined, lam, jump_cost, join_mode,
-                   metric, n_succ, beam, rows_p, score_p, width_p, W):
-    """Plain-numpy twin of :func:`lattice_step` (no feature term): full join matrix, argmin per state.
-
-    Returns rows (W,) i64, target (W,) f64, score (W,) f64, back (W,) i32, width.
-    """
-    pts = np.asarray(db, np.float64)
-
-    def dist(a, b):
-        d = np.linalg.norm(pts[a][:, None] - pts[b][None], axis=-1)
-        return ((d if metric == METRIC_SUM else d ** 2) * jweights).sum(-1)
-
-    col, tc = [], []
-    for r, c in zip(top.tolist(), top_cost.tolist()):
-        if r >= 0 and r not in col:
-            col.append(r)
-            tc.append(c)
-    wp = width_p if joined else 0
-    if joined:
-        rank = np.argsort(score_p[:wp], kind="stable")
-        if lam > 0:
-            for a in rank[:n_succ]:
-                if not np.isfinite(score_p[a]):
-                    break
-                s = int(succ[rows_p[a]])
-                if s >= 0 and s not in col:
-                    col.append(s)
-                    d = np.linalg.norm(pts[s] - query, axis=-1)
-                    tc.append(float(((d if metric == METRIC_SUM else d ** 2) * qweights).sum()))
-    w = len(col)
-    rows = np.full(W, -1, np.int64)
-    target = np.full(W, np.inf)
-    score = np.full(W, np.inf)
-    back = np.full(W, -1, np.int32)
-    rows[:w], target[:w] = col, tc
-    if not joined:
-        score[:w] = target[:w]
-    elif lam == 0:
-        score[:w] = target[:w] + score_p[rank[0]]
-        back[:w] = rank[0]
-    else:
-        pr = rows_p[:wp]
-        sp = score_p[:wp]
-        follows = succ[pr][:, None] == rows[:w][None]
-        if join_mode == JOIN_SUCCESSOR:
-            anchor = np.where(succ[pr] >= 0, succ[pr], pr)
-            J = np.where(follows, 0.0, dist(anchor, rows[:w]) + jump_cost)
-        else:
-            J = dist(pr, rows[:w]) + np.where(follows, 0.0, jump_cost)
-        total = sp[:, None] + lam * J
-        for b in range(w):
-            pa = list(np.flatnonzero(follows[:, b] & np.isfinite(sp)))
-            order = pa + [a for a in rank if a not in pa]
-            cand = total[order, b]
-            i = int(np.argmin(cand))
-            score[b] = target[b] + cand[i]
-            back[b] = order[i] if np.isfinite(cand[i]) else -1
-    if beam < np.inf and w:
-        best = score[:w].min()
-        score[:w] = np.where(score[:w] > best + beam, np.inf, score[:w])
-    return rows, target, score, back, w
-
-
 # ----------------------------------------------------------------------------- the streaming decoder
 @dataclass
 class Decision:
@@ -406,7 +136,7 @@ class FixedLagViterbi:
         The database's normalized frames (``db.normalized_``).
     succ, prev : np.ndarray, shape (N,), int64
         Usable recording successor / predecessor of every row, -1 for none
-        (:func:`sketchsynth.decode.usable_links`).
+        (:func:`sketchsynth.database.links.usable_links`).
     jweights : np.ndarray, shape (70,), float64
         Join-cost point weights (``db.weights_``).
     order : np.ndarray, shape (70,), int64
@@ -453,14 +183,16 @@ class FixedLagViterbi:
         self.backend = backend
         self.prune = bool(prune)
         if self.lag is not None and self.lag < 0:
-            raise ValueError(f"lag must be >= 0 or None, got {lag}")
+            raise ParameterError(f"the decoder's lag must be >= 0 frames or None, got {lag}")
         if backend not in ("numba", "numpy"):
-            raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
+            raise ParameterError(f"backend must be 'numba' or 'numpy', got {backend!r}")
+        if join not in JOINS:
+            raise ParameterError(f"join must be one of {sorted(JOINS)}, got {join!r}")
 
     @classmethod
     def from_db(cls, db, **params) -> "FixedLagViterbi":
         """Build from a :class:`sketchsynth.FrameDatabase`."""
-        from sketchsynth.decode import usable_links
+        from ..database.links import usable_links
 
         succ, prev = usable_links(db)
         return cls(db.normalized_, succ, prev, db.weights_.astype(np.float64), db.point_order_, **params)
@@ -485,8 +217,8 @@ class FixedLagViterbi:
         self.lo_ = 0               # first undecided column
         self.seg_lo_ = 0           # first column of the current segment
         self.no_feat_ = (np.zeros(0, np.float32), np.zeros((0, 0), np.float32), np.full(N, -1, np.int64))
-        self.jm_ = 0 if self.join == "successor" else 1
-        self.mc_ = METRIC_SUM if self.metric == "sum" else METRIC_SQ
+        self.jm_ = JOINS[self.join]
+        self.mc_ = check_metric(self.metric)
         self.max_pending_ = 0
         return self
 
@@ -552,15 +284,15 @@ class FixedLagViterbi:
         fq, fbank, fpos = self.no_feat_ if features is None else features[:3]
         fw, fmiss = (0.0, 0.0) if features is None else (float(features[3]), float(features[4]))
         if self.backend == "numba":
-            w = lattice_step(self.db_points, self.succ, self.prev, top, top_cost, query, qweights, self.jweights,
-                             self.order, joined, full, self.smooth, float(jump_cost), self.jm_, self.mc_,
+            w = lattice_step(self.db_points, self.succ, self.prev, self.jweights, self.order, top, top_cost, query,
+                             qweights, joined, full, self.smooth, float(jump_cost), self.jm_, self.mc_,
                              self.n_succ_, float(beam), fq, fbank, fpos, fw, fmiss,
                              self.rows_[p], self.score_[p], int(self.width_[p]), self.rows_[c], self.target_[c],
                              self.score_[c], self.back_[c], self.pos_prev_, self.pos_cur_, self.rank_,
                              self.rank_tmp_, self.s_ord_, self.anc_ord_, self.ta_ord_)
         else:
             if features is not None:
-                raise ValueError("the numpy backend has no feature term")
+                raise ParameterError("the numpy backend has no feature term")
             r, tg, sc, bk, w = step_reference(self.db_points, self.succ, self.prev, top, top_cost, query, qweights,
                                               self.jweights, joined, self.smooth, float(jump_cost), self.jm_,
                                               self.mc_, self.n_succ_, float(beam), self.rows_[p], self.score_[p],

@@ -1,28 +1,28 @@
-"""Streaming speech front end: audio chunks -> log-mel frames -> context windows -> mouth per video frame.
+"""The speech front end and target, streamed: audio chunks in, per-video-frame targets out as soon as the
+look-ahead allows.
 
-Target for ``sketchsynth/targets/speech/`` (streaming twins of the batch stages):
+Streaming twins of the batch stages, equal to them where the batch does not look at the whole input:
 
-- :class:`StreamingLogMel` reproduces :class:`sketchsynth.speech.features.LogMel` (librosa's
-  ``melspectrogram(center=True, pad_mode="constant")``) frame by frame: mel frame i is centred on
-  sample ``i * hop`` and needs samples up to ``i * hop + n_fft / 2``;
-- :class:`StreamingContext` stacks, for video frame k at ``k / fps``, the mel frames at
-  ``k / fps + offsets`` (``-past .. +delay``, linear interpolation), as
-  :func:`sketchsynth.speech.features.frame_context` does; frame k is ready once mel frames reach
-  ``k / fps + delay`` (plus one hop for the interpolation);
-- :class:`StreamingSpeechTarget` runs the database's :class:`sketchsynth.speech_model.SpeechModel`
-  (standardize -> PCA -> LLE with the blend decided from a *running* voice estimate -> ridge+kNN)
-  and turns the prediction into a selection target exactly as :func:`sketchsynth.stages.speech_target`
-  does (gain around the mean mouth, lips + corners weighted, jaw 0).
+- :class:`StreamingLogMel` = :class:`sketchsynth.database.speech_features.LogMel` (librosa's
+  ``melspectrogram(center=True, pad_mode="constant")``) frame by frame: mel frame i is centred on sample
+  ``i * hop`` and needs samples up to ``i * hop + n_fft / 2``;
+- :class:`StreamingContext` = :func:`sketchsynth.targets.speech.features.frame_context`: video frame k is
+  ready once mel frames reach ``k / fps + look-ahead`` (plus one hop for the interpolation);
+- :class:`StreamingSpeechTarget` = the speech model (standardize, PCA, LLE, regressor) and
+  :func:`sketchsynth.targets.speech.target.speech_target`, with the LLE blend decided from a *running*
+  voice estimate (the batch uses the median over the whole input).
 
-Inherent latency of a frame = ``delay`` (look-ahead) + ``n_fft / 2 / sr`` (16 ms, the STFT's right
-half-window) + up to one hop (8.3 ms, interpolation) + the chunking of the input (0-40 ms).
+Inherent latency of a frame: the look-ahead + ``n_fft / 2 / sr`` (16 ms, the STFT's right half-window) + up
+to one hop (8.3 ms, the interpolation) + the input's chunking.
 
-Every class: parameters at ``__init__``, ``start()``, ``push(chunk) -> ready output``, ``finish()``.
+Each class: parameters at ``__init__``, ``start()``, ``push(chunk)`` -> what is ready, ``finish()``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ...errors import ParameterError
 
 
 class StreamingLogMel:
@@ -31,7 +31,7 @@ class StreamingLogMel:
     Parameters
     ----------
     sr, n_mels, fmin, fmax, n_fft, win_length, hop_length, log, eps
-        As :class:`sketchsynth.speech.features.LogMel` (the database's ``audio_.info["features"]``).
+        As :class:`sketchsynth.database.speech_features.LogMel` (the database's ``audio_.info["features"]``).
 
     Attributes
     ----------
@@ -132,7 +132,7 @@ class StreamingContext:
         self.hop_s, self.fps, self.past_s, self.future_s, self.step_s = hop_s, fps, past_s, future_s, step_s
 
     def start(self) -> "StreamingContext":
-        from sketchsynth.speech.features import context_offsets
+        from .features import context_offsets
 
         self.off_ = context_offsets(self.past_s, self.future_s, self.step_s)
         self.mel_ = np.zeros((0, 0), np.float32)
@@ -218,7 +218,7 @@ class StreamingSpeechTarget:
 
     Parameters
     ----------
-    model : sketchsynth.speech_model.SpeechModel
+    model : sketchsynth.targets.speech.model.SpeechModel
         A fitted model (its ``delay_ms`` is the look-ahead the context must use).
     mean_mouth : np.ndarray, shape (37, 2)
         ``model.mean_mouth(db)``.
@@ -227,13 +227,14 @@ class StreamingSpeechTarget:
     voice_window : int or None
         Frames the running voice-distance median looks back over (None: since the start).
     gain, jaw_weight, inner_lip_weight, corner_weight : float, optional
-        As :func:`sketchsynth.stages.speech_target` (its defaults when None).
+        As :func:`sketchsynth.targets.speech.target.speech_target` (its defaults when None).
     blend : float, optional
         A fixed LLE blend instead of the running voice estimate (tests: the batch model's blend).
 
     Notes
     -----
-    ``push(X)`` with X (n, n_features) returns (points (n, 70, 2) f32, weights (n, 70) f64, pred (n, 37, 2)).
+    ``push(X)`` with X (n, n_features) returns (points (n, 70, 2) f32, weights (n, 70) f64, pred (n, 37, 2));
+    ``blend_`` is the LLE blend of the last push.
     The batch model's LLE blend uses the median nearest-bank distance over the whole input; here it is
     the running median over the frames so far (``voice_window``), re-decided at every push.
     """
@@ -250,18 +251,21 @@ class StreamingSpeechTarget:
         """``lle_index``: a FAISS index over the bank's leading dimensions to share (else built here)."""
         import faiss
 
-        from sketchsynth.layout import GROUPS, INNER_LIPS, LIP_CORNERS, N_POINTS, SPEECH_POINTS
-        from sketchsynth import stages
-        from sketchsynth.speech_model import LLE_SEARCH_DIMS
+        from ...layout import GROUPS, INNER_LIPS, LIP_CORNERS, N_POINTS, SPEECH_POINTS
+        from . import target as stages
+        from .model import LLE_SEARCH_DIMS
 
         m = self.model
+        if m.cmvn or m.long_ms > 0:
+            raise ParameterError("this speech model normalizes over whole utterances (cmvn or long_ms) and cannot "
+                                 "stream; fit one without: sketchsynth fit-speech --db DIR")
         self.d_ = min(LLE_SEARCH_DIMS, m.bank_.shape[1])
         if lle_index is None:
             lle_index = faiss.IndexFlatL2(self.d_)
             lle_index.add(np.ascontiguousarray(m.bank_[:, :self.d_], np.float32))
         self.lle_index_ = lle_index
         self.voice_ = RunningMedian(self.voice_window)
-        self.blends_ = []
+        self.blend_ = float('nan')
         g = stages.TARGET_GAIN if self.gain is None else float(self.gain)
         self.g_ = g
         w = np.zeros(N_POINTS)
@@ -275,7 +279,7 @@ class StreamingSpeechTarget:
         return self
 
     def push(self, X: np.ndarray):
-        from sketchsynth.speech.lle import barycentric_weights, mismatch_blend
+        from .lle import barycentric_weights, mismatch_blend
 
         m = self.model
         n = len(X)
@@ -295,11 +299,68 @@ class StreamingSpeechTarget:
                 nbz = np.asarray(m.bank_[nb], np.float64)
                 w = barycentric_weights(Z, nbz, float(m.lle_reg))
                 Z = (blend * np.einsum("nk,nkd->nd", w, nbz) + (1 - blend) * Z).astype(np.float32)
-        self.blends_.extend([blend] * n)
+        self.blend_ = blend
         pred = np.asarray(m.regressor_.predict(Z), np.float32)
         pts = np.zeros((n, self.n_points_, 2), np.float32)
         pts[:, self.sp_] = pred if self.g_ == 1 else self.mean_mouth + self.g_ * (pred - self.mean_mouth)
         return pts, np.broadcast_to(self.weights_, (n, self.n_points_)).copy(), pred
+
+    def finish(self):
+        return None
+
+
+class FeatureStream:
+    """The streaming form of the speech-features stage: mono samples in, the context windows of the video frames
+    whose look-ahead has arrived out (:class:`~sketchsynth.targets.speech.inputs.AudioFeatures`).
+
+    Parameters
+    ----------
+    front : LogMel
+        The database's front end.
+    model : SpeechModel
+    fps : float
+    """
+
+    def __init__(self, front, model, fps: float):
+        self.front, self.model, self.fps = front, model, float(fps)
+
+    def start(self) -> "FeatureStream":
+        m = self.model
+        self.mel_ = StreamingLogMel(**self.front.get_params()).start()
+        self.ctx_ = StreamingContext(self.mel_.hop_s, self.fps, m.past_ms / 1000, m.delay_ms / 1000,
+                                     m.step_ms / 1000).start()
+        return self
+
+    def _out(self, ks, X):
+        from .inputs import Audio, AudioFeatures
+
+        return AudioFeatures(X, ks / self.fps, self.fps, Audio(np.zeros(0, np.float32), self.mel_.sr, "", "stream"))
+
+    def push(self, samples: np.ndarray):
+        return self._out(*self.ctx_.push(self.mel_.push(samples)))
+
+    def finish(self):
+        ks, X = self.ctx_.push(self.mel_.finish())
+        k2, X2 = self.ctx_.finish(self.mel_.n_samples_, self.mel_.sr)
+        if len(k2):
+            ks, X = np.concatenate([ks, k2]), (np.concatenate([X, X2]) if len(ks) else X2)
+        return self._out(ks, X)
+
+
+class TargetStream:
+    """The streaming form of the speech-target stage: AudioFeatures of some frames in, their Target out."""
+
+    def __init__(self, target: StreamingSpeechTarget):
+        self.target = target
+
+    def push(self, feats):
+        from ..target import Target
+
+        pts, w, pred = self.target.push(feats.X)
+        T = len(pts)
+        return Target(pts, w, np.ones(T, bool), np.full(T, "", object), None,
+                      np.round(feats.time_s * feats.fps).astype(np.int64), feats.time_s, feats.fps, name="stream",
+                      prediction=pred, report={"lle": {"blend": self.target.blend_}})
 
     def finish(self):
         return None

@@ -1,0 +1,1 @@
+"""Live synthesis: speech arriving in chunks drives the face as it is spoken (:mod:`.engine`)."""

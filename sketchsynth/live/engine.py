@@ -1,0 +1,239 @@
+"""The live engine: mono 16 kHz audio chunks in, the frames of the face speaking them out.
+
+Chain per chunk: :class:`~sketchsynth.targets.speech.streaming.StreamingLogMel` ->
+:class:`~sketchsynth.targets.speech.streaming.StreamingContext` (the speech model's look-ahead) ->
+:class:`~sketchsynth.targets.speech.streaming.StreamingSpeechTarget` (LLE blend from a running voice estimate)
+-> :class:`~sketchsynth.selection.frame_search.FrameSearch` (prefilter + exact re-rank) ->
+:class:`~sketchsynth.selection.fixed_lag.FixedLagViterbi` (jump cost from a running median of the best target
+cost, where the batch decoder takes the median over the whole input) -> a :class:`Frame` per decided video frame,
+drawn as a sketch or shown as the recorded frame (:mod:`sketchsynth.live.frames`).
+
+The engine does no I/O and keeps no clock: callers timestamp what goes in and what comes out. Frame ``k`` shows
+the audio at ``k / fps`` seconds from the first sample pushed; it is decided at the earliest once the audio up to
+``k / fps + look-ahead + 16 ms`` has arrived, and at the latest ``lag`` frames after that.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParameterError
+
+DEFAULT_LOOKAHEAD_MS = 120.0
+"""Look-ahead of the live speech model: on GRID s1's validation sentences 120 ms with a 2-frame lag gave the best
+opening r within a 250 ms latency budget (docs/method.md, "Live")."""
+DEFAULT_LAG_MS = 80.0
+"""Longest wait of the fixed-lag decoder (2 frames at 25 fps)."""
+DEFAULT_LIVE_SMOOTH = 0.6
+"""λ of the live decoder (the batch speech default)."""
+CHUNK_MS = 20.0
+"""Audio chunk length the figures were measured with."""
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class Frame:
+    """One decided video frame.
+
+    Attributes
+    ----------
+    index : int
+        Video frame number from the first sample pushed.
+    time_s : float
+        The audio time it shows: ``index / fps`` seconds from the first sample pushed.
+    row : int
+        The selected database row.
+    keypoints : np.ndarray, shape (70, 3), float32
+        The selected frame with the predicted jaw and lips, in its recording's pixels.
+    audio_s : float
+        Seconds of audio pushed when it was decided (``audio_s - time_s``: its latency in audio time).
+    image : np.ndarray, shape (height, width, 3), uint8, optional
+        BGR, when the engine renders.
+    """
+
+    index: int
+    time_s: float
+    row: int
+    keypoints: np.ndarray
+    audio_s: float
+    image: np.ndarray | None = None
+
+
+class LiveEngine:
+    """Speech -> recorded frames, streaming.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    model : SpeechModel, optional
+        Default: the database's. Its look-ahead (``delay_ms``) must equal ``lookahead_ms``.
+    lookahead_ms : float, optional
+        Audio after a frame its mouth may depend on (default 120; None: the model's).
+    lag_ms : float, optional
+        Longest decoder wait, ms (rounded to frames; default 80 = 2 frames at 25 fps); None: unbounded (the batch
+        decoder's choice, decided at :meth:`finish`).
+    smooth, candidates, jump_cost : float, int, float
+        Decoder settings (λ 0.6, 32 candidates, jumps cost 1.5 median best target costs).
+    prefilter_k : int
+    render : {"sketch", "frames", "none"}
+        What :attr:`Frame.image` holds: the sketch, the recorded frame (needs the database's videos), or nothing.
+    size : (width, height), optional
+        Image size (default: the recordings' own). The sketch is drawn in the recording's pixels, scaled.
+    cost_window, voice_window : int
+        Frames of the running medians of the best target cost (jump cost unit) and of the voice distance (LLE
+        blend).
+    cost_unit, lle_blend : float, optional
+        Fixed values instead of the running estimates (with them and an unbounded lag the engine reproduces the
+        batch selection exactly).
+    prune : bool
+        After a fixed-lag commit keep only the states that descend from it (the output stays one costed path).
+    backend : {"numba", "numpy"}
+    """
+
+    def __init__(self, db, model=None, lookahead_ms: float | None = DEFAULT_LOOKAHEAD_MS,
+                 lag_ms: float | None = DEFAULT_LAG_MS, smooth: float = DEFAULT_LIVE_SMOOTH, candidates: int = 32,
+                 jump_cost: float = 1.5, prefilter_k: int = 256, render: str = "sketch", size=None,
+                 cost_window: int = 250, voice_window: int = 250, cost_unit: float | None = None,
+                 lle_blend: float | None = None, prune: bool = True, backend: str = "numba"):
+        self.db, self.model, self.lookahead_ms, self.lag_ms = db, model, lookahead_ms, lag_ms
+        self.smooth, self.candidates, self.jump_cost, self.prefilter_k = smooth, candidates, jump_cost, prefilter_k
+        self.render, self.size = render, size
+        self.cost_window, self.voice_window, self.cost_unit, self.lle_blend = cost_window, voice_window, cost_unit, \
+            lle_blend
+        self.prune, self.backend = prune, backend
+        self.started_ = False
+
+    @property
+    def fps(self) -> float:
+        return float(self.db.recordings_[0]["fps"])
+
+    @property
+    def lag_frames(self) -> int | None:
+        return None if self.lag_ms is None else int(round(self.lag_ms * self.fps / 1000))
+
+    def check(self):
+        """Validate the parameters against the database and its model; returns the model. Raises ParameterError."""
+        from ..targets.speech.model_store import require_model
+
+        if self.render not in ("sketch", "frames", "none"):
+            raise ParameterError(f"render must be sketch, frames or none, got {self.render!r}")
+        if self.lag_ms is not None and not (np.isfinite(self.lag_ms) and 0 <= self.lag_ms <= 10000):
+            raise ParameterError(f"--lag-ms must be within 0-10000, got {self.lag_ms}")
+        m = self.model if self.model is not None else require_model(self.db)
+        if self.lookahead_ms is not None and float(m.delay_ms) != float(self.lookahead_ms):
+            where = getattr(self.db, "path_", None) or "DIR"
+            raise ParameterError(f"the speech model looks {m.delay_ms:g} ms ahead, not {self.lookahead_ms:g}; fit "
+                                 f"one with: sketchsynth fit-speech --db {where} --lookahead-ms {self.lookahead_ms:g} "
+                                 f"(or pass --lookahead-ms {m.delay_ms:g})")
+        if m.cmvn or m.long_ms > 0:
+            raise ParameterError("the speech model normalizes over whole utterances (cmvn or long_ms); live needs "
+                                 "one fitted without: sketchsynth fit-speech --db DIR")
+        return m
+
+    def start(self, shared: "LiveEngine | None" = None) -> "LiveEngine":
+        """Reset the stream; returns self.
+
+        ``shared``: a started engine on the same database and model whose read-only parts (FAISS indexes, the
+        frame source) this one reuses: one copy per process, not per session.
+        """
+        from ..database.speech_features import LogMel, extractor_of
+        from ..selection.fixed_lag import FixedLagViterbi
+        from ..selection.frame_search import FrameSearch
+        from ..targets.speech.streaming import FeatureStream, RunningMedian, StreamingSpeechTarget
+        from .frames import FrameSource
+        from .threads import pin_threads
+
+        db = self.db
+        m = self.model_ = self.check()
+        front = extractor_of(db.audio_.info["features"])
+        if not isinstance(front, LogMel):
+            raise ParameterError(f"live needs the log-mel front end; the database uses {front!r}")
+        if int(front.sr) != SAMPLE_RATE:
+            raise ParameterError(f"live takes {SAMPLE_RATE} Hz audio; the database's front end runs at {front.sr}")
+        self.feats_ = FeatureStream(front, m, self.fps).start()
+        self.target_ = StreamingSpeechTarget(m, m.mean_mouth(db), db.weights_, self.voice_window,
+                                             blend=self.lle_blend).start(
+            None if shared is None else shared.target_.lle_index_)
+        self.search_ = shared.search_ if shared is not None else \
+            FrameSearch(db, self.target_.weights_ > 0, self.prefilter_k).fit()
+        self.frames_ = shared.frames_ if shared is not None else FrameSource(db, self.render, self.size).fit()
+        self.dec_ = FixedLagViterbi.from_db(db, lag=self.lag_frames, smooth=self.smooth, candidates=self.candidates,
+                                            backend=self.backend, prune=self.prune).start()
+        self.cost_ = RunningMedian(self.cost_window)
+        pin_threads()
+        if shared is None:
+            self._warm(m)
+        self.points_ = {}
+        self.timings_ = {}
+        self.started_ = True
+        return self
+
+    def _warm(self, m):
+        """Build the lazily built parts and compile the kernels now, not on the first frame."""
+        import copy
+
+        X = np.zeros((1, m.x_mean_.shape[0]), np.float32)
+        m.regressor_.predict(m.reduce(X))
+        pts = np.zeros((1, 70, 2), np.float32)
+        pts[:, self.target_.sp_] = self.target_.mean_mouth
+        cand, cost = self.search_.search(pts, self.target_.weights_[None])
+        warm = copy.copy(self.dec_).start()  # same settings, its own buffers
+        for _ in range(2):
+            warm.push(cand[0], cost[0], pts[0], self.target_.weights_, 1.0)
+        warm.finish()
+
+    def _decide(self, ks, X) -> list:
+        """Frames ``ks`` (their context windows X) through target, search and decoder -> decided (t, rows) pairs."""
+        t0 = time.perf_counter()
+        pts, w, _ = self.target_.push(X)
+        t1 = time.perf_counter()
+        out = []
+        if len(ks):
+            cand, cost = self.search_.search(pts, w)
+            t2 = time.perf_counter()
+            for i, k in enumerate(ks):
+                self.points_[int(k)] = pts[i]
+                unit = self.cost_.add([cost[i, 0]]) if self.cost_unit is None else float(self.cost_unit)
+                d = self.dec_.push(cand[i], cost[i], pts[i], w[i], self.jump_cost * unit, segment_start=(k == 0))
+                out.append((d.t, d.rows))
+            self.timings_ = {"target_s": t1 - t0, "search_s": t2 - t1, "decode_s": time.perf_counter() - t2}
+        return out
+
+    def push_audio(self, chunk: np.ndarray) -> list:
+        """Mono 16 kHz samples (any length; float32 in [-1, 1]) -> the frames decided now, in order."""
+        if not self.started_:
+            self.start()
+        t0 = time.perf_counter()
+        f = self.feats_.push(chunk)
+        t1 = time.perf_counter()
+        frames = self._frames(self._decide(self._ks(f), f.X))
+        self.timings_["features_s"] = t1 - t0
+        self.timings_["frames_s"] = time.perf_counter() - t1 - sum(
+            v for k, v in self.timings_.items() if k in ("target_s", "search_s", "decode_s"))
+        return frames
+
+    def finish(self) -> list:
+        """The frames still pending at the end of the audio (the batch decoder's rule for the last ones)."""
+        if not self.started_:
+            return []
+        f = self.feats_.finish()
+        decided = self._decide(self._ks(f), f.X)
+        d = self.dec_.finish()
+        self.started_ = False
+        return self._frames(decided + [(d.t, d.rows)])
+
+    def _ks(self, feats) -> np.ndarray:
+        return np.round(feats.time_s * self.fps).astype(np.int64)
+
+    def _frames(self, decided) -> list:
+        audio_s = self.feats_.mel_.n_samples_ / SAMPLE_RATE
+        out = []
+        for ts, rows in decided:
+            for k, r in zip(ts.tolist(), rows.tolist()):
+                kp = self.frames_.keypoints(r, self.points_.pop(k, None))
+                out.append(Frame(k, k / self.fps, r, kp, audio_s, self.frames_.image(r, kp)))
+        return out
+

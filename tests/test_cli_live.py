@@ -1,0 +1,72 @@
+"""sketchsynth live from a held-out GRID sentence: the shown frames written with the sound; bad input is one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import one_line_error
+
+
+def _live(*args):
+    from sketchsynth.cli import cli
+
+    return CliRunner().invoke(cli, ["live", *map(str, args)])
+
+
+def test_live_writes_what_it_showed(grid_example, tmp_path):
+    from sketchsynth.io.video import probe
+
+    out = tmp_path / "shown.mp4"
+    r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--realtime", "--no-show",
+              "--lookahead-ms", 480, "--playout-ms", 1000, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "frames" in r.output and "latency median" in r.output
+    info = probe(out)
+    assert info.width == 360 and info.height == 288 and abs(info.fps - 25) < 0.01
+    assert 70 <= info.n_frames <= 76 and info.has_audio
+    assert not list(tmp_path.glob(".live-*"))  # no temp file left
+
+
+def test_live_fast_and_options(grid_example, tmp_path):
+    r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show", "--lookahead-ms", 480,
+              "--lag-ms", 0)
+    assert r.exit_code == 0, r.output
+    r = _live("--help")
+    assert r.exit_code == 0 and "Examples" in r.output and "--lookahead-ms" in r.output
+
+
+def test_live_bad_input_is_one_line(grid_example, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not really a wav")
+    db = grid_example["db"]
+    cases = [
+        (["--db", tmp_path / "nothing", "--input", grid_example["input"]], "nothing"),
+        (["--db", db, "--input", bad, "--lookahead-ms", 480], "bad.wav"),
+        (["--db", db, "--input", grid_example["input"]], "fit-speech"),          # the model looks 480 ms ahead
+        (["--db", db, "--input", grid_example["input"], "--lookahead-ms", 480, "--out", tmp_path / "x.avi"], ".mp4"),
+        (["--db", db, "--input", grid_example["input"], "--lookahead-ms", 480, "--lag-ms", -1], "lag"),
+    ]
+    for args, fragment in cases:
+        r = _live(*args, "--no-show")
+        assert r.exit_code == 2, (args, r.output)
+        one_line_error(r, fragment)
+    assert not (tmp_path / "x.avi").exists()
+
+
+def test_live_microphone_missing_is_one_line(grid_example, monkeypatch):
+    """No microphone here (or no PortAudio): a one-line error naming the fix, exit 2."""
+    import sketchsynth.live.player as player
+
+    class NoDevice(player.Microphone):
+        def start(self):
+            from sketchsynth.errors import InputError
+
+            raise InputError("cannot open the microphone (no input device); plug one in, pick one with --device, "
+                             "or use --input FILE")
+
+    monkeypatch.setattr(player, "Microphone", NoDevice)
+    r = _live("--db", grid_example["db"], "--lookahead-ms", 480, "--no-show", "--seconds", 1)
+    assert r.exit_code == 2
+    one_line_error(r, "microphone")
