@@ -70,3 +70,22 @@ def test_live_microphone_missing_is_one_line(grid_example, monkeypatch):
     r = _live("--db", grid_example["db"], "--lookahead-ms", 480, "--no-show", "--seconds", 1)
     assert r.exit_code == 2
     one_line_error(r, "microphone")
+
+
+def test_build_db_fits_the_live_model(grid_example, tmp_path):
+    """build-db --lookahead-ms 120 leaves a database `live` runs on at its defaults (no refit needed)."""
+    import shutil
+
+    from sketchsynth.cli import cli
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    src = sorted((grid_example["align"].parent / "recordings").glob("*.mp4"))[:4]
+    for p in src:
+        shutil.copy(p, rec / p.name)
+    r = CliRunner().invoke(cli, ["build-db", str(rec), "--db", str(tmp_path / "db"), "--lookahead-ms", "120"])
+    assert r.exit_code == 0, r.output
+    r = _live("--db", tmp_path / "db", "--input", grid_example["input"], "--no-show")
+    assert r.exit_code == 0, r.output
+    r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show")  # a 480 ms model
+    assert r.exit_code == 2 and "build-db --lookahead-ms 120" in r.stderr

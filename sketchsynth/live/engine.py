@@ -127,7 +127,8 @@ class LiveEngine:
             where = getattr(self.db, "path_", None) or "DIR"
             raise ParameterError(f"the speech model looks {m.delay_ms:g} ms ahead, not {self.lookahead_ms:g}; fit "
                                  f"one with: sketchsynth fit-speech --db {where} --lookahead-ms {self.lookahead_ms:g} "
-                                 f"(or pass --lookahead-ms {m.delay_ms:g})")
+                                 f"(or build it with build-db --lookahead-ms {self.lookahead_ms:g}; or pass --lookahead-ms "
+                                 f"{m.delay_ms:g}, a {m.delay_ms:g} ms longer delay)")
         if m.cmvn or m.long_ms > 0:
             raise ParameterError("the speech model normalizes over whole utterances (cmvn or long_ms); live needs "
                                  "one fitted without: sketchsynth fit-speech --db DIR")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 
 def build_database(source, path=None, db=None, progress: bool = False, video_options: dict | None = None,
-                   force: bool = False, protect=(), scheduler: str | None = None, fit_speech: bool = True):
+                   force: bool = False, protect=(), scheduler: str | None = None, fit_speech: bool = True,
+                   speech_params: dict | None = None):
     """Build ``db`` (default ``FrameDatabase()``) from ``source`` and fit its speech model when it has sound.
 
     The model is fitted on the database written, before the folder is put in place (a crash leaves the old
@@ -24,6 +25,8 @@ def build_database(source, path=None, db=None, progress: bool = False, video_opt
     fit_speech : bool
         Fit the speech model (:class:`sketchsynth.targets.speech.model.SpeechModel`) when the recordings have
         sound; without it, only frames and sound.
+    speech_params : dict, optional
+        The speech model's parameters (default its own), e.g. ``{"delay_ms": 120}`` for ``sketchsynth live``.
 
     Returns
     -------
@@ -32,14 +35,19 @@ def build_database(source, path=None, db=None, progress: bool = False, video_opt
     """
     from ..database.frame_database import FrameDatabase
 
+    import functools
+
     db = FrameDatabase() if db is None else db
+    fit = functools.partial(fit_speech_model, params=speech_params)
     return db.build(source, progress=progress, video_options=video_options, path=path, force=force,
-                    protect=protect, scheduler=scheduler, fitters=(fit_speech_model,) if fit_speech else ())
+                    protect=protect, scheduler=scheduler, fitters=(fit,) if fit_speech else ())
 
 
-def fit_speech_model(db, folder) -> None:
-    """Fit the default speech model on ``db`` and keep it in its ``folder``, when the database has sound."""
+def fit_speech_model(db, folder, params: dict | None = None) -> None:
+    """Fit the speech model (``params``: its parameters, default its own) on ``db`` and keep it in its
+    ``folder``, when the database has sound."""
     if getattr(db, "audio_", None) is not None:
+        from ..targets.speech.model import SpeechModel
         from ..targets.speech.model_store import fit_into
 
-        fit_into(db, folder)
+        fit_into(db, folder, SpeechModel(**(params or {})).check())

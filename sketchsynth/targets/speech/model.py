@@ -124,10 +124,10 @@ class SpeechModel:
         """Validate the parameters (and that the regressor exists); raises ParameterError."""
         from .regressors import regressor_class
 
-        for name in ("delay_ms", "past_ms"):
+        for name, option in (("delay_ms", "--lookahead-ms"), ("past_ms", "--past-ms")):
             v = getattr(self, name)
             if not (np.isfinite(v) and 0 <= v <= 2000):
-                raise ParameterError(f"--{name.replace('_', '-')} must be within 0-2000 ms, got {v}")
+                raise ParameterError(f"{option} must be within 0-2000 ms, got {v}")
         if not (np.isfinite(self.long_ms) and 0 <= self.long_ms <= 10000):
             raise ParameterError(f"--long-ms must be within 0-10000 ms, got {self.long_ms}")
         if not (np.isfinite(self.step_ms) and 5 <= self.step_ms <= 500):
