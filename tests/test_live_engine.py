@@ -136,7 +136,7 @@ def test_stage_streams_equal_transform(grid):
 
     db, y = grid
     feats, target = _batch_target(db, y)
-    fs, ts = SpeechFeatures().fit(db).start(), SpeechTarget().fit(db).start()
+    fs, ts = SpeechFeatures().fit(db).start(live=True), SpeechTarget().fit(db).start(live=True)
     Xs, pts = [], []
     for a in list(range(0, len(y), 320)) + [None]:
         f = fs.finish() if a is None else fs.push(y[a:a + 320])

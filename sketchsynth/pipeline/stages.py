@@ -131,8 +131,12 @@ class SpeechFeatures(Stage):
         X = self.model_.context(mel, front.times_, times)
         return AudioFeatures(X, times, fps, audio, {"features_s": time.perf_counter() - t0})
 
-    def start(self):
-        """Mono 16 kHz sample chunks in, the frames whose look-ahead has arrived out (equal to :meth:`transform`'s)."""
+    def start(self, live: bool = False):
+        """The stage's stream. By default it equals :meth:`transform` on the whole input (chunks of audio in, the
+        features at the end). ``live=True``: mono 16 kHz sample chunks in, the frames whose look-ahead has arrived
+        out at once (the same features to float rounding; what ``sketchsynth live`` runs on)."""
+        if not live:
+            return super().start()
         from ..targets.speech.streaming import FeatureStream
 
         return FeatureStream(self.extractor_, self.model_, db_fps(self.db_)).start()
@@ -175,9 +179,12 @@ class SpeechTarget(Stage):
         return speech_target(self.db_, self.predict(feats), feats, audio_weight=self.audio_weight,
                              model=self.model_)
 
-    def start(self):
-        """Features of some frames in, their target out, the LLE blend from a running voice estimate (no audio
-        term: it needs the whole input's statistics)."""
+    def start(self, live: bool = False):
+        """The stage's stream: by default equal to :meth:`transform` on the whole input. ``live=True``: features
+        of some frames in, their target out at once, the LLE blend from a running voice estimate and no audio
+        term (it needs the whole input's statistics) -- what ``sketchsynth live`` runs on."""
+        if not live:
+            return super().start()
         from ..targets.speech.streaming import StreamingSpeechTarget, TargetStream
 
         m = self.model_
