@@ -93,7 +93,9 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         index = np.asarray(meta["input_index"])
         # The output frame showing each chosen input frame.
         k = [int(np.argmin(np.abs(index - t))) for t in frames]
-        db_imgs = read_frames(result_dir / "frames.mp4", k)
+        db_imgs = database_frames(meta.get("db_frames"), k) if meta.get("frames_mode") != "warp" else None
+        if db_imgs is None:  # warp mode (the frame on the input's head), or a match written before
+            db_imgs = read_frames(result_dir / "frames.mp4", k)
     sel = res["selection"]
     header = 26
     sheet = np.full((header + len(frames) * (panel + 22), 4 * panel, 3), 255, np.uint8)
@@ -125,6 +127,28 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         if not cv2.imwrite(os.fspath(tmp), sheet):
             raise InputError("cannot write the contact sheet here", path)
     return path
+
+
+def database_frames(sources, out_frames):
+    """The recorded database frames shown at output frames ``out_frames`` (videos.json's ``db_frames``), or None
+    when a video is gone or not recorded; a frame without a match is None."""
+    from ..io.video_fetch import fetch_frames
+
+    if not isinstance(sources, dict) or not {"videos", "video", "time_s"} <= set(sources):
+        return None
+    out = [None] * len(out_frames)
+    try:
+        for i, k in enumerate(out_frames):
+            v, t = sources["video"][k], sources["time_s"][k]
+            if v is None or v < 0 or t is None:
+                continue
+            path = sources["videos"][v]
+            if not os.path.isfile(path):
+                return None
+            out[i] = fetch_frames(path, np.array([float(t)]))[0]
+    except (IndexError, TypeError, ValueError):
+        return None
+    return out
 
 
 def _face_box(kp_in, kp_m, size):
