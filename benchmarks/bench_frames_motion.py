@@ -8,6 +8,7 @@ own slice of the sound, so build-db and match read ordinary files.
     python benchmarks/bench_frames_motion.py prepare --work W            # cut + build-db (W/db_cnn2)
     python benchmarks/bench_frames_motion.py run val face --work W [-- MATCH OPTIONS]
     python benchmarks/bench_frames_motion.py run val speech --work W     # driven by the part's own sound
+    python benchmarks/bench_frames_motion.py run val face --work W --renderer interp=lanczos   # a setting tried
 
 Figures (one JSON line per run; frames.mp4 and the real recording of the same seconds are both tracked by
 sketchsynth's own tracker, default settings):
@@ -21,6 +22,8 @@ sketchsynth's own tracker, default settings):
 - ``sharpness_ratio``: median variance of the Laplacian of the grey mouth box (lips grown by 0.3 IOD),
   frames.mp4 over the real recording;
 - ``change_p99_ratio``: p99 of the mean absolute change from the previous frame inside the mouth box, ratio;
+- ``render_sharpness``: frames.mp4's mouth sharpness over the shown database frames' own (what rendering and
+  the codec keep; the selection set aside);
 - ``write_x_realtime``: frames.mp4's duration over the wall time of fetching, rendering and encoding it
   (>= 1: faster than real time), at the database's 512x512, 25 fps;
 - ``frames_check``: the self-check's counts (summary.json).
@@ -135,6 +138,28 @@ def region_stats(video, kp):
     return np.asarray(sharp), np.asarray(change)
 
 
+def chosen_sharpness(db, rows) -> float:
+    """Median mouth-box sharpness of the shown database frames themselves (what rendering starts from)."""
+    import cv2
+
+    from sketchsynth.layout import MOUTH, inter_ocular
+    from sketchsynth.outputs.frames.fetch import fetch_db_frames
+    from sketchsynth.io.video_fetch import decode_image
+
+    rows = rows[rows >= 0]
+    frames, _ = fetch_db_frames(db, rows)
+    kp = np.asarray(db.keypoints_, np.float64)
+    out = []
+    for r in rows:
+        img = decode_image(frames[int(r)])
+        m, g = kp[r, MOUTH, :2], BOX_GROW * inter_ocular(kp[r:r + 1])[0]
+        x0, y0 = np.maximum(0, m.min(0) - g).astype(int)
+        x1, y1 = (m.max(0) + g).astype(int)
+        grey = cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32)
+        out.append(float(cv2.Laplacian(grey, cv2.CV_32F).var()))
+    return float(np.median(out))
+
+
 def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path) -> dict:
     from sketchsynth.database.frame_database import FrameDatabase
 
@@ -161,6 +186,8 @@ def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path) -> dict:
     s_real, c_real = region_stats(real, kp_real)
     res["sharpness_ratio"] = float(np.median(s_out) / np.median(s_real))
     res["change_p99_ratio"] = float(np.percentile(c_out, 99) / np.percentile(c_real, 99))
+    # what rendering and the codec keep of the chosen frames' own sharpness (selection set aside)
+    res["render_sharpness"] = float(np.median(s_out) / chosen_sharpness(db, rows))
     w = meta["written"]["frames.mp4"]
     res["write_x_realtime"] = float(w["frames"] / w["fps"] / w["seconds"]) if w.get("seconds") else None
     res["size"] = [w["width"], w["height"]]
@@ -169,13 +196,29 @@ def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path) -> dict:
     return res
 
 
-def run(part: str, drive: str, work: Path, tag: str, match_args: list) -> dict:
+TUNED = """
+import sys
+import sketchsynth.outputs.frames.composite as c
+from sketchsynth.outputs.frames import RENDERERS
+class Tuned(c.CompositeRenderer):
+    def __init__(self, **kw):
+        super().__init__(**{**kw, **OPTIONS})
+c.Tuned = Tuned
+RENDERERS.builtin["composite"] = "sketchsynth.outputs.frames.composite:Tuned"
+from sketchsynth.cli import main
+sys.argv = ["sketchsynth"] + sys.argv[1:]
+main()
+"""
+
+
+def run(part: str, drive: str, work: Path, tag: str, match_args: list, renderer: dict | None = None) -> dict:
+    """One match on a part, then its figures; ``renderer``: composite renderer options to try (a sweep)."""
     out = work / f"{tag}_{part}_{drive}"
-    cmd = [sys.executable, "-m", "sketchsynth.cli", "match", str(part_path(work, part)), "--db",
-           str(work / "db_cnn2"), "--out", str(out), "--force", *(["--drive", "audio"] if drive == "speech" else []),
-           *match_args]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    res = {"tag": tag, "part": part, "drive": drive, "args": " ".join(match_args),
+    args = ["match", str(part_path(work, part)), "--db", str(work / "db_cnn2"), "--out", str(out), "--force",
+            *(["--drive", "audio"] if drive == "speech" else []), *match_args]
+    code = TUNED.replace("OPTIONS", repr(renderer or {}))
+    subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
+    res = {"tag": tag, "part": part, "drive": drive, "args": " ".join(match_args), "renderer": renderer or {},
            **figures(out, part_path(work, part), part_path(work, "db"), work / "db_cnn2")}
     (work / f"{tag}_{part}_{drive}.json").write_text(json.dumps(res))
     return res
@@ -188,6 +231,8 @@ def main(argv=None):
     ap.add_argument("drive", nargs="?", choices=["face", "speech"], default="face")
     ap.add_argument("--work", type=Path, default=Path("bench_frames_motion"))
     ap.add_argument("--tag", default="run")
+    ap.add_argument("--renderer", action="append", default=[], metavar="KEY=VALUE",
+                    help="a composite renderer option to try (interp=lanczos, crossfade=1, follow=0.5, check=0)")
     argv = list(sys.argv[1:] if argv is None else argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     a = ap.parse_args(argv[:cut])
@@ -198,7 +243,11 @@ def main(argv=None):
     if a.what == "prepare":
         prepare(a.work)
         return
-    res = run(a.part, a.drive, a.work, a.tag, extra)
+    opts = {}
+    for kv in a.renderer:
+        k, _, v = kv.partition("=")
+        opts[k] = v if k == "interp" else float(v) if "." in v else int(v)
+    res = run(a.part, a.drive, a.work, a.tag, extra, opts)
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}))
 
 

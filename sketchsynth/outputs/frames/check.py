@@ -94,12 +94,14 @@ def _area(t: np.ndarray) -> np.ndarray:
 
 
 def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.ndarray, alternatives=None,
-                 target_points: np.ndarray | None = None, max_alternatives: int = MAX_ALTERNATIVES):
+                 target_points: np.ndarray | None = None, max_alternatives: int = MAX_ALTERNATIVES,
+                 bg_rows: np.ndarray | None = None):
     """Rows with every implausible paste replaced by the nearest acceptable alternative.
 
     For an output frame whose paste fails, in order: the frame's other candidates (best target cost first),
-    then holding the previous output frame's row (its mouth re-warped onto this background frame); when none
-    passes, the first choice is kept.
+    then holding the previous output frame's row (its mouth re-warped onto this background frame), then the
+    background frame's own lower face (``bg_rows``: a real frame, its mouth moved towards the target); when
+    none passes, the first choice is kept.
 
     Parameters
     ----------
@@ -113,13 +115,15 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
         Candidate rows per output frame, best first (-1 pads).
     target_points : np.ndarray, shape (n_out, 70, 2), optional
         The target in normalized space: with ``warp.follow`` the check sees the mouth as it will be drawn.
+    bg_rows : np.ndarray, shape (n_out,), int64, optional
+        The background's database rows (a database take), the last resort.
 
     Returns
     -------
     rows : np.ndarray, shape (n_out,), int64
     report : dict
         Counts: ``checked``, ``implausible`` (first choice failed), ``replaced_candidate``, ``held_previous``,
-        ``kept_implausible``; ``reasons``: test -> first choices failing it.
+        ``background_own``, ``kept_implausible``; ``reasons``: test -> first choices failing it.
     """
     rows = np.asarray(rows_out, np.int64).copy()
     kp = np.asarray(db.keypoints_, np.float64)
@@ -128,8 +132,8 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
         res = None if target_points is None else mesh_residual(warp, target_points[k], db, row)
         return check.check(warp, bg_kp[k], kp[row], residual=res)
 
-    rep = {"checked": 0, "implausible": 0, "replaced_candidate": 0, "held_previous": 0, "kept_implausible": 0,
-           "reasons": {}}
+    rep = {"checked": 0, "implausible": 0, "replaced_candidate": 0, "held_previous": 0, "background_own": 0,
+           "kept_implausible": 0, "reasons": {}}
     for k, r in enumerate(rows):
         if r < 0 or not np.isfinite(bg_kp[k][:, :2]).all() or not np.isfinite(kp[r][:, :2]).all():
             continue
@@ -149,6 +153,9 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
         elif k > 0 and rows[k - 1] >= 0 and verdict(k, rows[k - 1])["ok"]:
             rows[k] = rows[k - 1]
             rep["held_previous"] += 1
+        elif bg_rows is not None and bg_rows[k] >= 0 and verdict(k, int(bg_rows[k]))["ok"]:
+            rows[k] = bg_rows[k]
+            rep["background_own"] += 1
         else:
             rep["kept_implausible"] += 1
     return rows, rep

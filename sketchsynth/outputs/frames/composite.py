@@ -176,12 +176,15 @@ class CompositeRenderer:
     interp : {"linear", "cubic", "lanczos"}
     crossfade : int
         Frames a join morphs over.
+    own_fallback : bool
+        When no candidate passes the self-check and the previous paste cannot be held, show the background
+        frame's own lower face (its mouth moved towards the target) rather than the implausible paste.
     """
 
     def __init__(self, background: str = "auto", blend: str = "feather", check: bool = True, follow: float = 1.0,
-                 interp: str = "cubic", crossfade: int = MORPH_FRAMES, **_):
+                 interp: str = "cubic", crossfade: int = MORPH_FRAMES, own_fallback: bool = True, **_):
         self.background, self.blend, self.check, self.follow = background, blend, check, follow
-        self.interp, self.crossfade = interp, crossfade
+        self.interp, self.crossfade, self.own_fallback = interp, crossfade, own_fallback
 
     def render(self, job):
         from ...selection.pose import choose_background
@@ -210,7 +213,8 @@ class CompositeRenderer:
         tp = None if job.target_points is None else np.asarray(job.target_points, np.float64)[index]
         if self.check:
             alts = None if job.candidates is None else np.asarray(job.candidates)[index]
-            rows_out, info["frames_check"] = checked_rows(PasteCheck().fit(db), warp, db, rows_out, bg_kp, alts, tp)
+            rows_out, info["frames_check"] = checked_rows(PasteCheck().fit(db), warp, db, rows_out, bg_kp, alts, tp,
+                                                          bg_rows=bg_rows if self.own_fallback else None)
         prev, _ = join_continuations(db, rows_out, self.crossfade)
         wanted = [rows_out, prev] + ([] if bg_rows is None else [bg_rows])
         frames, _ = fetch_db_frames(db, np.concatenate(wanted))

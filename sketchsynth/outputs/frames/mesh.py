@@ -164,14 +164,19 @@ class MeshWarp:
         a, b = EYE_OUTER_CORNERS
         e = sk[b] - sk[a]
         down = np.array([-e[1], e[0]]) / max(np.linalg.norm(e), 1e-9)   # image y grows downwards
-        for up, lo in LIP_ORDER:
-            gap = (sk[lo] - sk[up]) @ down
-            after = gap + (r[lo] - r[up]) @ down
-            floor = min(gap, 0.0)  # a pair recorded crossed (tracker noise) may stay so, no worse
-            if after < floor:
-                fix = (floor - after) / 2 * down
-                r[lo] += fix
-                r[up] -= fix
+        for _ in range(len(LIP_ORDER)):  # a pair's fix may undo a neighbour's: repeat (shrinking only)
+            crossed = False
+            for up, lo in LIP_ORDER:
+                gap = (sk[lo] - sk[up]) @ down
+                closing = (r[lo] - r[up]) @ down
+                floor = min(gap, 0.0)  # a pair recorded crossed (tracker noise) may stay so, no worse
+                if gap + closing < floor - 1e-9:
+                    f = max(0.0, (floor - gap) / closing)  # closing < 0 here
+                    r[lo] *= f
+                    r[up] *= f
+                    crossed = True
+            if not crossed:
+                break
         idx = LANDMARKS[FROM_SRC]
         out[idx] = sk[idx] + r[idx]
         return out
