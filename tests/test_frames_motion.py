@@ -87,6 +87,31 @@ def test_pose_term_prefers_the_background_pose_and_reranks_the_lattice(grid_db):
     assert np.allclose(d[:, 0], 0.0) and (d[:, 1] > d[:, 0]).all()
 
 
+def test_select_plans_the_background_and_the_pose_term_pulls_the_choice_to_it(grid_db):
+    from sketchsynth.database.pose import PoseSpace
+    from sketchsynth.selection.select import select
+    from sketchsynth.sources.load import load_input
+    from sketchsynth.targets.face import face_target
+
+    db, inputs = grid_db
+    target = face_target(db, load_input(sorted(inputs.glob("*.mp4"))[0]))
+    plain = select(db, target)
+    off = select(db, target, pose_weight=0.0)
+    assert plain.background is None and off.background is not None
+    assert np.array_equal(off.result.rows, plain.result.rows)  # weight 0: the take is chosen, costs untouched
+    space = PoseSpace().fit(db)
+
+    def mismatch(syn):
+        z = space.z(space.db_pose_)
+        bg = syn.background.rows
+        ok = syn.result.rows >= 0
+        return float(((z[syn.result.rows[ok]] - z[bg[ok]]) ** 2).sum(axis=1).mean())
+
+    strong = select(db, target, pose_weight=4.0)
+    assert strong.params["pose_weight"] == 4.0 and strong.background.rows.shape == (len(target),)
+    assert mismatch(strong) < mismatch(off)
+
+
 # ---------------------------------------------------------------------- the mesh paste and its check
 def test_a_frame_pasted_onto_itself_is_unchanged_and_plausible(grid_db):
     from sketchsynth.outputs.frames.check import PasteCheck
@@ -158,18 +183,18 @@ def test_self_check_replaces_by_a_candidate_else_holds_the_previous_paste(grid_d
     bg = np.asarray(db.keypoints_[:4], np.float64)
     rows = np.array([1, 3, 4, 6])
     alts = np.array([[1, 9, -1], [3, 7, 5], [4, 8, -1], [6, 8, -1]])
-    out, rep = checked_rows(check, None, db, rows, bg, alts)
+    out, _, rep = checked_rows(check, None, db, rows, bg, alts)
     # frame 1: its candidate 5 passes; frame 2: none does, the previous paste (5) is held; frame 3: 5 again
     assert out.tolist() == [1, 5, 5, 5]
     assert rep["implausible"] == 3 and rep["replaced_candidate"] == 1 and rep["held_previous"] == 2
     check.good = {1}
-    out, rep = checked_rows(check, None, db, np.array([1, 3]), bg[:2], None)
+    out, _, rep = checked_rows(check, None, db, np.array([1, 3]), bg[:2], None)
     assert out.tolist() == [1, 1] and rep["held_previous"] == 1
     check.good = {2}  # nothing passes but the background frame's own (row 2 is the background at frame 1)
-    out, rep = checked_rows(check, None, db, np.array([3, 4]), bg[:2], None, bg_rows=np.array([7, 2]))
+    out, _, rep = checked_rows(check, None, db, np.array([3, 4]), bg[:2], None, bg_rows=np.array([7, 2]))
     assert out.tolist() == [3, 2] and rep["background_own"] == 1 and rep["kept_implausible"] == 1
     check.good = set()
-    out, rep = checked_rows(check, None, db, np.array([3, 4]), bg[:2], None)
+    out, _, rep = checked_rows(check, None, db, np.array([3, 4]), bg[:2], None)
     assert out.tolist() == [3, 4] and rep["kept_implausible"] == 2
 
 
@@ -231,8 +256,8 @@ def test_composite_on_a_moving_head_checks_every_paste_and_shows_database_frames
     summary = json.loads((out / "summary.json").read_text())
     meta = json.loads((out / "videos.json").read_text())
     chk = summary["frames_check"]
-    assert chk["checked"] == 50 and chk["implausible"] == (chk["replaced_candidate"] + chk["held_previous"]
-                                                           + chk["kept_implausible"])
+    fallbacks = ("less_follow", "replaced_candidate", "held_previous", "background_own", "kept_implausible")
+    assert chk["checked"] == 50 and chk["implausible"] == sum(chk[k] for k in fallbacks)
     assert summary["smoothing"]["pose_weight"] == 0.25 and meta["background"]["pose_weight"] == 0.25
     info = probe(out / "frames.mp4")
     assert (info.width, info.height) == (512, 512) and meta["written"]["frames.mp4"]["seconds"] > 0

@@ -16,6 +16,8 @@ from ...database.pose import face_geometry, geometry_range
 from ...layout import EYE_OUTER_CORNERS
 from .mesh import iod, mesh_residual, triangle_maps
 
+LESS_FOLLOW = (0.5, 0.0)
+"""Shares of the mouth's follow tried on a failing paste before other frames are."""
 MAX_ALTERNATIVES = 16
 """Candidates of a frame tried, best target cost first, before holding the previous paste."""
 
@@ -98,7 +100,8 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
                  bg_rows: np.ndarray | None = None):
     """Rows with every implausible paste replaced by the nearest acceptable alternative.
 
-    For an output frame whose paste fails, in order: the frame's other candidates (best target cost first),
+    For an output frame whose paste fails, in order: the same frame with its mouth following the target less
+    (half, then not at all: a fold the follow made), the frame's other candidates (best target cost first),
     then holding the previous output frame's row (its mouth re-warped onto this background frame), then the
     background frame's own lower face (``bg_rows``: a real frame, its mouth moved towards the target); when
     none passes, the first choice is kept.
@@ -121,19 +124,28 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
     Returns
     -------
     rows : np.ndarray, shape (n_out,), int64
+    follow : np.ndarray, shape (n_out,), float64
+        The share of ``warp.follow`` each paste keeps (1 unless the check reduced it).
     report : dict
-        Counts: ``checked``, ``implausible`` (first choice failed), ``replaced_candidate``, ``held_previous``,
+        Counts: ``checked``, ``implausible`` (first choice failed), ``less_follow``, ``replaced_candidate``,
+        ``held_previous``,
         ``background_own``, ``kept_implausible``; ``reasons``: test -> first choices failing it.
     """
     rows = np.asarray(rows_out, np.int64).copy()
     kp = np.asarray(db.keypoints_, np.float64)
 
-    def verdict(k, row):
+    follow = np.ones(len(rows))
+
+    def verdict(k, row, share=1.0):
         res = None if target_points is None else mesh_residual(warp, target_points[k], db, row)
+        if res is not None:
+            res = res * share
+        elif share < 1.0:
+            return {"ok": False}  # nothing followed: less follow changes nothing
         return check.check(warp, bg_kp[k], kp[row], residual=res)
 
-    rep = {"checked": 0, "implausible": 0, "replaced_candidate": 0, "held_previous": 0, "background_own": 0,
-           "kept_implausible": 0, "reasons": {}}
+    rep = {"checked": 0, "implausible": 0, "less_follow": 0, "replaced_candidate": 0, "held_previous": 0,
+           "background_own": 0, "kept_implausible": 0, "reasons": {}}
     for k, r in enumerate(rows):
         if r < 0 or not np.isfinite(bg_kp[k][:, :2]).all() or not np.isfinite(kp[r][:, :2]).all():
             continue
@@ -144,6 +156,11 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
         rep["implausible"] += 1
         for why in first["reason"].split(","):
             rep["reasons"][why] = rep["reasons"].get(why, 0) + 1
+        share = next((f for f in LESS_FOLLOW if verdict(k, r, f)["ok"]), None)
+        if share is not None:
+            follow[k] = share
+            rep["less_follow"] += 1
+            continue
         tried = [] if alternatives is None else [int(a) for a in alternatives[k][:max_alternatives]
                                                  if a >= 0 and a != r and np.isfinite(kp[a][:, :2]).all()]
         pick = next((a for a in tried if verdict(k, a)["ok"]), None)
@@ -158,4 +175,4 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
             rep["background_own"] += 1
         else:
             rep["kept_implausible"] += 1
-    return rows, rep
+    return rows, follow, rep

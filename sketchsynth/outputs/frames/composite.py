@@ -27,8 +27,9 @@ from .seam import blend, colour_match, paste_mask
 
 BLENDS = ("feather", "poisson")
 BACKGROUNDS = ("auto", "input")
-MORPH_FRAMES = 2
-"""Frames a join morphs over (3 averaged two mouths for longer: the mouth region's sharpness fell)."""
+MORPH_FRAMES = 1
+"""Frames a join morphs over: a morph mixes two mouths, softening them (moving-head validation: rendering kept
+0.85 of the chosen frames' mouth sharpness over 2 frames, 0.90 over 1, 0.96 cutting, which flickered more)."""
 INTERPOLATIONS = {"linear": 1, "cubic": 2, "lanczos": 4}
 """cv2 interpolation codes of the single resampling."""
 
@@ -103,7 +104,7 @@ def fitted_warp(db, follow: float = 1.0) -> MeshWarp:
 
 def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, how: str = "feather",
                      crossfade: int = MORPH_FRAMES, report: dict | None = None, warp: MeshWarp | None = None,
-                     target_points: np.ndarray | None = None, interp: str = "cubic"):
+                     target_points: np.ndarray | None = None, interp: str = "cubic", follow=None):
     """Images of ``frames.mp4`` in ``composite`` mode (a generator).
 
     Parameters
@@ -127,6 +128,8 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
     target_points : np.ndarray, shape (n_out, 70, 2), optional
         The target per output frame (normalized space), which the mouth follows.
     interp : str
+    follow : np.ndarray, shape (n_out,), optional
+        Share of the warp's follow each frame keeps (the self-check's; default 1).
 
     Yields
     ------
@@ -151,11 +154,17 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
             yield bg
             continue
         tp = None if target_points is None else target_points[k]
-        layers = [(decode_image(frames[int(r)]), kp[r], 1.0, mesh_residual(warp, tp, db, int(r)))]
+        share = 1.0 if follow is None else float(follow[k])
+
+        def towards(row):
+            res = mesh_residual(warp, tp, db, row)
+            return None if res is None else res * share
+
+        layers = [(decode_image(frames[int(r)]), kp[r], 1.0, towards(int(r)))]
         c = int(prev[k])
         if c >= 0 and c in frames and np.isfinite(kp[c][:, :2]).all():
             layers[0] = layers[0][:2] + (1.0 - float(wt[k]),) + layers[0][3:]
-            layers.append((decode_image(frames[c]), kp[c], float(wt[k]), mesh_residual(warp, tp, db, c)))
+            layers.append((decode_image(frames[c]), kp[c], float(wt[k]), towards(c)))
         mats[k] = warp.plan(bg_kp[k], kp[r])["S"]
         yield comp.render(bg, bg_kp[k], layers)
 
@@ -211,9 +220,10 @@ class CompositeRenderer:
             info["background"] = plan.describe(db)
         warp = fitted_warp(db, self.follow)
         tp = None if job.target_points is None else np.asarray(job.target_points, np.float64)[index]
+        follow = None
         if self.check:
             alts = None if job.candidates is None else np.asarray(job.candidates)[index]
-            rows_out, info["frames_check"] = checked_rows(PasteCheck().fit(db), warp, db, rows_out, bg_kp, alts, tp,
+            rows_out, follow, info["frames_check"] = checked_rows(PasteCheck().fit(db), warp, db, rows_out, bg_kp, alts, tp,
                                                           bg_rows=bg_rows if self.own_fallback else None)
         prev, _ = join_continuations(db, rows_out, self.crossfade)
         wanted = [rows_out, prev] + ([] if bg_rows is None else [bg_rows])
@@ -229,5 +239,5 @@ class CompositeRenderer:
         info["output_size"] = list(bg["size"])
         info["db_rows_shown"] = rows_out.tolist()
         return composite_images(db, rows_out, frames, bg, self.blend, self.crossfade, info, warp, tp,
-                                self.interp), info
+                                self.interp, follow), info
 
