@@ -65,7 +65,7 @@ def output_keypoints(db, out: Path, meta: dict):
     from sketchsynth.outputs.frames.warp import warp_matrices
     from sketchsynth.outputs.frames.fetch import fill_matrices
 
-    rows = np.asarray(meta["db_rows"], np.int64)
+    rows = np.asarray(meta.get("db_rows_shown", meta["db_rows"]), np.int64)  # after composite's self-check
     if (out / "frames_matrices.npy").exists():
         mats = np.load(out / "frames_matrices.npy")
         if meta["frames_mode"] == "full":
