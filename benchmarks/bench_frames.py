@@ -65,7 +65,7 @@ def output_keypoints(db, out: Path, meta: dict):
     from sketchsynth.outputs.frames.warp import warp_matrices
     from sketchsynth.outputs.frames.fetch import fill_matrices
 
-    rows = np.asarray(meta["db_rows"], np.int64)
+    rows = np.asarray(meta.get("db_rows_shown", meta["db_rows"]), np.int64)  # after composite's self-check
     if (out / "frames_matrices.npy").exists():
         mats = np.load(out / "frames_matrices.npy")
         if meta["frames_mode"] == "full":
@@ -107,6 +107,7 @@ def main(argv=None):
     from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.sources.load import load_input
     from sketchsynth.outputs.synthesis import write_synthesis
+    from sketchsynth.selection.pose import DEFAULT_POSE_WEIGHT
     from sketchsynth.selection.select import select
     from sketchsynth.targets.face import face_target
 
@@ -133,16 +134,21 @@ def main(argv=None):
     rows = {m: [] for m in modes}
     for name in picks:
         track = load_input(vids / f"{name}.mp4")
-        syn = select(db, face_target(db, track), ViterbiDecoder())
+        target = face_target(db, track)
+        syn = select(db, target, ViterbiDecoder())
+        # composite plans its background take with the selection, as `match` does
+        syn_planned = select(db, target, ViterbiDecoder(), pose_weight=DEFAULT_POSE_WEIGHT)
         real_p99 = change_p99(vids / f"{name}.mp4")
         real_black = black_fraction(vids / f"{name}.mp4")
         for m in modes:
             mode, _, blend = m.partition("-")
             out = work / "out" / name / m
             tw = time.perf_counter()
-            write_synthesis(out, db, syn, force=True, frames_mode=mode, blend=blend or "feather")
+            write_synthesis(out, db, syn_planned if mode == "composite" else syn, force=True, frames_mode=mode,
+                            blend=blend or "feather")
             tw = time.perf_counter() - tw
             np.save(out / "input_matrices.npy", np.asarray(syn.result.matrices, np.float64))
+            syn_used = syn_planned if mode == "composite" else syn
             meta = json.loads((out / "videos.json").read_text())
             video = out / "frames.mp4"
             used = {str(db.frames_["recording"].iloc[r]) for r in meta["db_rows"] if r >= 0}
@@ -153,7 +159,7 @@ def main(argv=None):
             r = {"sentence": name, "unfilled": black_fraction(video), "real_unfilled": real_black,
                  "p99": change_p99(video), "real_p99": real_p99, "speakers": len(speakers),
                  "recordings": len(used), "lmd_px": lmd_px, "lmd_iod": lmd_iod, "tracked": tracked,
-                 "jumps_per_s": syn.stats["jumps_per_s"], "write_s": tw}
+                 "jumps_per_s": syn_used.stats["jumps_per_s"], "write_s": tw}
             r["ratio"] = r["p99"] / r["real_p99"]
             rows[m].append(r)
             print(f"  {name} {m:18s} unfilled {r['unfilled']:.4f} (real {real_black:.4f})  change p99 "

@@ -69,6 +69,32 @@ FACE_CENTER_POINTS = np.array([27, 28, 29, 30, 33, 36, 39, 42, 45])
 
 EYE_OUTER_CORNERS = (36, 45)
 NOSE_TIP = 30
+JAW_ENDS = (0, 16)
+"""Ends of the face outline (beside the ears): their midpoint against the nose tip gives the head's yaw."""
+
+GEOMETRY_PAIRS = (("nose_chin", 30, 8), ("jaw_width", 4, 12), ("nose_lip", 33, 51))
+"""Distances (over the inter-ocular distance) that say whether a face's lower half has a plausible shape:
+nose tip to chin, jaw width, nose base to upper lip. A paste onto a head in another pose stretches them."""
+
+OUTER_LIP_GAPS = ((50, 58), (51, 57), (52, 56))
+"""Upper/lower outer-lip pairs: their mean gap is a mouth opening a re-tracker measures reliably at a
+distance (the inner lips are a few pixels apart there)."""
+
+# The compositor's mesh (``--frames composite``): which points come from which face.
+MESH_JAW_SIDES = (1, 2, 3, 4, 5, 11, 12, 13, 14, 15)
+"""Jaw sides: kept where the background face has them (cheeks move with the head, not the mouth)."""
+MESH_CHIN = (6, 7, 8, 9, 10)
+"""Chin: follows the pasted mouth (it opens with the jaw)."""
+MESH_NOSE = tuple(range(27, 36))
+MESH_CENTRE = (30, 33, 36, 45)
+"""Points whose mean is the centre the mesh's outer ring is pushed away from."""
+MESH_LOWER_EYES = (36, 41, 40, 39, 42, 47, 46, 45)
+"""Eye corners and lower lids: the mesh's upper edge (cheeks below them)."""
+LIP_ORDER = ((61, 67), (62, 66), (63, 65), (51, 62), (66, 57))
+"""(upper, lower) lip points that stay in this order down the face: inner lips, and each inner lip inside
+its outer lip. A warp that moves the mouth must not make them cross (folded triangles)."""
+MESH_UPPER = (1, 15, 36, 41, 40, 39, 42, 47, 46, 45, 27, 28)
+"""Mesh vertices above the pasted region: triangles touching them are not judged by the paste check."""
 
 DEFAULT_ANCHORS = (35, 40, 46)
 """The method's normalization anchors: its 'nose' and the two eyes' 'edge points'.

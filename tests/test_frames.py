@@ -125,39 +125,39 @@ def test_full_mode_never_shows_an_unfilled_pixel(grid_db, tmp_path):
 def test_composite_keeps_the_background_outside_the_mask(grid_db):
     import cv2
 
-    from sketchsynth.outputs.frames.composite import FEATHER, MASK_GROW, composite_images
     from sketchsynth.database.frame_database import FrameDatabase
-    from sketchsynth.outputs.frames.joins import apply_affine
     from sketchsynth.io.video_fetch import decode_image
     from sketchsynth.layout import LOWER_FACE
-    from sketchsynth.outputs.frames.warp import warp_matrices
+    from sketchsynth.outputs.frames.composite import MORPH_FRAMES, composite_images, fitted_warp
     from sketchsynth.outputs.frames.fetch import fetch_db_frames
+    from sketchsynth.outputs.frames.joins import apply_affine
+    from sketchsynth.outputs.frames.mesh import iod
+    from sketchsynth.outputs.frames.seam import CHIN_MARGIN, FEATHER, MASK_GROW
 
     db = FrameDatabase.load(grid_db[0])
     rec = db.frames_["recording"].astype(str).to_numpy()
     names = list(dict.fromkeys(rec))
     bg_rows = np.flatnonzero(rec == names[0])[:30]
-    # Paste another recording's frames, with a jump in the middle (cross-faded).
+    # Paste another recording's frames, with a jump in the middle (morphed from the first stretch's continuation).
     src = np.flatnonzero(rec == names[1])
     rows = np.concatenate([src[10:25], src[50:65]])
     frames, _ = fetch_db_frames(db, np.concatenate([rows, src[25:30], bg_rows]))
-    bg = {"images": [frames[int(r)] for r in bg_rows], "matrices": db.transforms_[bg_rows],
-          "keypoints": db.keypoints_[bg_rows], "size": (360, 288)}
+    bg = {"images": [frames[int(r)] for r in bg_rows], "keypoints": db.keypoints_[bg_rows], "size": (360, 288)}
     rep = {}
-    out = list(composite_images(db, rows, frames, bg, report=rep))
+    warp = fitted_warp(db)
+    out = list(composite_images(db, rows, frames, bg, report=rep, warp=warp))
     changed_inside = 0
     for k, img in enumerate(out):
         back = decode_image(bg["images"][k])
         pts = [apply_affine(rep["matrices"][k], db.keypoints_[rows[k]][:, :2]), db.keypoints_[bg_rows[k]][:, :2]]
-        if k in (15, 16, 17):  # cross-faded with the first stretch's recorded continuation
+        if 15 <= k < 15 + MORPH_FRAMES:  # morphed with the first stretch's recorded continuation
             cont = src[25 + k - 15]
-            m = warp_matrices(db.transforms_[[cont]], db.transforms_[[bg_rows[k]]])[0]
-            pts.append(apply_affine(m, db.keypoints_[cont][:, :2]))
+            pts.append(apply_affine(warp.plan(bg["keypoints"][k], db.keypoints_[cont])["S"],
+                                    db.keypoints_[cont][:, :2]))
         region = np.zeros((288, 360), np.uint8)
-        width = max(np.ptp(p[LOWER_FACE, 0]) for p in pts)
         for p in pts:
             cv2.fillPoly(region, [np.round(p[LOWER_FACE]).astype(np.int32)], 255)
-        g = int(round((MASK_GROW + 2 * FEATHER) * width)) + 3
+        g = int(round((MASK_GROW + CHIN_MARGIN + 3 * FEATHER) * iod(pts[1]))) + 3
         region = cv2.dilate(region, np.ones((2 * g + 1, 2 * g + 1), np.uint8)) > 0
         diff = np.abs(img.astype(int) - back.astype(int)).max(axis=2)
         assert (diff[~region] == 0).all(), k

@@ -289,7 +289,7 @@ def test_plot_draws_a_contact_sheet_for_a_video_result(video_db, clips, tmp_path
                             "--out", str(tmp_path / "c_{t}.png")])
     assert r.exit_code == 0, r.output + r.stderr
     sheet = cv2.imread(str(tmp_path / "s.png"))
-    assert sheet.shape[1] == 4 * 240 and sheet.shape[0] > 2 * 240
+    assert sheet.shape[1] == 5 * 240 and sheet.shape[0] > 2 * 240  # composite: frames.mp4 beside the database frame
     panel = sheet[26:26 + 240, 3 * 240:]  # the database frame of the first row: a photo, not blank
     assert panel.std() > 20
     assert (tmp_path / "c_20.png").is_file() and (tmp_path / "c_80.png").is_file()

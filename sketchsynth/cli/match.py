@@ -45,6 +45,9 @@ from .options import (INT, audio_weight_option, check_audio_weight, check_expect
                    "video itself (dubbing).")
 @click.option("--blend", type=click.Choice(["feather", "poisson"]), default="feather", show_default=True,
               help="--frames composite: feathered alpha or Poisson (seamless clone) blending.")
+@click.option("--pose-weight", type=float, default=None, metavar="W",
+              help="--frames composite with --background auto: how much a chosen frame's head pose must fit the "
+                   "background take's (0: not at all) [default: 0.25].")
 @click.option("--sketch-video", is_flag=True, help="Write sketch.mp4 for keypoint input too (silent without --audio).")
 @smoothing_options
 @audio_weight_option
@@ -63,7 +66,7 @@ from .options import (INT, audio_weight_option, check_audio_weight, check_expect
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
             video_opts, sketch_layout, audio, frames_mode, background, blend, sketch_video, smooth, candidates, join,
             jump_cost, beam, audio_weight, seam_blend, track_filter, expect_weights, expect_normalization, drive,
-            stage_names):
+            stage_names, pose_weight):
     """Match INPUT against the database: the best database frame sequence for it.
 
     With --smooth 0 every input frame gets its nearest database frame on its
@@ -107,6 +110,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     from ..selection.decode import ViterbiDecoder
     from ..selection.candidates import COMPRESSED_PREFILTER_K
     from ..selection.search import check_metric
+    from ..selection.pose import DEFAULT_POSE_WEIGHT
     from ..selection.ivf import IVFSearch
 
     check_metric(metric)
@@ -125,6 +129,8 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
 
         probe_audio(audio)  # before tracking or matching: a bad file fails at once
     check_frames_options(frames_mode, background, blend)
+    if pose_weight is not None and not (0 <= pose_weight < float("inf")):
+        raise ParameterError(f"--pose-weight must be a number >= 0, got {pose_weight}")
     if drive == "audio" and os.path.isdir(input_path):
         raise ParameterError(f"--drive audio needs a sound file or a video, not the folder {input_path}")
     db = FrameDatabase.load(db_path)
@@ -160,7 +166,10 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
             if stage.input_kind == "keypoints":
                 folder.precreate(x)
 
-    selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive)
+    # A composite video on a database take plans that take with the selection, weighing head poses against it.
+    planned = frames_mode == "composite" and background == "auto"
+    selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive,
+                        pose_weight=(DEFAULT_POSE_WEIGHT if pose_weight is None else pose_weight) if planned else None)
     extra = {"drive": drive}
     writer = Writer(out, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
                     sketch_video=sketch_video, progress=True, protect=protect, frames_mode=frames_mode,

@@ -16,10 +16,11 @@ from .video import VIDEOS_JSON
 # ---------------------------------------------------------------------- contact sheet
 def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.PathLike | None = None,
                   panel: int = 240, force: bool = False) -> str:
-    """A contact sheet of a video match: input frame, input sketch, matched sketch, database frame.
+    """A contact sheet of a video match: input frame, input sketch, matched sketch, database frame (and
+    ``frames.mp4`` when it shows more than the database frame: composite, full).
 
-    One row per chosen input frame; every panel shows the same square around
-    the input's face (the database frame as warped into ``frames.mp4``).
+    One row per chosen input frame; the first three panels show the same square around the input's face;
+    the database frame is the recorded frame shown at that moment (after composite's self-check).
 
     Parameters
     ----------
@@ -92,15 +93,22 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     w, h = meta["input_size"]
     in_imgs = read_frames(video, frames) if video is not None else [None] * len(frames)
     db_imgs = [None] * len(frames)
+    out_imgs = None  # frames.mp4 itself, a fifth column, when it is not the database frame
     if "frames.mp4" in meta["written"]:
         index = np.asarray(meta["input_index"])
         # The output frame showing each chosen input frame.
         k = [int(np.argmin(np.abs(index - t))) for t in frames]
-        db_imgs = read_frames(result_dir / "frames.mp4", k)
+        db_imgs = database_frames(meta.get("db_frames"), k) if meta.get("frames_mode") != "warp" else None
+        if db_imgs is None:  # warp mode (the frame on the input's head), or a match written before
+            db_imgs = read_frames(result_dir / "frames.mp4", k)
+        else:
+            out_imgs = read_frames(result_dir / "frames.mp4", k)
+    titles = ("input frame", "input sketch", "matched sketch", "matched database frame") + \
+        (() if out_imgs is None else ("frames.mp4",))
     sel = res["selection"]
     header = 26
-    sheet = np.full((header + len(frames) * (panel + 22), 4 * panel, 3), 255, np.uint8)
-    for c, title in enumerate(("input frame", "input sketch", "matched sketch", "matched database frame")):
+    sheet = np.full((header + len(frames) * (panel + 22), len(titles) * panel, 3), 255, np.uint8)
+    for c, title in enumerate(titles):
         cv2.putText(sheet, title, (c * panel + 6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, BLACK, 1, cv2.LINE_AA)
     for r, t in enumerate(frames):
         box = _face_box(inp[t], matched[t], (w, h))
@@ -109,8 +117,9 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         draw_sketch(sk_in, inp[t], BLACK, 2)
         sk_m = np.full((h, w, 3), 255, np.uint8)
         draw_sketch(sk_m, matched[t], BLUE, 2)
-        for c, img in enumerate((in_imgs[r], sk_in, sk_m, db_imgs[r])):
-            if c == 3 and img is not None and meta.get("frames_mode", "warp") != "warp":
+        row = (in_imgs[r], sk_in, sk_m, db_imgs[r]) + (() if out_imgs is None else (out_imgs[r],))
+        for c, img in enumerate(row):
+            if c >= 3 and img is not None and meta.get("frames_mode", "warp") != "warp":
                 # full/composite frames are not in the input's coordinates: show the whole frame.
                 fh, fw = img.shape[:2]
                 side = float(max(fw, fh))
@@ -152,6 +161,28 @@ def _meta_problem(meta: dict, n_frames: int) -> str | None:
 
 MAX_SIDE = 16384
 """The largest video side a contact sheet reads back (what the video writers accept)."""
+
+
+def database_frames(sources, out_frames):
+    """The recorded database frames shown at output frames ``out_frames`` (videos.json's ``db_frames``), or None
+    when a video is gone or not recorded; a frame without a match is None."""
+    from ..io.video_fetch import fetch_frames
+
+    if not isinstance(sources, dict) or not {"videos", "video", "time_s"} <= set(sources):
+        return None
+    out = [None] * len(out_frames)
+    try:
+        for i, k in enumerate(out_frames):
+            v, t = sources["video"][k], sources["time_s"][k]
+            if v is None or v < 0 or t is None:
+                continue
+            path = sources["videos"][v]
+            if not os.path.isfile(path):
+                return None
+            out[i] = fetch_frames(path, np.array([float(t)]))[0]
+    except (IndexError, TypeError, ValueError):
+        return None
+    return out
 
 
 def _face_box(kp_in, kp_m, size):

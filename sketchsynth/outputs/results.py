@@ -230,7 +230,9 @@ def write_match_outputs(out: str | os.PathLike, db, result, track, force: bool =
                             input_name=who,
                             title=f"{track.name}: {who} (black) vs match (blue), metric {result.metric}")
         if write_files is not None:
-            write_files(tmp)
+            done = write_files(tmp)
+            if isinstance(done, dict) and isinstance(done.get("summary"), dict):
+                summary.update(done["summary"])  # what the videos' writer wants said (its self-check counts)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

@@ -69,7 +69,7 @@ def write_synthesis(out, db, syn, force: bool = False, plot_frames=None,
         videos = MatchVideoWriter(db, result, track, matched_kp=syn.matched_kp, layout=sketch_layout,
                                   audio=audio if audio is not None else True, progress=progress,
                                   frames_mode=frames_mode or DEFAULT_FRAMES_MODE, background=background,
-                                  blend=blend, keep_audio=keep_audio)
+                                  blend=blend, keep_audio=keep_audio, plan=syn.background)
     smoothing = {**syn.params, **syn.stats, "per_frame_jumps_per_s": syn.per_frame["jumps_per_s"],
                  "per_frame_mean_target_cost": syn.per_frame["mean_target_cost"]}
     syn.summary = write_match_outputs(out, db, result, track, force=force, plot_frames=plot_frames or None,

@@ -40,6 +40,8 @@ class Synthesis:
         What the writer put in ``summary.json``.
     videos : object
         The writer's video writer, when it wrote videos.
+    background : BackgroundPlan, optional
+        The background take a composite video plays, chosen with the selection (``pose_weight``).
     """
 
     track: object
@@ -52,10 +54,11 @@ class Synthesis:
     matched_kp: np.ndarray | None = None
     summary: dict = field(default_factory=dict)
     videos: object = None
+    background: object = None
 
 
 def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, search: str = "auto", ivf=None,
-           exhaustive: bool = False, lattice=None) -> Synthesis:
+           exhaustive: bool = False, lattice=None, pose_weight: float | None = None) -> Synthesis:
     """Pick database frames for a target.
 
     Parameters
@@ -68,6 +71,10 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
         The lattice's search (:func:`sketchsynth.selection.lattice.build_lattice`).
     lattice : Lattice, optional
         Built already for this target (an evaluation decodes one lattice with several decoders).
+    pose_weight : float, optional
+        For a composite video: choose its background take with the selection and weigh each candidate's
+        head pose against the background's by this much (:func:`sketchsynth.selection.pose.add_pose_term`;
+        0 chooses the take only). None: no background is planned.
 
     Returns
     -------
@@ -92,6 +99,12 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
         if params["jump_cost"] is None:
             params.pop("jump_cost")
         decoder = ViterbiDecoder(**params)
+    audio_term = lattice.features
+    plan = None
+    if pose_weight is not None and lattice.usable.sum() >= 2:
+        from .pose import add_pose_term
+
+        lattice, plan = add_pose_term(db, lattice, target.matrices, float(pose_weight), int(decoder.candidates))
     usable = lattice.usable
     if usable.sum() < 2:
         raise InputError(f"the input has {int(usable.sum())} usable frame(s) of {len(usable)}; synthesis needs "
@@ -119,9 +132,11 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
                            d.segment_start, target.fps)
     per_frame["mean_target_cost"] = float(np.nanmean(res.frame_cost)) if (res.frame_rows >= 0).any() else None
     params = {**d.params, "input_filter": "none", **target.report, "total_cost": d.total_cost}
-    if lattice.features is not None:
-        params["audio_weight_abs"] = lattice.features.weight
-    return Synthesis(track, res, stats, per_frame, params, time.perf_counter() - t0, target)
+    if audio_term is not None:
+        params["audio_weight_abs"] = audio_term.weight
+    if plan is not None:
+        params["pose_weight"] = plan.pose_weight
+    return Synthesis(track, res, stats, per_frame, params, time.perf_counter() - t0, target, background=plan)
 
 
 def speech_track(db, target, res):

@@ -42,6 +42,12 @@ class FramesJob:
         The input frame of each output frame.
     track : Track
         The input.
+    plan : BackgroundPlan, optional
+        The background take the selection was made for (composite plays it).
+    target_points : np.ndarray, shape (n_in, 70, 2), float64, optional
+        The target in the database's normalized space, per input frame (composite's mouth follows it).
+    candidates : np.ndarray, shape (n_in, K), int64, optional
+        Each input frame's candidate rows, best first (composite's alternatives to an implausible paste).
     """
 
     db: object
@@ -51,6 +57,9 @@ class FramesJob:
     matched_kp: np.ndarray
     index: np.ndarray
     track: object
+    plan: object = None
+    target_points: np.ndarray | None = None
+    candidates: np.ndarray | None = None
 
 
 def make_renderer(name: str, **options):

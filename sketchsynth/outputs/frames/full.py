@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...layout import FACE_CENTER_POINTS
-from .joins import CROSSFADE_FRAMES, apply_affine, compose, join_continuations, smooth_series
+from ...layout import EYE_OUTER_CORNERS, FACE_CENTER_POINTS, N_LANDMARKS_68
+from .joins import CROSSFADE_FRAMES, apply_affine, compose, smooth_series
 
 
 CAMERA_SIGMA = 12.0
@@ -26,7 +26,7 @@ CAMERA_SIGMA = 12.0
 ZOOM_WINDOW = 25
 """Frames over which the zoom looks ahead and back (running maximum) before smoothing."""
 FULL_CROSSFADE = CROSSFADE_FRAMES
-"""Frames a join dissolves over in ``full`` mode (the whole picture changes, not only the mouth)."""
+"""Frames a join morphs over in ``full`` mode."""
 EDGE_MARGIN = 1.0
 """Pixels kept away from the source frame's border (bilinear interpolation reads one pixel further)."""
 
@@ -125,8 +125,111 @@ def camera_matrices(db, rows_out: np.ndarray, src_sizes: np.ndarray, out_size, s
     return compose(zoom, cam)
 
 
+JOIN_STYLES = ("morph", "cut")
+MORPH_MAX = 0.35
+"""Largest jump (mean keypoint displacement in output pixels, inter-ocular distances) that is morphed; a larger
+one is cut (a morph across a big head move would bend the whole picture)."""
+
+
+def join_plan(db, rows: np.ndarray, mats: np.ndarray, frames: int = FULL_CROSSFADE, style: str = "morph",
+              morph_max: float = MORPH_MAX) -> dict:
+    """How every jump between takes is shown: a cut, or a warp-morph from the old stretch's continuation.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    rows : np.ndarray, shape (n_out,), int64
+        Filled rows (>= 0).
+    mats : np.ndarray, shape (n_out, 2, 3)
+        Camera maps (database pixels -> output pixels).
+    frames : int
+        Morph length.
+    style : {"morph", "cut"}
+
+    Returns
+    -------
+    dict
+        ``prev`` (n_out,) the continuation row morphed from (-1: none), ``prev_mat`` (n_out, 2, 3) its camera,
+        ``weight`` (n_out,) its share, ``cuts`` and ``morphs`` (counts).
+    """
+    from ..timeline import recording_bounds
+
+    n = len(rows)
+    prev = np.full(n, -1, np.int64)
+    prev_mat = np.full((n, 2, 3), np.nan)
+    wt = np.zeros(n)
+    bounds = recording_bounds(db)
+    kp = np.asarray(db.keypoints_, np.float64)[:, :N_LANDMARKS_68, :2]
+    cuts = morphs = 0
+    for k in range(1, n):
+        a, b = rows[k - 1], rows[k]
+        if b == a or (b == a + 1 and b < bounds[a, 1]):
+            continue
+        cont = a + 1 if a + 1 < bounds[a, 1] else a
+        old, new = apply_affine(mats[k - 1], kp[cont]), apply_affine(mats[k], kp[b])
+        size = np.linalg.norm(new[EYE_OUTER_CORNERS[1]] - new[EYE_OUTER_CORNERS[0]])
+        d = float(np.linalg.norm(old - new, axis=1).mean() / max(size, 1e-9))
+        if style != "morph" or frames <= 0 or not d <= morph_max:
+            cuts += 1
+            continue
+        morphs += 1
+        for j in range(frames):
+            kk, c = k + j, min(cont + j, bounds[a, 1] - 1)
+            if kk >= n:
+                break
+            prev[kk], prev_mat[kk] = c, mats[k - 1]
+            wt[kk] = 1.0 - (j + 1) / (frames + 1)
+    return {"prev": prev, "prev_mat": prev_mat, "weight": wt, "cuts": cuts, "morphs": morphs}
+
+
+def border_points(w: int, h: int, n: int = 4) -> np.ndarray:
+    """Points along the output rectangle's border, corners included, shape (4 n, 2)."""
+    t = np.linspace(0, 1, n, endpoint=False)
+    return np.concatenate([np.stack([t * (w - 1), np.zeros(n)], 1), np.stack([np.full(n, w - 1.0), t * (h - 1)], 1),
+                           np.stack([(1 - t) * (w - 1), np.full(n, h - 1.0)], 1),
+                           np.stack([np.zeros(n), (1 - t) * (h - 1)], 1)])
+
+
+def morph_frame(img, kp, mat, old, size, interp: int = 1) -> np.ndarray:
+    """One output frame of a warp-morph: both frames warped onto the same interpolated face, then dissolved.
+
+    Parameters
+    ----------
+    img : np.ndarray, shape (h, w, 3), uint8
+        The new frame (its own pixels); ``kp`` (70, 2) its keypoints, ``mat`` (2, 3) its camera.
+    old : (img, kp, mat, weight)
+        The old stretch's continuation and its share.
+    size : (width, height)
+
+    Returns
+    -------
+    np.ndarray, shape (height, width, 3), uint8
+        The faces coincide, so the dissolve changes texture, never shows two faces.
+    """
+    import cv2
+    from scipy.spatial import Delaunay
+
+    from ...database.normalize import invert_matrices
+    from .mesh import mesh_remap
+
+    w, h = size
+    oimg, okp, omat, ow = old
+    pts = slice(0, N_LANDMARKS_68)
+    target = ow * apply_affine(omat, okp[pts, :2]) + (1 - ow) * apply_affine(mat, kp[pts, :2])
+    border = border_points(w, h)
+    dst = np.concatenate([target, border])
+    tri = Delaunay(dst).simplices
+    box = (0, 0, w, h)
+    a, _ = mesh_remap(img, dst, np.concatenate([kp[pts, :2], apply_affine(invert_matrices(mat[None])[0], border)]),
+                      tri, box, interp)
+    b, _ = mesh_remap(oimg, dst, np.concatenate([okp[pts, :2],
+                                                 apply_affine(invert_matrices(omat[None])[0], border)]),
+                      tri, box, interp)
+    return cv2.addWeighted(b, float(ow), a, 1.0 - float(ow), 0.0)
+
+
 def full_frame_images(db, rows_out: np.ndarray, out_size, frames: dict, src_sizes: np.ndarray,
-                      crossfade: int = FULL_CROSSFADE, report: dict | None = None):
+                      crossfade: int = FULL_CROSSFADE, report: dict | None = None, style: str = "morph"):
     """Images of ``frames.mp4`` in ``full`` mode (a generator).
 
     Parameters
@@ -136,13 +239,17 @@ def full_frame_images(db, rows_out: np.ndarray, out_size, frames: dict, src_size
         Database row per output frame (-1 are filled from the nearest chosen frame).
     out_size : (width, height)
     frames : dict
-        Row -> image (:func:`sketchsynth.outputs.video.fetch_db_frames`), continuation rows included.
-    src_sizes : np.ndarray, shape (n_db_rows, 2) or callable
+        Row -> image (:func:`sketchsynth.outputs.frames.fetch.fetch_db_frames`), continuation rows included
+        (:func:`needed_rows`).
+    src_sizes : np.ndarray, shape (n_db_rows, 2)
         Video size of every database row.
     crossfade : int
-        Frames a join dissolves over.
+        Frames a join morphs over.
     report : dict, optional
-        Receives ``matrices`` (n_out, 2, 3): database pixels -> output pixels.
+        Receives ``matrices`` (n_out, 2, 3): database pixels -> output pixels; ``rows``; ``joins`` (counts of
+        cuts and morphs) and ``join_plan``.
+    style : {"morph", "cut"}
+        A jump is a warp-morph when the faces are close enough (:data:`MORPH_MAX`), else a cut; or always a cut.
 
     Yields
     ------
@@ -155,20 +262,30 @@ def full_frame_images(db, rows_out: np.ndarray, out_size, frames: dict, src_size
     rows = fill_rows(rows_out)
     w, h = (int(v) for v in out_size)
     mats = camera_matrices(db, rows, src_sizes[rows], (w, h))
-    prev, wt = join_continuations(db, rows, crossfade)
+    plan = join_plan(db, rows, mats, crossfade, style)
     if report is not None:
         report["matrices"] = mats
         report["rows"] = rows
+        report["joins"] = {"style": style, "cuts": plan["cuts"], "morphs": plan["morphs"]}
+        report["join_plan"] = plan
+    kp = np.asarray(db.keypoints_, np.float64)
     for k, r in enumerate(rows):
-        img = cv2.warpAffine(decode_image(frames[int(r)]), mats[k], (w, h), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
-        if prev[k] >= 0 and int(prev[k]) in frames:
-            # The old stretch's next frame, through the camera of its last shown frame (same video size,
-            # so inside the frame too; it moves on by one recorded frame, close to that camera).
-            old = cv2.warpAffine(decode_image(frames[int(prev[k])]), mats[k - 1], (w, h), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
-            img = cv2.addWeighted(old, float(wt[k]), img, 1.0 - float(wt[k]), 0.0)
-        yield img
+        img = decode_image(frames[int(r)])
+        c = int(plan["prev"][k])
+        if c >= 0 and c in frames:
+            yield morph_frame(img, kp[r], mats[k], (decode_image(frames[c]), kp[c], plan["prev_mat"][k],
+                                                   plan["weight"][k]), (w, h))
+        else:
+            yield cv2.warpAffine(img, mats[k], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def needed_rows(db, rows: np.ndarray, crossfade: int = FULL_CROSSFADE) -> np.ndarray:
+    """Rows whose images full mode may need: each row and its next ``crossfade`` + 1 recorded frames."""
+    from ..timeline import recording_bounds
+
+    rows = np.asarray(rows, np.int64)
+    end = recording_bounds(db)[rows, 1] - 1
+    return np.unique(np.concatenate([np.minimum(rows + j, end) for j in range(crossfade + 2)]))
 
 
 def fill_rows(rows_out: np.ndarray) -> np.ndarray:
@@ -186,10 +303,16 @@ def fill_rows(rows_out: np.ndarray) -> np.ndarray:
 
 
 class FullRenderer:
-    """``--frames full``: the chosen frames themselves under a smooth virtual camera that never shows a border."""
+    """``--frames full``: the chosen frames themselves under a smooth virtual camera that never shows a border;
+    a jump between takes is a short warp-morph or a cut, never two faces overlaid.
 
-    def __init__(self, **_):
-        pass
+    Parameters
+    ----------
+    joins : {"morph", "cut"}
+    """
+
+    def __init__(self, joins: str = "morph", **_):
+        self.joins = joins
 
     def render(self, job):
         from .fetch import db_frame_sizes, fetch_db_frames
@@ -197,9 +320,8 @@ class FullRenderer:
         db = job.db
         info: dict = {}
         rows = fill_rows(job.rows_out)
-        prev, _ = join_continuations(db, rows, FULL_CROSSFADE)
-        frames, _ = fetch_db_frames(db, np.concatenate([rows, prev]))
+        frames, _ = fetch_db_frames(db, needed_rows(db, rows[rows >= 0]) if (rows >= 0).any() else rows)
         sizes = db_frame_sizes(db)
         out_size = tuple(int(v) for v in sizes[rows[0]]) if rows[0] >= 0 else job.size
         info["output_size"] = list(out_size)
-        return full_frame_images(db, rows, out_size, frames, sizes, report=info), info
+        return full_frame_images(db, rows, out_size, frames, sizes, report=info, style=self.joins), info

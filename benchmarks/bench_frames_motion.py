@@ -1,0 +1,255 @@
+"""frames.mp4 of a speaker who moves: is it still one real face? Measured on the written, re-tracked video.
+
+Data: ``videos/dfrf/cnn2_25fps.mp4`` (25 fps, 1,779 frames, a broadcast-style take with head motion), cut into
+the database part (frames 0-1249, 0-50 s), the validation part (1250-1499, 50-60 s; every setting is chosen
+here) and the held-out part (1500-1778, 60-71.2 s; run once). Each part is re-encoded H.264 crf 14 with its
+own slice of the sound, so build-db and match read ordinary files.
+
+    python benchmarks/bench_frames_motion.py prepare --work W            # cut + build-db (W/db_cnn2)
+    python benchmarks/bench_frames_motion.py run val face --work W [-- MATCH OPTIONS]
+    python benchmarks/bench_frames_motion.py run val speech --work W     # driven by the part's own sound
+    python benchmarks/bench_frames_motion.py run val face --work W --renderer interp=lanczos   # a setting tried
+
+Figures (one JSON line per run; frames.mp4 and the real recording of the same seconds are both tracked by
+sketchsynth's own tracker, default settings):
+
+- ``r_retracked``: Pearson r of the mouth opening (mean outer-lip gap over the inter-ocular distance,
+  :data:`sketchsynth.layout.OUTER_LIP_GAPS`) re-tracked on frames.mp4 against the real recording's (the
+  driver); ``r_chosen``: the same on the shown database frames' own keypoints (before rendering);
+- ``implausible``: share of frames whose geometry (nose-chin, jaw width, nose-lip over the inter-ocular
+  distance) is outside the database recording's own re-tracked p0.5-p99.5 (no face found counts);
+  ``implausible_real``: the real recording's own share;
+- ``sharpness_ratio``: median variance of the Laplacian of the grey mouth box (lips grown by 0.3 IOD),
+  frames.mp4 over the real recording;
+- ``change_p99_ratio``: p99 of the mean absolute change from the previous frame inside the mouth box, ratio;
+- ``render_sharpness``: frames.mp4's mouth sharpness over the shown database frames' own (what rendering and
+  the codec keep; the selection set aside);
+- ``write_x_realtime``: frames.mp4's duration over the wall time of fetching, rendering and encoding it
+  (>= 1: faster than real time), at the database's 512x512, 25 fps;
+- ``frames_check``: the self-check's counts (summary.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SOURCE = SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4"
+PARTS = {"db": (0, 1250), "val": (1250, 1500), "test": (1500, 1779)}
+FPS = 25.0
+BOX_GROW = 0.3
+
+
+def part_path(work: Path, name: str) -> Path:
+    return work / ("db_rec/cnn2_db.mp4" if name == "db" else f"cnn2_{name}.mp4")
+
+
+def prepare(work: Path):
+    """Cut the source into its parts and build the database from the first 50 s."""
+    from sketchsynth.io.video import iter_frames
+    from sketchsynth.io.video_write import write_video
+
+    for name, (a, b) in PARTS.items():
+        p = part_path(work, name)
+        if p.exists():
+            continue
+        p.parent.mkdir(parents=True, exist_ok=True)
+        frames = (img for i, (_, _, img) in enumerate(iter_frames(str(SOURCE))) if a <= i < b)
+        write_video(p, frames, FPS, audio=str(SOURCE), audio_offset=a / FPS, crf=14)
+    if not (work / "db_cnn2").exists():
+        subprocess.run([sys.executable, "-m", "sketchsynth.cli", "build-db", str(work / "db_rec"),
+                        "--db", str(work / "db_cnn2")], check=True)
+
+
+# ---------------------------------------------------------------------- measuring a written video
+def track(path, cache=True) -> np.ndarray:
+    from sketchsynth.sources.tracker import FaceTracker
+
+    return np.asarray(FaceTracker(cache=cache).track(str(path)).keypoints, np.float64)
+
+
+def has_face(kp):
+    return kp[:, :68, 2].max(axis=1) > 0
+
+
+def opening(kp):
+    from sketchsynth.layout import OUTER_LIP_GAPS, inter_ocular
+
+    o = np.mean([np.linalg.norm(kp[:, a, :2] - kp[:, b, :2], axis=-1) for a, b in OUTER_LIP_GAPS], axis=0)
+    o = o / inter_ocular(kp)
+    o[~has_face(kp)] = np.nan
+    return o
+
+
+def geometry(kp):
+    from sketchsynth.database.pose import face_geometry
+
+    g = face_geometry(kp)
+    g[~has_face(kp)] = np.nan
+    return g
+
+
+def pearson(a, b):
+    n = min(len(a), len(b))
+    a, b = np.asarray(a[:n], float), np.asarray(b[:n], float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    return float(np.corrcoef(a[ok], b[ok])[0, 1]) if ok.sum() >= 3 else float("nan")
+
+
+def implausible(g, lo, hi) -> float:
+    with np.errstate(invalid="ignore"):
+        return float((~np.isfinite(g).all(axis=1) | (g < lo).any(axis=1) | (g > hi).any(axis=1)).mean())
+
+
+def region_stats(video, kp):
+    """Per frame: variance of the Laplacian of the grey mouth box, and mean |change| there from the last frame."""
+    import cv2
+
+    from sketchsynth.io.video import iter_frames
+    from sketchsynth.layout import MOUTH, inter_ocular
+
+    sharp, change, prev, box = [], [], None, None
+    d = inter_ocular(kp)
+    for i, (_, _, img) in enumerate(iter_frames(str(video))):
+        if i >= len(kp):
+            break
+        h, w = img.shape[:2]
+        if has_face(kp[i:i + 1])[0]:
+            m, g = kp[i, MOUTH, :2], BOX_GROW * d[i]
+            box = np.array([max(0, m[:, 0].min() - g), max(0, m[:, 1].min() - g), min(w, m[:, 0].max() + g),
+                            min(h, m[:, 1].max() + g)]).astype(int)
+        elif box is None:
+            box = np.array([w // 3, h // 2, 2 * w // 3, 5 * h // 6])
+        x0, y0, x1, y1 = box
+        sharp.append(float(cv2.Laplacian(cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32),
+                                         cv2.CV_32F).var()))
+        if prev is not None:
+            change.append(float(np.abs(img[y0:y1, x0:x1].astype(np.float32)
+                                       - prev[y0:y1, x0:x1].astype(np.float32)).mean()))
+        prev = img
+    return np.asarray(sharp), np.asarray(change)
+
+
+def chosen_sharpness(db, rows) -> float:
+    """Median mouth-box sharpness of the shown database frames themselves (what rendering starts from)."""
+    import cv2
+
+    from sketchsynth.layout import MOUTH, inter_ocular
+    from sketchsynth.outputs.frames.fetch import fetch_db_frames
+    from sketchsynth.io.video_fetch import decode_image
+
+    rows = rows[rows >= 0]
+    frames, _ = fetch_db_frames(db, rows)
+    kp = np.asarray(db.keypoints_, np.float64)
+    out = []
+    for r in rows:
+        img = decode_image(frames[int(r)])
+        m, g = kp[r, MOUTH, :2], BOX_GROW * inter_ocular(kp[r:r + 1])[0]
+        x0, y0 = np.maximum(0, m.min(0) - g).astype(int)
+        x1, y1 = (m.max(0) + g).astype(int)
+        grey = cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32)
+        out.append(float(cv2.Laplacian(grey, cv2.CV_32F).var()))
+    return float(np.median(out))
+
+
+def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path) -> dict:
+    from sketchsynth.database.frame_database import FrameDatabase
+
+    meta = json.loads((out_dir / "videos.json").read_text())
+    summary = json.loads((out_dir / "summary.json").read_text())
+    g_db = geometry(track(db_video))
+    g_db = g_db[np.isfinite(g_db).all(axis=1)]
+    lo, hi = np.percentile(g_db, [0.5, 99.5], axis=0)
+    kp_real, kp_out = track(real), track(out_dir / "frames.mp4", cache=False)
+    n = min(len(kp_real), len(kp_out))
+    kp_real, kp_out = kp_real[:n], kp_out[:n]
+    o_real = opening(kp_real)
+    res = {"frames": n, "r_retracked": pearson(opening(kp_out), o_real)}
+    rows = np.asarray(meta.get("db_rows_shown", meta["db_rows"]), np.int64)[:n]
+    db = FrameDatabase.load(db_dir)
+    kc = np.asarray(db.keypoints_, np.float64)[np.maximum(rows, 0)].copy()
+    kc[..., 2] = 1.0
+    oc = opening(kc)
+    oc[rows < 0] = np.nan
+    res["r_chosen"] = pearson(oc, o_real)
+    res["implausible"] = implausible(geometry(kp_out), lo, hi)
+    res["implausible_real"] = implausible(geometry(kp_real), lo, hi)
+    s_out, c_out = region_stats(out_dir / "frames.mp4", kp_out)
+    s_real, c_real = region_stats(real, kp_real)
+    res["sharpness_ratio"] = float(np.median(s_out) / np.median(s_real))
+    res["change_p99_ratio"] = float(np.percentile(c_out, 99) / np.percentile(c_real, 99))
+    # what rendering and the codec keep of the chosen frames' own sharpness (selection set aside)
+    res["render_sharpness"] = float(np.median(s_out) / chosen_sharpness(db, rows))
+    w = meta["written"]["frames.mp4"]
+    res["write_x_realtime"] = float(w["frames"] / w["fps"] / w["seconds"]) if w.get("seconds") else None
+    res["size"] = [w["width"], w["height"]]
+    res["frames_check"] = summary.get("frames_check")
+    res["joins"] = summary.get("joins")
+    return res
+
+
+TUNED = """
+import sys
+import sketchsynth.outputs.frames.composite as c
+from sketchsynth.outputs.frames import RENDERERS
+class Tuned(c.CompositeRenderer):
+    def __init__(self, **kw):
+        super().__init__(**{**kw, **OPTIONS})
+c.Tuned = Tuned
+RENDERERS.builtin["composite"] = "sketchsynth.outputs.frames.composite:Tuned"
+from sketchsynth.cli import main
+sys.argv = ["sketchsynth"] + sys.argv[1:]
+main()
+"""
+
+
+def run(part: str, drive: str, work: Path, tag: str, match_args: list, renderer: dict | None = None) -> dict:
+    """One match on a part, then its figures; ``renderer``: composite renderer options to try (a sweep)."""
+    out = work / f"{tag}_{part}_{drive}"
+    args = ["match", str(part_path(work, part)), "--db", str(work / "db_cnn2"), "--out", str(out), "--force",
+            *(["--drive", "audio"] if drive == "speech" else []), *match_args]
+    code = TUNED.replace("OPTIONS", repr(renderer or {}))
+    subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
+    res = {"tag": tag, "part": part, "drive": drive, "args": " ".join(match_args), "renderer": renderer or {},
+           **figures(out, part_path(work, part), part_path(work, "db"), work / "db_cnn2")}
+    (work / f"{tag}_{part}_{drive}.json").write_text(json.dumps(res))
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["prepare", "run"])
+    ap.add_argument("part", nargs="?", choices=["val", "test"])
+    ap.add_argument("drive", nargs="?", choices=["face", "speech"], default="face")
+    ap.add_argument("--work", type=Path, default=Path("bench_frames_motion"))
+    ap.add_argument("--tag", default="run")
+    ap.add_argument("--renderer", action="append", default=[], metavar="KEY=VALUE",
+                    help="a composite renderer option to try (interp=lanczos, crossfade=1, follow=0.5, check=0)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    a = ap.parse_args(argv[:cut])
+    extra = argv[cut + 1:]
+    if not SOURCE.is_file():
+        sys.exit(f"{SOURCE} not found: set SKETCHSYNTH_SHARED_DATA")
+    a.work.mkdir(parents=True, exist_ok=True)
+    if a.what == "prepare":
+        prepare(a.work)
+        return
+    opts = {}
+    for kv in a.renderer:
+        k, _, v = kv.partition("=")
+        opts[k] = v if k == "interp" else float(v) if "." in v else int(v)
+    res = run(a.part, a.drive, a.work, a.tag, extra, opts)
+    print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}))
+
+
+if __name__ == "__main__":
+    main()

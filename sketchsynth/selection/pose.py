@@ -1,0 +1,298 @@
+"""Pose-aware selection for a composite video: the background take, and a pose term in the costs.
+
+``--frames composite`` pastes each chosen frame's lower face into one continuous background take. The paste
+only looks real when both heads have nearly the same pose (Video Rewrite, Bregler et al. 1997, chose its mouth
+samples so). :func:`add_pose_term` therefore, before the Viterbi decoder runs,
+
+1. chooses the background take (:func:`choose_background`) where the needed mouths exist in a compatible
+   pose: for each recording and start, how cheaply every output frame finds a candidate whose target + pose
+   cost is low, plus the head-motion fit to the input's, plus how often the background's own face is at the
+   edge of the speaker's range (a paste there has no room);
+2. adds the pose term ``w * cost_unit * |z(pose of the background frame at t) - z(pose of row r)|^2``
+   (z: :class:`sketchsynth.database.pose.PoseSpace`) as a :class:`~sketchsynth.targets.feature_term.FeatureTerm`:
+   the candidates are re-ranked with it, and the decoder adds it to every lattice state, recorded successors
+   included. Its join-cost side is the same term: both ends of a join are pulled to the background's pose,
+   which is itself a continuous take, so a pose jump at a join costs through the target term of its frames.
+
+``cost_unit`` is the median best target cost of the input (as the decoder's jump cost is scaled), so one
+weight carries over between databases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..database.pose import PoseSpace, face_geometry, usable_rows
+
+DEFAULT_POSE_WEIGHT = 0.25
+"""The pose term's weight: a one-standard-deviation pose mismatch on every dimension costs this many median
+target costs. Measured on a moving-head take's validation part (0, 0.25, 0.5, 1, 2): above 0.25 the mouths
+suffer (opening r falls fast), at 0 the pastes are stretched."""
+EDGE_WEIGHT = 2.0
+"""Background choice: cost (in median target costs) of showing a background frame whose own geometry is
+outside the database's :data:`EDGE_QUANTILES` (5 or 10 helped the speech-driven validation, broke the
+face-driven one)."""
+EDGE_WEIGHT_NO_MOTION = 5.0
+"""The same for an input without a face (speech, text): no head motion to fit, so the background's own range
+weighs more (speech-driven validation: implausible frames 3.6-4.4% at 2, 2.0% at 5)."""
+EDGE_QUANTILES = (2.0, 98.0)
+START_STEP = 5
+"""Background starts tried, every this many frames of a recording."""
+MISSING_POSE = 16.0
+"""Squared standardized pose distance charged to a row without a pose."""
+
+
+@dataclass
+class BackgroundPlan:
+    """The background take a composite video plays, chosen with the selection.
+
+    Attributes
+    ----------
+    recording : str
+    start : int
+        Offset into the recording's rows where the take starts (played forwards, then backwards, ...).
+    rows : np.ndarray, shape (T,), int64
+        The background's database row at each target frame.
+    cost : float
+        Its score (lower is better).
+    pose_weight : float
+        The pose term's weight used (0: none).
+    """
+
+    recording: str
+    start: int
+    rows: np.ndarray
+    cost: float
+    pose_weight: float = 0.0
+
+    def rows_for(self, db, n: int) -> np.ndarray:
+        """The take's database rows for ``n`` output frames (the same take, replayed from its start)."""
+        rec = np.flatnonzero(np.asarray(db.table_["recording"]) == self.recording)
+        return rec[pingpong(len(rec), n, self.start)]
+
+    def describe(self, db) -> dict:
+        return {"take": self.recording, "first_frame": int(db.table_["frame"][self.rows[0]]), "fit": self.cost,
+                "pose_weight": self.pose_weight}
+
+
+def pingpong(n: int, n_out: int, start: int = 0) -> np.ndarray:
+    """Indices 0..n-1 played from ``start`` forwards, then backwards, ... for ``n_out`` frames (never jumps)."""
+    period = 2 * (n - 1) if n > 1 else 1
+    t = (start + np.arange(n_out)) % period
+    return np.where(t < n, t, period - t).astype(np.int64)
+
+
+def head_motion(matrices: np.ndarray) -> np.ndarray:
+    """Head pose over time from image -> normalized maps: (x, y) of the face in face widths, log scale, angle.
+
+    Parameters
+    ----------
+    matrices : np.ndarray, shape (n, 2, 3)
+        Image -> normalized maps (finite).
+
+    Returns
+    -------
+    np.ndarray, shape (n, 4), float64
+        Mean-removed over the sequence; translation divided by the mean face scale.
+    """
+    from ..database.normalize import invert_matrices
+
+    inv = invert_matrices(np.asarray(matrices, np.float64))  # normalized -> image: the head in the image
+    a = (inv[:, 0, 0] + inv[:, 1, 1]) / 2
+    b = (inv[:, 1, 0] - inv[:, 0, 1]) / 2
+    p = np.column_stack([inv[:, :, 2], np.log(np.maximum(np.hypot(a, b), 1e-9)), np.arctan2(b, a)])
+    p = p[np.isfinite(p).all(axis=1)]
+    if len(p) == 0:
+        return np.zeros((0, 4))
+    scale = float(np.exp(p[:, 2].mean()))
+    q = p - p.mean(axis=0)
+    q[:, :2] /= max(scale, 1e-9) * 100.0  # normalized face widths are ~100 units of the etalon's pixels
+    return q
+
+
+def input_motion(matrices) -> np.ndarray | None:
+    """:func:`head_motion` of an input's maps, gaps filled from the nearest frame; None with < 2 faces."""
+    if matrices is None:
+        return None
+    m = np.asarray(matrices, np.float64)
+    ok = np.isfinite(m).all(axis=(1, 2))
+    if ok.sum() < 2:
+        return None
+    good = np.flatnonzero(ok)
+    near = good[np.clip(np.searchsorted(good, np.arange(len(m))), 0, len(good) - 1)]
+    return head_motion(np.where(ok[:, None, None], m, m[near]))
+
+
+def background_takes(db):
+    """(recording name, its rows) of every recording that can be a background: video, a face in every frame."""
+    import os
+
+    rec = np.asarray(db.table_["recording"])
+    for r in db.recordings_:
+        v = r.get("video")
+        if not v or not os.path.isfile(v):
+            continue
+        rows = np.flatnonzero(rec == r["name"])
+        if len(rows) >= 2 and np.isfinite(db.transforms_[rows]).all():
+            yield r["name"], rows
+
+
+def choose_background(db, n: int, space: PoseSpace | None = None, cand=None, cost=None, input_matrices=None,
+                      pose_weight: float = DEFAULT_POSE_WEIGHT, edge_weight: float | None = None,
+                      step: int = START_STEP) -> BackgroundPlan | None:
+    """The background take (recording, start) where the needed mouths exist in a compatible pose.
+
+    Score of a take (lower is better), each part in median target costs::
+
+        mean_t min_k (cost[t, k] + pose_weight * cost_unit * |z(bg_t) - z(cand[t, k])|^2) / cost_unit
+        + head-motion misfit to the input's / its median over starts      (0 without input maps: speech)
+        + edge_weight * share of the take's frames whose geometry is outside the database's p2-p98
+
+    Without candidates only the last two parts count.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    n : int
+        Output frames.
+    space : PoseSpace, optional
+        Fitted on ``db`` (fitted here when None).
+    cand, cost : np.ndarray, shape (n, K), optional
+        Candidate rows (-1 pads) and their target costs per output frame.
+    input_matrices : np.ndarray, shape (n, 2, 3), optional
+        The input's image -> normalized maps (NaN: no face).
+    edge_weight : float, optional
+        Default :data:`EDGE_WEIGHT`, or :data:`EDGE_WEIGHT_NO_MOTION` without input maps.
+
+    Returns
+    -------
+    BackgroundPlan or None
+        None when no recording can be a background.
+    """
+    space = space if space is not None else PoseSpace().fit(db)
+    fit_part = None
+    if cand is not None and pose_weight >= 0:
+        u = np.flatnonzero(cand[:, 0] >= 0)
+        if len(u):
+            cost_unit = max(float(np.median(cost[u, 0])), 1e-12)
+            zc = space.z(space.db_pose_[np.maximum(cand[u], 0)])                 # (U, K, 4)
+            cc = np.where(cand[u] >= 0, cost[u], np.inf) / cost_unit
+            fit_part = (u, zc, cc)
+    want = input_motion(input_matrices)
+    if edge_weight is None:
+        edge_weight = EDGE_WEIGHT if want is not None else EDGE_WEIGHT_NO_MOTION
+    geo = face_geometry(db.keypoints_)
+    ok = usable_rows(db) & np.isfinite(geo).all(axis=1)
+    lo, hi = np.percentile(geo[ok], EDGE_QUANTILES, axis=0) if ok.any() else (geo.min(0), geo.max(0))
+    with np.errstate(invalid="ignore"):
+        edge = (~np.isfinite(geo).all(axis=1) | (geo < lo).any(axis=1) | (geo > hi).any(axis=1)).astype(float)
+    best = None
+    for name, rows in background_takes(db):
+        starts = list(range(0, max(1, len(rows) - 1), max(1, int(step))))
+        fits, motions, takes = [], [], []
+        for s in starts:
+            take = rows[pingpong(len(rows), n, s)]
+            fit = edge_weight * float(edge[take].mean())
+            if fit_part is not None:
+                u, zc, cc = fit_part
+                d = ((zc - space.z(space.db_pose_[take])[u][:, None, :]) ** 2).sum(axis=2)
+                d = np.where(np.isfinite(d), d, MISSING_POSE)
+                fit += float(np.mean(np.min(cc + pose_weight * d, axis=1)))
+            motions.append(0.0 if want is None else float(((head_motion(db.transforms_[take]) - want) ** 2).mean()))
+            fits.append(fit)
+            takes.append(take)
+        mot = np.asarray(motions)
+        med = float(np.median(mot))
+        total = np.asarray(fits) + (mot / med if med > 0 else mot)
+        i = int(np.argmin(total))
+        if best is None or total[i] < best.cost:
+            best = BackgroundPlan(name, int(starts[i]), takes[i], float(total[i]), float(pose_weight))
+    return best
+
+
+def pose_term(space: PoseSpace, bg_pose: np.ndarray, weight_abs: float):
+    """The pose term as a :class:`~sketchsynth.targets.feature_term.FeatureTerm`, already weighted.
+
+    Parameters
+    ----------
+    space : PoseSpace
+        Fitted on the database.
+    bg_pose : np.ndarray, shape (T, 4)
+        Pose of the background frame shown at each target frame.
+    weight_abs : float
+        Target-cost units per squared standardized pose distance.
+    """
+    from ..targets.feature_term import FeatureTerm
+
+    bank = space.z(space.db_pose_)
+    pos = np.where(np.isfinite(bank).all(axis=1), np.arange(len(bank)), -1).astype(np.int64)
+    t = FeatureTerm(np.nan_to_num(space.z(bg_pose)).astype(np.float32), np.nan_to_num(bank).astype(np.float32),
+                    pos, beta=1.0)
+    t.weight, t.missing = float(weight_abs), MISSING_POSE
+    return t
+
+
+def combine_terms(a, b):
+    """One FeatureTerm whose weighted distance is the sum of ``a``'s and ``b``'s (either may be None)."""
+    from ..targets.feature_term import FeatureTerm
+
+    if a is None or a.weight == 0:
+        return b
+    if b is None or b.weight == 0:
+        return a
+    sa, sb = np.sqrt(a.weight), np.sqrt(b.weight)
+    n = len(a.pos)
+    ok = (a.pos >= 0) & (b.pos >= 0)
+    bank = np.zeros((n, a.bank.shape[1] + b.bank.shape[1]), np.float32)
+    bank[ok, :a.bank.shape[1]] = a.bank[a.pos[ok]] * sa
+    bank[ok, a.bank.shape[1]:] = b.bank[b.pos[ok]] * sb
+    t = FeatureTerm(np.concatenate([a.query * sa, b.query * sb], axis=1).astype(np.float32), bank,
+                    np.where(ok, np.arange(n), -1).astype(np.int64), beta=1.0)
+    t.weight, t.missing = 1.0, a.weight * a.missing + b.weight * b.missing
+    return t
+
+
+def add_pose_term(db, lattice, matrices=None, weight: float = DEFAULT_POSE_WEIGHT, width: int | None = None):
+    """Choose the background take for a lattice and add the pose term to it.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    lattice : Lattice
+    matrices : np.ndarray, shape (T, 2, 3), optional
+        The input's image -> normalized maps (head motion); None for speech and text.
+    weight : float
+        The pose term's weight (0: the background is chosen, the costs are left alone).
+    width : int, optional
+        Candidates per frame the background choice looks at (default: all).
+
+    Returns
+    -------
+    (Lattice, BackgroundPlan or None)
+        The lattice re-ranked with the term, its ``features`` carrying it (with any term it had).
+    """
+    from ..targets.feature_term import rerank_with
+
+    K = lattice.candidates.shape[1] if width is None else min(int(width), lattice.candidates.shape[1])
+    usable = lattice.usable
+    cand = np.where(usable[:, None], lattice.candidates[:, :K], -1)
+    space = PoseSpace().fit(db)
+    plan = choose_background(db, len(lattice), space, cand, lattice.costs[:, :K], matrices, weight)
+    if plan is None or weight <= 0 or not usable.any():
+        return lattice, plan
+    u = np.flatnonzero(usable)
+    unit = float(np.median(lattice.costs[u, 0]))
+    term = pose_term(space, space.db_pose_[plan.rows], weight * unit)
+    cand, cost = lattice.candidates.copy(), lattice.costs.copy()
+    cand[u], cost[u] = rerank_with(term, cand[u], cost[u], u)
+    best = lattice.best.copy()
+    rows = lattice.rows.copy()
+    if lattice.exhaustive:
+        best[u] += term.weight * term.distances(u, rows[u][:, None])[:, 0]
+    else:
+        rows[u], best[u] = cand[u, 0], cost[u, 0]
+    lat = replace(lattice, candidates=cand, costs=cost, rows=rows, best=best,
+                  features=combine_terms(lattice.features, term))
+    return lat, plan
