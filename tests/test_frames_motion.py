@@ -261,17 +261,20 @@ def test_composite_on_a_moving_head_checks_every_paste_and_shows_database_frames
     assert summary["smoothing"]["pose_weight"] == 0.25 and meta["background"]["pose_weight"] == 0.25
     info = probe(out / "frames.mp4")
     assert (info.width, info.height) == (512, 512) and meta["written"]["frames.mp4"]["seconds"] > 0
-    # the sheet's last column is the recorded database frame shown, not the composited output
+    # the sheet's "matched database frame" is the recorded frame shown, not the composited output
     sheet_path = tmp_path / "sheet.png"
     r = CliRunner().invoke(cli, ["plot", str(out), "--frame", "10", "--sheet", str(sheet_path)])
     assert r.exit_code == 0, r.output
-    panel = cv2.imread(str(sheet_path))[26:26 + 240, 3 * 240:].astype(float)
+    sheet = cv2.imread(str(sheet_path))
+    assert sheet.shape[1] == 5 * 240
+    panel, panel_out = (sheet[26:26 + 240, c * 240:(c + 1) * 240].astype(float) for c in (3, 4))
     src = meta["db_frames"]
     want = fetch_frames(src["videos"][src["video"][10]], np.array([src["time_s"][10]]))[0]
     shown = cv2.resize(want, (240, 240), interpolation=cv2.INTER_AREA).astype(float)
     composite = cv2.resize(fetch_frames(out / "frames.mp4", np.array([10 / 25.0]))[0], (240, 240),
                            interpolation=cv2.INTER_AREA).astype(float)
     assert np.abs(panel - shown).mean() < np.abs(panel - composite).mean()
+    assert np.abs(panel_out - composite).mean() < np.abs(panel_out - shown).mean()  # and frames.mp4 beside it
 
 
 def test_pose_weight_must_be_a_number_at_least_zero(cnn2, tmp_path):

@@ -11,6 +11,10 @@ see ``benchmarks/bench_frames.py``.) Then each output frame is zoomed about its 
 at which the output rectangle, pulled back into the source frame, lies inside
 it: no unfilled pixel is ever shown. The zoom is smoothed too (a running
 maximum, then a Gaussian, then never below the frame's own minimum).
+
+A jump between takes is never shown as two faces overlaid (:func:`join_plan`): when the faces land within
+:data:`MORPH_MAX` inter-ocular distances of each other it is a short warp-morph (both frames warped by one
+full-frame triangle mesh onto the same interpolated face, then mixed: :func:`morph_frame`), else a cut.
 """
 
 from __future__ import annotations
