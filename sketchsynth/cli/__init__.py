@@ -98,9 +98,11 @@ def cli():
 
 
 def _register():
-    from . import build_db, demo, evaluate, fit_phones, fit_speech, info, live, match, plot, say, stable_points, track
+    from . import (build_db, demo, evaluate, fit_phones, fit_speech, info, live, match, plot, say, serve, stable_points,
+                   track)
 
-    for mod in (build_db, match, plot, stable_points, info, demo, track, evaluate, fit_speech, fit_phones, say, live):
+    for mod in (build_db, match, plot, stable_points, info, demo, track, evaluate, fit_speech, fit_phones, say, live,
+                serve):
         cli.add_command(mod.command)
 
 
