@@ -288,3 +288,33 @@ def test_every_spelling_of_a_database_shares_one_writer_lock(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_database_that_cannot_be_written_is_one_line(grid_example, tmp_path, monkeypatch):
+    """fit-speech on a read-only database (simulated: the tests run as root, which permissions do not stop):
+    one line naming why and where, exit 2, the database as it was."""
+    import errno
+    import os
+    import shutil
+
+    from click.testing import CliRunner
+
+    from conftest import one_line_error
+    from sketchsynth import FrameDatabase
+    from sketchsynth.cli import cli
+
+    db = tmp_path / "db"
+    shutil.copytree(grid_example["db"], db)
+    real_open = os.open
+
+    def read_only(path, flags, *a, **k):
+        if os.fspath(path).startswith(os.fspath(db)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *a, **k)
+
+    monkeypatch.setattr(os, "open", read_only)
+    line = one_line_error(CliRunner().invoke(cli, ["fit-speech", "--db", str(db)]), "permission denied")
+    assert str(db) in line
+    monkeypatch.undo()
+    FrameDatabase.load(db, verify="sha256")
+    assert sorted(p.name for p in db.iterdir() if p.name.startswith(".")) == []
