@@ -142,3 +142,23 @@ def grid_example(tmp_path_factory):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def bundled_grid_db(tmp_path_factory, step: int, n_inputs: int | None = None):
+    """A one-speaker database of every ``step``-th bundled GRID s1 sentence (tracks seeded from the shipped
+    fixture, nothing tracked) and a folder of the bundled held-out inputs (the first ``n_inputs``); (path, inputs)."""
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.sources.track_fixture import seed_track_cache
+
+    grid = EXAMPLES / "grid_s1"
+    rec = tmp_path_factory.mktemp("grid") / "recordings"
+    rec.mkdir()
+    for p in sorted((grid / "recordings").glob("*.mp4"))[::step]:
+        shutil.copy(p, rec / p.name)
+    inputs = tmp_path_factory.mktemp("grid_inputs")
+    for p in sorted((grid / "inputs").glob("*.mp4"))[:n_inputs]:
+        shutil.copy(p, inputs / p.name)
+    assert seed_track_cache(grid / "tracks.npz", list(rec.glob("*.mp4")) + list(inputs.glob("*.mp4")))["skipped"] == 0
+    path = tmp_path_factory.mktemp("grid_db") / "db"
+    FrameDatabase().build(rec, path=path, force=True)
+    return path, inputs

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 pytest.importorskip("av")
 pytest.importorskip("dlib")
 
-from conftest import EXAMPLES, SHARED  # noqa: E402
+from conftest import EXAMPLES, bundled_grid_db, SHARED  # noqa: E402
 
 from sketchsynth.cli import cli  # noqa: E402
 
@@ -22,21 +22,7 @@ GRID = EXAMPLES / "grid_s1"
 @pytest.fixture(scope="module")
 def grid_db(tmp_path_factory):
     """A one-speaker database of 24 bundled GRID s1 sentences, tracks seeded from the shipped fixture."""
-    from sketchsynth.database.frame_database import FrameDatabase
-    from sketchsynth.sources.track_fixture import seed_track_cache
-
-    rec = tmp_path_factory.mktemp("grid") / "recordings"
-    rec.mkdir()
-    for p in sorted((GRID / "recordings").glob("*.mp4"))[::4]:
-        shutil.copy(p, rec / p.name)
-    inputs = tmp_path_factory.mktemp("grid_inputs")
-    for p in (GRID / "inputs").glob("*.mp4"):
-        shutil.copy(p, inputs / p.name)
-    seeded = seed_track_cache(GRID / "tracks.npz", list(rec.glob("*.mp4")) + list(inputs.glob("*.mp4")))
-    assert seeded["skipped"] == 0
-    path = tmp_path_factory.mktemp("grid_db") / "db"
-    FrameDatabase().build(rec, path=path, force=True)
-    return path, inputs
+    return bundled_grid_db(tmp_path_factory, 4)
 
 
 # ---------------------------------------------------------------------- the shipped tracks

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 pytest.importorskip("av")
 pytest.importorskip("dlib")
 
-from conftest import EXAMPLES, one_line_error  # noqa: E402
+from conftest import EXAMPLES, bundled_grid_db, one_line_error  # noqa: E402
 
 from sketchsynth.cli import cli  # noqa: E402
 
@@ -23,17 +23,9 @@ GRID = EXAMPLES / "grid_s1"
 def grid_db(tmp_path_factory):
     """A one-speaker database of 12 bundled GRID s1 sentences, tracks seeded from the shipped fixture."""
     from sketchsynth.database.frame_database import FrameDatabase
-    from sketchsynth.sources.track_fixture import seed_track_cache
 
-    rec = tmp_path_factory.mktemp("grid") / "recordings"
-    rec.mkdir()
-    for p in sorted((GRID / "recordings").glob("*.mp4"))[::8]:
-        shutil.copy(p, rec / p.name)
-    inputs = tmp_path_factory.mktemp("grid_inputs")
-    for p in sorted((GRID / "inputs").glob("*.mp4"))[:1]:
-        shutil.copy(p, inputs / p.name)
-    assert seed_track_cache(GRID / "tracks.npz", list(rec.glob("*.mp4")) + list(inputs.glob("*.mp4")))["skipped"] == 0
-    return FrameDatabase().build(rec, path=tmp_path_factory.mktemp("grid_db") / "db", force=True), inputs
+    path, inputs = bundled_grid_db(tmp_path_factory, 8, 1)
+    return FrameDatabase.load(path), inputs
 
 
 @pytest.fixture(scope="module")
