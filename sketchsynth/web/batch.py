@@ -124,8 +124,12 @@ def _duration(path) -> float:
 async def _execute(state, job, cmd):
     async with state.jobs:  # one run at a time on a small machine; the others wait, shown as queued
         job["state"], job["t0"] = "running", time.monotonic()
-        proc = job["proc"] = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                                  stderr=asyncio.subprocess.PIPE)
+        try:
+            proc = job["proc"] = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
+                                                                      stderr=asyncio.subprocess.PIPE)
+        except OSError as e:  # the run could not even start: say so instead of staying "running"
+            job["state"], job["message"] = "failed", f"could not start the run ({e.strerror or e})"
+            return
         try:
             out, err = await asyncio.wait_for(proc.communicate(), RUN_TIMEOUT_S)
         except asyncio.TimeoutError:
