@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-MAX_CONNECTIONS = 64
-"""Open WebSockets at most (each holds a little memory; beyond it a client gets HTTP 503)."""
 
 
 class ServerState:

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+MAX_CONNECTIONS = 64
+"""Open WebSockets at most (each holds a little memory; beyond it a client gets HTTP 503)."""
 MAX_CHUNK_BYTES = 16000
 """0.5 s of 16 kHz Int16 in one message at most."""
 AHEAD_S = 2.0
@@ -56,7 +58,7 @@ async def live_socket(request):
     from aiohttp import WSMsgType, web
 
     state = request.app["state"]
-    if state.connections >= 64:
+    if state.connections >= MAX_CONNECTIONS:
         state.stats["refused"] += 1
         return web.Response(status=503, text="too many connections")
     ws = web.WebSocketResponse(max_msg_size=MAX_CHUNK_BYTES + 1024, heartbeat=10.0, compress=False)
