@@ -1,5 +1,6 @@
 """A killed or concurrent build-db never corrupts a database (issue: reliability)."""
 
+import contextlib
 import random
 import signal
 import subprocess
@@ -11,6 +12,21 @@ import pytest
 from sketchsynth import FrameDatabase
 
 N_KILLS = 20
+
+
+@contextlib.contextmanager
+def _lock_held_elsewhere(target: str):
+    """Another process holding sketchsynth's lock on ``target`` (a Python expression) for the block."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom sketchsynth.io.locks import real_path, target_lock\n"
+         f"with target_lock({target}):\n    print('held', flush=True)\n    time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def _build_cmd(rec, db):
@@ -204,18 +220,10 @@ def test_lock_keys_on_the_real_path(tmp_path):
     real = tmp_path / "real"
     real.mkdir()
     (tmp_path / "alias").symlink_to(real)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom sketchsynth.io.locks import target_lock\n"
-         f"with target_lock({str(real / 'db')!r}):\n    print('held', flush=True)\n    time.sleep(30)\n"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with _lock_held_elsewhere(repr(str(real / "db"))):
         for spelling in (tmp_path / "alias" / "db", tmp_path / "real" / ".." / "real" / "db"):
             r = subprocess.run([*_build_cmd(tmp_path / "nowhere", spelling)], capture_output=True, text=True)
             assert r.returncode == 2 and "another sketchsynth process is writing here" in r.stderr, r.stderr
-    finally:
-        holder.kill()
-        holder.wait()
     assert sorted(p.name for p in real.iterdir()) == [".db.lock"]
 
 
@@ -276,18 +284,10 @@ def test_every_spelling_of_a_database_shares_one_writer_lock(tmp_path):
     db = tmp_path / "db"
     db.mkdir()
     (tmp_path / "link").symlink_to(db)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from sketchsynth.io.locks import real_path, target_lock\n"
-         f"with target_lock(real_path({str(tmp_path / 'link')!r})):\n    print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with _lock_held_elsewhere(f"real_path({str(tmp_path / 'link')!r})"):
         with pytest.raises(DatabaseError, match="another"):
             with target_lock(real_path(db)):
                 pass
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_database_that_cannot_be_written_is_one_line(grid_example, tmp_path, monkeypatch):
