@@ -10,8 +10,15 @@ their time at playout delays 250/300/350 ms, CPU (% of one core, the engine's th
 selected frames' opening / width r against the tracked truth, and the same for the batch pipeline on the same
 stream and model; then real-frame output speed (JPEG frame cache -> image -> JPEG) at 360x288 and 512x512.
 
+With ``--face`` the same sentences' videos drive instead (:class:`sketchsynth.live.face.FaceEngine`): a capture
+thread decodes them one after the other and hands each frame over at its time (as a webcam would), the engine tracks,
+matches and draws it; latency = frame k ready - the instant video frame k was captured. Prints the per-frame stage
+times, latency, emitted fps, drops, CPU, and the selected frames' opening / width r against the driving face's own
+tracked mouth, beside the batch match of the same tracked keypoints (the video's sound plays no part).
+
 Run:
   python benchmarks/bench_live.py --data /work/research/live [--sentences 20] [--lookahead-ms 120] [--lag-ms 80]
+  python benchmarks/bench_live.py --data /work/research/live --face [--sentences 20] [--lag-ms 80]
 """
 
 from __future__ import annotations
@@ -107,6 +114,92 @@ def realtime(engine, y, chunk):
     return rows, out
 
 
+def face_batch_rows(db, truth):
+    """``sketchsynth match``'s selection for the stream's tracked keypoints (tracked and filtered per sentence)."""
+    from sketchsynth.selection.decode import ViterbiDecoder
+    from sketchsynth.selection.select import select
+    from sketchsynth.targets.face import keypoint_target
+
+    t0 = time.perf_counter()
+    rows = select(db, keypoint_target(db, truth.astype(np.float32), fps=25.0), ViterbiDecoder()).result.rows
+    return rows, time.perf_counter() - t0
+
+
+def face_realtime(engine, names):
+    """Video frames handed over by a capture thread at their time (sentences back to back); each decided frame
+    drawn as a sketch and JPEG-encoded."""
+    import cv2
+
+    from sketchsynth.io.video import iter_frames
+
+    q: queue.Queue = queue.Queue()
+    start = time.perf_counter() + 0.5
+    c0 = time.process_time()
+
+    def capture():
+        k = 0
+        for n in names:
+            for _, _, img in iter_frames(os.path.join(VIDEO, n)):
+                dt = start + k / 25.0 - time.perf_counter()
+                if dt > 0:
+                    time.sleep(dt)
+                q.put((img, time.perf_counter()))
+                k += 1
+        q.put(None)
+
+    threading.Thread(target=capture, daemon=True).start()
+    ready, rows, captured, stages = {}, {}, {}, []
+    k = 0
+    while True:
+        item = q.get()
+        if item is None:
+            frames = engine.finish()
+        else:
+            captured[k] = item[1]
+            frames = engine.push_frame(item[0], k / 25.0)
+            stages.append(dict(engine.timings_))
+            k += 1
+        for f in frames:
+            cv2.imencode(".jpg", f.image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            ready[f.index], rows[f.index] = time.perf_counter(), f.row
+        if item is None:
+            break
+    cpu, wall = time.process_time() - c0, time.perf_counter() - start
+    T = k
+    body = np.array([1000 * (ready[i] - (start + i / 25.0)) for i in range(T - 3)])
+    grab = np.array([1000 * (captured[i] - (start + i / 25.0)) for i in range(T)])
+    out = {"frames": T, "latency_ms_median": float(np.median(body)), "latency_ms_p95": float(np.percentile(body, 95)),
+           "latency_ms_max": float(body.max()), "handover_ms_median": float(np.median(grab)),
+           "emitted_fps": float(len(body) / (max(ready[i] for i in range(len(body))) - start)),
+           "cpu_pct_of_one_core": 100 * cpu / wall}
+    for d in (100, 150, 200):
+        out[f"dropped_pct_at_{d}ms"] = float(100 * np.mean(~(body <= d)))
+    per = {name: 1000 * float(np.median([s.get(name, 0.0) for s in stages]))
+           for name in ("track_s", "target_s", "search_s", "decode_s", "frames_s")}
+    per["p95_total"] = 1000 * float(np.percentile([sum(s.values()) for s in stages], 95))
+    return np.array([rows[i] for i in range(T)]), out, per
+
+
+def face_main(a, names):
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.live.face import FaceEngine
+
+    _, truth = load_stream(names)
+    db = FrameDatabase.load(os.path.join(a.data, "db_grid"))
+    print(f"face stream: {len(names)} TEST sentences' videos, {len(truth) / 25:.1f} s; database {db.n_usable_} usable "
+          f"frames; lag {a.lag_ms:g} ms")
+    print("load:", os.getloadavg())
+    b_rows, b_s = face_batch_rows(db, truth)
+    print(f"batch match of the tracked keypoints (lambda 0.5): {scores(db, b_rows, truth)}, "
+          f"{len(truth) / 25 / b_s:.0f}x real time (tracking not included)")
+    engine = FaceEngine(db, input_fps=25.0, lag_ms=a.lag_ms).start()
+    rows, rt, per = face_realtime(engine, names)
+    print("live face, real time:", {k: round(v, 3) for k, v in rt.items()})
+    print("per frame, median ms:", {k: round(v, 2) for k, v in per.items()})
+    print("live selection:", scores(db, rows, truth), f"same rows as batch: {np.mean(rows == b_rows[:len(rows)]):.3f}")
+    print("load:", os.getloadavg())
+
+
 def frame_output(db, rows, size):
     """Real frames: the selected rows from a JPEG frame cache, resized, re-encoded as JPEG (what a page gets)."""
     import cv2
@@ -128,7 +221,10 @@ def main():
     ap.add_argument("--lookahead-ms", type=float, default=120.0)
     ap.add_argument("--lag-ms", type=float, default=80.0)
     ap.add_argument("--chunk-ms", type=float, default=20.0)
+    ap.add_argument("--face", action="store_true", help="the sentences' videos drive instead of their sound")
     a = ap.parse_args()
+    if a.face:
+        return face_main(a, sorted(open(os.path.join(a.data, "heldout.txt")).read().split())[1::2][:a.sentences])
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.live.engine import LiveEngine
     from sketchsynth.targets.speech.model_file import load_model

@@ -89,3 +89,46 @@ def test_build_db_fits_the_live_model(grid_example, tmp_path):
     assert r.exit_code == 0, r.output
     r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show")  # a 480 ms model
     assert r.exit_code == 2 and "build-db --lookahead-ms 120" in r.stderr
+
+
+def test_live_face_writes_what_it_showed(grid_example, tmp_path):
+    """A bundled GRID sentence's video drives the face at its own pace; --out holds every frame and its sound."""
+    pytest.importorskip("dlib")
+    from sketchsynth.io.video import probe
+
+    out = tmp_path / "face.mp4"
+    r = _live("--db", grid_example["db"], "--face", grid_example["input"], "--realtime", "--no-show",
+              "--playout-ms", 1000, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "75 frames (3.0 s of video)" in r.output and "0 not ready" in r.output
+    info = probe(out)
+    assert info.width == 360 and info.height == 288 and abs(info.fps - 25) < 0.01
+    assert info.n_frames == 75 and info.has_audio
+    assert not list(tmp_path.glob(".live-*"))
+
+
+def test_live_face_and_virtual_camera_errors_are_one_line(grid_example, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    db, video = grid_example["db"], grid_example["input"]
+    cases = [
+        (["--face", "97"], "camera 97"),                                  # no such webcam
+        (["--face", tmp_path / "none.mp4"], "none.mp4"),
+        (["--face", video, "--input", video], "--face and --input"),
+        (["--face", video, "--virtual-camera"], "pyvirtualcam"),           # not installed here
+    ]
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # an import of it fails, installed or not
+    for args, fragment in cases:
+        r = _live("--db", db, *args, "--no-show")
+        one_line_error(r, fragment)
+
+    class NoDevice:
+        def __init__(self, *a, **k):
+            raise RuntimeError("'v4l2loopback' module not found or no device")
+
+    fake = types.SimpleNamespace(Camera=NoDevice, PixelFormat=types.SimpleNamespace(BGR="BGR"))
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", fake)
+    r = _live("--db", db, "--face", video, "--virtual-camera", "--no-show", "--out", tmp_path / "v.mp4")
+    one_line_error(r, "v4l2loopback", "modprobe")
+    assert not (tmp_path / "v.mp4").exists() and not list(tmp_path.glob(".live-*"))

@@ -11,8 +11,11 @@ from .options import FLOAT, db_option
 @db_option
 @click.option("--input", "input_path", default=None, metavar="FILE",
               help="A sound file (or a video's sound) instead of the microphone.")
+@click.option("--face", default=None, metavar="VIDEO|CAMERA",
+              help="Drive with a face instead of speech: a webcam's number (0: the first) or a video file.")
 @click.option("--realtime/--fast", default=False, show_default=True,
-              help="--input: feed it at the pace it is spoken (as a microphone would), or as fast as possible.")
+              help="--input or a --face file: feed it at the pace it plays (as a microphone or a webcam would), or "
+                   "as fast as possible.")
 @click.option("--lookahead-ms", type=FLOAT, default=120.0, show_default=True,
               help="Sound after a frame its mouth may depend on; the database's speech model must be fitted with "
                    "it (sketchsynth fit-speech --lookahead-ms).")
@@ -24,49 +27,84 @@ from .options import FLOAT, db_option
               help="Draw the sketch, or show the recorded frames (read once into memory at start).")
 @click.option("--show/--no-show", default=None,
               help="Show the face in a window [default: when a display exists].")
+@click.option("--virtual-camera", is_flag=True,
+              help="Also send what is shown to a virtual webcam other programs can use (pyvirtualcam, the 'live' "
+                   "extra; on Linux a v4l2loopback device).")
 @click.option("--out", "out_path", default=None, metavar="FILE.mp4",
               help="Also write what was shown, with the sound in sync (H.264 + AAC).")
-@click.option("--seconds", type=FLOAT, default=None, help="Microphone: stop after this long [default: Ctrl-C].")
+@click.option("--seconds", type=FLOAT, default=None,
+              help="Microphone or webcam: stop after this long [default: Ctrl-C].")
 @click.option("--device", default=None, help="Microphone: a sounddevice input device (name or number).")
-def command(db_path, input_path, realtime, lookahead_ms, lag_ms, playout_ms, render, show, out_path, seconds, device):
-    """Speak (or play a file) and watch the database's face speak it, about a quarter of a second later.
+def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_ms, render, show, virtual_camera,
+            out_path, seconds, device):
+    """Speak (or play a file, or face a webcam) and watch the database's face do it, about a quarter of a second
+    later.
 
     The microphone needs the 'live' extra (sounddevice; on Debian also
-    libportaudio2). The speech model must look ahead --lookahead-ms.
+    libportaudio2). The speech model must look ahead --lookahead-ms. With
+    --face the database's recorded frames follow a face's expression
+    (tracked as sketchsynth match tracks a video).
 
     \b
     Examples:
       sketchsynth fit-speech --db db/grid --lookahead-ms 120   # once: the live speech model
       sketchsynth live --db db/grid                            # microphone, window
       sketchsynth live --db db/grid --input s.wav --realtime --out shown.mp4
+      sketchsynth live --db db/grid --face 0 --virtual-camera  # webcam in, virtual webcam out
+      sketchsynth live --db db/grid --face clip.mp4 --realtime --out shown.mp4
     """
     import os
     import time
 
+    import numpy as np
+
     from ..database.frame_database import FrameDatabase
     from ..errors import ParameterError
-    from ..live.engine import LiveEngine
     from ..live.player import Microphone, Player, file_chunks, run
 
+    if face is not None and input_path is not None:
+        raise ParameterError("--face and --input are two different drives; give one of them")
     if not (0 <= playout_ms <= 10000):
         raise ParameterError(f"--playout-ms must be within 0-10000, got {playout_ms}")
     if seconds is not None and not seconds > 0:
         raise ParameterError(f"--seconds must be > 0, got {seconds}")
     if out_path is not None:
         _check_out(out_path)
-    db = FrameDatabase.load(db_path)
-    y = None
-    if input_path is not None:
-        from ..pipeline.stages import AudioSource
+    if virtual_camera:
+        from ..live.camera import VirtualCamera
 
-        y = AudioSource().fit(db).transform(input_path).samples
+        VirtualCamera.require()
+    db = FrameDatabase.load(db_path)
     if show is None:
         show = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or os.name == "nt"
-    engine = LiveEngine(db, lookahead_ms=lookahead_ms, lag_ms=lag_ms, render=render if show else "none").start()
-    window = _Window() if show else None
-    mic = None
+    render = render if show or virtual_camera else "none"
+    y = src = mic = None
+    if face is not None:
+        from ..live.camera import VideoSource
+        from ..live.face import FaceEngine
+
+        src = VideoSource(face, seconds).open()
+        y = _video_sound(db, src.path_)
+        engine = FaceEngine(db, input_fps=src.fps_, lag_ms=lag_ms, render=render).start()
+        fps, push = src.fps_, engine.push_frame
+    else:
+        from ..live.engine import LiveEngine
+
+        if input_path is not None:
+            from ..pipeline.stages import AudioSource
+
+            y = AudioSource().fit(db).transform(input_path).samples
+        engine = LiveEngine(db, lookahead_ms=lookahead_ms, lag_ms=lag_ms, render=render).start()
+        fps, push = engine.fps, None
+    sinks = None
     try:
-        if y is None:
+        sinks = _Sinks(show, virtual_camera, engine.frames_.size_, fps)
+        if src is not None:
+            start = time.perf_counter() + 0.05
+            chunks = src.start(realtime, start)
+            if src.path_ is None:
+                click.echo("Watching the camera; Ctrl-C to stop.", err=True)
+        elif y is None:
             mic = Microphone(device, seconds)
             chunks = mic.start()
             start = mic.t0_
@@ -74,32 +112,43 @@ def command(db_path, input_path, realtime, lookahead_ms, lag_ms, playout_ms, ren
         else:
             start = time.perf_counter() + 0.05
             chunks = file_chunks(y, realtime, start)
-        player = Player(engine.fps, playout_ms).start(start)
+        player = Player(fps, playout_ms).start(start)
         try:
-            n = run(engine, chunks, start, player, window.show if window else None)
+            n = run(engine, chunks, start, player, sinks.show if sinks.any else None, push)
         except KeyboardInterrupt:
-            if mic is None:
+            if mic is None and (src is None or src.path_ is not None):
                 raise
-            mic.stop()
-            n = run(engine, chunks, start, player)
+            (mic or src).stop()
+            n = run(engine, chunks, start, player, push=push)
     finally:
-        if mic is not None:
-            mic.stop()
-        if window is not None:
-            window.close()
+        for live_input in (mic, src):
+            if live_input is not None:
+                live_input.stop()
+        if sinks is not None:
+            sinks.close()
     if mic is not None:
         y = mic.audio()
-    n_frames = int(n / 16000 * engine.fps + 1e-9)
+    n_frames = n if src is not None else int(n / 16000 * fps + 1e-9)
     shown, drop = player.finish(n_frames)
-    lat = [1000 * (t - start - k / engine.fps) for k, (t, _) in player.ready_.items() if k < n_frames - engine.fps]
+    lat = [1000 * (t - start - f.time_s) for k, (t, f) in player.ready_.items() if k < n_frames - fps]
     if out_path is not None:
-        _write(out_path, engine, shown, y)
-    import numpy as np
-
-    paced = input_path is None or realtime  # a file fed as fast as possible has no latency to speak of
+        _write(out_path, engine, shown, y, fps)
+    what = f"{n / fps:.1f} s of video" if src is not None else f"{n / 16000:.1f} s of sound"
+    # a file fed as fast as possible has no latency to speak of; a microphone or a camera always does
+    paced = realtime or (input_path is None and (src is None or src.path_ is None))
     timing = (f"latency median {np.median(lat) if lat else 0:.0f} ms; {int(drop.sum())} not ready by their time at "
               f"--playout-ms {playout_ms:g}" if paced else "fed as fast as possible")
-    click.echo(f"{n_frames} frames ({n / 16000:.1f} s of sound); {timing}" + (f"; wrote {out_path}" if out_path else ""))
+    click.echo(f"{n_frames} frames ({what}); {timing}" + (f"; wrote {out_path}" if out_path else ""))
+
+
+def _video_sound(db, path):
+    """A --face file's sound at 16 kHz for --out, or None (a webcam, a silent video)."""
+    if path is None:
+        return None
+    from ..io.audio import load_audio
+    from ..io.video import probe
+
+    return load_audio(path, 16000) if probe(path).has_audio else None
 
 
 def _check_out(path):
@@ -114,7 +163,7 @@ def _check_out(path):
         raise ParameterError(f"--out: the folder {folder} does not exist")
 
 
-def _write(path, engine, shown, y):
+def _write(path, engine, shown, y, fps):
     """What was shown, tick by tick, with the sound: frame i plays with the sound at i / fps (both delayed alike)."""
     import os
     import tempfile
@@ -134,13 +183,14 @@ def _write(path, engine, shown, y):
     os.close(fd)
     tmp = wav[:-4] + ".mp4"
     try:
-        with wave.open(wav, "wb") as f:
-            f.setnchannels(1)
-            f.setsampwidth(2)
-            f.setframerate(16000)
-            f.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
-        write_video(tmp, (blank if fr is None else source.image(fr.row, fr.keypoints) for fr in shown), engine.fps,
-                    audio=wav)
+        if y is not None:
+            with wave.open(wav, "wb") as f:
+                f.setnchannels(1)
+                f.setsampwidth(2)
+                f.setframerate(16000)
+                f.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
+        write_video(tmp, (blank if fr is None or fr.row < 0 else source.image(fr.row, fr.keypoints) for fr in shown),
+                    fps, audio=None if y is None else wav)
         os.replace(tmp, path)
     finally:
         for p in (wav, tmp):
@@ -148,19 +198,35 @@ def _write(path, engine, shown, y):
                 os.unlink(p)
 
 
-class _Window:
-    """An OpenCV window showing each frame when it is due."""
+class _Sinks:
+    """Where each due frame goes: an OpenCV window and/or a virtual webcam (opened here, so a missing one is
+    reported before the stream starts)."""
 
-    def __init__(self):
-        import cv2
+    def __init__(self, show, virtual_camera, size, fps):
+        self.window = self.cam = None
+        if virtual_camera:
+            from ..live.camera import VirtualCamera
 
-        self.cv2 = cv2
-        cv2.namedWindow("sketchsynth live", cv2.WINDOW_AUTOSIZE)
+            self.cam = VirtualCamera(size[0], size[1], fps).open()
+        if show:
+            import cv2
+
+            self.cv2 = cv2
+            cv2.namedWindow("sketchsynth live", cv2.WINDOW_AUTOSIZE)
+            self.window = True
+        self.any = bool(self.window or self.cam)
 
     def show(self, frame):
-        if frame.image is not None:
+        if frame.image is None:
+            return
+        if self.cam is not None:
+            self.cam.send(frame)
+        if self.window:
             self.cv2.imshow("sketchsynth live", frame.image)
             self.cv2.waitKey(1)
 
     def close(self):
-        self.cv2.destroyWindow("sketchsynth live")
+        if self.cam is not None:
+            self.cam.close()
+        if self.window:
+            self.cv2.destroyWindow("sketchsynth live")

@@ -62,7 +62,97 @@ class Frame:
     image: np.ndarray | None = None
 
 
-class LiveEngine:
+class StreamEngine:
+    """What the live engines share: the fixed-lag decoder over one frame's candidates at a time, the running jump
+    cost unit, and decided columns turned into :class:`Frame` objects (keypoints and image).
+
+    Subclasses (:class:`LiveEngine` for speech, :class:`sketchsynth.live.face.FaceEngine` for a face) make each
+    video frame's target and candidates and call :meth:`_column` (a usable frame) or :meth:`_gap` (none).
+    """
+
+    def _init_decoder(self, db, lag_ms, smooth, candidates, jump_cost, render, size, cost_window, cost_unit, prune,
+                      backend):
+        self.db, self.lag_ms, self.smooth, self.candidates, self.jump_cost = db, lag_ms, smooth, candidates, jump_cost
+        self.render, self.size, self.cost_window, self.cost_unit = render, size, cost_window, cost_unit
+        self.prune, self.backend = prune, backend
+        self.started_ = False
+
+    @property
+    def fps(self) -> float:
+        """The database's frame rate."""
+        return float(self.db.recordings_[0]["fps"])
+
+    @property
+    def lag_frames(self) -> int | None:
+        return None if self.lag_ms is None else int(round(self.lag_ms * self.fps / 1000))
+
+    def _check_decoder(self):
+        if self.render not in ("sketch", "frames", "none"):
+            raise ParameterError(f"render must be sketch, frames or none, got {self.render!r}")
+        if self.lag_ms is not None and not (np.isfinite(self.lag_ms) and 0 <= self.lag_ms <= 10000):
+            raise ParameterError(f"--lag-ms must be within 0-10000, got {self.lag_ms}")
+
+    def _start_decoder(self, shared=None):
+        from ..selection.fixed_lag import FixedLagViterbi
+        from ..targets.speech.streaming import RunningMedian
+        from .frames import FrameSource
+        from .threads import pin_threads
+
+        self.frames_ = shared.frames_ if shared is not None else FrameSource(self.db, self.render, self.size).fit()
+        self.dec_ = FixedLagViterbi.from_db(self.db, lag=self.lag_frames, smooth=self.smooth,
+                                            candidates=self.candidates, backend=self.backend,
+                                            prune=self.prune).start()
+        self.cost_ = RunningMedian(self.cost_window)
+        pin_threads()
+        self.points_, self.times_, self.cols_, self.timings_ = {}, {}, {}, {}
+        self.new_segment_ = True
+
+    def _warm_decoder(self, cand, cost, pts, w):
+        """Compile the decoder's kernels now, not on the first frame (a copy with its own buffers)."""
+        import copy
+
+        warm = copy.copy(self.dec_).start()
+        for _ in range(2):
+            warm.push(cand, cost, pts, w, 1.0)
+        warm.finish()
+
+    def _column(self, k, cand, cost, pts, w, full=False, keep_points=False) -> list:
+        """Video frame k's candidates (K,) int64 / (K,) float64 and target pts (70, 2), weights w (70,) into the
+        decoder -> decided (frame indices, rows) pairs."""
+        self.cols_[self.dec_.t_ + 1] = int(k)  # decoder column -> video frame
+        if keep_points:
+            self.points_[int(k)] = pts
+        unit = self.cost_.add([cost[0]]) if self.cost_unit is None else float(self.cost_unit)
+        d = self.dec_.push(cand, cost, pts, w, self.jump_cost * unit, segment_start=self.new_segment_, full=full)
+        self.new_segment_ = False
+        return [self._indices(d)]
+
+    def _gap(self, k) -> list:
+        """Video frame k has no target: decide what is pending (as the batch decoder ends a segment there) and
+        give k no row."""
+        out = [self._indices(self.dec_.finish())]
+        self.new_segment_ = True
+        return out + [(np.array([int(k)]), np.array([-1]))]
+
+    def _indices(self, d):
+        return np.asarray([self.cols_.pop(c) for c in d.t.tolist()], np.int64), d.rows
+
+    def _frames(self, decided, stream_s: float) -> list:
+        out = []
+        for ts, rows in decided:
+            for k, r in zip(ts.tolist(), rows.tolist()):
+                t = self.times_.pop(k, k / self.fps)
+                if r < 0:
+                    kp = np.zeros((70, 3), np.float32)
+                    img = None if self.render == "none" else np.full((*self.frames_.size_[::-1], 3), 255, np.uint8)
+                else:
+                    kp = self.frames_.keypoints(r, self.points_.pop(k, None))
+                    img = self.frames_.image(r, kp)
+                out.append(Frame(k, t, r, kp, stream_s, img))
+        return out
+
+
+class LiveEngine(StreamEngine):
     """Speech -> recorded frames, streaming.
 
     Parameters
@@ -98,30 +188,16 @@ class LiveEngine:
                  jump_cost: float = 1.5, prefilter_k: int = 256, render: str = "sketch", size=None,
                  cost_window: int = 250, voice_window: int = 250, cost_unit: float | None = None,
                  lle_blend: float | None = None, prune: bool = True, backend: str = "numba"):
-        self.db, self.model, self.lookahead_ms, self.lag_ms = db, model, lookahead_ms, lag_ms
-        self.smooth, self.candidates, self.jump_cost, self.prefilter_k = smooth, candidates, jump_cost, prefilter_k
-        self.render, self.size = render, size
-        self.cost_window, self.voice_window, self.cost_unit, self.lle_blend = cost_window, voice_window, cost_unit, \
-            lle_blend
-        self.prune, self.backend = prune, backend
-        self.started_ = False
-
-    @property
-    def fps(self) -> float:
-        return float(self.db.recordings_[0]["fps"])
-
-    @property
-    def lag_frames(self) -> int | None:
-        return None if self.lag_ms is None else int(round(self.lag_ms * self.fps / 1000))
+        self._init_decoder(db, lag_ms, smooth, candidates, jump_cost, render, size, cost_window, cost_unit, prune,
+                           backend)
+        self.model, self.lookahead_ms, self.prefilter_k = model, lookahead_ms, prefilter_k
+        self.voice_window, self.lle_blend = voice_window, lle_blend
 
     def check(self):
         """Validate the parameters against the database and its model; returns the model. Raises ParameterError."""
         from ..targets.speech.model_store import require_model
 
-        if self.render not in ("sketch", "frames", "none"):
-            raise ParameterError(f"render must be sketch, frames or none, got {self.render!r}")
-        if self.lag_ms is not None and not (np.isfinite(self.lag_ms) and 0 <= self.lag_ms <= 10000):
-            raise ParameterError(f"--lag-ms must be within 0-10000, got {self.lag_ms}")
+        self._check_decoder()
         m = self.model if self.model is not None else require_model(self.db)
         if self.lookahead_ms is not None and float(m.delay_ms) != float(self.lookahead_ms):
             where = getattr(self.db, "path_", None) or "DIR"
@@ -141,11 +217,8 @@ class LiveEngine:
         frame source) this one reuses: one copy per process, not per session.
         """
         from ..database.speech_features import LogMel, extractor_of
-        from ..selection.fixed_lag import FixedLagViterbi
         from ..selection.frame_search import FrameSearch
-        from ..targets.speech.streaming import FeatureStream, RunningMedian, StreamingSpeechTarget
-        from .frames import FrameSource
-        from .threads import pin_threads
+        from ..targets.speech.streaming import FeatureStream, StreamingSpeechTarget
 
         db = self.db
         m = self.model_ = self.check()
@@ -160,31 +233,20 @@ class LiveEngine:
             None if shared is None else shared.target_.lle_index_)
         self.search_ = shared.search_ if shared is not None else \
             FrameSearch(db, self.target_.weights_ > 0, self.prefilter_k).fit()
-        self.frames_ = shared.frames_ if shared is not None else FrameSource(db, self.render, self.size).fit()
-        self.dec_ = FixedLagViterbi.from_db(db, lag=self.lag_frames, smooth=self.smooth, candidates=self.candidates,
-                                            backend=self.backend, prune=self.prune).start()
-        self.cost_ = RunningMedian(self.cost_window)
-        pin_threads()
+        self._start_decoder(shared)
         if shared is None:
             self._warm(m)
-        self.points_ = {}
-        self.timings_ = {}
         self.started_ = True
         return self
 
     def _warm(self, m):
         """Build the lazily built parts and compile the kernels now, not on the first frame."""
-        import copy
-
         X = np.zeros((1, m.x_mean_.shape[0]), np.float32)
         m.regressor_.predict(m.reduce(X))
         pts = np.zeros((1, 70, 2), np.float32)
         pts[:, self.target_.sp_] = self.target_.mean_mouth
         cand, cost = self.search_.search(pts, self.target_.weights_[None])
-        warm = copy.copy(self.dec_).start()  # same settings, its own buffers
-        for _ in range(2):
-            warm.push(cand[0], cost[0], pts[0], self.target_.weights_, 1.0)
-        warm.finish()
+        self._warm_decoder(cand[0], cost[0], pts[0], self.target_.weights_)
 
     def _decide(self, ks, X) -> list:
         """Frames ``ks`` (their context windows X) through target, search and decoder -> decided (t, rows) pairs."""
@@ -196,10 +258,7 @@ class LiveEngine:
             cand, cost = self.search_.search(pts, w)
             t2 = time.perf_counter()
             for i, k in enumerate(ks):
-                self.points_[int(k)] = pts[i]
-                unit = self.cost_.add([cost[i, 0]]) if self.cost_unit is None else float(self.cost_unit)
-                d = self.dec_.push(cand[i], cost[i], pts[i], w[i], self.jump_cost * unit, segment_start=(k == 0))
-                out.append((d.t, d.rows))
+                out += self._column(k, cand[i], cost[i], pts[i], w[i], keep_points=True)
             self.timings_ = {"target_s": t1 - t0, "search_s": t2 - t1, "decode_s": time.perf_counter() - t2}
         return out
 
@@ -210,7 +269,7 @@ class LiveEngine:
         t0 = time.perf_counter()
         f = self.feats_.push(chunk)
         t1 = time.perf_counter()
-        frames = self._frames(self._decide(self._ks(f), f.X))
+        frames = self._frames(self._decide(self._ks(f), f.X), self.feats_.mel_.n_samples_ / SAMPLE_RATE)
         self.timings_["features_s"] = t1 - t0
         self.timings_["frames_s"] = time.perf_counter() - t1 - sum(
             v for k, v in self.timings_.items() if k in ("target_s", "search_s", "decode_s"))
@@ -222,19 +281,9 @@ class LiveEngine:
             return []
         f = self.feats_.finish()
         decided = self._decide(self._ks(f), f.X)
-        d = self.dec_.finish()
+        decided.append(self._indices(self.dec_.finish()))
         self.started_ = False
-        return self._frames(decided + [(d.t, d.rows)])
+        return self._frames(decided, self.feats_.mel_.n_samples_ / SAMPLE_RATE)
 
     def _ks(self, feats) -> np.ndarray:
         return np.round(feats.time_s * self.fps).astype(np.int64)
-
-    def _frames(self, decided) -> list:
-        audio_s = self.feats_.mel_.n_samples_ / SAMPLE_RATE
-        out = []
-        for ts, rows in decided:
-            for k, r in zip(ts.tolist(), rows.tolist()):
-                kp = self.frames_.keypoints(r, self.points_.pop(k, None))
-                out.append(Frame(k, k / self.fps, r, kp, audio_s, self.frames_.image(r, kp)))
-        return out
-

@@ -123,20 +123,21 @@ class Microphone:
         return np.concatenate(self.samples_) if self.samples_ else np.zeros(0, np.float32)
 
 
-def run(engine, chunks: queue.Queue, start: float, player: Player, on_tick=None) -> int:
+def run(engine, chunks: queue.Queue, start: float, player: Player, on_tick=None, push=None) -> int:
     """Push chunks until None; record when frames are ready; call ``on_tick(frame)`` for the frame due now.
 
-    Returns the number of samples pushed.
+    ``push(chunk) -> frames``: default ``engine.push_audio`` (chunks of samples); a face engine's chunks are
+    (image, time_s) pairs for ``engine.push_frame``. Returns the number of samples (or video frames) pushed.
     """
     n = 0
     shown = -1
     while True:
         c = chunks.get()
-        frames = engine.finish() if c is None else engine.push_audio(c)
+        frames = engine.finish() if c is None else (engine.push_audio(c) if push is None else push(*c))
         now = time.perf_counter()
         player.push(frames, now)
         if c is not None:
-            n += len(c)
+            n += len(c) if push is None else 1
         if on_tick is not None:
             k = int(np.floor((now - start - player.playout_ms / 1000) * player.fps))
             while k >= 0 and k not in player.ready_:

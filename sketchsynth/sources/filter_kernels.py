@@ -1,4 +1,4 @@
-"""The One-Euro filter's numba kernel (its plain-numpy twin is
+"""The One-Euro filter's numba kernels (their plain-numpy twin is
 :func:`sketchsynth.sources.filters.one_euro_reference`)."""
 
 from __future__ import annotations
@@ -20,34 +20,42 @@ def one_euro(xy, valid, restart, dt, min_cutoff, beta, d_cutoff, scale):
     """
     n, n_pts = valid.shape
     out = xy.copy()
-    a_d = 1.0 / (1.0 + 1.0 / (2.0 * np.pi * d_cutoff * dt))
-    for p in range(n_pts):
-        live = False
-        hx = 0.0
-        hy = 0.0
-        dhx = 0.0
-        dhy = 0.0
-        for t in range(n):
-            if restart[t]:
-                live = False
-            if not valid[t, p]:
-                live = False
-                continue
-            x = xy[t, p, 0]
-            y = xy[t, p, 1]
-            if not live:
-                hx = x
-                hy = y
-                dhx = 0.0
-                dhy = 0.0
-                live = True
-            else:
-                dhx = a_d * (x - hx) / dt + (1.0 - a_d) * dhx
-                dhy = a_d * (y - hy) / dt + (1.0 - a_d) * dhy
-                cutoff = min_cutoff + beta * np.sqrt(dhx * dhx + dhy * dhy) / scale
-                a = 1.0 / (1.0 + 1.0 / (2.0 * np.pi * cutoff * dt))
-                hx = a * x + (1.0 - a) * hx
-                hy = a * y + (1.0 - a) * hy
-            out[t, p, 0] = hx
-            out[t, p, 1] = hy
+    live = np.zeros(n_pts, np.bool_)
+    h = np.zeros((n_pts, 2))
+    dh = np.zeros((n_pts, 2))
+    for t in range(n):
+        one_euro_step(xy[t], valid[t], restart[t], dt, min_cutoff, beta, d_cutoff, scale, live, h, dh, out[t])
     return out
+
+
+@numba.njit(cache=True)
+def one_euro_step(xy, valid, restart, dt, min_cutoff, beta, d_cutoff, scale, live, h, dh, out):
+    """One frame of :func:`one_euro` (a live stream filters frame by frame).
+
+    xy (P, 2) f64, valid (P,) bool, restart bool; the state live (P,) bool, h and dh (P, 2) f64 (all zero at
+    the start) is updated in place; out (P, 2) f64 receives the filtered points (invalid points untouched).
+    """
+    a_d = 1.0 / (1.0 + 1.0 / (2.0 * np.pi * d_cutoff * dt))
+    for p in range(valid.shape[0]):
+        if restart:
+            live[p] = False
+        if not valid[p]:
+            live[p] = False
+            continue
+        x = xy[p, 0]
+        y = xy[p, 1]
+        if not live[p]:
+            h[p, 0] = x
+            h[p, 1] = y
+            dh[p, 0] = 0.0
+            dh[p, 1] = 0.0
+            live[p] = True
+        else:
+            dh[p, 0] = a_d * (x - h[p, 0]) / dt + (1.0 - a_d) * dh[p, 0]
+            dh[p, 1] = a_d * (y - h[p, 1]) / dt + (1.0 - a_d) * dh[p, 1]
+            cutoff = min_cutoff + beta * np.sqrt(dh[p, 0] * dh[p, 0] + dh[p, 1] * dh[p, 1]) / scale
+            a = 1.0 / (1.0 + 1.0 / (2.0 * np.pi * cutoff * dt))
+            h[p, 0] = a * x + (1.0 - a) * h[p, 0]
+            h[p, 1] = a * y + (1.0 - a) * h[p, 1]
+        out[p, 0] = h[p, 0]
+        out[p, 1] = h[p, 1]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ..layout import inter_ocular
+from ..layout import EYE_OUTER_CORNERS, inter_ocular
 
 METHODS = ("none", "one-euro", "savgol")
 
@@ -216,3 +216,69 @@ def _one_euro_reference(xy, valid, restart, dt, min_cutoff, beta, d_cutoff, scal
         out[t] = np.where(v[:, None], x_hat, xy[t])
         live = v.copy()
     return out
+
+
+class OneEuroStream:
+    """:func:`filter_keypoints`'s ``"one-euro"`` frame by frame, for a live stream.
+
+    Parameters
+    ----------
+    fps : float
+    scale : float, optional
+        Pixels per speed unit. Default (``scale="face"`` of the batch filter): the median inter-ocular distance
+        of the last ``scale_window`` frames with both eye corners; the batch filter takes the whole track's.
+        With the batch's value the output equals :func:`filter_keypoints`'s.
+    scale_window : int
+    min_cutoff, beta, d_cutoff : float
+        As :data:`ONE_EURO_DEFAULTS`.
+    """
+
+    def __init__(self, fps: float, scale: float | None = None, scale_window: int = 250,
+                 min_cutoff: float = ONE_EURO_DEFAULTS["min_cutoff"], beta: float = ONE_EURO_DEFAULTS["beta"],
+                 d_cutoff: float = ONE_EURO_DEFAULTS["d_cutoff"]):
+        self.fps, self.scale, self.scale_window = fps, scale, scale_window
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+
+    def start(self) -> "OneEuroStream":
+        from collections import deque
+
+        _check_params({"min_cutoff": self.min_cutoff, "beta": self.beta, "d_cutoff": self.d_cutoff},
+                      ONE_EURO_DEFAULTS, "one-euro")
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise ParameterError(f"OneEuroStream: fps must be a positive frame rate, got {self.fps}")
+        self.live_, self.h_, self.dh_ = np.zeros(0, bool), np.zeros((0, 2)), np.zeros((0, 2))
+        self.eyes_ = deque(maxlen=int(self.scale_window))
+        return self
+
+    def push(self, keypoints: np.ndarray, restart: bool = False) -> np.ndarray:
+        """The next frame's keypoints (P, 3) float32 -> filtered (P, 3) float32 (confidence 0: unchanged)."""
+        from .filter_kernels import one_euro_step
+
+        kp = np.asarray(keypoints, np.float32)
+        if len(self.live_) != len(kp):
+            self.live_, self.h_, self.dh_ = np.zeros(len(kp), bool), np.zeros((len(kp), 2)), np.zeros((len(kp), 2))
+        valid = (kp[:, 2] > 0) & np.isfinite(kp[:, :2]).all(axis=-1)
+        scale = self.scale
+        if scale is None:
+            if valid[list(EYE_OUTER_CORNERS)].all():
+                d = float(inter_ocular(kp[None])[0])
+                if np.isfinite(d) and d > 0:
+                    self.eyes_.append(d)
+            scale = float(np.median(self.eyes_)) if self.eyes_ else 1.0
+        xy = kp[:, :2].astype(np.float64)
+        out = xy.copy()
+        one_euro_step(xy, valid, bool(restart), 1.0 / float(self.fps), float(self.min_cutoff), float(self.beta),
+                      float(self.d_cutoff), float(scale), self.live_, self.h_, self.dh_, out)
+        res = kp.copy()
+        res[:, :2] = np.where(valid[:, None], out, kp[:, :2]).astype(np.float32)
+        return res
+
+    def finish(self) -> None:
+        return None
+
+
+def speed_scale(keypoints: np.ndarray) -> float:
+    """The batch one-euro filter's ``scale="face"`` of a track (n_frames, 70, 3): its median inter-ocular
+    distance in pixels (1 without eye corners)."""
+    kp = np.asarray(keypoints, np.float32)
+    return _speed_scale(kp, (kp[..., 2] > 0) & np.isfinite(kp[..., :2]).all(axis=-1), "face")

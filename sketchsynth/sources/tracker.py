@@ -258,80 +258,84 @@ class FaceTracker:
     def track_frames(self, frames, n_frames: int | None = None, progress=None):
         """Track a face through grey frames.
 
-        Parameters
-        ----------
-        frames : iterable of np.ndarray, shape (height, width), uint8
-            Grey images in display order.
-        n_frames : int, optional
-            For the progress bar.
-        progress : callable(int), optional
-            Called with the number of frames done since the last call.
+        ``frames``: grey images (height, width) uint8 in display order; ``n_frames`` (unused, kept for callers);
+        ``progress(k)``: called with the frames done since its last call.
 
-        Returns
-        -------
-        keypoints : np.ndarray, shape (n_frames, 70, 3), float32
-            Zeros where no face was found.
-        n_faces : np.ndarray, shape (n_frames,), int16
-        detected : np.ndarray, shape (n_frames,), bool
+        Returns keypoints (n_frames, 70, 3) float32 (zeros where no face was found), n_faces (n_frames,) int16,
+        detected (n_frames,) bool. The same loop as :meth:`push`, with :attr:`withdrawn_` applied.
         """
-        self._load()
-        pts68 = []
-        n_faces, detected = [], []
-        prev = None                     # previous frame's 68 points, or None when no face is followed
-        rel = np.array([0.0, 0.1, 1.1])  # detector box vs landmark extent; refined at every detection
-        since = 0
-        done = 0
-        missed = []  # frames followed since the first of the detections that failed in a row
-        scores = []
+        self.start()
+        pts68, n_faces, detected, scores = [], [], [], []
         for gray in frames:
-            pts = None
-            faces = 0
-            was_detected = False
-            if prev is None or since >= self.detect_every:
-                width = None if prev is None else float(self._extent(prev)[1][0]) * rel[2]
-                boxes = self._detect(gray, width)
-                if boxes:
-                    box = boxes[0]
-                    pts = self._fit(gray, box)
-                    found = self._relation(box, pts)
-                    rel = found if prev is None else 0.7 * rel + 0.3 * found
-                    faces, was_detected = len(boxes), True
-                    missed = []
-                elif prev is not None:
-                    missed.append(len(pts68))
-                    if len(missed) > self.max_missed:
-                        # The detector has not seen the face for a while: whatever was followed since its
-                        # first miss may be background. Those frames become faceless, and so is this one.
-                        for k in range(missed[0], len(pts68)):
-                            pts68[k], n_faces[k] = None, 0
-                        prev, missed = None, []
-                since = 0
-            if pts is None and prev is not None:
-                # Between detections, or when the detector missed a face it saw before (a turned head):
-                # follow it, unless following looks lost.
-                pts = self._fit(gray, self._box_from_landmarks(prev, rel))
-                if self._lost(gray, prev, pts):
-                    pts = None
-                    if since > 0:  # lost between detections: look for the face now
-                        boxes = self._detect(gray, float(self._extent(prev)[1][0]) * rel[2])
-                        if boxes:
-                            pts = self._fit(gray, boxes[0])
-                            faces, was_detected, since = len(boxes), True, 0
-                else:
-                    faces = 1
-            since += 1
-            prev = pts
+            pts = self._step(gray)
+            for k in self.withdrawn_:
+                pts68[k], n_faces[k] = None, 0
             pts68.append(pts)
-            n_faces.append(faces)
-            detected.append(was_detected)
-            scores.append(self._last_score if was_detected else np.nan)
-            done += 1
-            if progress is not None and done % 16 == 0:
+            n_faces.append(self.n_faces_)
+            detected.append(self.detected_)
+            scores.append(self.det_score_)
+            if progress is not None and len(pts68) % 16 == 0:
                 progress(16)
-        if progress is not None and done % 16:
-            progress(done % 16)
+        if progress is not None and len(pts68) % 16:
+            progress(len(pts68) % 16)
         self.det_scores_ = np.asarray(scores, np.float32)  # detector score per frame (NaN: followed)
         return self.to_openpose(pts68), np.asarray(n_faces, np.int16), np.asarray(detected, bool)
+
+    def start(self) -> "FaceTracker":
+        """Begin a stream of frames (:meth:`push` them one at a time, as they arrive); returns self."""
+        self._load()
+        # previous 68 points (None: no face followed); detector box vs landmark extent (refined at detections)
+        self.prev_, self.rel_, self.since_, self.n_, self.missed_ = None, np.array([0.0, 0.1, 1.1]), 0, 0, []
+        return self
+
+    def push(self, gray: np.ndarray) -> np.ndarray:
+        """Track the next grey frame (height, width) uint8 of the stream -> keypoints (70, 3) float32.
+
+        Zeros without a face. Also sets ``n_faces_``, ``detected_``, ``det_score_`` of this frame and
+        ``withdrawn_``: earlier frames of the stream (0-based) that :meth:`track_frames` marks faceless after
+        this one, because the detector has now missed the face ``max_missed + 1`` times in a row and what was
+        followed since may be background (a live caller has shown them already).
+        """
+        return self.to_openpose([self._step(gray)])[0]
+
+    def _step(self, gray: np.ndarray):
+        """One frame of the follow/detect loop: its 68 points (68, 2) float64, or None."""
+        pts, prev, rel = None, self.prev_, self.rel_
+        faces, was_detected, self.withdrawn_ = 0, False, range(0)
+        if prev is None or self.since_ >= self.detect_every:
+            width = None if prev is None else float(self._extent(prev)[1][0]) * rel[2]
+            boxes = self._detect(gray, width)
+            if boxes:
+                box = boxes[0]
+                pts = self._fit(gray, box)
+                found = self._relation(box, pts)
+                self.rel_ = rel = found if prev is None else 0.7 * rel + 0.3 * found
+                faces, was_detected, self.missed_ = len(boxes), True, []
+            elif prev is not None:
+                self.missed_.append(self.n_)
+                if len(self.missed_) > self.max_missed:
+                    # The detector has not seen the face for a while: whatever was followed since its
+                    # first miss may be background. Those frames become faceless, and so is this one.
+                    self.withdrawn_ = range(self.missed_[0], self.n_)
+                    prev, self.missed_ = None, []
+            self.since_ = 0
+        if pts is None and prev is not None:
+            # Between detections, or when the detector missed a face it saw before (a turned head):
+            # follow it, unless following looks lost.
+            pts = self._fit(gray, self._box_from_landmarks(prev, rel))
+            if self._lost(gray, prev, pts):
+                pts = None
+                if self.since_ > 0:  # lost between detections: look for the face now
+                    boxes = self._detect(gray, float(self._extent(prev)[1][0]) * rel[2])
+                    if boxes:
+                        pts = self._fit(gray, boxes[0])
+                        faces, was_detected, self.since_ = len(boxes), True, 0
+            else:
+                faces = 1
+        self.since_, self.prev_, self.n_ = self.since_ + 1, pts, self.n_ + 1
+        self.n_faces_, self.detected_ = faces, was_detected
+        self.det_score_ = self._last_score if was_detected else np.nan
+        return pts
 
     @staticmethod
     def to_openpose(pts68: list) -> np.ndarray:

@@ -336,8 +336,10 @@ class FeatureStream:
 
         return AudioFeatures(X, ks / self.fps, self.fps, Audio(np.zeros(0, np.float32), self.mel_.sr, "", "stream"))
 
-    def push(self, samples: np.ndarray):
-        return self._out(*self.ctx_.push(self.mel_.push(samples)))
+    def push(self, samples):
+        """Mono samples (n,) float32, or an :class:`~sketchsynth.targets.speech.inputs.Audio` piece (a pipeline
+        stream's chunk) -> the AudioFeatures of the frames now complete."""
+        return self._out(*self.ctx_.push(self.mel_.push(getattr(samples, "samples", samples))))
 
     def finish(self):
         ks, X = self.ctx_.push(self.mel_.finish())
