@@ -28,8 +28,8 @@ from .options import FLOAT, db_option
 @click.option("--show/--no-show", default=None,
               help="Show the face in a window [default: when a display exists].")
 @click.option("--virtual-camera", is_flag=True,
-              help="Also send what is shown to a virtual webcam other programs can use (pyvirtualcam, the 'live' "
-                   "extra; on Linux a v4l2loopback device).")
+              help="Also send what is shown to a virtual webcam other programs can use (pyvirtualcam, the "
+                   "'virtualcam' extra; on Linux a v4l2loopback device).")
 @click.option("--out", "out_path", default=None, metavar="FILE.mp4",
               help="Also write what was shown, with the sound in sync (H.264 + AAC).")
 @click.option("--seconds", type=FLOAT, default=None,

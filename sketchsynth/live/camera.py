@@ -108,7 +108,7 @@ class VirtualCamera:
         try:
             import pyvirtualcam
         except ImportError:
-            raise DependencyError(f"--virtual-camera needs the pyvirtualcam package: {install_hint('live')}") from None
+            raise DependencyError(f"--virtual-camera needs the pyvirtualcam package: {install_hint('virtualcam')}") from None
         return pyvirtualcam
 
     def open(self) -> "VirtualCamera":
