@@ -45,10 +45,13 @@ from .options import (FLOAT, INT, db_option, force_option, fps_option, parse_poi
 @click.option("--features", default="log-mel", show_default=True, metavar="NAME",
               help="Speech feature extractor the recordings' sound is analysed with (the speech model reads it; "
                    "a driving sound goes through the same one): log-mel, or one registered in the "
-                   "'sketchsynth.features' entry-point group.")
+                   "'sketchsynth.features' entry-point group (log-mel-cmvn: speaker-normalized).")
+@click.option("--other-voices/--own-voice-only", default=True, show_default=True,
+              help="Also fit the speech model for other people's voices (a speaker-normalized front end; "
+                   "chosen per input by how far its voice lies from the recorded speaker's).")
 @video_options
 def command(recordings, db_path, fps, force, person, mode, anchors, stable_points, anchor_min_confidence, max_gap,
-            workers, track_filter, fit_gate, index_kind, scheduler, features, video_opts):
+            workers, track_filter, fit_gate, index_kind, scheduler, features, other_voices, video_opts):
     """Build a frame database from RECORDINGS.
 
     RECORDINGS is one recording or a folder of them: folders of OpenPose JSON
@@ -79,6 +82,6 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     check_target(db_path, force=force, protect=protect, kind="database")  # before minutes of reading
     with target_lock(db_path):
         build_database(recordings, db_path, db, progress=True, video_options=tracker_kwargs(video_opts),
-                       force=force, protect=protect, scheduler=scheduler)
+                       force=force, protect=protect, scheduler=scheduler, other_voices=other_voices)
         path = db.path_
     click.echo(f"Wrote {path} in {time.perf_counter() - t0:.1f} s: {db.summary()}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 
 def build_database(source, path=None, db=None, progress: bool = False, video_options: dict | None = None,
-                   force: bool = False, protect=(), scheduler: str | None = None, fit_speech: bool = True):
+                   force: bool = False, protect=(), scheduler: str | None = None, fit_speech: bool = True,
+                   other_voices: bool = True):
     """Build ``db`` (default ``FrameDatabase()``) from ``source`` and fit its speech model when it has sound.
 
     The model is fitted on the database written, before the folder is put in place (a crash leaves the old
@@ -24,6 +25,8 @@ def build_database(source, path=None, db=None, progress: bool = False, video_opt
     fit_speech : bool
         Fit the speech model (:class:`sketchsynth.targets.speech.model.SpeechModel`) when the recordings have
         sound; without it, only frames and sound.
+    other_voices : bool
+        Fit the model for other people's voices too (:mod:`sketchsynth.targets.speech.voices`).
 
     Returns
     -------
@@ -34,12 +37,24 @@ def build_database(source, path=None, db=None, progress: bool = False, video_opt
 
     db = FrameDatabase() if db is None else db
     return db.build(source, progress=progress, video_options=video_options, path=path, force=force,
-                    protect=protect, scheduler=scheduler, fitters=(fit_speech_model,) if fit_speech else ())
+                    protect=protect, scheduler=scheduler,
+                    fitters=(fit_speech_model if other_voices else fit_own_speech_model,) if fit_speech else ())
 
 
-def fit_speech_model(db, folder) -> None:
-    """Fit the default speech model on ``db`` and keep it in its ``folder``, when the database has sound."""
+def fit_own_speech_model(db, folder, model=None):
+    """Fit the default (or ``model``) speech model on ``db`` and keep it in its ``folder``, when it has sound."""
     if getattr(db, "audio_", None) is not None:
         from ..targets.speech.model_store import fit_into
 
-        fit_into(db, folder)
+        return fit_into(db, folder, model)
+    return None
+
+
+def fit_speech_model(db, folder, model=None) -> None:
+    """:func:`fit_own_speech_model`, then the model for other voices (measured against a held-out fold of the
+    own kind of model, ``model``'s parameters)."""
+    own = fit_own_speech_model(db, folder, model)
+    if own is not None:
+        from ..targets.speech.voices import fit_other_voices_into
+
+        fit_other_voices_into(db, folder, own.get_params())
