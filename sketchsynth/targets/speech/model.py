@@ -296,8 +296,6 @@ class SpeechModel:
         info["blend"], info["voice_distance_ratio"] = 0.0, None
         if self.lle_blend <= 0 or not len(Z):
             return Z
-        import faiss
-
         from .lle import barycentric_weights
 
         # Neighbours are searched on the leading PCA dimensions (most of the variance, a fraction of the
