@@ -135,7 +135,7 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
 
 
 def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps, person, force,
-                    regressor, delay_ms, db_path, split_spec, voices, audio_weight):
+                    regressor, delay_ms, audio_weight):
     import time
 
     from ..errors import InputError
