@@ -112,6 +112,8 @@ ROWS = {
     "tts_phones": "text: TTS phones -> phone target",
     "tts_both": "text: TTS audio + phones (both)",
     "tts_both_lle": "text: both, with LLE projection",
+    "tts_audio_voices": "text: TTS audio -> the model for other voices",
+    "tts_both_voices": "text: TTS audio through the model for other voices + phones (both)",
     "real_audio_nolle": "real audio -> speech model, no LLE projection",
     "real_audio": "real audio -> speech model (audio-driven match)",
     "real_phones": "real audio aligned to its words -> phone target (say --audio)",
@@ -207,7 +209,8 @@ def main(argv=None):
                 spoken = real if k.startswith("real") else tts_spoken
                 kind = k.split("_")[1]
                 blend = 1.0 if k.endswith("_lle") else 0.0 if k.endswith("_nolle") else None
-                text = TextTarget(kind, phone_weight=a.phone_weight, lle_blend=blend, phone_target=target)
+                text = TextTarget(kind, phone_weight=a.phone_weight, lle_blend=blend, phone_target=target,
+                                  voices="other" if k.endswith("_voices") else "own")
                 syn = Pipeline([text, Selector(dec)]).fit(db).run(spoken)
                 rows, jumps = syn.result.rows, syn.result.is_jump
                 if len(rows) < T:

@@ -45,13 +45,16 @@ from .options import (FLOAT, INT, db_option, force_option, fps_option, parse_poi
 @click.option("--features", default="log-mel", show_default=True, metavar="NAME",
               help="Speech feature extractor the recordings' sound is analysed with (the speech model reads it; "
                    "a driving sound goes through the same one): log-mel, or one registered in the "
-                   "'sketchsynth.features' entry-point group.")
+                   "'sketchsynth.features' entry-point group (log-mel-cmvn: speaker-normalized).")
 @click.option("--lookahead-ms", type=FLOAT, default=480.0, show_default=True,
               help="Sound after a frame the speech model may use to predict its mouth: 120 for sketchsynth live "
                    "(a quarter-second delay; opening r 0.859 against 0.865 on GRID), 480 for the best batch match.")
+@click.option("--other-voices/--own-voice-only", default=True, show_default=True,
+              help="Also fit the speech model for other people's voices (a speaker-normalized front end; "
+                   "chosen per input by how far its voice lies from the recorded speaker's).")
 @video_options
 def command(recordings, db_path, fps, force, person, mode, anchors, stable_points, anchor_min_confidence, max_gap,
-            workers, track_filter, fit_gate, index_kind, scheduler, features, lookahead_ms, video_opts):
+            workers, track_filter, fit_gate, index_kind, scheduler, features, lookahead_ms, other_voices, video_opts):
     """Build a frame database from RECORDINGS.
 
     RECORDINGS is one recording or a folder of them: folders of OpenPose JSON
@@ -86,7 +89,8 @@ def command(recordings, db_path, fps, force, person, mode, anchors, stable_point
     check_target(db_path, force=force, protect=protect, kind="database")  # before minutes of reading
     with target_lock(db_path):
         build_database(recordings, db_path, db, progress=True, video_options=tracker_kwargs(video_opts),
-                       force=force, protect=protect, scheduler=scheduler, speech_params={"delay_ms": lookahead_ms})
+                       force=force, protect=protect, scheduler=scheduler, speech_params={"delay_ms": lookahead_ms},
+                       other_voices=other_voices)
         path = db.path_
     click.echo(f"Wrote {path} in {time.perf_counter() - t0:.1f} s: {db.summary()}")
     from ..database.sound import little_sound_warning

@@ -49,9 +49,15 @@ def _floats(text: str, what: str) -> list[float]:
 @fps_option
 @person_option
 @force_option
-@click.option("--drive", type=click.Choice(["face", "audio"]), default="face", show_default=True,
+@click.option("--drive", type=click.Choice(["face", "audio", "voices"]), default="face", show_default=True,
               help="face: the held-out face drives the match (above). audio: its sound does, through the speech "
-                   "model fitted on the training part; report opening/width r, lag, LMD, jumps (see the docs).")
+                   "model fitted on the training part; report opening/width r, lag, LMD, jumps (see the docs). "
+                   "voices: RECORDINGS are other people's clips driving --db, scored against their own faces.")
+@click.option("--db", "db_path", default=None, type=click.Path(), help="--drive voices: the database driven.")
+@click.option("--split", "split_spec", default=None, metavar="FILE:SET",
+              help="--drive voices: only the clips a JSON file lists under SET.")
+@click.option("--voices", type=click.Choice(["auto", "own", "other"]), default="auto", show_default=True,
+              help="--drive voices: which speech model reads the sound (auto: chosen by the voice-distance ratio).")
 @click.option("--regressor", default=None, metavar="NAME", help="--drive audio: the speech model's regressor "
               "(ridge, knn, or registered); default build-db's.")
 @click.option("--lookahead-ms", "--delay-ms", "delay_ms", type=FLOAT, default=None,
@@ -59,7 +65,7 @@ def _floats(text: str, what: str) -> list[float]:
 @audio_weight_option
 def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost, beam, smooth_grid, filters,
             db_filter, seam_blend, metric, search, nprobe, mode, anchors, weights, fps, person, force, drive,
-            regressor, delay_ms, audio_weight):
+            regressor, delay_ms, db_path, split_spec, voices, audio_weight):
     """Build a database from part of RECORDINGS, synthesize the held-out rest, and report.
 
     Compares the per-frame match (λ=0) with Viterbi smoothing at several λ,
@@ -72,11 +78,17 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     instead (a --holdout of every:8:7 holds out the sorted recordings i with
     i % 8 == 7, GRID s1's fixed split; @FILE lists names one per line).
 
+    With --drive voices, RECORDINGS are clips of other people (a folder, grouped
+    by sub-folder, or a list file of GROUP PATH [PIECE_SECONDS] lines): their
+    sound drives the database --db and the selected mouth is compared with
+    their own tracked mouth (sound files without a face: amplitude only).
+
     \b
     Examples:
       sketchsynth evaluate ../shared/data/grid_s1/video --drive audio --holdout every:8:7 --out out/eval_speech
       sketchsynth evaluate ../shared/data/henan/keypoints --fps 30 --holdout keypoints:7821-11000
       sketchsynth evaluate ../shared/data/fadg0/keypoints --fps 25 --holdout each --out out/eval_fadg0
+      sketchsynth evaluate benchmarks/voices/drivers.txt --drive voices --db db/grid_s1 --split benchmarks/voices/split.json:TEST
     """
     import time
 
@@ -89,6 +101,8 @@ def command(recordings, out, holdout, guard, smooth, candidates, join, jump_cost
     from ..io.storage import check_target
     from ..io.locks import target_lock
 
+    if drive == "voices":
+        return _evaluate_voices(recordings, out, db_path, split_spec, voices, smooth, force)
     if drive == "audio":
         return _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode, anchors, weights, fps,
                                person, force, regressor, delay_ms, check_audio_weight(audio_weight))
@@ -155,3 +169,28 @@ def _evaluate_audio(recordings, out, holdout, smooth, smooth_grid, metric, mode,
     click.echo(markdown_table(report))
     click.echo(f"Evaluated speech-driven synthesis on {report.rows[0]['frames']} held-out frames in "
                f"{time.perf_counter() - t0:.1f} s. Wrote {paths['markdown']}, {paths['json']} and {paths['plot']}.")
+
+
+def _evaluate_voices(drivers, out, db_path, split_spec, voices, smooth, force):
+    import time
+
+    from ..database.frame_database import FrameDatabase
+    from ..errors import InputError, ParameterError
+    from ..evaluation.voices import evaluate_voices, load_drivers, markdown_table, split_names, write_report
+    from ..io.locks import target_lock
+    from ..io.storage import check_target
+
+    if db_path is None:
+        raise ParameterError("--drive voices needs --db DIR: the database the voices drive")
+    t0 = time.perf_counter()
+    protect = [(drivers, "the drivers"), (db_path, "the database")]
+    check_target(out, force=force, protect=protect, kind="evaluate", error=InputError)  # before the work
+    names = split_names(split_spec)
+    with target_lock(out, error=InputError):
+        db = FrameDatabase.load(db_path)
+        clips = load_drivers(drivers, names, progress=click.echo)
+        report = evaluate_voices(db, clips, voices, resolve_smooth(smooth, "audio"), progress=click.echo)
+        paths = write_report(out, report, force=force, title=str(drivers), protect=protect)
+    click.echo(markdown_table(report))
+    click.echo(f"Drove {db_path} by {len(clips)} clips in {time.perf_counter() - t0:.1f} s. Wrote {paths['markdown']} "
+               f"and {paths['json']}.")

@@ -31,8 +31,11 @@ from .options import FLOAT, INT, db_option
               help="Regularizer of the LLE weights, relative to the local Gram matrix's trace.")
 @click.option("--alpha", type=FLOAT, default=None, help="Ridge penalty (ridge only; default the regressor's).")
 @click.option("--neighbors", type=INT, default=None, help="Neighbours averaged (knn only; default the regressor's).")
+@click.option("--other-voices/--own-voice-only", default=True, show_default=True,
+              help="Refit the model for other people's voices too (its amplitude reference is measured with "
+                   "this model's settings on held-out recordings).")
 def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, lle_blend, lle_auto, lle_reg, alpha,
-            neighbors):
+            neighbors, other_voices):
     """Fit the database's speech model again, with other settings, and store it in the database.
 
     build-db fits one with the defaults whenever the recordings have sound;
@@ -48,7 +51,7 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
     from ..database.frame_database import FrameDatabase
     from ..errors import ParameterError
     from ..targets.speech.model import SpeechModel
-    from ..targets.speech.model_store import fit_into
+    from ..pipeline.build import fit_speech_model
     from ..targets.speech.audio_check import require_audio
     from ..io.locks import real_path, target_lock
 
@@ -69,6 +72,7 @@ def command(db_path, regressor, delay_ms, past_ms, n_components, lle_neighbors, 
     with target_lock(real_path(db_path)):  # keyed on the database itself: every spelling of it shares the lock
         db = FrameDatabase.load(db_path)
         require_audio(db)
-        fit_into(db, db.path_, model)
+        model = fit_speech_model(db, db.path_, model.get_params(), other_voices=other_voices)
+    written = "speech_model.npz" + (" and speech_model_voices.npz (other voices)" if other_voices else "")
     click.echo(f"Fitted {model.describe()} in {model.fit_seconds_:.1f} s ({time.perf_counter() - t0:.1f} s in all); "
-               f"wrote {db.path_}/speech_model.npz")
+               f"wrote {db.path_}/{written}")

@@ -17,6 +17,6 @@ databases still load, without sound."""
 DATA_FILES = ("keypoints.npy", "normalized.npy", "transforms.npy", "frames.parquet", "index.faiss")
 
 
-ATTACHED_FILES = ("speech_model.npz",)
+ATTACHED_FILES = ("speech_model.npz", "speech_model_voices.npz")
 """Files fitted on a database by a later stage and kept in its folder (the speech model,
 :func:`sketchsynth.pipeline.build.build_database`): allowed in the manifest, checked by whoever loads them."""

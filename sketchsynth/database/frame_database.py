@@ -384,7 +384,8 @@ class FrameDatabase:
 
         speech = describe_audio(getattr(self, "manifest_", {}))
         if "speech_model" in getattr(self, "manifest_", {}):
-            speech += "; speech model fitted"
+            speech += "; speech model fitted" + (" (and one for other voices)" if "speech_model_voices" in
+                                                  self.manifest_ else "")
         return (f"{self.n_frames_} frames, {self.n_usable_} usable (unusable: {unusable}); {speech}; "
                 f"{self.normalizer_.mode} normalization on points {list(self.normalizer_.anchors)}, "
                 f"etalon {et_txt}; recordings: {rec}")

@@ -21,7 +21,8 @@ from ..registry import Registry
 
 
 FEATURES = Registry("sketchsynth.features", "speech feature extractor",
-                    {"log-mel": "sketchsynth.database.speech_features:LogMel"})
+                    {"log-mel": "sketchsynth.database.speech_features:LogMel",
+                     "log-mel-cmvn": "sketchsynth.database.voice_features:NormalizedLogMel"})
 """Speech feature extractors by name."""
 DEFAULT_FEATURES = "log-mel"
 

@@ -154,7 +154,7 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
             src = _audio_of(h)
             y = load_audio(src, 16000)
             target = speech.run(Audio(y, 16000, src, h.name, np.asarray(h.time_s)), start="audio")
-            pred, info = target.prediction, {"lle": target.report.get("lle")}
+            pred, info = target.prediction, {"lle": target.report.get("lle"), "model": target.report.get("voice_model")}
             timings["audio_s"] += time.perf_counter() - t0
             truth_norm, truth_mats, ok, _, _ = prepare_input(db, h.keypoints)
             if ok.sum() < 2:
@@ -182,7 +182,7 @@ def evaluate_speech(tracks, holdout=None, smooth_grid=DEFAULT_SMOOTH_GRID, defau
             rows = rng.choice(db.usable_rows_, len(h))
             outs[names[-1]] = (db.normalized_[rows], db.keypoints_[rows].astype(np.float64), rows)
             to, tw = mouth_opening(truth_px[ok]), lip_width(truth_px[ok])
-            sent = {"name": h.name, "frames": int(ok.sum()), "lle": info.get("lle")}
+            sent = {"name": h.name, "frames": int(ok.sum()), "lle": info.get("lle"), "voice_model": info.get("model")}
             seg = np.zeros(len(h), bool)
             seg[0] = True
             for n, (out_norm, shown, rows) in outs.items():

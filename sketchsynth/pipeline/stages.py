@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import DatabaseError, InputError, ParameterError
 from .core import Pipeline, Stage
 
 
@@ -104,42 +104,72 @@ class AudioSource(Stage):
 
 
 class SpeechFeatures(Stage):
-    """audio -> audio_features: the database's feature extractor, context windows per output frame."""
+    """audio -> audio_features: the chosen speech model's front end, context windows per output frame.
+
+    Parameters
+    ----------
+    voices : {"auto", "own", "other"}
+        Which of the database's speech models reads the sound: ``auto`` chooses by the voice-distance ratio
+        (:func:`sketchsynth.targets.speech.voices.route`: the database's own model for its speaker's voice, the
+        model for other voices otherwise, when the database has one); ``own`` / ``other`` force one.
+    """
 
     name, input_kind, output_kind = "speech-features", "audio", "audio_features"
+    VOICES = ("auto", "own", "other")
+
+    def __init__(self, voices: str = "auto"):
+        self.voices = voices
 
     def fit(self, db):
-        from ..targets.speech.model_store import require_model
+        from ..targets.speech.model_store import other_voice_model, require_model
 
-        from ..database.speech_features import extractor_of
-
+        if self.voices not in self.VOICES:
+            raise ParameterError(f"voices must be one of {', '.join(self.VOICES)}, got {self.voices!r}")
         self.db_, self.model_ = db, require_model(db)
-        self.extractor_ = extractor_of(db.audio_.info["features"])
+        self.other_ = other_voice_model(db) if self.voices != "own" else None
+        if self.voices == "other" and self.other_ is None:
+            raise DatabaseError("the database has no speech model for other voices; fit one with: sketchsynth "
+                                f"fit-speech --db {getattr(db, 'path_', None) or 'DIR'}", getattr(db, "path_", None))
         return self
+
+    def frame_times(self, audio) -> np.ndarray:
+        """Output frame times, s: the sound's own, or every 1 / fps for as long as it lasts."""
+        if audio.frame_times is not None:
+            return np.asarray(audio.frame_times, np.float64)
+        return np.arange(max(1, int(np.floor(audio.duration_s * db_fps(self.db_) + 1e-9)))) / db_fps(self.db_)
+
+    def choose(self, audio, times):
+        """(the model that reads this sound, the voice-distance ratio measured or None)."""
+        from ..targets.speech.voices import route
+
+        if self.voices == "other":
+            return self.other_, None
+        return route(self.db_, self.model_, self.other_, audio.samples, times, audio.sr)
 
     def transform(self, audio):
         from ..targets.speech.inputs import AudioFeatures
 
         t0 = time.perf_counter()
-        front = self.extractor_
-        mel = front.transform(audio.samples)
-        fps = db_fps(self.db_)
-        if audio.frame_times is not None:
-            times = np.asarray(audio.frame_times, np.float64)
-        else:
-            times = np.arange(max(1, int(np.floor(audio.duration_s * fps + 1e-9)))) / fps
-        X = self.model_.context(mel, front.times_, times)
-        return AudioFeatures(X, times, fps, audio, {"features_s": time.perf_counter() - t0})
+        times = self.frame_times(audio)
+        model, ratio = self.choose(audio, times)
+        X = model.features(self.db_, audio.samples, times)
+        return AudioFeatures(X, times, db_fps(self.db_), audio, {"features_s": time.perf_counter() - t0},
+                             model=model, voice_ratio=ratio)
 
     def start(self, live: bool = False):
         """The stage's stream. By default it equals :meth:`transform` on the whole input (chunks of audio in, the
         features at the end). ``live=True``: mono 16 kHz sample chunks in, the frames whose look-ahead has arrived
-        out at once (the same features to float rounding; what ``sketchsynth live`` runs on)."""
+        out at once (the same features to float rounding; what ``sketchsynth live`` runs on). Live, the database's
+        own model reads every voice: the model for other voices normalizes over 1.5 s on either side of a frame,
+        more look-ahead than a conversation allows."""
         if not live:
             return super().start()
         from ..targets.speech.streaming import FeatureStream
 
-        return FeatureStream(self.extractor_, self.model_, db_fps(self.db_)).start()
+        if self.voices == "other":
+            raise ParameterError("the model for other voices needs 1.5 s of sound after each frame and cannot run "
+                                 "live; leave voices at auto or own")
+        return FeatureStream(self.model_.extractor(self.db_), self.model_, db_fps(self.db_)).start()
 
 
 class SpeechTarget(Stage):
@@ -164,20 +194,36 @@ class SpeechTarget(Stage):
         from ..targets.speech.model_store import require_model
 
         model = require_model(db)
+        self.own_ = model
         self.db_, self.model_ = db, model if self.lle_blend is None else model.with_blend(self.lle_blend)
         return self
 
+    def model_for(self, feats):
+        """The model that reads ``feats``: the one SpeechFeatures chose (the own one with this stage's blend)."""
+        model = getattr(feats, "model", None)
+        return self.model_ if model is None or model is self.own_ else model
+
     def predict(self, feats) -> np.ndarray:
-        """(T, 37, 2) normalized SPEECH_POINTS; records projection/regression timings in ``feats.timings``."""
+        """(T, 37, 2) normalized SPEECH_POINTS, calibrated in amplitude for another voice; records projection and
+        regression timings (and the calibration's gain) in ``feats.timings``."""
+        model = self.model_for(feats)
         if feats.reduced is None:
-            feats.reduced = self.model_.reduce(feats.X)
-        return self.model_.predict(feats.X, feats.timings, reduced=feats.reduced)
+            feats.reduced = model.reduce(feats.X)
+        pred = model.predict(feats.X, feats.timings, reduced=feats.reduced)
+        if getattr(model, "calibration_", None) is not None:
+            pred, feats.timings["amplitude_gain"] = model.calibration_.transform(pred)
+        return pred
 
     def transform(self, feats):
         from ..targets.speech.target import speech_target
 
-        return speech_target(self.db_, self.predict(feats), feats, audio_weight=self.audio_weight,
-                             model=self.model_)
+        pred = self.predict(feats)
+        tgt = speech_target(self.db_, pred, feats, audio_weight=self.audio_weight, model=self.model_for(feats))
+        if getattr(feats, "model", None) is not None:
+            tgt.report = {**tgt.report, "voice_ratio": feats.voice_ratio,
+                          "voice_model": "own" if self.model_for(feats) is self.model_ else "other voices",
+                          "amplitude_gain": feats.timings.get("amplitude_gain")}
+        return tgt
 
     def start(self, live: bool = False):
         """The stage's stream: by default equal to :meth:`transform` on the whole input. ``live=True``: features
@@ -266,6 +312,6 @@ def keypoint_pipeline(source: KeypointSource, selector: Selector, writer: Writer
 
 
 def audio_pipeline(selector: Selector, writer: Writer | None = None, audio_weight: float | None = None,
-                   lle_blend: float | None = None) -> Pipeline:
-    stages = [AudioSource(), SpeechFeatures(), SpeechTarget(audio_weight, lle_blend), selector]
+                   lle_blend: float | None = None, voices: str = "auto") -> Pipeline:
+    stages = [AudioSource(), SpeechFeatures(voices), SpeechTarget(audio_weight, lle_blend), selector]
     return Pipeline(stages + ([writer] if writer else []))

@@ -86,21 +86,26 @@ class TextTarget(Stage):
         reading).
     phone_target : PhoneTarget, optional
         Fitted already (default: fitted on the database's ``phones.parquet``).
+    voices : {"own", "auto", "other"}
+        Which speech model reads the spoken sound (:class:`~sketchsynth.pipeline.stages.SpeechFeatures`); ``own``:
+        the database's own, as for its speaker (on GRID s1's TEST sentences spoken by espeak-ng it did better than
+        the model for other voices, docs/measurements.md).
     """
 
     name, input_kind, output_kind = "text-target", "speech", "target"
 
     def __init__(self, target: str = "auto", phone_weight: float = DEFAULT_PHONE_WEIGHT,
-                 lle_blend: float | None = None, phone_target=None):
+                 lle_blend: float | None = None, phone_target=None, voices: str = "own"):
         self.target, self.phone_weight, self.lle_blend, self.phone_target = target, phone_weight, lle_blend, \
             phone_target
+        self.voices = voices
 
     def fit(self, db):
         self.db_ = db
         self.kind_ = target_kind(db, self.target, self.phone_target)
         self.phone_target_ = None
         # the sound's features do not depend on who speaks: made once (the LLE blend does, see transform)
-        self.features_ = SpeechFeatures().fit(db) if self.kind_ != "phones" else None
+        self.features_ = SpeechFeatures(self.voices).fit(db) if self.kind_ != "phones" else None
         if self.kind_ in ("phones", "both"):
             from ..targets.text.target import PhoneTarget
 

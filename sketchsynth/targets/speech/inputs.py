@@ -42,3 +42,7 @@ class AudioFeatures:
     timings: dict = field(default_factory=dict)
     reduced: np.ndarray | None = None
     """The speech model's PCA features of ``X``, shape (T, n_components), once computed."""
+    model: object = None
+    """The speech model whose front end made ``X`` (the database's own, or its model for other voices)."""
+    voice_ratio: float | None = None
+    """The voice-distance ratio the model was chosen by (None when not measured)."""

@@ -74,6 +74,14 @@ class SpeechModel:
     long_ms : float
         0, or the half-width (ms) of a long window whose mean log-mel spectrum is appended to every
         frame's context: the sentence-level part of the sound, which the lip width follows.
+    front_end : dict, optional
+        The model's own feature extractor, ``{"name": registry name, **parameters}``
+        (:data:`sketchsynth.database.speech_features.FEATURES`), computed from the database's recorded sound at
+        fit time and from an input's sound at match time; None: the database's stored features (``mel.npy``).
+    augment_warps : tuple of float
+        With ``front_end``: the database side is computed at each of these vocal-tract warps (the extractor's
+        ``warp`` parameter) and the regressor fitted on all of them -- several "voices" of the speaker; the LLE
+        bank and the audio term keep the rows of warp 1 (or the first warp).
 
     Attributes
     ----------
@@ -90,13 +98,16 @@ class SpeechModel:
         frame of another recording: how close the speaker's own unseen speech lies to the bank
         (:func:`sketchsynth.targets.speech.lle.own_nn_scale`).
     regressor_ : object
+    calibration_ : AmplitudeCalibration or None
+        Set by :func:`sketchsynth.targets.speech.voices.fit_other_voices` on the model for other voices.
     fit_seconds_ : float
     """
 
     def __init__(self, regressor: str = "ridge+knn", regressor_params: dict | None = None, delay_ms: float = 480.0,
                  past_ms: float = 320.0, step_ms: float = 40.0, n_components: int = 400, lle_neighbors: int = 10,
                  lle_reg: float = 1e-3, lle_blend: float = 1.0, cmvn: bool = False,
-                 long_ms: float = 0.0, lle_auto: bool = True):
+                 long_ms: float = 0.0, lle_auto: bool = True, front_end: dict | None = None,
+                 augment_warps=(1.0,)):
         self.regressor = regressor
         self.regressor_params = regressor_params
         self.delay_ms = delay_ms
@@ -109,13 +120,16 @@ class SpeechModel:
         self.lle_auto = lle_auto
         self.cmvn = cmvn
         self.long_ms = long_ms
+        self.front_end = front_end
+        self.augment_warps = tuple(augment_warps)
 
     def get_params(self) -> dict:
         return {"regressor": self.regressor, "regressor_params": self.regressor_params, "delay_ms": self.delay_ms,
                 "past_ms": self.past_ms, "step_ms": self.step_ms, "n_components": self.n_components,
                 "lle_neighbors": self.lle_neighbors, "lle_reg": self.lle_reg, "lle_blend": self.lle_blend,
                 "lle_auto": self.lle_auto,
-                "cmvn": self.cmvn, "long_ms": self.long_ms}
+                "cmvn": self.cmvn, "long_ms": self.long_ms, "front_end": self.front_end,
+                "augment_warps": list(self.augment_warps)}
 
     def __repr__(self):
         return "SpeechModel(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
@@ -141,9 +155,34 @@ class SpeechModel:
         if int(self.n_components) != self.n_components or self.n_components < 1:
             raise ParameterError(f"n_components must be a whole number >= 1, got {self.n_components}")
         regressor_class(self.regressor)
+        if self.front_end is not None:
+            if not isinstance(self.front_end, dict) or not isinstance(self.front_end.get("name"), str):
+                raise ParameterError(f"front_end must be {{'name': extractor, **parameters}}, got {self.front_end!r}")
+            self.extractor(None)
+        if not self.augment_warps or not all(np.isfinite(w) and 0.5 <= w <= 2 for w in self.augment_warps):
+            raise ParameterError(f"augment_warps must be warps within 0.5-2, got {self.augment_warps}")
+        if self.front_end is None and tuple(self.augment_warps) != (1.0,):
+            raise ParameterError("augment_warps needs a front_end whose extractor takes a warp")
         return self
 
     # ------------------------------------------------------------------ features
+    def extractor(self, db, warp: float | None = None):
+        """The feature extractor of the model's input side: its ``front_end`` (at ``warp``), or the database's."""
+        from ...database.speech_features import extractor_of, make_extractor
+
+        if self.front_end is None:
+            return extractor_of(db.audio_.info["features"])
+        params = {k: v for k, v in self.front_end.items() if k != "name"}
+        if warp is not None and warp != 1.0:
+            params["warp"] = float(warp)
+        return make_extractor(self.front_end["name"], **params)
+
+    def features(self, db, samples: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
+        """Context windows of a sound (16 kHz mono float32) at the given frame times, (n_frames, n_features)."""
+        front = self.extractor(db)
+        F = front.transform(samples)
+        return self.context(F, front.times_, frame_times)
+
     def context(self, mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray) -> np.ndarray:
         """Per-frame context windows, shape (n_frames, n_ctx * 80), float32."""
         from .features import frame_context, window_mean
@@ -164,8 +203,13 @@ class SpeechModel:
                                 "sketchsynth fit-speech --db DIR")
         return np.ascontiguousarray(((X - self.x_mean_) / self.x_scale_) @ self.proj_, dtype=np.float32)
 
-    def training_data(self, db):
+    def training_data(self, db, recordings=None):
         """Context windows and targets of the database's usable frames with sound.
+
+        Parameters
+        ----------
+        recordings : collection of str, optional
+            Only these recordings (a held-out fold's complement).
 
         Returns
         -------
@@ -173,6 +217,7 @@ class SpeechModel:
         Y : np.ndarray, shape (n, 37, 2), float32
             Normalized SPEECH_POINTS.
         rows : np.ndarray, shape (n,), int64
+            With ``augment_warps``, the rows once per warp, warp after warp.
         """
         from ...layout import SPEECH_POINTS
 
@@ -181,30 +226,39 @@ class SpeechModel:
         times = db.table_["time_s"]
         usable = db.table_["usable"]
         firsts = {r["name"]: (int(r["first_row"]), int(r["n_frames"])) for r in db.recordings_}
-        Xs, rows = [], []
+        fronts = [None] if self.front_end is None else [self.extractor(db, w) for w in self.augment_warps]
+        Xs, rows = [[] for _ in fronts], []
         for e in audio.recordings():
+            if recordings is not None and e["name"] not in recordings:
+                continue
             a, n = firsts[e["name"]]
             r = np.arange(a, a + n)
             r = r[usable[r] & (audio.mel_index[r] >= 0) & (names[r] == e["name"])]
             if not len(r):
                 continue
-            mel, mt = audio.recording_mel(e)
-            Xs.append(self.context(np.asarray(mel), mt, times[r]))
             rows.append(r)
+            if fronts[0] is None:
+                mel, mt = audio.recording_mel(e)
+                Xs[0].append(self.context(np.asarray(mel), mt, times[r]))
+                continue
+            y = audio.samples(e)
+            for j, front in enumerate(fronts):
+                Xs[j].append(self.context(front.transform(y), front.times_, times[r]))
         if not rows:
             raise DatabaseError("no usable frame has sound to fit the speech model on", getattr(db, "path_", None))
         rows = np.concatenate(rows)
+        rows = np.tile(rows, len(fronts))
         Y = np.asarray(db.normalized_[rows][:, SPEECH_POINTS], np.float32)
-        return np.concatenate(Xs), Y, rows
+        return np.concatenate([x for xs in Xs for x in xs]), Y, rows
 
     # ------------------------------------------------------------------ fit / predict
-    def fit(self, db) -> "SpeechModel":
-        """Fit on a database's usable frames that have sound; returns self."""
+    def fit(self, db, recordings=None) -> "SpeechModel":
+        """Fit on a database's usable frames that have sound (of ``recordings`` only, when given); returns self."""
         from .regressors import regressor_class
 
         self.check()
         t0, c0 = time.perf_counter(), time.process_time()
-        X, Y, rows = self.training_data(db)
+        X, Y, rows = self.training_data(db, recordings)
         self.x_mean_ = X.mean(axis=0).astype(np.float32)
         self.x_scale_ = np.maximum(X.std(axis=0), 1e-3).astype(np.float32)
         Xs = (X - self.x_mean_) / self.x_scale_
@@ -217,7 +271,10 @@ class SpeechModel:
         del X
         self.regressor_ = regressor_class(self.regressor)(**(self.regressor_params or {})).fit(Z, Y)
         self.mouth_mean_ = Y.astype(np.float64).mean(axis=0).astype(np.float32)
-        self.bank_, self.bank_rows_ = Z, rows.astype(np.int64)
+        n = len(rows) // len(self.augment_warps)
+        w = self.augment_warps.index(1.0) if 1.0 in self.augment_warps else 0
+        Z, rows = Z[w * n:(w + 1) * n], rows[w * n:(w + 1) * n]   # the bank: the database's own voice once
+        self.bank_, self.bank_rows_ = np.ascontiguousarray(Z), rows.astype(np.int64)
         from .lle import own_nn_scale
 
         self.nn_scale_ = own_nn_scale(Z[:, :LLE_SEARCH_DIMS], np.asarray(db.table_.codes)[rows],
@@ -226,6 +283,7 @@ class SpeechModel:
         self.fit_seconds_ = time.perf_counter() - t0
         self.fit_cpu_seconds_ = time.process_time() - c0
         self._lle = None
+        self.calibration_ = None
         return self
 
     def project(self, Z: np.ndarray, info: dict | None = None) -> np.ndarray:
@@ -238,16 +296,12 @@ class SpeechModel:
         info["blend"], info["voice_distance_ratio"] = 0.0, None
         if self.lle_blend <= 0 or not len(Z):
             return Z
-        import faiss
-
         from .lle import barycentric_weights
 
         # Neighbours are searched on the leading PCA dimensions (most of the variance, a fraction of the
         # cost: 60 s of input against 75k frames in ~0.1 s); the weights reconstruct all of them.
         d = min(LLE_SEARCH_DIMS, self.bank_.shape[1])
-        if getattr(self, "_lle", None) is None:
-            self._lle = faiss.IndexFlatL2(d)
-            self._lle.add(np.ascontiguousarray(self.bank_[:, :d], dtype=np.float32))
+        self._bank_index()
         from .lle import mismatch_blend
 
         k = min(int(self.lle_neighbors), len(self.bank_))
@@ -272,6 +326,27 @@ class SpeechModel:
             w = barycentric_weights(z, nbz, float(self.lle_reg))
             out[a:a + 4096] = blend * np.einsum("nk,nkd->nd", w, nbz) + (1 - blend) * z
         return out
+
+    def _bank_index(self):
+        """The FAISS index of the bank's leading LLE_SEARCH_DIMS dimensions, made once."""
+        import faiss
+
+        if getattr(self, "_lle", None) is None:
+            d = min(LLE_SEARCH_DIMS, self.bank_.shape[1])
+            self._lle = faiss.IndexFlatL2(d)
+            self._lle.add(np.ascontiguousarray(self.bank_[:, :d], dtype=np.float32))
+        return self._lle
+
+    def voice_ratio(self, Z: np.ndarray) -> float | None:
+        """How far an input's voice lies from the database's: the median distance of its reduced features
+        (n, n_components) to their nearest bank frame over ``nn_scale_`` (about 1 for the database speaker's
+        own unseen speech); None for a model that does not know ``nn_scale_``."""
+        scale = getattr(self, "nn_scale_", None)
+        if not scale or not len(Z):
+            return None
+        d = min(LLE_SEARCH_DIMS, self.bank_.shape[1])
+        dist, _ = self._bank_index().search(np.ascontiguousarray(Z[:, :d], dtype=np.float32), 1)
+        return float(np.median(np.sqrt(np.maximum(dist[:, 0], 0)))) / float(scale)
 
     def predict(self, X: np.ndarray, timings: dict | None = None, reduced: np.ndarray | None = None) -> np.ndarray:
         """Context windows (n, n_features) -> normalized SPEECH_POINTS (n, 37, 2), float32.

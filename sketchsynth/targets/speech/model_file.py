@@ -18,6 +18,9 @@ from .model import SpeechModel
 
 
 MODEL_FILE = "speech_model.npz"
+"""The database's own-voice model."""
+OTHER_MODEL_FILE = "speech_model_voices.npz"
+"""The model for other voices (:mod:`sketchsynth.targets.speech.voices`)."""
 MODEL_FORMAT = 1
 
 
@@ -56,6 +59,8 @@ def save_model(model, path) -> Path:
     # No fit time in the file: its bytes must depend on the fit alone (the manifest keeps the time).
     meta = {"format": MODEL_FORMAT, "params": model.get_params(), "regressor_params_fitted": reg_params,
             "n_train": model.n_train_}
+    if getattr(model, "calibration_", None) is not None:
+        meta["calibration"] = model.calibration_.to_dict()
     with open(path, "wb") as fh:
         write_npz(fh, meta=np.array(json.dumps(meta)), x_mean=model.x_mean_, x_scale=model.x_scale_,
                   proj=model.proj_, bank=model.bank_, bank_rows=model.bank_rows_, mouth_mean=model.mouth_mean_,
@@ -65,8 +70,9 @@ def save_model(model, path) -> Path:
     return Path(path)
 
 
-def load_model(path) -> SpeechModel:
-    """Read a model :func:`save_model` wrote; damage raises DatabaseError naming fit-speech."""
+def load_model(path, name: str = MODEL_FILE) -> SpeechModel:
+    """Read a model :func:`save_model` wrote (``name``: the file's name in its database, for messages); damage
+    raises DatabaseError naming fit-speech."""
     from .regressors import regressor_class
 
     where = os.path.dirname(os.path.abspath(path)) if isinstance(path, (str, os.PathLike)) else "DIR"
@@ -83,8 +89,13 @@ def load_model(path) -> SpeechModel:
         m.nn_scale_ = scale if np.isfinite(scale) and scale > 0 else None  # older files: a fixed blend
         m.n_train_, m.fit_seconds_ = int(meta["n_train"]), float(meta.get("fit_seconds", "nan"))
         reg = {k[4:]: v for k, v in arrays.items() if k.startswith("reg_")}
+        m.calibration_ = None
+        if meta.get("calibration"):
+            from .calibrate import AmplitudeCalibration
+
+            m.calibration_ = AmplitudeCalibration.from_dict(meta["calibration"])
         m.regressor_ = _regressor_from_arrays(regressor_class(m.regressor), meta["regressor_params_fitted"],
                                               reg)
     except (OSError, KeyError, ValueError, TypeError, EOFError, InputError) as e:
-        raise DatabaseError(f"{MODEL_FILE} is damaged ({type(e).__name__}); {fix}", path) from None
+        raise DatabaseError(f"{name} is damaged ({type(e).__name__}); {fix}", path) from None
     return m
