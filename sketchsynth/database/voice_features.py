@@ -109,12 +109,16 @@ class NormalizedLogMel(LogMel):
     def __repr__(self):
         return "NormalizedLogMel(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
 
-    def _check(self):
-        super()._check()
-        if not (np.isfinite(self.warp) and 0.5 <= self.warp <= 2):
-            raise ParameterError(f"warp must be within 0.5-2, got {self.warp}")
-        if self.cmvn_s is not None and not (np.isfinite(self.cmvn_s) and 0 <= self.cmvn_s <= 60):
-            raise ParameterError(f"cmvn_s must be within 0-60 s (or None), got {self.cmvn_s}")
+    def check(self):
+        super().check()
+
+        def number(v):
+            return isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) and np.isfinite(v)
+
+        if not (number(self.warp) and 0.5 <= self.warp <= 2):
+            raise ParameterError(f"warp must be within 0.5-2, got {self.warp!r}")
+        if self.cmvn_s is not None and not (number(self.cmvn_s) and 0 <= self.cmvn_s <= 60):
+            raise ParameterError(f"cmvn_s must be within 0-60 s (or None), got {self.cmvn_s!r}")
 
     @property
     def half_rows(self) -> int:
@@ -153,7 +157,7 @@ class NormalizedLogMel(LogMel):
         InputError
             Fewer samples than one analysis window.
         """
-        self._check()
+        self.check()
         y = np.asarray(samples, np.float32).reshape(-1)
         if y.size < self.win_length:
             raise InputError(f"audio too short: {y.size} samples, fewer than one analysis window "

@@ -7,9 +7,10 @@ import weakref
 import numpy as np
 
 from ...errors import DatabaseError
+from .model import BANK_DIMS_WITHOUT_LLE
 
 
-AUDIO_TERM_DIMS = 96
+AUDIO_TERM_DIMS = BANK_DIMS_WITHOUT_LLE
 """Leading PCA dimensions a speech target's audio term compares (the kNN regressor's, too)."""
 _BANKS = weakref.WeakKeyDictionary()
 """Per speech model: its bank's leading dimensions and each database row's place in it, made once."""

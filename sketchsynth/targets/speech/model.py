@@ -36,6 +36,9 @@ from .audio_check import require_audio
 
 LLE_SEARCH_DIMS = 64
 """Leading PCA dimensions the LLE neighbour search runs on."""
+BANK_DIMS_WITHOUT_LLE = 96
+"""Leading PCA dimensions a model without LLE keeps in its bank: what the audio term and the voice ratio read
+(a 400-dimensional bank would be 95 MB of a 40-minute database's file for nothing)."""
 
 
 class SpeechModel:
@@ -274,6 +277,8 @@ class SpeechModel:
         n = len(rows) // len(self.augment_warps)
         w = self.augment_warps.index(1.0) if 1.0 in self.augment_warps else 0
         Z, rows = Z[w * n:(w + 1) * n], rows[w * n:(w + 1) * n]   # the bank: the database's own voice once
+        if self.lle_blend <= 0:
+            Z = Z[:, :BANK_DIMS_WITHOUT_LLE]
         self.bank_, self.bank_rows_ = np.ascontiguousarray(Z), rows.astype(np.int64)
         from .lle import own_nn_scale
 
@@ -367,6 +372,9 @@ class SpeechModel:
         """A copy with a fixed LLE blend instead of the voice-distance rule (a TTS voice's)."""
         import copy
 
+        if float(blend) > 0 and self.bank_.shape[1] < self.proj_.shape[1]:
+            raise ParameterError("this speech model was fitted without LLE and keeps no bank to project onto; "
+                                 "refit it with an LLE blend: sketchsynth fit-speech --db DIR")
         m = copy.copy(self)
         m.lle_blend, m.lle_auto = float(blend), False
         m._lle = None if float(blend) != float(self.lle_blend) else getattr(self, "_lle", None)
