@@ -4,7 +4,7 @@ sentences (about 30 s); prints the page's latency, playout and lip-sync figures.
     python benchmarks/bench_browser.py DB MODEL_120MS HELDOUT_LIST [--seconds 30]
 (docs/measurements.md: DB the 700 training sentences of GRID s1, the model fitted with --lookahead-ms 120,
 the list the 100 held-out sentence files; sentences 51-62 of it are spoken.)"""
-import argparse, os, sys, time, wave, json, shutil, tempfile
+import argparse, os, sys, time, wave, json, tempfile
 import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 ap = argparse.ArgumentParser(); ap.add_argument("db"); ap.add_argument("model"); ap.add_argument("heldout")

@@ -275,9 +275,6 @@ def test_outputs_written_before_the_marker_are_still_recognized(tmp_path):
 def test_every_spelling_of_a_database_shares_one_writer_lock(tmp_path):
     """fit-speech and fit-phones write into an existing database: a symlink to it and its real path lock the
     same file, so two of them cannot rewrite its model or manifest at once."""
-    import subprocess
-    import sys
-
     from sketchsynth.errors import DatabaseError
     from sketchsynth.io.locks import real_path, target_lock
 

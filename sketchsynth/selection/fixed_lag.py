@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .decode import JOINS, step_reference
-from .kernels import JOIN_SUCCESSOR, METRIC_SUM, lattice_step
+from .kernels import lattice_step
 from .search import check_metric
 
 

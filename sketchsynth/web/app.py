@@ -16,6 +16,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -80,6 +81,7 @@ def make_app(state: ServerState):
     from aiohttp import web
 
     from .batch import add_batch_routes
+    from .keys import STATE
     from .live_socket import live_socket
 
     @web.middleware
@@ -106,7 +108,7 @@ def make_app(state: ServerState):
         state.close()
 
     app = web.Application(middlewares=[token_check], client_max_size=state.max_upload + (1 << 20))
-    app["state"] = state  # handlers find the shared state here (one key: no AppKey needed)
+    app[STATE] = state
     app.router.add_get("/", index)
     app.router.add_get("/capture-worklet.js", worklet)
     app.router.add_get("/ws/live", live_socket)

@@ -17,6 +17,7 @@ import secrets
 import sys
 import time
 
+
 EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".wav", ".mp3", ".m4a", ".ogg", ".flac", ".opus")
 RESULTS = ("sketch.mp4", "frames.mp4", "speech.wav")
 MAX_TEXT_CHARS = 5000
@@ -28,7 +29,9 @@ _SID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 def _session(request):
     from aiohttp import web
 
-    state = request.app["state"]
+    from .keys import STATE
+
+    state = request.app[STATE]
     sid = request.query.get("sid", "")
     if not _SID.fullmatch(sid) or sid not in state.sessions:
         raise web.HTTPNotFound(text="no such session (reload the page)")
@@ -39,7 +42,9 @@ def _session(request):
 async def new_session(request):
     from aiohttp import web
 
-    state = request.app["state"]
+    from .keys import STATE
+
+    state = request.app[STATE]
     now = time.monotonic()
     for old in [s for s, v in state.sessions.items() if now - v["seen"] > SESSION_IDLE_S]:
         state.end_session(old)  # a tab closed without saying so

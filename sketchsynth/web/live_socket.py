@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+
 MAX_CONNECTIONS = 64
 """Open WebSockets at most (each holds a little memory; beyond it a client gets HTTP 503)."""
 MAX_CHUNK_BYTES = 16000
@@ -55,9 +56,11 @@ async def _hello(ws, state):
 
 
 async def live_socket(request):
-    from aiohttp import WSMsgType, web
+    from aiohttp import web
 
-    state = request.app["state"]
+    from .keys import STATE
+
+    state = request.app[STATE]
     if state.connections >= MAX_CONNECTIONS:
         state.stats["refused"] += 1
         return web.Response(status=503, text="too many connections")
