@@ -190,3 +190,33 @@ def test_engine_lag_and_frames(grid):
     assert f.keypoints.shape == (70, 3) and np.isfinite(f.keypoints).all()
     with pytest.raises(ParameterError, match="fit-speech"):
         LiveEngine(db, lookahead_ms=model_ms + 40).start()
+
+
+def test_the_first_engine_freezes_the_heap_and_later_garbage_is_collected(grid):
+    """Full collections must not walk the loaded database during a stream (they paused it up to 76 ms): the first
+    engine of a process freezes what it loaded; cycles made afterwards are still collected."""
+    import gc
+    import weakref
+
+    from sketchsynth.live.engine import LiveEngine
+
+    db, _ = grid
+    gc.unfreeze()
+    try:
+        first = LiveEngine(db, lookahead_ms=None, lag_ms=80, render="none").start()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        LiveEngine(db, lookahead_ms=None, lag_ms=80, render="none").start(shared=first)
+        assert gc.get_freeze_count() == frozen          # a session sharing the first engine freezes nothing more
+
+        class Node:
+            pass
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert gone() is None
+    finally:
+        gc.unfreeze()

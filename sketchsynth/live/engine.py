@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError
+from .threads import freeze_heap
 
 DEFAULT_LOOKAHEAD_MS = 120.0
 """Look-ahead of the live speech model: on GRID s1's validation sentences 120 ms with a 2-frame lag gave the best
@@ -234,8 +235,9 @@ class LiveEngine(StreamEngine):
         self.search_ = shared.search_ if shared is not None else \
             FrameSearch(db, self.target_.weights_ > 0, self.prefilter_k).fit()
         self._start_decoder(shared)
-        if shared is None:
+        if shared is None:  # the first engine of a process: what it loaded stays for the process's life
             self._warm(m)
+            freeze_heap()
         self.started_ = True
         return self
 

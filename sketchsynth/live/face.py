@@ -23,6 +23,7 @@ import numpy as np
 from ..defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH
 from ..errors import ParameterError
 from .engine import DEFAULT_LAG_MS, StreamEngine
+from .threads import freeze_heap
 
 
 class FaceEngine(StreamEngine):
@@ -88,8 +89,9 @@ class FaceEngine(StreamEngine):
         fps = float(self.input_fps or self.fps)
         self.filter_ = None if self.jitter_filter == "none" else OneEuroStream(fps, self.filter_scale).start()
         self._start_decoder(shared)
-        if shared is None:
+        if shared is None:  # the first engine of a process: what it loaded stays for the process's life
             self._warm()
+            freeze_heap()
         self.n_, self.last_s_ = 0, 0.0
         self.started_ = True
         return self
