@@ -92,3 +92,25 @@ def test_a_database_video_replaced_by_another_gives_no_wrong_frames(grid_example
     assert r.exit_code == 0, r.output + r.stderr
     assert "No frames.mp4" in r.output and "64x48" in r.output and "360x288" in r.output
     assert (tmp_path / "o" / "sketch.mp4").is_file() and not (tmp_path / "o" / "frames.mp4").exists()
+
+
+def test_a_run_killed_between_its_rename_and_the_marker_leaves_a_folder_it_may_replace(tmp_path):
+    """The temporary folder's marker is removed after the rename (a kill before it leaves a marked folder the
+    next run removes); a marker a kill left in the finished folder names its temporary folder and is ours."""
+    from sketchsynth.errors import SketchSynthError
+    from sketchsynth.io.leftovers import TEMP_MARKER
+    from sketchsynth.io.storage import atomic_directory
+
+    target = tmp_path / "out"
+    with atomic_directory(target, kind="match", what="output folder") as tmp:
+        (tmp / "selection.csv").write_text("first")
+    assert sorted(p.name for p in target.iterdir()) == [".sketchsynth-output", "selection.csv"]
+    (target / TEMP_MARKER).write_bytes(b".out.tmp-123-0123abcd")
+    with atomic_directory(target, force=True, kind="match", what="output folder") as tmp:
+        (tmp / "selection.csv").write_text("second")
+    assert (target / "selection.csv").read_text() == "second" and not (target / TEMP_MARKER).exists()
+    (target / TEMP_MARKER).write_bytes(b"the user's notes")      # the same name, not ours
+    with pytest.raises(SketchSynthError, match="did not write"):
+        with atomic_directory(target, force=True, kind="match", what="output folder"):
+            pass
+    assert (target / "selection.csv").read_text() == "second"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .leftovers import TEMP_MARKER
+
 
 OUTPUT_MARKER = ".sketchsynth-output"
 """A small JSON file, ``{"sketchsynth": {"kind": ..., "version": ..., "entries": [...]}}``, in every output
@@ -163,4 +165,15 @@ def foreign_entries(folder: str | os.PathLike, kind: str) -> list[str]:
         if not isinstance(listed, list):
             return []
         own = {e for e in listed if isinstance(e, str)}
+    if _our_temp_marker(folder):
+        own.add(TEMP_MARKER)
     return sorted(present - own)
+
+
+def _our_temp_marker(folder: Path) -> bool:
+    """Whether ``folder`` holds the marker of the temporary folder it was renamed from (a run killed between
+    the rename and the marker's removal)."""
+    try:
+        return os.fsdecode((folder / TEMP_MARKER).read_bytes()).startswith(f".{folder.name}.tmp-")
+    except OSError:
+        return False

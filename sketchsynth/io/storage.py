@@ -193,7 +193,9 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
                 if f.is_file():
                     with open(f, "rb") as fh:
                         os.fsync(fh.fileno())
-            (tmp / TEMP_MARKER).unlink()  # last, so that a run killed before the rename leaves it marked
+            # The marker goes with the folder and is removed after the rename: a run killed anywhere before
+            # leaves a marked temporary folder (the next writer removes it), one killed just after a finished
+            # target holding a marker that names its temporary folder (ours: see ownership.foreign_entries).
             if target.exists():
                 if _rename_exchange(os.fspath(tmp), os.fspath(target)):
                     shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old one
@@ -205,6 +207,8 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
                     shutil.rmtree(old, ignore_errors=True)
             else:
                 os.rename(tmp, target)
+            with contextlib.suppress(OSError):  # a marker left is recognised as ours
+                (target / TEMP_MARKER).unlink()
             _fsync_dir(target.parent)
         except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
