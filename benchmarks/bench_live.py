@@ -8,7 +8,8 @@ Prints: end-to-end latency (frame k ready - the instant its audio sample was cap
 median, p95, max; the last second, decided by the end of the input, left out), emitted fps, frames not ready by
 their time at playout delays 250/300/350 ms, CPU (% of one core, the engine's thread + the capture thread), the
 selected frames' opening / width r against the tracked truth, and the same for the batch pipeline on the same
-stream and model; then real-frame output speed (JPEG frame cache -> image -> JPEG) at 360x288 and 512x512.
+stream and model; then real-frame output speed (JPEG frame cache -> image -> JPEG; the recorded frames themselves
+and the composite) at 360x288 and 512x512.
 
 With ``--face`` the same sentences' videos drive instead (:class:`sketchsynth.live.face.FaceEngine`): a capture
 thread decodes them one after the other and hands each frame over at its time (as a webcam would), the engine tracks,
@@ -200,17 +201,18 @@ def face_main(a, names):
     print("load:", os.getloadavg())
 
 
-def frame_output(db, rows, size):
-    """Real frames: the selected rows from a JPEG frame cache, resized, re-encoded as JPEG (what a page gets)."""
+def frame_output(db, rows, size, render="frames"):
+    """Real frames: the selected rows from a JPEG frame cache (``composite``: their mouths pasted into the
+    background take), resized, re-encoded as JPEG (what a page gets); frames/s on one core."""
     import cv2
 
     from sketchsynth.live.frames import FrameSource
 
-    src = FrameSource(db, "frames", size, rows=rows).fit()
+    src = FrameSource(db, render, size, rows=rows).fit()
     kp = np.zeros((70, 3), np.float32)
     t0 = time.perf_counter()
-    for r in rows:
-        cv2.imencode(".jpg", src.image(int(r), kp), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    for k, r in enumerate(rows):
+        cv2.imencode(".jpg", src.image(int(r), kp, k), [cv2.IMWRITE_JPEG_QUALITY, 80])
     return len(rows) / (time.perf_counter() - t0)
 
 
@@ -246,8 +248,10 @@ def main():
     rows, rt = realtime(engine, y, int(a.chunk_ms * 16))
     print("live, real time:", {k: round(v, 3) for k, v in rt.items()})
     print("live selection:", scores(db, rows, truth))
-    for size in ((360, 288), (512, 512)):
-        print(f"real frames {size[0]}x{size[1]}: {frame_output(db, rows, size):.0f} frames/s (one core)")
+    for render in ("frames", "composite"):
+        for size in ((360, 288), (512, 512)):
+            print(f"real frames ({render}) {size[0]}x{size[1]}: {frame_output(db, rows, size, render):.0f} frames/s "
+                  "(one core)")
     print("load:", os.getloadavg())
 
 

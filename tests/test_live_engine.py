@@ -220,3 +220,32 @@ def test_the_first_engine_freezes_the_heap_and_later_garbage_is_collected(grid):
         assert gone() is None
     finally:
         gc.unfreeze()
+
+
+def test_composite_frames_are_one_background_take_with_the_chosen_mouths(grid):
+    """render="composite": above the mouth every image is the background take's frame (played on, never a jump
+    between takes); around the mouth it is the chosen frame's, and the mouth moves with the sound."""
+    from sketchsynth.layout import GROUPS
+    from sketchsynth.live.engine import LiveEngine
+    from sketchsynth.selection.pose import pingpong
+
+    db, y = grid
+    e = LiveEngine(db, lookahead_ms=None, lag_ms=80, render="composite").start()
+    frames = []
+    for a in range(0, len(y), 320):
+        frames += e.push_audio(y[a:a + 320])
+    frames += e.finish()
+    src = e.frames_
+    take = set(np.asarray(db.table_["recording"])[src.background_].tolist())
+    assert len(take) == 1 and len(src.background_) > 1
+    assert {np.asarray(db.table_["recording"])[f.row] for f in frames if f.row >= 0} - take  # mouths from elsewhere
+    diffs = []
+    for f in frames:
+        bg_row = src.background_[pingpong(len(src.background_), 1, src.background_start_ + f.index)[0]]
+        bg = src.image(-1, f.keypoints, f.index)  # the background frame alone
+        kp = db.keypoints_[bg_row]
+        assert f.image.shape == bg.shape
+        brows = int(kp[GROUPS["brows"], 1].min())
+        assert np.array_equal(f.image[:brows], bg[:brows])       # outside the mask: the background's pixels
+        diffs.append(np.abs(f.image[brows:].astype(int) - bg[brows:]).mean())
+    assert np.mean(np.asarray(diffs) > 0.5) > 0.5                  # the mouth is pasted in most frames

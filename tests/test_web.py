@@ -111,14 +111,17 @@ def test_live_socket_sends_the_face_of_the_sound(server, speech):
     assert json.loads(got[-1])["type"] == "done"
 
 
-def test_live_socket_jpeg_frames(server, speech):
+@pytest.mark.parametrize("fmt", ["jpeg", "composite"])
+def test_live_socket_jpeg_frames(server, speech, fmt):
     import cv2
 
-    _, got = asyncio.run(_live(server.url, speech[:16000], fmt="jpeg", pace=False, chunk=3200))
+    _, got = asyncio.run(_live(server.url, speech[:16000], fmt=fmt, pace=False, chunk=3200))
     images = [m for m in got if isinstance(m, bytes)]
     assert len(images) >= 20
     img = cv2.imdecode(np.frombuffer(images[5][4:], np.uint8), cv2.IMREAD_COLOR)
     assert img is not None and img.shape[2] == 3 and img.std() > 5
+    if fmt == "composite":  # a real face in colour, not the sketch's white page
+        assert (img.astype(int).max(axis=2) - img.min(axis=2)).mean() > 20
 
 
 async def _hostile(url, first, then=None):

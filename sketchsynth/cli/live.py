@@ -23,8 +23,11 @@ from .options import FLOAT, db_option
               help="Longest wait of the smooth decoder before it commits to a frame.")
 @click.option("--playout-ms", type=FLOAT, default=300.0, show_default=True,
               help="Delay of the display (and of the sound in --out) after the sound was spoken.")
-@click.option("--frames", "render", type=click.Choice(["sketch", "frames"]), default="sketch", show_default=True,
-              help="Draw the sketch, or show the recorded frames (read once into memory at start).")
+@click.option("--frames", "render", type=click.Choice(["sketch", "composite", "frames"]), default="sketch",
+              show_default=True,
+              help="Draw the sketch; or show real frames: the chosen mouths pasted into one real take that plays on "
+                   "(composite), or the chosen recorded frames themselves (frames). Real frames are read into "
+                   "memory at start.")
 @click.option("--show/--no-show", default=None,
               help="Show the face in a window [default: when a display exists].")
 @click.option("--virtual-camera", is_flag=True,
@@ -49,6 +52,7 @@ def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_m
     Examples:
       sketchsynth fit-speech --db db/grid --lookahead-ms 120   # once: the live speech model
       sketchsynth live --db db/grid                            # microphone, window
+      sketchsynth live --db db/grid --frames composite         # the real face instead of the sketch
       sketchsynth live --db db/grid --input s.wav --realtime --out shown.mp4
       sketchsynth live --db db/grid --face 0 --virtual-camera  # webcam in, virtual webcam out
       sketchsynth live --db db/grid --face clip.mp4 --realtime --out shown.mp4
@@ -189,7 +193,8 @@ def _write(path, engine, shown, y, fps):
                 f.setsampwidth(2)
                 f.setframerate(16000)
                 f.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
-        write_video(tmp, (blank if fr is None or fr.row < 0 else source.image(fr.row, fr.keypoints) for fr in shown),
+        write_video(tmp, (blank if fr is None else fr.image if fr.image is not None else
+                          blank if fr.row < 0 else source.image(fr.row, fr.keypoints, fr.index) for fr in shown),
                     fps, audio=None if y is None else wav)
         os.replace(tmp, path)
     finally:

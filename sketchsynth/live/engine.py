@@ -88,8 +88,10 @@ class StreamEngine:
         return None if self.lag_ms is None else int(round(self.lag_ms * self.fps / 1000))
 
     def _check_decoder(self):
-        if self.render not in ("sketch", "frames", "none"):
-            raise ParameterError(f"render must be sketch, frames or none, got {self.render!r}")
+        from .frames import RENDERS
+
+        if self.render not in RENDERS:
+            raise ParameterError(f"render must be one of {', '.join(RENDERS)}, got {self.render!r}")
         if self.lag_ms is not None and not (np.isfinite(self.lag_ms) and 0 <= self.lag_ms <= 10000):
             raise ParameterError(f"--lag-ms must be within 0-10000, got {self.lag_ms}")
 
@@ -143,12 +145,14 @@ class StreamEngine:
         for ts, rows in decided:
             for k, r in zip(ts.tolist(), rows.tolist()):
                 t = self.times_.pop(k, k / self.fps)
+                pts = self.points_.pop(k, None)
                 if r < 0:
                     kp = np.zeros((70, 3), np.float32)
-                    img = None if self.render == "none" else np.full((*self.frames_.size_[::-1], 3), 255, np.uint8)
+                    img = None if self.render == "none" else self.frames_.image(r, kp, k) \
+                        if self.render == "composite" else np.full((*self.frames_.size_[::-1], 3), 255, np.uint8)
                 else:
-                    kp = self.frames_.keypoints(r, self.points_.pop(k, None))
-                    img = self.frames_.image(r, kp)
+                    kp = self.frames_.keypoints(r, pts)
+                    img = self.frames_.image(r, kp, k, pts)
                 out.append(Frame(k, t, r, kp, stream_s, img))
         return out
 
@@ -169,8 +173,9 @@ class LiveEngine(StreamEngine):
     smooth, candidates, jump_cost : float, int, float
         Decoder settings (λ 0.6, 32 candidates, jumps cost 1.5 median best target costs).
     prefilter_k : int
-    render : {"sketch", "frames", "none"}
-        What :attr:`Frame.image` holds: the sketch, the recorded frame (needs the database's videos), or nothing.
+    render : {"sketch", "composite", "frames", "none"}
+        What :attr:`Frame.image` holds: the sketch; the selected mouth pasted into one background take, or the
+        recorded frame itself (both need the database's videos); or nothing.
     size : (width, height), optional
         Image size (default: the recordings' own). The sketch is drawn in the recording's pixels, scaled.
     cost_window, voice_window : int

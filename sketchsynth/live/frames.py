@@ -1,5 +1,8 @@
 """What a live frame looks like: the selected recording frame's keypoints with the predicted mouth, drawn as a
-sketch or shown as the recorded image.
+sketch; or real images: the selected recorded frame itself (``frames``), or its mouth pasted into one real
+background take that plays on (``composite``, the batch compositor's mesh warp, colour match and feathered seam,
+one frame at a time: the head stays one continuous recording instead of jumping between takes several times a
+second).
 
 Random access into a recording video costs ~60 ms a frame (seek + decode to the frame); a live stream jumps
 between takes several times a second. Recorded images are therefore read once, JPEG-compressed, into a frame
@@ -10,7 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DatabaseError
+from ..errors import DatabaseError, ParameterError
+
+RENDERS = ("sketch", "composite", "frames", "none")
+BACKGROUND_FRAMES = 250
+"""Frames the background take is chosen for (10 s at 25 fps); it then plays forwards and backwards for ever."""
 
 
 class FrameSource:
@@ -19,18 +26,20 @@ class FrameSource:
     Parameters
     ----------
     db : FrameDatabase
-    render : {"sketch", "frames", "none"}
+    render : {"sketch", "composite", "frames", "none"}
     size : (width, height), optional
         Output image size (default: the recordings' largest). Sketches are drawn in the recording's pixels
         scaled to it; recorded frames are resized to it.
     rows : array of int, optional
-        ``render="frames"``: the rows to cache (default: every usable row).
+        Real images: the rows to cache (default: every usable row).
 
     Attributes
     ----------
     size_ : (width, height)
     cache_ : dict
-        ``render="frames"``: row -> JPEG bytes.
+        Real images: row -> JPEG bytes.
+    background_ : np.ndarray, shape (n,), int64
+        ``render="composite"``: the background take's rows, in order.
     """
 
     def __init__(self, db, render: str = "sketch", size=None, rows=None):
@@ -44,9 +53,27 @@ class FrameSource:
         self.native_ = native
         self.size_ = tuple(int(v) for v in (self.size or native))
         self.cache_ = {}
-        if self.render == "frames":
+        if self.render not in RENDERS:
+            raise ParameterError(f"render must be one of {', '.join(RENDERS)}, got {self.render!r}")
+        self.background_ = np.zeros(0, np.int64)
+        if self.render == "composite":
+            self._fit_background()
+        if self.render in ("frames", "composite"):
             self._fill(progress)
         return self
+
+    def _fit_background(self):
+        from ..outputs.frames.composite import Compositor, fitted_warp
+        from ..selection.pose import choose_background
+
+        db = self.db
+        plan = choose_background(db, BACKGROUND_FRAMES)
+        if plan is None:
+            raise DatabaseError("no recording of the database can play as the background take; show the recorded "
+                                "frames themselves instead (--frames frames)", getattr(db, "path_", None))
+        self.background_ = np.flatnonzero(np.asarray(db.table_["recording"]) == plan.recording).astype(np.int64)
+        self.background_start_ = int(plan.start)
+        self.compositor_ = Compositor(fitted_warp(db))
 
     def _fill(self, progress):
         from ..outputs.frames.fetch import db_videos
@@ -54,6 +81,7 @@ class FrameSource:
 
         db = self.db
         rows = db.usable_rows_ if self.rows is None else np.unique(np.asarray(self.rows, np.int64))
+        rows = np.union1d(rows, self.background_)
         rec = db.table_["recording"]
         times = np.asarray(db.table_["time_s"], np.float64)
         videos = db_videos(db)
@@ -82,12 +110,19 @@ class FrameSource:
             kp[:, :2] = Normalizer.inverse_transform(full[None], db.transforms_[row][None])[0]
         return kp
 
-    def image(self, row: int, keypoints: np.ndarray) -> np.ndarray | None:
-        """The frame's image (height, width, 3) uint8 BGR, or None with ``render="none"``."""
+    def image(self, row: int, keypoints: np.ndarray, index: int = 0, points: np.ndarray | None = None
+              ) -> np.ndarray | None:
+        """The frame's image (height, width, 3) uint8 BGR, or None with ``render="none"``.
+
+        ``index``: the output frame's number (``composite``: which background frame it shows); ``points``: the
+        target (70, 2) normalized, whose mouth the pasted one follows (``composite``).
+        """
         import cv2
 
         if self.render == "none":
             return None
+        if self.render == "composite":
+            return self._composite(row, index, points)
         w, h = self.size_
         if self.render == "sketch":
             from ..outputs.render import WHITE, draw_sketch
@@ -97,10 +132,35 @@ class FrameSource:
             s = min(w / self.native_[0], h / self.native_[1])
             off = (np.array([w, h]) - s * np.array(self.native_)) / 2
             return draw_sketch(canvas, keypoints, scale=s, offset=off)
+        return self._sized(self._decoded(row))
+
+    def _decoded(self, row: int) -> np.ndarray:
+        import cv2
+
         data = self.cache_.get(int(row))
         if data is None:
             raise DatabaseError(f"database row {row} is not in the live frame cache", getattr(self.db, "path_", None))
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+    def _sized(self, img: np.ndarray) -> np.ndarray:
+        import cv2
+
+        w, h = self.size_
         if img.shape[1] != w or img.shape[0] != h:
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
         return img
+
+    def _composite(self, row: int, index: int, points) -> np.ndarray:
+        """Background take frame ``index`` (played forwards and backwards) with ``row``'s mouth pasted in."""
+        from ..outputs.frames.mesh import mesh_residual
+        from ..selection.pose import pingpong
+
+        db, comp = self.db, self.compositor_
+        bg_row = int(self.background_[pingpong(len(self.background_), 1, self.background_start_ + int(index))[0]])
+        bg = self._decoded(bg_row)
+        bg_kp = np.asarray(db.keypoints_[bg_row], np.float64)
+        kp = np.asarray(db.keypoints_[row], np.float64) if row >= 0 else None
+        if kp is None or not np.isfinite(bg_kp[:, :2]).all() or not np.isfinite(kp[:, :2]).all():
+            return self._sized(bg)
+        layer = (self._decoded(row), kp, 1.0, mesh_residual(comp.warp, points, db, int(row)))
+        return self._sized(comp.render(bg, bg_kp, [layer]))

@@ -1,10 +1,10 @@
 """The live tab's WebSocket: 16 kHz Int16 chunks in, the face's frames out, as the engine decides them.
 
-Protocol (client -> server): text ``{"type": "start", "sr": 16000, "format": "kp"|"jpeg"|"frames"}`` first, then
-binary Int16LE PCM chunks (even length, at most :data:`MAX_CHUNK_BYTES`), then text ``{"type": "stop"}``.
+Protocol (client -> server): text ``{"type": "start", "sr": 16000, "format": "kp"|"jpeg"|"composite"|"frames"}``
+first, then binary Int16LE PCM chunks (even length, at most :data:`MAX_CHUNK_BYTES`), then text ``{"type": "stop"}``.
 Server -> client: ``{"type": "ready", ...}``; per frame ``{"type": "frame", "t": k, "row": r, "pts": [...]}``
-(``kp``: keypoints the page draws, ~1 KB) or binary 4-byte index + JPEG (``jpeg``: the sketch; ``frames``: the
-recorded frame); ``{"type": "error", "message": ...}`` before the server closes; ``{"type": "done"}`` after stop.
+(``kp``: keypoints the page draws, ~1 KB) or binary 4-byte index + JPEG (``jpeg``: the sketch; ``composite``: the
+real face, the chosen mouth pasted into one background take; ``frames``: the recorded frame); ``{"type": "error", "message": ...}`` before the server closes; ``{"type": "done"}`` after stop.
 
 Bounds: a message over :data:`MAX_CHUNK_BYTES` closes the socket (aiohttp, code 1009); audio arriving more than
 :data:`AHEAD_S` ahead of real time, or more than :data:`QUEUE_CHUNKS` chunks waiting, closes it; frames are
@@ -31,7 +31,7 @@ QUEUE_CHUNKS = 100
 SEND_BUFFER_LIMIT = 256 * 1024
 SOCKET_SEND_BUFFER = 64 * 1024
 MAX_DROPPED_IN_A_ROW = 75
-RENDERS = {"kp": "none", "jpeg": "sketch", "frames": "frames"}
+RENDERS = {"kp": "none", "jpeg": "sketch", "composite": "composite", "frames": "frames"}
 
 
 async def _hello(ws, state):
@@ -49,7 +49,7 @@ async def _hello(ws, state):
         return None, f"the sample rate must be 16000, got {str(hello.get('sr'))[:20]!r}"
     fmt = hello.get("format", "kp")
     if fmt not in RENDERS:
-        return None, "format must be kp, jpeg or frames"
+        return None, f"format must be one of {', '.join(RENDERS)}"
     if state.live >= state.max_live:
         return None, f"server busy: {state.max_live} live sessions already"
     return fmt, None
