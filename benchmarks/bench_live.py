@@ -224,6 +224,8 @@ def main():
     ap.add_argument("--lag-ms", type=float, default=80.0)
     ap.add_argument("--chunk-ms", type=float, default=20.0)
     ap.add_argument("--face", action="store_true", help="the sentences' videos drive instead of their sound")
+    ap.add_argument("--frames", default="sketch", choices=["sketch", "composite", "frames"],
+                    help="what the live run renders per frame (real frames read the database's videos first)")
     a = ap.parse_args()
     if a.face:
         return face_main(a, sorted(open(os.path.join(a.data, "heldout.txt")).read().split())[1::2][:a.sentences])
@@ -241,8 +243,10 @@ def main():
     print("load:", os.getloadavg())
     b_rows, b_s = batch_rows(db, y)
     print(f"batch (whole input, lambda 0.6): {scores(db, b_rows, truth)}, {len(y) / 16000 / b_s:.0f}x real time")
-    engine = LiveEngine(db, lookahead_ms=a.lookahead_ms, lag_ms=a.lag_ms)
+    engine = LiveEngine(db, lookahead_ms=a.lookahead_ms, lag_ms=a.lag_ms, render=a.frames)
+    t0 = time.perf_counter()
     engine.start()
+    print(f"engine start ({a.frames}): {time.perf_counter() - t0:.1f} s")
     engine.push_audio(y[:16000]), engine.finish()  # warm-up outside the measured run
     engine.start(shared=engine)
     rows, rt = realtime(engine, y, int(a.chunk_ms * 16))

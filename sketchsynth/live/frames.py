@@ -117,8 +117,6 @@ class FrameSource:
         ``index``: the output frame's number (``composite``: which background frame it shows); ``points``: the
         target (70, 2) normalized, whose mouth the pasted one follows (``composite``).
         """
-        import cv2
-
         if self.render == "none":
             return None
         if self.render == "composite":
