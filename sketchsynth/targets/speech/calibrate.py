@@ -30,6 +30,15 @@ def opening(mouth: np.ndarray) -> np.ndarray:
     return np.linalg.norm(m[:, sp.index(62)] - m[:, sp.index(66)], axis=-1)
 
 
+def recording_mouths(db, rows: np.ndarray) -> list:
+    """The database's tracked normalized mouths over ``rows``, one array (n_i, 37, 2) float64 per recording."""
+    from ...layout import SPEECH_POINTS
+
+    rows = np.unique(np.asarray(rows, np.int64))
+    rec = np.asarray(db.table_["recording"])[rows]
+    return [np.asarray(db.normalized_[rows[rec == name]][:, SPEECH_POINTS], np.float64) for name in np.unique(rec)]
+
+
 class AmplitudeCalibration:
     """Per-input gain on a predicted mouth's deviation from the mean mouth.
 

@@ -85,6 +85,10 @@ class SpeechModel:
         With ``front_end``: the database side is computed at each of these vocal-tract warps (the extractor's
         ``warp`` parameter) and the regressor fitted on all of them -- several "voices" of the speaker; the LLE
         bank and the audio term keep the rows of warp 1 (or the first warp).
+    amplitude_factor : float, optional
+        Fit an amplitude calibration for other voices (``calibration_``) whose reference is the recordings'
+        median opening spread times this factor: the own kind of model's predicted over true spread on the
+        speaker's held-out recordings (:func:`sketchsynth.targets.speech.voices.heldout_spread_factor`).
 
     Attributes
     ----------
@@ -102,7 +106,7 @@ class SpeechModel:
         (:func:`sketchsynth.targets.speech.lle.own_nn_scale`).
     regressor_ : object
     calibration_ : AmplitudeCalibration or None
-        Set by :func:`sketchsynth.targets.speech.voices.fit_other_voices` on the model for other voices.
+        With ``amplitude_factor``: the gain a prediction gets (:mod:`sketchsynth.targets.speech.calibrate`).
     fit_seconds_ : float
     """
 
@@ -110,7 +114,7 @@ class SpeechModel:
                  past_ms: float = 320.0, step_ms: float = 40.0, n_components: int = 400, lle_neighbors: int = 10,
                  lle_reg: float = 1e-3, lle_blend: float = 1.0, cmvn: bool = False,
                  long_ms: float = 0.0, lle_auto: bool = True, front_end: dict | None = None,
-                 augment_warps=(1.0,)):
+                 augment_warps=(1.0,), amplitude_factor: float | None = None):
         self.regressor = regressor
         self.regressor_params = regressor_params
         self.delay_ms = delay_ms
@@ -125,6 +129,7 @@ class SpeechModel:
         self.long_ms = long_ms
         self.front_end = front_end
         self.augment_warps = tuple(augment_warps)
+        self.amplitude_factor = amplitude_factor
 
     def get_params(self) -> dict:
         return {"regressor": self.regressor, "regressor_params": self.regressor_params, "delay_ms": self.delay_ms,
@@ -132,7 +137,7 @@ class SpeechModel:
                 "lle_neighbors": self.lle_neighbors, "lle_reg": self.lle_reg, "lle_blend": self.lle_blend,
                 "lle_auto": self.lle_auto,
                 "cmvn": self.cmvn, "long_ms": self.long_ms, "front_end": self.front_end,
-                "augment_warps": list(self.augment_warps)}
+                "augment_warps": list(self.augment_warps), "amplitude_factor": self.amplitude_factor}
 
     def __repr__(self):
         return "SpeechModel(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
@@ -166,6 +171,9 @@ class SpeechModel:
             raise ParameterError(f"augment_warps must be warps within 0.5-2, got {self.augment_warps}")
         if self.front_end is None and tuple(self.augment_warps) != (1.0,):
             raise ParameterError("augment_warps needs a front_end whose extractor takes a warp")
+        f = self.amplitude_factor
+        if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float)) or not np.isfinite(f) or f <= 0):
+            raise ParameterError(f"amplitude_factor must be a number above 0 (or None), got {f!r}")
         return self
 
     # ------------------------------------------------------------------ features
@@ -289,6 +297,11 @@ class SpeechModel:
         self.fit_cpu_seconds_ = time.process_time() - c0
         self._lle = None
         self.calibration_ = None
+        if self.amplitude_factor is not None:
+            from .calibrate import AmplitudeCalibration, recording_mouths
+
+            self.calibration_ = AmplitudeCalibration().fit(recording_mouths(db, rows), self.mouth_mean_,
+                                                           float(self.amplitude_factor))
         return self
 
     def project(self, Z: np.ndarray, info: dict | None = None) -> np.ndarray:

@@ -41,21 +41,6 @@ def other_voices_model() -> SpeechModel:
     return SpeechModel(**OTHER_VOICES)
 
 
-def recording_mouths(db, model: SpeechModel, names=None) -> dict:
-    """The database's tracked normalized mouths per recording, over the rows ``model`` was fitted on:
-    ``{name: (n_i, 37, 2) float64}``."""
-    from ...layout import SPEECH_POINTS
-
-    rows = np.unique(np.asarray(model.bank_rows_))
-    rec = np.asarray(db.table_["recording"])[rows]
-    out = {}
-    for name in (np.unique(rec) if names is None else names):
-        r = rows[rec == name]
-        if len(r):
-            out[str(name)] = np.asarray(db.normalized_[r][:, SPEECH_POINTS], np.float64)
-    return out
-
-
 def heldout_spread_factor(db, cal, own_params: dict | None = None) -> tuple[float, int]:
     """How much the own model's prediction moves against the truth on the speaker's own unseen recordings.
 
@@ -81,17 +66,13 @@ def heldout_spread_factor(db, cal, own_params: dict | None = None) -> tuple[floa
 
 
 def fit_other_voices(db, model: SpeechModel | None = None, own_params: dict | None = None) -> SpeechModel:
-    """Fit ``model`` (default :func:`other_voices_model`) on ``db`` with its amplitude calibration; returns it.
-
-    ``own_params``: the own model's parameters, for the held-out measurement of the calibration's reference."""
+    """A model like ``model`` (default :func:`other_voices_model`) fitted on ``db`` with its amplitude calibration,
+    whose factor is measured first (:func:`heldout_spread_factor`; ``own_params``: the own model's parameters)."""
     from .calibrate import AmplitudeCalibration
 
-    model = (model or other_voices_model()).fit(db)
-    cal = AmplitudeCalibration()
-    factor, n_held = heldout_spread_factor(db, cal, own_params)
-    model.calibration_ = cal.fit(list(recording_mouths(db, model).values()), model.mouth_mean_, factor)
-    model.calibration_held_out_ = n_held
-    return model
+    factor, _ = heldout_spread_factor(db, AmplitudeCalibration(), own_params)
+    params = (model or other_voices_model()).get_params()
+    return SpeechModel(**{**params, "amplitude_factor": factor}).fit(db)
 
 
 def fit_other_voices_into(db, folder, own_params: dict | None = None) -> SpeechModel:
