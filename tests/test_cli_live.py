@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -26,6 +27,31 @@ def test_live_writes_what_it_showed(grid_example, tmp_path):
     assert info.width == 360 and info.height == 288 and abs(info.fps - 25) < 0.01
     assert 70 <= info.n_frames <= 76 and info.has_audio
     assert not list(tmp_path.glob(".live-*"))  # no temp file left
+
+
+def test_live_writes_the_real_face_without_a_window(grid_example, tmp_path):
+    """--frames composite --out with no window: the file shows the real face (the loop itself renders nothing)."""
+    from sketchsynth.io.video_fetch import fetch_frames
+
+    out = tmp_path / "face.mp4"
+    r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show", "--lookahead-ms", 480,
+              "--frames", "composite", "--out", out)
+    assert r.exit_code == 0, r.output
+    img = fetch_frames(out, np.array([1.0]))[0].astype(int)
+    assert (img.max(axis=2) - img.min(axis=2)).mean() > 20   # colour: a recorded face, not the sketch's white page
+
+
+def test_the_player_keeps_no_pixels_of_shown_frames():
+    from sketchsynth.live.engine import Frame
+    from sketchsynth.live.player import Player
+
+    p = Player().start(0.0)
+    p.push([Frame(k, k / 25, 0, np.zeros((70, 3), np.float32), 0.0, np.zeros((4, 4, 3), np.uint8))
+            for k in range(5)], 0.0)
+    p.release(2)
+    assert [p.ready_[k][1].image is None for k in range(5)] == [True, True, True, False, False]
+    p.release(4)
+    assert all(p.ready_[k][1].image is None for k in range(5)) and p.ready_[4][1].row == 0
 
 
 def test_live_fast_and_options(grid_example, tmp_path):

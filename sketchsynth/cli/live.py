@@ -81,6 +81,7 @@ def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_m
     db = FrameDatabase.load(db_path)
     if show is None:
         show = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or os.name == "nt"
+    shown_as = render  # what --out writes; the loop renders only for a window or a virtual camera
     render = render if show or virtual_camera else "none"
     y = src = mic = None
     if face is not None:
@@ -136,7 +137,7 @@ def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_m
     shown, drop = player.finish(n_frames)
     lat = [1000 * (t - start - f.time_s) for k, (t, f) in player.ready_.items() if k < n_frames - fps]
     if out_path is not None:
-        _write(out_path, engine, shown, y, fps)
+        _write(out_path, engine, shown, y, fps, shown_as)
     what = f"{n / fps:.1f} s of video" if src is not None else f"{n / 16000:.1f} s of sound"
     # a file fed as fast as possible has no latency to speak of; a microphone or a camera always does
     paced = realtime or (input_path is None and (src is None or src.path_ is None))
@@ -167,8 +168,9 @@ def _check_out(path):
         raise ParameterError(f"--out: the folder {folder} does not exist")
 
 
-def _write(path, engine, shown, y, fps):
-    """What was shown, tick by tick, with the sound: frame i plays with the sound at i / fps (both delayed alike)."""
+def _write(path, engine, shown, y, fps, render):
+    """What was shown, tick by tick, with the sound: frame i plays with the sound at i / fps (both delayed alike).
+    Each image is rendered again (``render``): a session keeps rows and keypoints, not pixels."""
     import os
     import tempfile
     import wave
@@ -178,8 +180,7 @@ def _write(path, engine, shown, y, fps):
     from ..io.video_write import write_video
     from ..live.frames import FrameSource
 
-    source = FrameSource(engine.db, "sketch" if engine.render == "none" else engine.render, engine.size)
-    source = engine.frames_ if engine.render != "none" else source.fit()
+    source = engine.frames_ if engine.render == render else FrameSource(engine.db, render, engine.size).fit()
     w, h = source.size_
     blank = np.full((h, w, 3), 255, np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
@@ -193,8 +194,8 @@ def _write(path, engine, shown, y, fps):
                 f.setsampwidth(2)
                 f.setframerate(16000)
                 f.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
-        write_video(tmp, (blank if fr is None else fr.image if fr.image is not None else
-                          blank if fr.row < 0 else source.image(fr.row, fr.keypoints, fr.index) for fr in shown),
+        write_video(tmp, (blank if fr is None or (fr.row < 0 and render != "composite") else
+                          source.image(fr.row, fr.keypoints, fr.index) for fr in shown),
                     fps, audio=None if y is None else wav)
         os.replace(tmp, path)
     finally:

@@ -33,7 +33,17 @@ class Player:
     def start(self, t0: float) -> "Player":
         self.t0_ = t0
         self.ready_ = {}  # k -> (time ready, Frame)
+        self.released_ = -1
         return self
+
+    def release(self, k: int) -> None:
+        """Drop the images of frames up to ``k`` (shown): a session keeps each frame's row and keypoints, not its
+        pixels (60 s at 360x288 would hold 470 MB)."""
+        for i in range(self.released_ + 1, k + 1):
+            got = self.ready_.get(i)
+            if got is not None:
+                got[1].image = None
+        self.released_ = max(self.released_, k)
 
     def due(self, k: int) -> float:
         return self.t0_ + self.playout_ms / 1000 + k / self.fps
@@ -145,5 +155,6 @@ def run(engine, chunks: queue.Queue, start: float, player: Player, on_tick=None,
             if k > shown:
                 shown = k
                 on_tick(player.ready_[k][1])
+                player.release(k)
         if c is None:
             return n
