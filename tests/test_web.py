@@ -302,3 +302,30 @@ def test_serve_cli_errors_are_one_line(grid_example, tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "aiohttp", None)  # as if the web extra were not installed
     one_line_error(CliRunner().invoke(cli, ["serve", "--db", str(grid_example["db"])]), '".[web]"')
+
+
+def test_real_frames_of_a_database_without_its_videos_is_an_error_message(tmp_path_factory, speech):
+    """Asking for real frames when the database's videos are gone: the socket says why, the session count goes
+    back, and the next session (keypoints) is served."""
+    from conftest import bundled_grid_db
+
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.outputs.frames.fetch import db_videos
+    from sketchsynth.pipeline.build import fit_speech_model
+
+    path, _ = bundled_grid_db(tmp_path_factory, 8, 0)       # its recordings are copies: they may go
+    fit_speech_model(FrameDatabase.load(path), path, other_voices=False)
+    srv = Server(path)
+    try:
+        videos = [v for v in db_videos(FrameDatabase.load(path)).values() if v is not None]
+        assert videos
+        for video in videos:
+            os.unlink(video)
+        msgs, _, _ = asyncio.run(_hostile(srv.url, json.dumps({"type": "start", "sr": 16000,
+                                                                 "format": "composite"})))
+        assert msgs and msgs[-1]["type"] == "error" and "video" in msgs[-1]["message"]
+        assert srv.state.live == 0
+        ready, got = asyncio.run(_live(srv.url, speech[:8000], pace=False, chunk=1600))
+        assert ready["type"] == "ready" and json.loads(got[-1])["type"] == "done"
+    finally:
+        srv.stop()

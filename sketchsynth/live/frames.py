@@ -69,8 +69,9 @@ class FrameSource:
         db = self.db
         plan = choose_background(db, BACKGROUND_FRAMES)
         if plan is None:
-            raise DatabaseError("no recording of the database can play as the background take; show the recorded "
-                                "frames themselves instead (--frames frames)", getattr(db, "path_", None))
+            raise DatabaseError("no recording of the database can play as the background take (one needs its video "
+                                "and a face in every frame); keep the recordings' videos where build-db found them, "
+                                "or use the sketch", getattr(db, "path_", None))
         self.background_ = np.flatnonzero(np.asarray(db.table_["recording"]) == plan.recording).astype(np.int64)
         self.background_start_ = int(plan.start)
         self.compositor_ = Compositor(fitted_warp(db))

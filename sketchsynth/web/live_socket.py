@@ -58,6 +58,7 @@ async def _hello(ws, state):
 async def live_socket(request):
     from aiohttp import web
 
+    from ..errors import SketchSynthError
     from .keys import STATE
 
     state = request.app[STATE]
@@ -73,6 +74,7 @@ async def live_socket(request):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER)
     state.connections += 1
     engine = worker = None
+    counted = False
     queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_CHUNKS)
     try:
         fmt, problem = await _hello(ws, state)
@@ -81,9 +83,15 @@ async def live_socket(request):
             await ws.send_json({"type": "error", "message": problem})
             return ws
         state.live += 1
+        counted = True
         state.stats["sessions"] += 1
         loop = asyncio.get_running_loop()
-        engine = await loop.run_in_executor(state.pool, state.engine, RENDERS[fmt])
+        try:
+            engine = await loop.run_in_executor(state.pool, state.engine, RENDERS[fmt])
+        except SketchSynthError as e:  # e.g. real frames asked of a database whose videos are gone
+            state.stats["closed_bad"] += 1
+            await ws.send_json({"type": "error", "message": str(e)})
+            return ws
         from ..layout import CHAINS
 
         w, h = engine.frames_.size_
@@ -99,7 +107,7 @@ async def live_socket(request):
     finally:
         if worker is not None and not worker.done():
             worker.cancel()
-        if engine is not None:
+        if counted:
             state.live -= 1
         state.connections -= 1
         if not ws.closed:
