@@ -157,3 +157,31 @@ def test_live_face_and_virtual_camera_errors_are_one_line(grid_example, tmp_path
     r = _live("--db", db, "--face", video, "--virtual-camera", "--no-show", "--out", tmp_path / "v.mp4")
     one_line_error(r, "v4l2loopback", "modprobe")
     assert not (tmp_path / "v.mp4").exists() and not list(tmp_path.glob(".live-*"))
+
+
+def test_live_sends_each_shown_frame_to_the_virtual_camera(grid_example, monkeypatch):
+    """A virtual camera (pyvirtualcam's API, faked: no v4l2loopback device here) gets every frame the window
+    would show, at the camera's size, in colour."""
+    import sys
+    import types
+
+    got = []
+
+    class Camera:
+        def __init__(self, width, height, fps, fmt=None):
+            self.size, self.fps, self.fmt = (width, height), fps, fmt
+
+        def send(self, image):
+            got.append((self.size, image.shape, image.dtype, self.fmt))
+
+        def close(self):
+            got.append("closed")
+
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", types.SimpleNamespace(
+        Camera=Camera, PixelFormat=types.SimpleNamespace(BGR="BGR")))
+    r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--realtime", "--no-show",
+              "--virtual-camera", "--frames", "composite", "--lookahead-ms", 480, "--playout-ms", 1000)
+    assert r.exit_code == 0, r.output
+    assert got[-1] == "closed" and len(got) - 1 >= 60                   # ~3 s at 25 fps, a few ticks may merge
+    (w, h), shape, dtype, fmt = got[0]
+    assert shape == (h, w, 3) and dtype == np.uint8 and fmt == "BGR"

@@ -101,6 +101,8 @@ def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_m
             y = AudioSource().fit(db).transform(input_path).samples
         engine = LiveEngine(db, lookahead_ms=lookahead_ms, lag_ms=lag_ms, render=render).start()
         fps, push = engine.fps, None
+    # a file fed as fast as possible has no latency to speak of; a microphone or a camera always does
+    paced = realtime or (input_path is None and (src is None or src.path_ is None))
     sinks = None
     try:
         sinks = _Sinks(show, virtual_camera, engine.frames_.size_, fps)
@@ -119,7 +121,7 @@ def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_m
             chunks = file_chunks(y, realtime, start)
         player = Player(fps, playout_ms).start(start)
         try:
-            n = run(engine, chunks, start, player, sinks.show if sinks.any else None, push)
+            n = run(engine, chunks, start, player, sinks.show if sinks.any else None, push, drain=paced)
         except KeyboardInterrupt:
             if mic is None and (src is None or src.path_ is not None):
                 raise
@@ -139,8 +141,6 @@ def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_m
     if out_path is not None:
         _write(out_path, engine, shown, y, fps, shown_as)
     what = f"{n / fps:.1f} s of video" if src is not None else f"{n / 16000:.1f} s of sound"
-    # a file fed as fast as possible has no latency to speak of; a microphone or a camera always does
-    paced = realtime or (input_path is None and (src is None or src.path_ is None))
     timing = (f"latency median {np.median(lat) if lat else 0:.0f} ms; {int(drop.sum())} not ready by their time at "
               f"--playout-ms {playout_ms:g}" if paced else "fed as fast as possible")
     click.echo(f"{n_frames} frames ({what}); {timing}" + (f"; wrote {out_path}" if out_path else ""))

@@ -133,11 +133,14 @@ class Microphone:
         return np.concatenate(self.samples_) if self.samples_ else np.zeros(0, np.float32)
 
 
-def run(engine, chunks: queue.Queue, start: float, player: Player, on_tick=None, push=None) -> int:
+def run(engine, chunks: queue.Queue, start: float, player: Player, on_tick=None, push=None, drain: bool = True
+        ) -> int:
     """Push chunks until None; record when frames are ready; call ``on_tick(frame)`` for the frame due now.
 
     ``push(chunk) -> frames``: default ``engine.push_audio`` (chunks of samples); a face engine's chunks are
-    (image, time_s) pairs for ``engine.push_frame``. Returns the number of samples (or video frames) pushed.
+    (image, time_s) pairs for ``engine.push_frame``. ``drain``: after the input ends, keep showing the frames
+    still due (the last ``playout`` of a paced input), each at its time. Returns the number of samples (or video
+    frames) pushed.
     """
     n = 0
     shown = -1
@@ -157,4 +160,12 @@ def run(engine, chunks: queue.Queue, start: float, player: Player, on_tick=None,
                 on_tick(player.ready_[k][1])
                 player.release(k)
         if c is None:
+            if on_tick is not None and drain and player.ready_:
+                for k in range(shown + 1, max(player.ready_) + 1):
+                    dt = player.due(k) - time.perf_counter()
+                    if dt > 0:
+                        time.sleep(dt)
+                    if k in player.ready_:
+                        on_tick(player.ready_[k][1])
+                        player.release(k)
             return n
