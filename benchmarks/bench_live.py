@@ -212,7 +212,8 @@ def frame_output(db, rows, size, render="frames"):
     kp = np.zeros((70, 3), np.float32)
     t0 = time.perf_counter()
     for k, r in enumerate(rows):
-        cv2.imencode(".jpg", src.image(int(r), kp, k), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        img = src.image(int(r), kp, k, previous=int(rows[k - 1]) if k else -1)
+        cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
     return len(rows) / (time.perf_counter() - t0)
 
 

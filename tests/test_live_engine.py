@@ -249,3 +249,20 @@ def test_composite_frames_are_one_background_take_with_the_chosen_mouths(grid):
         assert np.array_equal(f.image[:brows], bg[:brows])       # outside the mask: the background's pixels
         diffs.append(np.abs(f.image[brows:].astype(int) - bg[brows:]).mean())
     assert np.mean(np.asarray(diffs) > 0.5) > 0.5                  # the mouth is pasted in most frames
+
+
+def test_composite_morphs_one_frame_after_a_jump_only(grid):
+    """A jump mixes the new frame with the previous stretch's continuation for one frame (as frames.mp4 does);
+    a frame that continues its stretch is pasted alone."""
+    from sketchsynth.live.frames import FrameSource
+
+    db, _ = grid
+    src = FrameSource(db, "composite").fit()
+    rec = np.asarray(db.table_["recording"])
+    ok = db.usable_rows_
+    a = int(next(r for r in ok if r + 1 in set(ok.tolist()) and rec[r + 1] == rec[r]))
+    b = int(next(r for r in ok if rec[r] != rec[a]))
+    kp = np.zeros((70, 3), np.float32)
+    assert np.array_equal(src.image(a + 1, kp, 5, previous=a), src.image(a + 1, kp, 5))       # goes on: alone
+    jump, alone = src.image(b, kp, 5, previous=a), src.image(b, kp, 5)
+    assert jump.shape == alone.shape and np.abs(jump.astype(int) - alone).mean() > 0.05          # a jump: morphed

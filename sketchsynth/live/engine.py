@@ -109,6 +109,7 @@ class StreamEngine:
         pin_threads()
         self.points_, self.times_, self.cols_, self.timings_ = {}, {}, {}, {}
         self.new_segment_ = True
+        self.last_row_ = -1
 
     def _warm_decoder(self, cand, cost, pts, w):
         """Compile the decoder's kernels now, not on the first frame (a copy with its own buffers)."""
@@ -152,7 +153,8 @@ class StreamEngine:
                         if self.render == "composite" else np.full((*self.frames_.size_[::-1], 3), 255, np.uint8)
                 else:
                     kp = self.frames_.keypoints(r, pts)
-                    img = self.frames_.image(r, kp, k, pts)
+                    img = self.frames_.image(r, kp, k, pts, self.last_row_)
+                self.last_row_ = r
                 out.append(Frame(k, t, r, kp, stream_s, img))
         return out
 

@@ -75,6 +75,9 @@ class FrameSource:
         self.background_ = np.flatnonzero(np.asarray(db.table_["recording"]) == plan.recording).astype(np.int64)
         self.background_start_ = int(plan.start)
         self.compositor_ = Compositor(fitted_warp(db))
+        from ..outputs.timeline import recording_bounds
+
+        self.ends_ = recording_bounds(db)[:, 1]
 
     def _fill(self, progress):
         from ..outputs.frames.fetch import db_videos
@@ -111,17 +114,18 @@ class FrameSource:
             kp[:, :2] = Normalizer.inverse_transform(full[None], db.transforms_[row][None])[0]
         return kp
 
-    def image(self, row: int, keypoints: np.ndarray, index: int = 0, points: np.ndarray | None = None
-              ) -> np.ndarray | None:
+    def image(self, row: int, keypoints: np.ndarray, index: int = 0, points: np.ndarray | None = None,
+              previous: int = -1) -> np.ndarray | None:
         """The frame's image (height, width, 3) uint8 BGR, or None with ``render="none"``.
 
-        ``index``: the output frame's number (``composite``: which background frame it shows); ``points``: the
-        target (70, 2) normalized, whose mouth the pasted one follows (``composite``).
+        ``composite`` only: ``index``, the output frame's number (which background frame it shows); ``points``,
+        the target (70, 2) normalized, whose mouth the pasted one follows; ``previous``, the row shown before
+        (a jump from it morphs over one frame, as ``frames.mp4`` does).
         """
         if self.render == "none":
             return None
         if self.render == "composite":
-            return self._composite(row, index, points)
+            return self._composite(row, index, points, previous)
         w, h = self.size_
         if self.render == "sketch":
             from ..outputs.render import WHITE, draw_sketch
@@ -149,17 +153,28 @@ class FrameSource:
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
         return img
 
-    def _composite(self, row: int, index: int, points) -> np.ndarray:
-        """Background take frame ``index`` (played forwards and backwards) with ``row``'s mouth pasted in."""
-        from ..outputs.frames.mesh import mesh_residual
+    def _composite(self, row: int, index: int, points, previous: int) -> np.ndarray:
+        """Background take frame ``index`` (played forwards and backwards) with ``row``'s mouth pasted in; after a
+        jump from ``previous``, mixed half and half with ``previous``'s continuation (the batch's one-frame
+        morph, :func:`sketchsynth.outputs.frames.joins.join_continuations`)."""
         from ..selection.pose import pingpong
 
-        db, comp = self.db, self.compositor_
+        db = self.db
         bg_row = int(self.background_[pingpong(len(self.background_), 1, self.background_start_ + int(index))[0]])
         bg = self._decoded(bg_row)
         bg_kp = np.asarray(db.keypoints_[bg_row], np.float64)
-        kp = np.asarray(db.keypoints_[row], np.float64) if row >= 0 else None
-        if kp is None or not np.isfinite(bg_kp[:, :2]).all() or not np.isfinite(kp[:, :2]).all():
+        if row < 0 or not np.isfinite(bg_kp[:, :2]).all() or not np.isfinite(db.keypoints_[row][:, :2]).all():
             return self._sized(bg)
-        layer = (self._decoded(row), kp, 1.0, mesh_residual(comp.warp, points, db, int(row)))
-        return self._sized(comp.render(bg, bg_kp, [layer]))
+        layers = [self._layer(row, points, 1.0)]
+        cont = int(previous) + 1               # where the previous stretch would have gone on
+        jump = previous >= 0 and row != previous and not (row == cont and cont < self.ends_[previous])
+        if jump and cont < self.ends_[previous] and cont in self.cache_ and \
+                np.isfinite(db.keypoints_[cont][:, :2]).all():
+            layers = [self._layer(row, points, 0.5), self._layer(cont, points, 0.5)]
+        return self._sized(self.compositor_.render(bg, bg_kp, layers))
+
+    def _layer(self, row: int, points, weight: float) -> tuple:
+        from ..outputs.frames.mesh import mesh_residual
+
+        return (self._decoded(row), np.asarray(self.db.keypoints_[row], np.float64), weight,
+                mesh_residual(self.compositor_.warp, points, self.db, int(row)))
