@@ -114,3 +114,54 @@ def test_a_run_killed_between_its_rename_and_the_marker_leaves_a_folder_it_may_r
         with atomic_directory(target, force=True, kind="match", what="output folder"):
             pass
     assert (target / "selection.csv").read_text() == "second"
+
+
+def test_a_kill_while_a_temporary_folder_is_removed_leaves_it_recognisable(tmp_path, monkeypatch):
+    """remove_temp takes the marker last, so a kill in the middle leaves a marked folder; the next writer removes
+    it, and an empty folder of the exact name (a kill between mkdir and marker); never an unmarked full one."""
+    import os
+
+    from sketchsynth.io import leftovers
+
+    dead = 999999  # above any pid_max here: no such process
+    folder = tmp_path / f".out.tmp-{dead}-0123abcd"
+    folder.mkdir()
+    leftovers.mark_temp(folder)
+    for name in ("a.npy", "b.npy", "c.npy"):
+        (folder / name).write_bytes(b"x")
+    gone, unlink = [], os.unlink
+
+    def killed_after_two(path, *a, **k):
+        if len(gone) == 2:
+            raise KeyboardInterrupt
+        gone.append(os.path.basename(path))
+        unlink(path, *a, **k)
+
+    monkeypatch.setattr(leftovers.os, "unlink", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        leftovers.remove_temp(folder)
+    monkeypatch.undo()
+    assert leftovers.TEMP_MARKER not in gone and (folder / leftovers.TEMP_MARKER).exists()
+    empty = tmp_path / f".out.tmp-{dead}-89abcdef"
+    empty.mkdir()
+    users = tmp_path / f".out.tmp-{dead}-deadbeef"              # the right name, but no marker: not ours
+    users.mkdir()
+    (users / "notes.txt").write_text("mine")
+    assert sorted(leftovers.remove_stale_siblings(tmp_path / "out")) == sorted([folder.name, empty.name])
+    assert not folder.exists() and not empty.exists() and (users / "notes.txt").exists()
+
+
+def test_a_target_marked_before_it_is_moved_aside_is_still_ours(tmp_path):
+    """A kill between marking the old target and moving it aside leaves it holding a marker that names its
+    sibling-to-be: --force may still replace it."""
+    from sketchsynth.io.leftovers import TEMP_MARKER
+    from sketchsynth.io.storage import atomic_directory
+
+    target = tmp_path / "out"
+    with atomic_directory(target, kind="match", what="output folder") as tmp:
+        (tmp / "selection.csv").write_text("first")
+    (target / TEMP_MARKER).write_bytes(b".out.old-123-0123abcd")
+    with atomic_directory(target, force=True, kind="match", what="output folder") as tmp:
+        (tmp / "selection.csv").write_text("second")
+    assert (target / "selection.csv").read_text() == "second"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and not (target / TEMP_MARKER).exists()

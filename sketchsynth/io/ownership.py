@@ -171,9 +171,10 @@ def foreign_entries(folder: str | os.PathLike, kind: str) -> list[str]:
 
 
 def _our_temp_marker(folder: Path) -> bool:
-    """Whether ``folder`` holds the marker of the temporary folder it was renamed from (a run killed between
-    the rename and the marker's removal)."""
+    """Whether ``folder`` holds the marker naming one of its own temporary siblings (a run killed just after it
+    was renamed into place, or just before it was to be moved aside)."""
     try:
-        return os.fsdecode((folder / TEMP_MARKER).read_bytes()).startswith(f".{folder.name}.tmp-")
+        named = os.fsdecode((folder / TEMP_MARKER).read_bytes())
     except OSError:
         return False
+    return named.startswith((f".{folder.name}.tmp-", f".{folder.name}.old-"))

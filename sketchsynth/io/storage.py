@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import DatabaseError, InputError, SketchSynthError, write_failure
-from .leftovers import TEMP_MARKER, mark_temp, remove_stale_siblings
+from .leftovers import TEMP_MARKER, mark_temp, remove_stale_siblings, remove_temp
 from .locks import real_path, real_target, target_lock
 from .ownership import KIND_NAMES, OUTPUT_MARKER, foreign_entries, write_output_marker, written_by_sketchsynth
 
@@ -193,25 +193,29 @@ def atomic_directory(target: str | os.PathLike, force: bool = False, error=Datab
                 if f.is_file():
                     with open(f, "rb") as fh:
                         os.fsync(fh.fileno())
-            # The marker goes with the folder and is removed after the rename: a run killed anywhere before
-            # leaves a marked temporary folder (the next writer removes it), one killed just after a finished
-            # target holding a marker that names its temporary folder (ours: see ownership.foreign_entries).
+            # The marker goes with the folder and is removed after the rename; the old target is marked, under
+            # the name it will have, before it is moved aside. A run killed anywhere leaves marked temporary
+            # folders (the next writer removes them), or a target holding a marker that names one of them
+            # (ours: see ownership.foreign_entries).
             if target.exists():
+                mark_temp(target, tmp.name)
                 if _rename_exchange(os.fspath(tmp), os.fspath(target)):
-                    shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old one
+                    aside = tmp  # now holds the old one
                 else:
-                    old = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
-                    os.rename(target, old)
-                    mark_temp(old)
+                    aside = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+                    mark_temp(target, aside.name)
+                    os.rename(target, aside)
                     os.rename(tmp, target)
-                    shutil.rmtree(old, ignore_errors=True)
             else:
+                aside = None
                 os.rename(tmp, target)
             with contextlib.suppress(OSError):  # a marker left is recognised as ours
                 (target / TEMP_MARKER).unlink()
             _fsync_dir(target.parent)
+            if aside is not None:
+                remove_temp(aside)
         except BaseException as e:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_temp(tmp)
             if isinstance(e, OSError) and not isinstance(e, SketchSynthError):
                 raise error(f"writing failed ({write_failure(e) or e.strerror or e}); nothing was replaced",
                             target) from None
