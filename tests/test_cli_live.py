@@ -52,6 +52,8 @@ def test_the_player_keeps_no_pixels_of_shown_frames():
     assert [p.ready_[k][1].image is None for k in range(5)] == [True, True, True, False, False]
     p.release(4)
     assert all(p.ready_[k][1].image is None for k in range(5)) and p.ready_[4][1].row == 0
+    p.push([Frame(1, 1 / 25, 0, np.zeros((70, 3), np.float32), 0.0, np.zeros((4, 4, 3), np.uint8))], 0.0)
+    assert p.ready_[1][1].image is None                  # decided after its tick: never shown, never kept
 
 
 def test_live_fast_and_options(grid_example, tmp_path):

@@ -39,7 +39,11 @@ class FrameSource:
     cache_ : dict
         Real images: row -> JPEG bytes.
     background_ : np.ndarray, shape (n,), int64
-        ``render="composite"``: the background take's rows, in order.
+        ``render="composite"``: the background take's rows, in order (``background_start_``: where it starts).
+    compositor_ : Compositor
+        ``render="composite"``: the batch compositor, its mesh fitted on the database's etalon frame.
+    ends_ : np.ndarray, shape (n_frames,), int64
+        ``render="composite"``: the end row of every row's recording (where a stretch cannot go on).
     """
 
     def __init__(self, db, render: str = "sketch", size=None, rows=None):
@@ -64,6 +68,7 @@ class FrameSource:
 
     def _fit_background(self):
         from ..outputs.frames.composite import Compositor, fitted_warp
+        from ..outputs.timeline import recording_bounds
         from ..selection.pose import choose_background
 
         db = self.db
@@ -75,8 +80,6 @@ class FrameSource:
         self.background_ = np.flatnonzero(np.asarray(db.table_["recording"]) == plan.recording).astype(np.int64)
         self.background_start_ = int(plan.start)
         self.compositor_ = Compositor(fitted_warp(db))
-        from ..outputs.timeline import recording_bounds
-
         self.ends_ = recording_bounds(db)[:, 1]
 
     def _fill(self, progress):

@@ -50,6 +50,8 @@ class Player:
 
     def push(self, frames, now: float):
         for f in frames:
+            if f.index <= self.released_:  # decided after its tick: it will never be shown
+                f.image = None
             self.ready_[int(f.index)] = (now, f)
 
     def finish(self, n_frames: int):
