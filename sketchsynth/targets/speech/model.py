@@ -251,8 +251,7 @@ class SpeechModel:
             raise DatabaseError("no usable frame has sound to fit the speech model on", getattr(db, "path_", None))
         rows = np.concatenate([r for _, r in entries])
         n, X, at = len(rows), None, 0
-        # Filled in place: a list of per-recording blocks concatenated at the end held every window twice
-        # (2.4 GB for 40 minutes at three warps).
+        # Filled in place: blocks concatenated at the end would hold every window twice.
         for e, r in entries:
             if fronts[0] is None:
                 mel, mt = audio.recording_mel(e)
@@ -279,8 +278,7 @@ class SpeechModel:
         X, Y, rows = self.training_data(db, recordings)
         self.x_mean_ = X.mean(axis=0).astype(np.float32)
         self.x_scale_ = np.maximum(X.std(axis=0), 1e-3).astype(np.float32)
-        # Standardized in place and projected from there (what reduce() computes): the windows are held once,
-        # not three times (1.2 GB each for 40 minutes at three warps).
+        # Standardized and projected in place (what reduce() computes): the windows are held once, not 3 times.
         X -= self.x_mean_
         X /= self.x_scale_
         k = min(int(self.n_components), X.shape[1], len(X))
