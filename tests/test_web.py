@@ -329,3 +329,28 @@ def test_real_frames_of_a_database_without_its_videos_is_an_error_message(tmp_pa
         assert ready["type"] == "ready" and json.loads(got[-1])["type"] == "done"
     finally:
         srv.stop()
+
+
+def test_two_sessions_asking_for_a_new_render_at_once_build_it_once(grid_example, monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sketchsynth.live.engine import LiveEngine
+    from sketchsynth.web.app import ServerState
+
+    built, start = [], LiveEngine.start
+
+    def slow_start(self, shared=None):
+        if shared is None:
+            built.append(1)
+            time.sleep(0.3)  # widen the window two unguarded sessions would both pass through
+        return start(self, shared)
+
+    monkeypatch.setattr(LiveEngine, "start", slow_start)
+    state = ServerState(grid_example["db"], lookahead_ms=None)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            engines = list(pool.map(state.engine, ["none", "none"]))
+        assert len(built) == 1 and all(e.started_ for e in engines)
+    finally:
+        state.close()

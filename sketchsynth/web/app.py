@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
@@ -45,6 +46,7 @@ class ServerState:
         self.lookahead_ms, self.lag_ms = lookahead_ms, lag_ms
         self.db = FrameDatabase.load(db_path)
         self.templates = {}
+        self.template_lock = threading.Lock()  # two sessions asking for a new render at once build it once
         self.pool = ThreadPoolExecutor(max_workers=max(2, max_live))
         self.jobs = asyncio.Semaphore(max_jobs)
         self.live = self.connections = 0
@@ -57,8 +59,9 @@ class ServerState:
         from ..live.engine import LiveEngine
 
         kw = dict(lookahead_ms=self.lookahead_ms, lag_ms=self.lag_ms, render=render)
-        if render not in self.templates:
-            self.templates[render] = LiveEngine(self.db, **kw).start()
+        with self.template_lock:
+            if render not in self.templates:
+                self.templates[render] = LiveEngine(self.db, **kw).start()
         return LiveEngine(self.db, **kw).start(shared=self.templates[render])
 
     def session_dir(self, sid: str) -> str:
