@@ -83,10 +83,8 @@ def open_model(path, man: dict, verify: bool = True, data: bytes | None = None,
     return load_model(f, file)
 
 
-def fit_into(db, folder, model: SpeechModel | None = None, file: str = MODEL_FILE, fit=None) -> SpeechModel:
+def fit_into(db, folder, model: SpeechModel | None = None, file: str = MODEL_FILE) -> SpeechModel:
     """Fit ``model`` (default :class:`SpeechModel`) on ``db`` and store it in the database ``folder`` as ``file``.
-
-    ``fit``: a function ``fit(db, model) -> model`` that fits (default ``model.fit(db)``).
 
     The model file is written beside the old one and renamed over it, then the
     manifest is replaced; a crash leaves the old model or the new one.
@@ -95,8 +93,7 @@ def fit_into(db, folder, model: SpeechModel | None = None, file: str = MODEL_FIL
 
     from ...io.storage import exclusive_temp, sha256_file
 
-    model = model or SpeechModel()
-    model = model.fit(db) if fit is None else fit(db, model)
+    model = (model or SpeechModel()).fit(db)
     folder = Path(folder)
     final = folder / file
     tmp = exclusive_temp(folder, file)

@@ -36,11 +36,6 @@ HELDOUT_EVERY = 8
 """Every how many recordings one is held out to measure the calibration's reference factor."""
 
 
-def other_voices_model() -> SpeechModel:
-    """An unfitted model for other voices (:data:`OTHER_VOICES`)."""
-    return SpeechModel(**OTHER_VOICES)
-
-
 def heldout_spread_factor(db, cal, own_params: dict | None = None) -> tuple[float, int]:
     """How much the own model's prediction moves against the truth on the speaker's own unseen recordings.
 
@@ -65,14 +60,18 @@ def heldout_spread_factor(db, cal, own_params: dict | None = None) -> tuple[floa
     return float(p / t), len(pairs)
 
 
-def fit_other_voices(db, model: SpeechModel | None = None, own_params: dict | None = None) -> SpeechModel:
-    """A model like ``model`` (default :func:`other_voices_model`) fitted on ``db`` with its amplitude calibration,
-    whose factor is measured first (:func:`heldout_spread_factor`; ``own_params``: the own model's parameters)."""
+def other_voices_model(db, own_params: dict | None = None) -> SpeechModel:
+    """An unfitted model for other voices (:data:`OTHER_VOICES`) with the amplitude factor measured on ``db``
+    (:func:`heldout_spread_factor`; ``own_params``: the own model's parameters)."""
     from .calibrate import AmplitudeCalibration
 
     factor, _ = heldout_spread_factor(db, AmplitudeCalibration(), own_params)
-    params = (model or other_voices_model()).get_params()
-    return SpeechModel(**{**params, "amplitude_factor": factor}).fit(db)
+    return SpeechModel(**{**OTHER_VOICES, "amplitude_factor": factor})
+
+
+def fit_other_voices(db, own_params: dict | None = None) -> SpeechModel:
+    """:func:`other_voices_model` fitted on ``db`` (its amplitude calibration included)."""
+    return other_voices_model(db, own_params).fit(db)
 
 
 def fit_other_voices_into(db, folder, own_params: dict | None = None) -> SpeechModel:
@@ -80,8 +79,7 @@ def fit_other_voices_into(db, folder, own_params: dict | None = None) -> SpeechM
     from .model_file import OTHER_MODEL_FILE
     from .model_store import fit_into
 
-    return fit_into(db, folder, other_voices_model(), OTHER_MODEL_FILE,
-                    fit=lambda d, m: fit_other_voices(d, m, own_params))
+    return fit_into(db, folder, other_voices_model(db, own_params), OTHER_MODEL_FILE)
 
 
 def route(db, own: SpeechModel, other: SpeechModel | None, samples: np.ndarray, frame_times: np.ndarray,
