@@ -110,17 +110,15 @@ def split_names(spec: str | None):
 
 def centred_r(pairs) -> float:
     """Pearson r of (output, truth) pairs of series, each pair's mean removed first, pooled; NaN frames skipped."""
+    from .metrics import pearson
+
     a, b = [], []
     for o, t in pairs:
         ok = np.isfinite(o) & np.isfinite(t)
         if ok.sum() >= 2:
             a.append(o[ok] - o[ok].mean())
             b.append(t[ok] - t[ok].mean())
-    if not a:
-        return float("nan")
-    a, b = np.concatenate(a), np.concatenate(b)
-    den = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / den) if den > 0 else float("nan")
+    return pearson(np.concatenate(a), np.concatenate(b)) if a else float("nan")
 
 
 def evaluate_voices(db, clips: dict, voices: str = "auto", smooth: float | None = None, progress=None) -> dict:

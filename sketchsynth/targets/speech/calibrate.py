@@ -22,12 +22,14 @@ from ...errors import ParameterError
 
 
 def opening(mouth: np.ndarray) -> np.ndarray:
-    """Inner-lip opening (62-66 distance) of mouths in SPEECH_POINTS order, (n, 37, 2) -> (n,), normalized units."""
-    from ...layout import SPEECH_POINTS
+    """Inner-lip opening (the mean gap of ``layout.INNER_LIP_PAIRS``) of mouths in SPEECH_POINTS order,
+    (n, 37, 2) -> (n,), normalized units."""
+    from ...layout import INNER_LIP_PAIRS, SPEECH_POINTS
 
     sp = list(SPEECH_POINTS)
+    up, lo = [sp.index(p) for p, _ in INNER_LIP_PAIRS], [sp.index(q) for _, q in INNER_LIP_PAIRS]
     m = np.asarray(mouth, np.float64)
-    return np.linalg.norm(m[:, sp.index(62)] - m[:, sp.index(66)], axis=-1)
+    return np.linalg.norm(m[:, up] - m[:, lo], axis=-1).mean(axis=1)
 
 
 def recording_mouths(db, rows: np.ndarray) -> list:
