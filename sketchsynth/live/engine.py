@@ -147,13 +147,8 @@ class StreamEngine:
             for k, r in zip(ts.tolist(), rows.tolist()):
                 t = self.times_.pop(k, k / self.fps)
                 pts = self.points_.pop(k, None)
-                if r < 0:
-                    kp = np.zeros((70, 3), np.float32)
-                    img = None if self.render == "none" else self.frames_.image(r, kp, k) \
-                        if self.render == "composite" else np.full((*self.frames_.size_[::-1], 3), 255, np.uint8)
-                else:
-                    kp = self.frames_.keypoints(r, pts)
-                    img = self.frames_.image(r, kp, k, pts, self.last_row_)
+                kp = np.zeros((70, 3), np.float32) if r < 0 else self.frames_.keypoints(r, pts)
+                img = self.frames_.image(r, kp, k, pts, self.last_row_)
                 self.last_row_ = r
                 out.append(Frame(k, t, r, kp, stream_s, img))
         return out

@@ -119,7 +119,8 @@ class FrameSource:
 
     def image(self, row: int, keypoints: np.ndarray, index: int = 0, points: np.ndarray | None = None,
               previous: int = -1) -> np.ndarray | None:
-        """The frame's image (height, width, 3) uint8 BGR, or None with ``render="none"``.
+        """The frame's image (height, width, 3) uint8 BGR, or None with ``render="none"``; ``row`` -1 (no frame
+        chosen): a blank page, or the composite's background alone.
 
         ``composite`` only: ``index``, the output frame's number (which background frame it shows); ``points``,
         the target (70, 2) normalized, whose mouth the pasted one follows; ``previous``, the row shown before
@@ -130,6 +131,8 @@ class FrameSource:
         if self.render == "composite":
             return self._composite(row, index, points, previous)
         w, h = self.size_
+        if row < 0:  # no frame chosen: a blank page
+            return np.full((h, w, 3), 255, np.uint8)
         if self.render == "sketch":
             from ..outputs.render import WHITE, draw_sketch
 
