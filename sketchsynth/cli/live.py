@@ -170,7 +170,8 @@ def _check_out(path):
 
 def _write(path, engine, shown, y, fps, render):
     """What was shown, tick by tick, with the sound: frame i plays with the sound at i / fps (both delayed alike).
-    Each image is rendered again (``render``): a session keeps rows and keypoints, not pixels."""
+    Each image is rendered again (``render``): a session keeps rows and keypoints, not pixels (so a composite's
+    mouth does not follow the prediction's shape here, as it did on screen)."""
     import os
     import tempfile
     import wave
@@ -194,9 +195,13 @@ def _write(path, engine, shown, y, fps, render):
                 f.setsampwidth(2)
                 f.setframerate(16000)
                 f.writeframes((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes())
-        write_video(tmp, (blank if fr is None or (fr.row < 0 and render != "composite") else
-                          source.image(fr.row, fr.keypoints, fr.index) for fr in shown),
-                    fps, audio=None if y is None else wav)
+        def images():
+            previous = -1  # the row shown at the tick before: a jump from it morphs, as on screen
+            for fr in shown:
+                yield blank if fr is None else source.image(fr.row, fr.keypoints, fr.index, previous=previous)
+                previous = -1 if fr is None else fr.row
+
+        write_video(tmp, images(), fps, audio=None if y is None else wav)
         os.replace(tmp, path)
     finally:
         for p in (wav, tmp):
