@@ -246,7 +246,7 @@ def main(argv=None):
     opts = {}
     for kv in a.renderer:
         k, _, v = kv.partition("=")
-        opts[k] = v if k == "interp" else float(v) if "." in v else int(v)
+        opts[k] = v if k in ("interp", "morph") else float(v) if "." in v else int(v)
     res = run(a.part, a.drive, a.work, a.tag, extra, opts)
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}))
 

@@ -230,3 +230,38 @@ def test_fit_gate_flags_low_confidence_openpose_frames(fadg0_dir, tmp_path):
     counts = json.loads((tmp_path / "db" / "manifest.json").read_text())["counts"]
     assert counts["unusable_by_reason"] == {LOW_CONFIDENCE: 4}
     assert not np.isin([5, 6, 7, 8], db.usable_rows_).any()
+
+
+def test_composite_join_morph_warps_one_frame_where_a_dissolve_mixes_two(grid_db):
+    """At a jump, the morph frame moves the mouth's geometry (it differs from pasting the new frame alone); the
+    default shows one frame's pixels on it, so its mouth keeps more fine detail than a dissolve of both."""
+    import cv2
+
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.layout import MOUTH
+    from sketchsynth.outputs.frames.composite import composite_images, fitted_warp
+    from sketchsynth.outputs.frames.fetch import fetch_db_frames
+
+    db = FrameDatabase.load(grid_db[0])
+    rec = db.frames_["recording"].astype(str).to_numpy()
+    names = list(dict.fromkeys(rec))
+    bg_rows = np.flatnonzero(rec == names[0])[:6]
+    src = np.flatnonzero(rec == names[1])
+    rows = np.concatenate([src[10:13], src[50:53]])                      # a jump at output frame 3
+    frames, _ = fetch_db_frames(db, np.concatenate([rows, src[13:16], bg_rows]))
+    bg = {"images": [frames[int(r)] for r in bg_rows], "keypoints": db.keypoints_[bg_rows], "size": (360, 288)}
+    warp = fitted_warp(db)
+
+    def frame3(**kw):
+        return list(composite_images(db, rows, frames, bg, warp=warp, **kw))[3]
+
+    def detail(img):
+        m = db.keypoints_[bg_rows[3]][MOUTH, :2]
+        x0, y0 = (m.min(0) - 8).astype(int)
+        x1, y1 = (m.max(0) + 8).astype(int)
+        return cv2.Laplacian(cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32), cv2.CV_32F).var()
+
+    warped, mixed, alone = frame3(), frame3(morph="dissolve"), frame3(crossfade=0)
+    assert np.abs(warped.astype(int) - alone).mean() > 0.05              # the geometry moved
+    assert np.abs(warped.astype(int) - mixed).mean() > 0.05              # not the dissolve
+    assert detail(warped) > detail(mixed)

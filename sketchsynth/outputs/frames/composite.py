@@ -12,8 +12,9 @@ or with ``background="input"`` the input video itself (dubbing) -- and in every 
    towards the target's shape, ``follow``), resampled once;
 3. it is colour-matched (Lab, over the mask's rim where both show skin) and blended through a feathered mask
    (:mod:`.seam`);
-4. a jump in the selection morphs over ``crossfade`` frames: the old stretch's continuation and the new frame
-   are warped onto one interpolated mouth geometry and dissolved, so the two mouths coincide.
+4. a jump in the selection morphs over ``crossfade`` frames: the mouth's geometry moves from the old stretch's
+   continuation to the new frame's through an interpolated shape; ``morph="warp"`` shows one of the two
+   frames warped onto it (the one weighing more), ``"dissolve"`` both, mixed.
 
 Outside the mask every output pixel is the background's.
 """
@@ -28,8 +29,12 @@ from .seam import blend, colour_match, paste_mask
 BLENDS = ("feather", "poisson")
 BACKGROUNDS = ("auto", "input")
 MORPH_FRAMES = 1
-"""Frames a join morphs over: a morph mixes two mouths, softening them (moving-head validation: rendering kept
-0.85 of the chosen frames' mouth sharpness over 2 frames, 0.90 over 1, 0.96 cutting, which flickered more)."""
+"""Frames a join morphs over (moving-head validation, dissolving: rendering kept 0.85 of the chosen frames' mouth
+sharpness over 2 frames, 0.90 over 1, 0.96 cutting, which flickered more)."""
+MORPHS = ("warp", "dissolve")
+"""How a join's frame shows two mouths on one interpolated geometry. Averaging two mouths' pixels halves
+their fine detail (moving-head validation, 1-frame morph: rendering kept 0.91 of the chosen frames' mouth
+sharpness dissolving, 0.95 warping one frame; mouth-region change p99 0.83x / 1.01x of the real recording's)."""
 INTERPOLATIONS = {"linear": 1, "cubic": 2, "lanczos": 4}
 """cv2 interpolation codes of the single resampling."""
 
@@ -43,10 +48,12 @@ class Compositor:
     how : {"feather", "poisson"}
     interp : str
         The resampling's interpolation (:data:`INTERPOLATIONS`).
+    morph : {"warp", "dissolve"}
+        :data:`MORPHS`.
     """
 
-    def __init__(self, warp: MeshWarp, how: str = "feather", interp: str = "cubic"):
-        self.warp, self.how, self.interp = warp, how, interp
+    def __init__(self, warp: MeshWarp, how: str = "feather", interp: str = "cubic", morph: str = "warp"):
+        self.warp, self.how, self.interp, self.morph = warp, how, interp, morph
 
     def render(self, bg_img: np.ndarray, bg_kp: np.ndarray, layers: list) -> np.ndarray:
         """One output frame.
@@ -57,8 +64,9 @@ class Compositor:
         bg_kp : np.ndarray, shape (70, 2|3)
             The background face (output pixels).
         layers : list of (image, keypoints (70, 2|3), weight, residual or None)
-            Weights sum to 1; all layers are warped onto one destination geometry (their mouths averaged by
-            weight: a morph), then mixed.
+            Weights sum to 1; all layers' mouths are averaged by weight into one destination geometry (a
+            morph), onto which the heaviest layer is warped (``morph="warp"``, ties: the first) or all are
+            warped and mixed (``"dissolve"``).
 
         Returns
         -------
@@ -76,6 +84,11 @@ class Compositor:
         x0, y0, x1, y1 = box
         if soft.size == 0:
             return bg_img
+        if self.morph == "warp" and len(layers) > 1:
+            # the morph moves the mouth's geometry only: one image keeps its texture (a dissolve of two
+            # mouths averages their detail away)
+            keep = max(range(len(layers)), key=lambda i: (layers[i][2], -i))
+            layers, plans = [layers[keep][:2] + (1.0,) + layers[keep][3:]], [plans[keep]]
         acc, cov_all = None, None
         for (img, _, wt, _), p in zip(layers, plans):
             patch, cov = mesh_remap(img, p["dst"], p["src"], self.warp.tri_, box, INTERPOLATIONS[self.interp])
@@ -104,7 +117,8 @@ def fitted_warp(db, follow: float = 1.0) -> MeshWarp:
 
 def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, how: str = "feather",
                      crossfade: int = MORPH_FRAMES, report: dict | None = None, warp: MeshWarp | None = None,
-                     target_points: np.ndarray | None = None, interp: str = "cubic", follow=None):
+                     target_points: np.ndarray | None = None, interp: str = "cubic", follow=None,
+                     morph: str = "warp"):
     """Images of ``frames.mp4`` in ``composite`` mode (a generator).
 
     Parameters
@@ -130,6 +144,7 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
     interp : str
     follow : np.ndarray, shape (n_out,), optional
         Share of the warp's follow each frame keeps (the self-check's; default 1).
+    morph : {"warp", "dissolve"}
 
     Yields
     ------
@@ -139,7 +154,7 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
     from .joins import join_continuations
 
     warp = warp or fitted_warp(db)
-    comp = Compositor(warp, how, interp)
+    comp = Compositor(warp, how, interp, morph)
     rows = np.asarray(rows_out, np.int64)
     bg_kp = np.asarray(background["keypoints"], np.float64)
     kp = np.asarray(db.keypoints_, np.float64)
@@ -185,15 +200,18 @@ class CompositeRenderer:
     interp : {"linear", "cubic", "lanczos"}
     crossfade : int
         Frames a join morphs over.
+    morph : {"warp", "dissolve"}
+        :data:`MORPHS`.
     own_fallback : bool
         When no candidate passes the self-check and the previous paste cannot be held, show the background
         frame's own lower face (its mouth moved towards the target) rather than the implausible paste.
     """
 
     def __init__(self, background: str = "auto", blend: str = "feather", check: bool = True, follow: float = 1.0,
-                 interp: str = "cubic", crossfade: int = MORPH_FRAMES, own_fallback: bool = True, **_):
+                 interp: str = "cubic", crossfade: int = MORPH_FRAMES, own_fallback: bool = True,
+                 morph: str = "warp", **_):
         self.background, self.blend, self.check, self.follow = background, blend, check, follow
-        self.interp, self.crossfade, self.own_fallback = interp, crossfade, own_fallback
+        self.interp, self.crossfade, self.own_fallback, self.morph = interp, crossfade, own_fallback, morph
 
     def render(self, job):
         from ...selection.pose import choose_background
@@ -239,5 +257,5 @@ class CompositeRenderer:
         info["output_size"] = list(bg["size"])
         info["db_rows_shown"] = rows_out.tolist()
         return composite_images(db, rows_out, frames, bg, self.blend, self.crossfade, info, warp, tp,
-                                self.interp, follow), info
+                                self.interp, follow, self.morph), info
 
