@@ -11,7 +11,7 @@ from sketchsynth.selection import kernels as _kernels
 from sketchsynth.database.links import usable_links
 from sketchsynth.outputs.placement import blend_seams
 from sketchsynth.selection.decode import ViterbiDecoder, _viterbi_reference
-from sketchsynth.selection.joins import path_joins, path_stats
+from sketchsynth.selection.joins import JoinTerm, no_join_args, path_joins, path_stats
 from sketchsynth.errors import ParameterError
 from sketchsynth.targets.feature_term import FeatureTerm, no_feature_args, rerank_with
 from sketchsynth.layout import default_weights, point_order_lips_first
@@ -57,19 +57,29 @@ def _top_k(db, queries, qweights, K, metric):
 
 
 def _run(fn, db, succ, prev, top, top_cost, queries, qweights, w, seg, full, lam, jc, join, metric, n_succ, beam,
-         fargs=None):
+         fargs=None, joins=None):
     fargs = no_feature_args(len(top), len(db)) if fargs is None else fargs
     if fn is _kernels.viterbi_lattice:
-        return fn((db, succ, prev, w, point_order_lips_first(w)), (top, top_cost, queries, qweights, seg, full),
+        jargs = no_join_args(len(db)) if joins is None else joins.kernel_args()
+        return fn((db, succ, prev, w, point_order_lips_first(w), *jargs), (top, top_cost, queries, qweights, seg, full),
                   (lam, jc, join, metric, n_succ, beam), tuple(fargs))
-    return fn(db, succ, prev, top, top_cost, queries, qweights, w, seg, lam, jc, join, metric, n_succ, beam, *fargs)
+    return fn(db, succ, prev, top, top_cost, queries, qweights, w, seg, lam, jc, join, metric, n_succ, beam, *fargs,
+              joins=joins)
 
 
-def _join(db, succ, w, a, b, jc, join, metric):
+def _random_join_term(rng, n, weight):
+    """Random 4-d vectors per row (a few rows without one), as a pose join term."""
+    bank = rng.normal(size=(n, 4)).astype(np.float32)
+    bank[rng.random(n) < 0.1] = np.nan
+    return JoinTerm(bank, weight, 16.0)
+
+
+def _join(db, succ, w, a, b, jc, join, metric, joins=None):
     follows = succ[a] == b
     x = (succ[a] if succ[a] >= 0 else a) if join == _kernels.JOIN_SUCCESSOR else a
     d = np.linalg.norm(db[x].astype(np.float64) - db[b], axis=-1)
     d = ((d if metric == _kernels.METRIC_SUM else d ** 2) * w).sum()
+    d += 0.0 if joins is None else float(joins.cost(np.array([x]), np.array([b]))[0])
     if join == _kernels.JOIN_SUCCESSOR:
         return 0.0 if follows else d + jc
     return d + (0.0 if follows else jc)
@@ -142,6 +152,31 @@ def test_kernel_matches_reference_with_a_feature_term(seed):
                                    rtol=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_kernel_matches_reference_with_a_join_term(seed):
+    """A join term (a pose distance between a jump's two frames, rows without a pose charged a fixed cost):
+    kernel and reference choose and score the same, and a heavier term makes fewer pose jumps."""
+    rng = np.random.default_rng(70 + seed)
+    T, K = int(rng.integers(5, 40)), int(rng.integers(2, 7))
+    metric = METRICS[seed % 2]
+    db, succ, prev, w, q, qw, full = _random_lattice(rng, T, K)
+    top, top_cost = _top_k(db, q, qw, K, metric)
+    seg = np.zeros(T, bool)
+    seg[0] = True
+    joins = _random_join_term(rng, len(db), [0.5, 5.0, 50.0][seed % 3])
+    args = (db, succ, prev, top, top_cost, q, qw, w, seg, full, [0.3, 1.0, 4.0][seed % 3], [0.0, 5.0][seed % 2],
+            JOIN_MODES[(seed // 2) % 2], metric, K, np.inf)
+    got = _run(_kernels.viterbi_lattice, *args, joins=joins)
+    want = _run(_viterbi_reference, *args, joins=joins)
+    for name, g, r in zip(["rows", "target", "score", "back", "width", "path"], got, want):
+        if name in ("target", "score"):
+            np.testing.assert_allclose(g, r, rtol=1e-9, err_msg=name)
+        else:
+            np.testing.assert_array_equal(g, r, err_msg=name)
+    without = _run(_kernels.viterbi_lattice, *args)
+    assert not np.array_equal(got[2], without[2])  # the term is charged
+
+
 def test_feature_term_rerank_and_scale():
     rng = np.random.default_rng(3)
     bank = rng.normal(size=(10, 4)).astype(np.float32)
@@ -186,19 +221,20 @@ def test_viterbi_finds_the_brute_force_optimum(seed):
     seg = np.zeros(T, bool)
     seg[0] = True
     lam, jc = [0.5, 2.0][seed % 2], [0.0, 20.0][(seed // 4) % 2]
+    joins = _random_join_term(rng, len(db), 3.0) if seed >= 4 else None
     rows, target, score, _, width, path = _kernels.viterbi_lattice(
-        (db, succ, prev, w, point_order_lips_first(w)), (top, top_cost, q, qw, seg, full),
-        (lam, jc, join, metric, 3, np.inf), tuple(no_feature_args(T, len(db))))
+        (db, succ, prev, w, point_order_lips_first(w), *(joins.kernel_args() if joins else no_join_args(len(db)))),
+        (top, top_cost, q, qw, seg, full), (lam, jc, join, metric, 3, np.inf), tuple(no_feature_args(T, len(db))))
     best = np.inf
     for states in itertools.product(*[range(width[t]) for t in range(T)]):
         r = [rows[t, s] for t, s in enumerate(states)]
         c = sum(target[t, s] for t, s in enumerate(states))
-        c += lam * sum(_join(db, succ, w, r[t - 1], r[t], jc, join, metric) for t in range(1, T))
+        c += lam * sum(_join(db, succ, w, r[t - 1], r[t], jc, join, metric, joins) for t in range(1, T))
         best = min(best, c)
     assert score[T - 1, :width[T - 1]].min() == pytest.approx(best, rel=1e-9)
     chosen = [rows[t, path[t]] for t in range(T)]
     c = sum(target[t, path[t]] for t in range(T))
-    c += lam * sum(_join(db, succ, w, chosen[t - 1], chosen[t], jc, join, metric) for t in range(1, T))
+    c += lam * sum(_join(db, succ, w, chosen[t - 1], chosen[t], jc, join, metric, joins) for t in range(1, T))
     assert c == pytest.approx(best, rel=1e-9)
 
 
@@ -216,7 +252,8 @@ def test_successors_join_the_lattice():
     seg = np.zeros(T, bool)
     seg[0] = True
     rows, _, score, _, width, _ = _kernels.viterbi_lattice(
-        (db, succ, prev, w, point_order_lips_first(w)), (top, top_cost, q, qw, seg, full), (1.0, 0.0, 0, 0, K, np.inf),
+        (db, succ, prev, w, point_order_lips_first(w), *no_join_args(len(db))), (top, top_cost, q, qw, seg, full),
+        (1.0, 0.0, 0, 0, K, np.inf),
         tuple(no_feature_args(T, len(db))))
     for t in range(1, T):
         col = set(rows[t, :width[t]].tolist())

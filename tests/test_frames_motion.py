@@ -103,6 +103,36 @@ def test_select_plans_the_background_and_the_pose_term_pulls_the_choice_to_it(gr
     assert mismatch(strong) < mismatch(off)
 
 
+def test_the_pose_join_term_charges_pose_jumps_between_joined_frames(grid_db):
+    """The join side charges a jump by the pose distance between its two frames: the decoder's joins carry
+    it (its reported join costs grow by exactly that), and a heavy weight makes the pose jump less."""
+    from sketchsynth.database.pose import PoseSpace
+    from sketchsynth.selection.joins import path_joins
+    from sketchsynth.selection.select import select
+    from sketchsynth.sources.load import load_input
+    from sketchsynth.targets.face import face_target
+
+    db, inputs = grid_db
+    target = face_target(db, load_input(sorted(inputs.glob("*.mp4"))[0]))
+    z = PoseSpace().fit(db)
+    z = z.z(z.db_pose_)
+
+    def jumps(syn):
+        rows, jump = syn.result.rows, syn.result.is_jump
+        t = np.flatnonzero(jump)
+        return float(np.nansum(((z[rows[t]] - z[rows[t - 1]]) ** 2).sum(axis=1)))
+
+    off = select(db, target, pose_weight=0.25, pose_join_weight=0.0)
+    on = select(db, target, pose_weight=0.25, pose_join_weight=50.0)
+    assert on.params["pose_join_weight"] == 50.0 and off.params["pose_join_weight"] == 0.0
+    assert jumps(on) < jumps(off)
+    # the reported join costs are the keypoint joins plus the term, on the jumps only
+    d = on.result.decoding
+    plain, _ = path_joins(db, on.result.rows, d.segment_start, "successor", d.params["jump_cost_abs"])
+    extra = on.result.join_cost - plain
+    assert (extra[on.result.is_jump] > 0).any() and np.allclose(extra[~on.result.is_jump & np.isfinite(extra)], 0)
+
+
 # ---------------------------------------------------------------------- the mesh paste and its check
 def test_a_frame_pasted_onto_itself_is_unchanged_and_plausible(grid_db):
     from sketchsynth.outputs.frames.check import PasteCheck
@@ -250,6 +280,7 @@ def test_composite_on_a_moving_head_checks_every_paste_and_shows_database_frames
     fallbacks = ("less_follow", "replaced_candidate", "held_previous", "background_own", "kept_implausible")
     assert chk["checked"] == 50 and chk["implausible"] == sum(chk[k] for k in fallbacks)
     assert summary["smoothing"]["pose_weight"] == 0.25 and meta["background"]["pose_weight"] == 0.25
+    assert summary["smoothing"]["pose_join_weight"] == 0.25
     info = probe(out / "frames.mp4")
     assert (info.width, info.height) == (512, 512) and meta["written"]["frames.mp4"]["seconds"] > 0
     # the sheet's "matched database frame" is the recorded frame shown, not the composited output
@@ -273,3 +304,6 @@ def test_pose_weight_must_be_a_number_at_least_zero(cnn2, tmp_path):
     r = CliRunner().invoke(cli, ["match", str(clip), "--db", str(db.path_), "--out", str(tmp_path / "x"),
                                  "--pose-weight", "-1"])
     one_line_error(r, "--pose-weight")
+    r = CliRunner().invoke(cli, ["match", str(clip), "--db", str(db.path_), "--out", str(tmp_path / "x"),
+                                 "--pose-join-weight", "nan"])
+    one_line_error(r, "--pose-join-weight")

@@ -48,6 +48,9 @@ from .options import (INT, audio_weight_option, check_audio_weight, check_expect
 @click.option("--pose-weight", type=float, default=None, metavar="W",
               help="--frames composite with --background auto: how much a chosen frame's head pose must fit the "
                    "background take's (0: not at all) [default: 0.25].")
+@click.option("--pose-join-weight", type=float, default=None, metavar="W",
+              help="--frames composite with --background auto: how much a head-pose jump between two joined "
+                   "frames costs (0: nothing) [default: 0.25].")
 @click.option("--sketch-video", is_flag=True, help="Write sketch.mp4 for keypoint input too (silent without --audio).")
 @smoothing_options
 @audio_weight_option
@@ -66,7 +69,7 @@ from .options import (INT, audio_weight_option, check_audio_weight, check_expect
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
             video_opts, sketch_layout, audio, frames_mode, background, blend, sketch_video, smooth, candidates, join,
             jump_cost, beam, audio_weight, seam_blend, track_filter, expect_weights, expect_normalization, drive,
-            stage_names, pose_weight):
+            stage_names, pose_weight, pose_join_weight):
     """Match INPUT against the database: the best database frame sequence for it.
 
     With --smooth 0 every input frame gets its nearest database frame on its
@@ -129,8 +132,9 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
 
         probe_audio(audio)  # before tracking or matching: a bad file fails at once
     check_frames_options(frames_mode, background, blend)
-    if pose_weight is not None and not (0 <= pose_weight < float("inf")):
-        raise ParameterError(f"--pose-weight must be a number >= 0, got {pose_weight}")
+    for name, w in (("--pose-weight", pose_weight), ("--pose-join-weight", pose_join_weight)):
+        if w is not None and not (0 <= w < float("inf")):
+            raise ParameterError(f"{name} must be a number >= 0, got {w}")
     if drive == "audio" and os.path.isdir(input_path):
         raise ParameterError(f"--drive audio needs a sound file or a video, not the folder {input_path}")
     db = FrameDatabase.load(db_path)
@@ -169,7 +173,8 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     # A composite video on a database take plans that take with the selection, weighing head poses against it.
     planned = frames_mode == "composite" and background == "auto"
     selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive,
-                        pose_weight=(DEFAULT_POSE_WEIGHT if pose_weight is None else pose_weight) if planned else None)
+                        pose_weight=(DEFAULT_POSE_WEIGHT if pose_weight is None else pose_weight) if planned else None,
+                        pose_join_weight=pose_join_weight)
     extra = {"drive": drive}
     writer = Writer(out, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,
                     sketch_video=sketch_video, progress=True, protect=protect, frames_mode=frames_mode,

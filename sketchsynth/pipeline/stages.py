@@ -245,15 +245,15 @@ class Selector(Stage):
     name, input_kind, output_kind = "viterbi", "target", "selection"
 
     def __init__(self, decoder=None, metric="sum", k=None, search="auto", ivf=None, exhaustive=False,
-                 pose_weight=None):
+                 pose_weight=None, pose_join_weight=None):
         self.decoder, self.metric, self.k, self.search, self.ivf = decoder, metric, k, search, ivf
-        self.exhaustive, self.pose_weight = exhaustive, pose_weight
+        self.exhaustive, self.pose_weight, self.pose_join_weight = exhaustive, pose_weight, pose_join_weight
 
     def transform(self, target):
         from ..selection.select import select
 
         return select(self.db_, target, self.decoder, self.metric, self.k, self.search, self.ivf, self.exhaustive,
-                      pose_weight=self.pose_weight)
+                      pose_weight=self.pose_weight, pose_join_weight=self.pose_join_weight)
 
 
 class Writer(Stage):

@@ -49,7 +49,7 @@ import numpy as np
 from ..database.links import usable_links
 from ..defaults import DEFAULT_CANDIDATES, DEFAULT_JUMP_COST, DEFAULT_SMOOTH  # noqa: F401  (re-exported)
 from ..errors import ParameterError
-from .joins import path_joins
+from .joins import no_join_args, path_joins
 
 
 # numba (via _kernels) loads on first use, so the CLI can read the defaults below cheaply.
@@ -211,8 +211,9 @@ class ViterbiDecoder:
 
         features = lattice.features
         fargs = no_feature_args(len(u), len(succ)) if features is None else features.kernel_args(u)
+        jargs = no_join_args(len(succ)) if lattice.joins is None else lattice.joins.kernel_args()
         rows_l, target_l, score_l, _, width_l, path = _kernels.viterbi_lattice(
-            (db.normalized_, succ, prev, jweights, db.point_order_),
+            (db.normalized_, succ, prev, jweights, db.point_order_, *jargs),
             (top, top_cost, np.ascontiguousarray(lattice.points[u], np.float32), qweights, seg_start, full),
             (lam, jump_cost, JOINS[self.join], metric, n_succ, np.inf if self.beam is None else float(self.beam) *
              cost_unit), tuple(fargs))
@@ -224,7 +225,7 @@ class ViterbiDecoder:
         target[u] = target_l[steps, path]
         seg = np.zeros(n, dtype=bool)
         seg[u] = seg_start
-        join_cost, is_jump = path_joins(db, rows, seg, self.join, jump_cost, lattice.metric, succ)
+        join_cost, is_jump = path_joins(db, rows, seg, self.join, jump_cost, lattice.metric, succ, lattice.joins)
         width = np.zeros(n, dtype=np.int32)
         width[u] = width_l
         total = float(np.nansum(target) + lam * np.nansum(join_cost))
@@ -247,11 +248,12 @@ def _prepend(top, top_cost, rows, cost):
 
 
 def _viterbi_reference(db, succ, prev, top, top_cost, queries, qweights, jweights, seg_start, lam, jump_cost,
-                       join_mode, metric, n_succ, beam, fq=None, fbank=None, fpos=None, fw=0.0, fmiss=0.0):
+                       join_mode, metric, n_succ, beam, fq=None, fbank=None, fpos=None, fw=0.0, fmiss=0.0,
+                       joins=None):
     """Plain-numpy twin of :func:`sketchsynth.selection.kernels.viterbi_lattice` (tests only).
 
     Builds the same columns, fills the whole join matrix of every step and takes
-    its minimum; same tie rule (predecessor first, then increasing score rank).
+    its minimum; same tie rule (predecessor first, then increasing score rank). ``joins``: a JoinTerm.
     """
     from . import kernels as _kernels
 
@@ -267,7 +269,8 @@ def _viterbi_reference(db, succ, prev, top, top_cost, queries, qweights, jweight
 
     def dist(a, b):
         d = np.linalg.norm(pts[a][:, None] - pts[b][None], axis=-1)
-        return ((d if metric == _kernels.METRIC_SUM else d ** 2) * jweights).sum(-1)
+        d = ((d if metric == _kernels.METRIC_SUM else d ** 2) * jweights).sum(-1)
+        return d if joins is None else d + joins.cost(*np.broadcast_arrays(np.asarray(a)[:, None], b[None]))
 
     for t in range(T):
         col = [r for r in dict.fromkeys(top[t].tolist()) if r >= 0]
@@ -332,9 +335,9 @@ def _viterbi_reference(db, succ, prev, top, top_cost, queries, qweights, jweight
 
 
 def step_reference(db, succ, prev, top, top_cost, query, qweights, jweights, joined, lam, jump_cost, join_mode,
-                   metric, n_succ, beam, rows_p, score_p, width_p, W):
+                   metric, n_succ, beam, rows_p, score_p, width_p, W, joins=None):
     """Plain-numpy twin of :func:`sketchsynth.selection.kernels.lattice_step` (no feature term; tests and
-    the streaming decoder's ``numpy`` backend): full join matrix, argmin per state.
+    the streaming decoder's ``numpy`` backend): full join matrix, argmin per state. ``joins``: a JoinTerm.
 
     Returns rows (W,) i64, target (W,) f64, score (W,) f64, back (W,) i32, width.
     """
@@ -344,7 +347,8 @@ def step_reference(db, succ, prev, top, top_cost, query, qweights, jweights, joi
 
     def dist(a, b):
         d = np.linalg.norm(pts[a][:, None] - pts[b][None], axis=-1)
-        return ((d if metric == _kernels.METRIC_SUM else d ** 2) * jweights).sum(-1)
+        d = ((d if metric == _kernels.METRIC_SUM else d ** 2) * jweights).sum(-1)
+        return d if joins is None else d + joins.cost(*np.broadcast_arrays(np.asarray(a)[:, None], b[None]))
 
     col, tc = [], []
     for r, c in zip(top.tolist(), top_cost.tolist()):

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .decode import JOINS, step_reference
+from .joins import no_join_args
 from .kernels import lattice_step
 from .search import check_metric
 
@@ -217,6 +218,7 @@ class FixedLagViterbi:
         self.lo_ = 0               # first undecided column
         self.seg_lo_ = 0           # first column of the current segment
         self.no_feat_ = (np.zeros(0, np.float32), np.zeros((0, 0), np.float32), np.full(N, -1, np.int64))
+        self.no_join_ = no_join_args(N)
         self.jm_ = JOINS[self.join]
         self.mc_ = check_metric(self.metric)
         self.max_pending_ = 0
@@ -284,7 +286,8 @@ class FixedLagViterbi:
         fq, fbank, fpos = self.no_feat_ if features is None else features[:3]
         fw, fmiss = (0.0, 0.0) if features is None else (float(features[3]), float(features[4]))
         if self.backend == "numba":
-            w = lattice_step(self.db_points, self.succ, self.prev, self.jweights, self.order, top, top_cost, query,
+            w = lattice_step(self.db_points, self.succ, self.prev, self.jweights, self.order, *self.no_join_, top,
+                             top_cost, query,
                              qweights, joined, full, self.smooth, float(jump_cost), self.jm_, self.mc_,
                              self.n_succ_, float(beam), fq, fbank, fpos, fw, fmiss,
                              self.rows_[p], self.score_[p], int(self.width_[p]), self.rows_[c], self.target_[c],

@@ -5,13 +5,49 @@ Used by the decoder (:mod:`sketchsynth.selection.decode`), the selection's stati
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..database.links import frame_distance, usable_links
 
 
+@dataclass
+class JoinTerm:
+    """A cost added to every join: ``weight * |bank[x] - bank[b]|^2`` between the frame a join leads from
+    (the jump's anchor) and the frame it leads to; ``weight * missing`` when either row's vector has a NaN.
+
+    Attributes
+    ----------
+    bank : np.ndarray, shape (N, P), float32
+        One vector per database row (e.g. standardized head pose).
+    weight : float
+        In join-cost units per squared distance.
+    missing : float
+        Squared distance charged to a row without a vector.
+    """
+
+    bank: np.ndarray
+    weight: float
+    missing: float
+
+    def kernel_args(self) -> tuple:
+        """(bank, weight, missing) as the decoder's kernels take them."""
+        return np.ascontiguousarray(self.bank, np.float32), float(self.weight), float(self.missing)
+
+    def cost(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The term between rows ``a`` and ``b`` (arrays of the same shape), float64."""
+        d = ((self.bank[a].astype(np.float64) - self.bank[b]) ** 2).sum(-1)
+        return self.weight * np.where(np.isnan(d), self.missing, d)
+
+
+def no_join_args(n: int) -> tuple:
+    """Kernel arguments for no join term, for a database of ``n`` rows."""
+    return np.zeros((n, 0), np.float32), 0.0, 0.0
+
+
 def path_joins(db, rows, segment_start, join: str = "successor", jump_cost: float = 0.0, metric: str = "sum",
-               succ=None) -> tuple[np.ndarray, np.ndarray]:
+               succ=None, term: JoinTerm | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Join cost and jump flag of every step of a chosen sequence.
 
     Parameters
@@ -25,6 +61,8 @@ def path_joins(db, rows, segment_start, join: str = "successor", jump_cost: floa
     metric : {"sum", "sq"}
     succ : np.ndarray, optional
         :func:`usable_links`'s successors (computed when None).
+    term : JoinTerm, optional
+        Added to every join's distance (as the decoder did).
 
     Returns
     -------
@@ -48,9 +86,10 @@ def path_joins(db, rows, segment_start, join: str = "successor", jump_cost: floa
     is_jump[t] = ~follows
     if join == "successor":
         anchor = np.where(succ[a] >= 0, succ[a], a)
-        d = np.where(follows, 0.0, frame_distance(db, anchor, b, metric))
+        d = np.where(follows, 0.0, frame_distance(db, anchor, b, metric)
+                     + (0.0 if term is None else term.cost(anchor, b)))
     else:
-        d = frame_distance(db, a, b, metric)
+        d = frame_distance(db, a, b, metric) + (0.0 if term is None else term.cost(a, b))
     join_cost[t] = d + np.where(follows, 0.0, jump_cost)
     return join_cost, is_jump
 

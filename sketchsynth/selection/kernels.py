@@ -110,14 +110,29 @@ JOIN_METHOD = 1
 
 
 @numba.njit(cache=True, inline="always")
-def _frame_dist_bounded(db, ra, rb, w, order, metric, bound):
-    """Weighted distance between database rows ``ra`` and ``rb``; inf as soon as it exceeds ``bound``.
+def _join_extra(jbank, ra, rb, jw, jmiss):
+    """``jw * |jbank[ra] - jbank[rb]|^2`` (``jw * jmiss`` when either row has NaN; 0 when jw is 0)."""
+    if jw == 0.0:
+        return 0.0
+    acc = 0.0
+    for d in range(jbank.shape[1]):
+        x = np.float64(jbank[ra, d]) - jbank[rb, d]
+        acc += x * x
+    return jw * (jmiss if np.isnan(acc) else acc)
+
+
+@numba.njit(cache=True, inline="always")
+def _frame_dist_bounded(db, ra, rb, w, order, metric, bound, jbank, jw, jmiss):
+    """Join distance between database rows ``ra`` and ``rb``: weighted point distance plus the join term
+    (:func:`_join_extra`); inf as soon as it exceeds ``bound``.
 
     Points go heaviest first (``order``), so a hopeless pair is usually dropped on the lips.
     """
     a = db[ra]
     b = db[rb]
-    acc = 0.0
+    acc = _join_extra(jbank, ra, rb, jw, jmiss)
+    if acc > bound:
+        return np.inf
     for i in range(order.shape[0]):
         p = order[i]
         dx = np.float64(a[p, 0]) - b[p, 0]
@@ -185,7 +200,8 @@ def _stable_argsort(values, n, out, tmp):
 def viterbi_lattice(graph, lattice, params, features):
     """Build the candidate lattice step by step and run Viterbi over it.
 
-    ``graph`` = (db, succ, prev, jweights, order): the database's frames and how they follow each other;
+    ``graph`` = (db, succ, prev, jweights, order, jbank, jw, jmiss): the database's frames, how they follow
+    each other, and a join term (:class:`sketchsynth.selection.joins.JoinTerm`; ``jw`` 0: none);
     ``lattice`` = (top, top_cost, queries, qweights, seg_start, full): the input's candidates and target;
     ``params`` = (lam, jump_cost, join_mode, metric, n_succ, beam); ``features`` = (fq, fbank, fpos, fw, fmiss)
     (:meth:`sketchsynth.targets.feature_term.FeatureTerm.kernel_args`).
@@ -198,7 +214,8 @@ def viterbi_lattice(graph, lattice, params, features):
         score[t, b] = target[t, b] + min_a (score[t-1, a] + lam * join(a, b))
 
     join(a, b) = 0 when b is a's recording successor (``join_mode`` successor),
-    else dist(succ(a) or a, b) + jump_cost; ``join_mode`` method: dist(a, b),
+    else dist(succ(a) or a, b) + jump_cost, where dist is the weighted point distance plus
+    ``jw * |jbank[x] - jbank[b]|^2`` (``jw * jmiss`` for a row with NaN); ``join_mode`` method: dist(a, b),
     plus jump_cost unless b is a's successor. The min scans a in increasing score
     and stops once score + lam * jump_cost cannot win (exact). Ties keep the
     predecessor, then the lower score rank. States more than ``beam`` above the
@@ -215,12 +232,13 @@ def viterbi_lattice(graph, lattice, params, features):
 
     db (N, 70, 2) f32; succ, prev (N,) i64 usable successor / predecessor row or -1;
     top (T, K) i64; top_cost (T, K) f64; queries (T, 70, 2) f32; qweights (T, 70) f64;
-    jweights (70,) f64; order (70,) i64; seg_start (T,) bool (no join into it); full (T,) bool;
+    jweights (70,) f64; order (70,) i64; jbank (N, P) f32 (P may be 0 when jw is 0), jw, jmiss f64;
+    seg_start (T,) bool (no join into it); full (T,) bool;
     fq (T, D) f32, fbank (M, D) f32, fpos (N,) i64 (-1: no features), fw, fmiss f64 (D may be 0 when fw is 0).
     Returns rows (T, W) i64, target (T, W) f64, score (T, W) f64, back (T, W) i32,
     width (T,) i32, path (T,) i32 state index per step; W = K + n_succ.
     """
-    db, succ, prev, jweights, order = graph
+    db, succ, prev, jweights, order, jbank, jw, jmiss = graph
     top, top_cost, queries, qweights, seg_start, full = lattice
     lam, jump_cost, join_mode, metric, n_succ, beam = params
     fq, fbank, fpos, fw, fmiss = features
@@ -247,7 +265,8 @@ def viterbi_lattice(graph, lattice, params, features):
                 pos_cur[rows[t - 2, a]] = -1
         tp = max(t - 1, 0)
         joined = t > 0 and not seg_start[t] and width[tp] > 0
-        w = lattice_step(db, succ, prev, jweights, order, top[t], top_cost[t], queries[t], qweights[t], joined,
+        w = lattice_step(db, succ, prev, jweights, order, jbank, jw, jmiss, top[t], top_cost[t], queries[t],
+                         qweights[t], joined,
                          full[t], lam, jump_cost, join_mode, metric, n_succ, beam, fq[t], fbank, fpos, fw, fmiss,
                          rows[tp], score[tp], width[tp], rows[t], target[t], score[t], back[t],
                          pos_prev, pos_cur, rank, rank_tmp, s_ord, anc_ord, ta_ord)
@@ -272,12 +291,13 @@ def viterbi_lattice(graph, lattice, params, features):
 
 
 @numba.njit(cache=True)
-def lattice_step(db, succ, prev, jweights, order, top, top_cost, query, qweights, joined, full, lam, jump_cost,
-                 join_mode, metric, n_succ, beam, fq, fbank, fpos, fw, fmiss, rows_p, score_p, width_p,
+def lattice_step(db, succ, prev, jweights, order, jbank, jw, jmiss, top, top_cost, query, qweights, joined, full,
+                 lam, jump_cost, join_mode, metric, n_succ, beam, fq, fbank, fpos, fw, fmiss, rows_p, score_p, width_p,
                  rows_c, target_c, score_c, back_c, pos_prev, pos_cur, rank, rank_tmp, s_ord, anc_ord, ta_ord):
     """Build and score one column of the lattice (:func:`viterbi_lattice`'s step; the streaming decoder's too).
 
-    db (N, 70, 2) f32; succ, prev (N,) i64; jweights (70,) f64; order (70,) i64; top (K,) i64 and top_cost
+    db (N, 70, 2) f32; succ, prev (N,) i64; jweights (70,) f64; order (70,) i64; jbank (N, P) f32, jw, jmiss:
+    the join term (:func:`viterbi_lattice`); top (K,) i64 and top_cost
     (K,) f64: this input frame's candidates, best first; query (70, 2) f32; qweights (70,) f64; joined: the
     previous column exists in this segment; full: the query has every point (triangle skip allowed);
     fq (D,) f32, fbank, fpos, fw, fmiss: the feature term; rows_p (W,) i64, score_p (W,) f64, width_p: the
@@ -343,7 +363,7 @@ def lattice_step(db, succ, prev, jweights, order, top, top_cost, query, qweights
             if pa >= 0 and score_p[pa] < np.inf:
                 jj = 0.0
                 if join_mode == JOIN_METHOD:
-                    jj = _frame_dist_bounded(db, p, rb, jweights, order, metric, np.inf)
+                    jj = _frame_dist_bounded(db, p, rb, jweights, order, metric, np.inf, jbank, jw, jmiss)
                 best = score_p[pa] + lam * jj
                 bi = pa
             tb = target_c[b]
@@ -365,7 +385,8 @@ def lattice_step(db, succ, prev, jweights, order, top, top_cost, query, qweights
                     lb = abs(ta - tb) * (1.0 - 1e-9)
                     if sa + lam * lb + lamjc >= best:
                         continue
-                d = _frame_dist_bounded(db, anchor, rb, jweights, order, metric, (best - sa) / lam - jump_cost)
+                d = _frame_dist_bounded(db, anchor, rb, jweights, order, metric, (best - sa) / lam - jump_cost,
+                                        jbank, jw, jmiss)
                 c = sa + lam * (d + jump_cost)
                 if c < best:
                     best = c

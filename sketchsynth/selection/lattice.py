@@ -52,6 +52,8 @@ class Lattice:
         The prefilter used (``exact``, ``ivf``, ``pq``; ``phones`` for phone candidates).
     search_info : dict
     timings : dict
+    joins : JoinTerm, optional
+        Added by the decoder to every join cost (:class:`sketchsynth.selection.joins.JoinTerm`).
     """
 
     candidates: np.ndarray
@@ -70,6 +72,7 @@ class Lattice:
     search: str = "exact"
     search_info: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    joins: object = None
 
     def __len__(self):
         return len(self.usable)

@@ -58,7 +58,8 @@ class Synthesis:
 
 
 def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, search: str = "auto", ivf=None,
-           exhaustive: bool = False, lattice=None, pose_weight: float | None = None) -> Synthesis:
+           exhaustive: bool = False, lattice=None, pose_weight: float | None = None,
+           pose_join_weight: float | None = None) -> Synthesis:
     """Pick database frames for a target.
 
     Parameters
@@ -75,6 +76,9 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
         For a composite video: choose its background take with the selection and weigh each candidate's
         head pose against the background's by this much (:func:`sketchsynth.selection.pose.add_pose_term`;
         0 chooses the take only). None: no background is planned.
+    pose_join_weight : float, optional
+        With ``pose_weight``: how much a pose jump between two joined frames costs (default
+        :data:`sketchsynth.selection.pose.DEFAULT_POSE_JOIN_WEIGHT`).
 
     Returns
     -------
@@ -102,9 +106,10 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
     audio_term = lattice.features
     plan = None
     if pose_weight is not None and lattice.usable.sum() >= 2:
-        from .pose import add_pose_term
+        from .pose import DEFAULT_POSE_JOIN_WEIGHT, add_pose_term
 
-        lattice, plan = add_pose_term(db, lattice, target.matrices, float(pose_weight), int(decoder.candidates))
+        jw = DEFAULT_POSE_JOIN_WEIGHT if pose_join_weight is None else float(pose_join_weight)
+        lattice, plan = add_pose_term(db, lattice, target.matrices, float(pose_weight), int(decoder.candidates), jw)
     usable = lattice.usable
     if usable.sum() < 2:
         raise InputError(f"the input has {int(usable.sum())} usable frame(s) of {len(usable)}; synthesis needs "
@@ -136,6 +141,7 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
         params["audio_weight_abs"] = audio_term.weight
     if plan is not None:
         params["pose_weight"] = plan.pose_weight
+        params["pose_join_weight"] = jw
     return Synthesis(track, res, stats, per_frame, params, time.perf_counter() - t0, target, background=plan)
 
 
