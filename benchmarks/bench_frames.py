@@ -107,7 +107,6 @@ def main(argv=None):
     from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.sources.load import load_input
     from sketchsynth.outputs.synthesis import write_synthesis
-    from sketchsynth.selection.pose import DEFAULT_POSE_WEIGHT
     from sketchsynth.selection.select import select
     from sketchsynth.targets.face import face_target
 
@@ -137,7 +136,7 @@ def main(argv=None):
         target = face_target(db, track)
         syn = select(db, target, ViterbiDecoder())
         # composite plans its background take with the selection, as `match` does
-        syn_planned = select(db, target, ViterbiDecoder(), pose_weight=DEFAULT_POSE_WEIGHT)
+        syn_planned = select(db, target, ViterbiDecoder(), pose_weight="auto")
         real_p99 = change_p99(vids / f"{name}.mp4")
         real_black = black_fraction(vids / f"{name}.mp4")
         for m in modes:

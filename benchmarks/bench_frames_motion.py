@@ -42,18 +42,39 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", ROOT.parent / "shared" / "data"))
-SOURCE = SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4"
-PARTS = {"db": (0, 1250), "val": (1250, 1500), "test": (1500, 1779)}
+TAKES = {
+    "cnn2": (SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4", {"db": (0, 1250), "val": (1250, 1500),
+                                                            "test": (1500, 1779)}),
+    # a second take, never used to choose a setting: its last quarter is a held-out part only
+    "speaker31": (SHARED / "speaker31" / "31.mp4", {"db": (0, 455), "test": (455, 607)}),
+    # cnn2 with a database as short as speaker31's (18 s), to choose settings for short databases
+    "cnn2short": (SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4", {"db": (0, 455), "val": (1250, 1500)}),
+    "cnn2mid": (SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4", {"db": (0, 750), "val": (1250, 1500)}),
+}
+TAKE = "cnn2"
+SOURCE, PARTS = TAKES[TAKE]
 FPS = 25.0
 BOX_GROW = 0.3
 
 
+def use_take(name: str):
+    """Switch the module to another take (its source and parts; its work files are kept apart by name)."""
+    global TAKE, SOURCE, PARTS
+    TAKE = name
+    SOURCE, PARTS = TAKES[name]
+
+
 def part_path(work: Path, name: str) -> Path:
-    return work / ("db_rec/cnn2_db.mp4" if name == "db" else f"cnn2_{name}.mp4")
+    return work / (f"{TAKE}_rec/{TAKE}_db.mp4" if name == "db" else f"{TAKE}_{name}.mp4") if TAKE != "cnn2" \
+        else work / ("db_rec/cnn2_db.mp4" if name == "db" else f"cnn2_{name}.mp4")
+
+
+def db_dir(work: Path) -> Path:
+    return work / f"db_{TAKE}"
 
 
 def prepare(work: Path):
-    """Cut the source into its parts and build the database from the first 50 s."""
+    """Cut the source into its parts and build the database from the first part."""
     from sketchsynth.io.video import iter_frames
     from sketchsynth.io.video_write import write_video
 
@@ -64,9 +85,9 @@ def prepare(work: Path):
         p.parent.mkdir(parents=True, exist_ok=True)
         frames = (img for i, (_, _, img) in enumerate(iter_frames(str(SOURCE))) if a <= i < b)
         write_video(p, frames, FPS, audio=str(SOURCE), audio_offset=a / FPS, crf=14)
-    if not (work / "db_cnn2").exists():
-        subprocess.run([sys.executable, "-m", "sketchsynth.cli", "build-db", str(work / "db_rec"),
-                        "--db", str(work / "db_cnn2")], check=True)
+    if not db_dir(work).exists():
+        subprocess.run([sys.executable, "-m", "sketchsynth.cli", "build-db", str(part_path(work, "db").parent),
+                        "--db", str(db_dir(work))], check=True)
 
 
 # ---------------------------------------------------------------------- measuring a written video
@@ -213,14 +234,15 @@ main()
 
 def run(part: str, drive: str, work: Path, tag: str, match_args: list, renderer: dict | None = None) -> dict:
     """One match on a part, then its figures; ``renderer``: composite renderer options to try (a sweep)."""
-    out = work / f"{tag}_{part}_{drive}"
-    args = ["match", str(part_path(work, part)), "--db", str(work / "db_cnn2"), "--out", str(out), "--force",
+    stem = f"{tag}_{part}_{drive}" if TAKE == "cnn2" else f"{TAKE}_{tag}_{part}_{drive}"
+    out = work / stem
+    args = ["match", str(part_path(work, part)), "--db", str(db_dir(work)), "--out", str(out), "--force",
             *(["--drive", "audio"] if drive == "speech" else []), *match_args]
     code = TUNED.replace("OPTIONS", repr(renderer or {}))
     subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
     res = {"tag": tag, "part": part, "drive": drive, "args": " ".join(match_args), "renderer": renderer or {},
-           **figures(out, part_path(work, part), part_path(work, "db"), work / "db_cnn2")}
-    (work / f"{tag}_{part}_{drive}.json").write_text(json.dumps(res))
+           **figures(out, part_path(work, part), part_path(work, "db"), db_dir(work))}
+    (work / f"{stem}.json").write_text(json.dumps(res))
     return res
 
 
@@ -230,6 +252,8 @@ def main(argv=None):
     ap.add_argument("part", nargs="?", choices=["val", "test"])
     ap.add_argument("drive", nargs="?", choices=["face", "speech"], default="face")
     ap.add_argument("--work", type=Path, default=Path("bench_frames_motion"))
+    ap.add_argument("--take", choices=sorted(TAKES), default="cnn2",
+                    help="the moving-head take (speaker31: a second held-out take, no validation part)")
     ap.add_argument("--tag", default="run")
     ap.add_argument("--renderer", action="append", default=[], metavar="KEY=VALUE",
                     help="a composite renderer option to try (interp=lanczos, crossfade=1, follow=0.5, check=0)")
@@ -237,6 +261,9 @@ def main(argv=None):
     cut = argv.index("--") if "--" in argv else len(argv)
     a = ap.parse_args(argv[:cut])
     extra = argv[cut + 1:]
+    use_take(a.take)
+    if a.part is not None and a.part not in PARTS:
+        sys.exit(f"the {a.take} take has no {a.part} part (parts: {', '.join(p for p in PARTS if p != 'db')})")
     if not SOURCE.is_file():
         sys.exit(f"{SOURCE} not found: set SKETCHSYNTH_SHARED_DATA")
     a.work.mkdir(parents=True, exist_ok=True)

@@ -279,7 +279,12 @@ def test_composite_on_a_moving_head_checks_every_paste_and_shows_database_frames
     chk = summary["frames_check"]
     fallbacks = ("less_follow", "replaced_candidate", "held_previous", "background_own", "kept_implausible")
     assert chk["checked"] == 50 and chk["implausible"] == sum(chk[k] for k in fallbacks)
-    assert summary["smoothing"]["pose_weight"] == 0.25 and meta["background"]["pose_weight"] == 0.25
+    from sketchsynth.selection.pose import DEFAULT_POSE_WEIGHT, FULL_POSE_FRAMES, default_pose_weight
+
+    w = default_pose_weight(db)  # a 6 s database: weaker than a long one's
+    assert w == pytest.approx(DEFAULT_POSE_WEIGHT * (db.n_usable_ / FULL_POSE_FRAMES) ** 2) and 0 < w < 0.25
+    assert summary["smoothing"]["pose_weight"] == pytest.approx(w) and meta["background"]["pose_weight"] == \
+        pytest.approx(w)
     assert summary["smoothing"]["pose_join_weight"] == 0.25
     info = probe(out / "frames.mp4")
     assert (info.width, info.height) == (512, 512) and meta["written"]["frames.mp4"]["seconds"] > 0

@@ -47,7 +47,7 @@ from .options import (INT, audio_weight_option, check_audio_weight, check_expect
               help="--frames composite: feathered alpha or Poisson (seamless clone) blending.")
 @click.option("--pose-weight", type=float, default=None, metavar="W",
               help="--frames composite with --background auto: how much a chosen frame's head pose must fit the "
-                   "background take's (0: not at all) [default: 0.25].")
+                   "background take's (0: not at all) [default: 0.25, less for a database under 50 s].")
 @click.option("--pose-join-weight", type=float, default=None, metavar="W",
               help="--frames composite with --background auto: how much a head-pose jump between two joined "
                    "frames costs (0: nothing) [default: 0.25].")
@@ -113,7 +113,6 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     from ..selection.decode import ViterbiDecoder
     from ..selection.candidates import COMPRESSED_PREFILTER_K
     from ..selection.search import check_metric
-    from ..selection.pose import DEFAULT_POSE_WEIGHT
     from ..selection.ivf import IVFSearch
 
     check_metric(metric)
@@ -173,7 +172,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
     # A composite video on a database take plans that take with the selection, weighing head poses against it.
     planned = frames_mode == "composite" and background == "auto"
     selector = Selector(decoder, metric=metric, k=k, search=search, ivf=ivf, exhaustive=exhaustive,
-                        pose_weight=(DEFAULT_POSE_WEIGHT if pose_weight is None else pose_weight) if planned else None,
+                        pose_weight=("auto" if pose_weight is None else pose_weight) if planned else None,
                         pose_join_weight=pose_join_weight)
     extra = {"drive": drive}
     writer = Writer(out, force=force, plot_frames=plot_frames, sketch_layout=sketch_layout, audio=audio,

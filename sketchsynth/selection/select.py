@@ -72,10 +72,11 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
         The lattice's search (:func:`sketchsynth.selection.lattice.build_lattice`).
     lattice : Lattice, optional
         Built already for this target (an evaluation decodes one lattice with several decoders).
-    pose_weight : float, optional
+    pose_weight : float or "auto", optional
         For a composite video: choose its background take with the selection and weigh each candidate's
         head pose against the background's by this much (:func:`sketchsynth.selection.pose.add_pose_term`;
-        0 chooses the take only). None: no background is planned.
+        0 chooses the take only; "auto": :func:`sketchsynth.selection.pose.default_pose_weight`). None: no
+        background is planned.
     pose_join_weight : float, optional
         With ``pose_weight``: how much a pose jump between two joined frames costs (default
         :data:`sketchsynth.selection.pose.DEFAULT_POSE_JOIN_WEIGHT`).
@@ -106,10 +107,11 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
     audio_term = lattice.features
     plan = None
     if pose_weight is not None and lattice.usable.sum() >= 2:
-        from .pose import DEFAULT_POSE_JOIN_WEIGHT, add_pose_term
+        from .pose import DEFAULT_POSE_JOIN_WEIGHT, add_pose_term, default_pose_weight
 
         jw = DEFAULT_POSE_JOIN_WEIGHT if pose_join_weight is None else float(pose_join_weight)
-        lattice, plan = add_pose_term(db, lattice, target.matrices, float(pose_weight), int(decoder.candidates), jw)
+        pw = default_pose_weight(db) if pose_weight == "auto" else float(pose_weight)
+        lattice, plan = add_pose_term(db, lattice, target.matrices, pw, int(decoder.candidates), jw)
     usable = lattice.usable
     if usable.sum() < 2:
         raise InputError(f"the input has {int(usable.sum())} usable frame(s) of {len(usable)}; synthesis needs "
