@@ -83,3 +83,8 @@ def jumps_per_second(is_jump: np.ndarray, fps: float) -> float:
     """Jumps (choices that are not the previous choice's recording successor) per second."""
     j = np.asarray(is_jump, bool)
     return float(j.sum() * fps / max(1, len(j)))
+
+
+def table_cell(x, fmt: str = ".3f") -> str:
+    """A figure formatted for a report table; "–" for a missing or non-finite one."""
+    return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, fmt)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
+from .metrics import table_cell
 
 
 DEFAULT_SMOOTH_GRID = (0.25, 0.5, 1.0, 2.0)
@@ -238,19 +239,14 @@ def _r(a, b) -> float:
     return pearson(np.asarray(a), np.asarray(b)) if len(a) > 2 else float("nan")
 
 
-def _f(x, fmt):
-    return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, fmt)
-
-
 def markdown_table(report: SpeechReport) -> str:
     """The report's table as GitHub markdown."""
     lines = ["| rows | opening r | opening r, mean per recording | width r | lag (ms) | LMD px | LMD norm "
              "| jumps/s | mean run (frames) |", "|" + "|".join(["---"] * 9) + "|"]
+    cols = (("opening_r", ".3f"), ("opening_r_mean_per_recording", ".3f"), ("width_r", ".3f"), ("lag_ms", "+.0f"),
+            ("lmd_px", ".2f"), ("lmd_norm", ".4f"), ("jumps_per_s", ".2f"), ("mean_run_frames", ".1f"))
     for r in report.rows:
-        lines.append(f"| {r['name']} | {_f(r['opening_r'], '.3f')} | {_f(r['opening_r_mean_per_recording'], '.3f')} "
-                     f"| {_f(r['width_r'], '.3f')} | {_f(r['lag_ms'], '+.0f')} | {_f(r['lmd_px'], '.2f')} "
-                     f"| {_f(r['lmd_norm'], '.4f')} | {_f(r['jumps_per_s'], '.2f')} "
-                     f"| {_f(r['mean_run_frames'], '.1f')} |")
+        lines.append("| " + " | ".join([r["name"], *(table_cell(r[k], f) for k, f in cols)]) + " |")
     return "\n".join(lines)
 
 
@@ -300,9 +296,9 @@ def write_report(out, report: SpeechReport, force: bool = False, title: str = ""
     for s in report.sentences:
         e = s[d]
         lle = s.get("lle") or {}
-        md.append(f"| {s['name']} | {s['frames']} | {_f(e['opening_r'], '.3f')} | {_f(e['width_r'], '.3f')} "
-                  f"| {_f(e.get('jumps_per_s'), '.2f')} | {_f(lle.get('voice_distance_ratio'), '.2f')} "
-                  f"| {_f(lle.get('blend'), '.2f')} |")
+        cells = [table_cell(e["opening_r"]), table_cell(e["width_r"]), table_cell(e.get("jumps_per_s"), ".2f"),
+                 table_cell(lle.get("voice_distance_ratio"), ".2f"), table_cell(lle.get("blend"), ".2f")]
+        md.append("| " + " | ".join([s["name"], str(s["frames"]), *cells]) + " |")
     with atomic_directory(out, force=force, error=InputError, kind="evaluate", protect=protect) as tmp:
         (tmp / "report.md").write_text("\n".join(md) + "\n")
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1, default=float))

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .metrics import table_cell
 
 VIDEO_EXT = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm")
 SOUND_EXT = (".wav", ".flac", ".mp3", ".m4a", ".ogg")
@@ -170,24 +171,21 @@ def evaluate_voices(db, clips: dict, voices: str = "auto", smooth: float | None 
             "clips": {n: {k: v for k, v in d.items() if not k.startswith("_")} for n, d in res.items()}}
 
 
-def _f(x, fmt=".3f"):
-    return "-" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, fmt)
-
-
 def markdown_table(report: dict) -> str:
     """The per-group table, then the per-clip one."""
     md = ["| group | clips | opening r (within-clip, pooled) | std ratio (median) | amplitude vs speaker | "
           "other-voice model |", "|---|---|---|---|---|---|"]
     for g, v in report["groups"].items():
-        md.append(f"| {'**pooled**' if g == 'pooled' else g} | {v['clips']} | {_f(v['opening_r'])} | "
-                  f"{_f(v['std_ratio_median'], '.2f')} | {_f(v['std_vs_speaker_median'], '.2f')} | "
-                  f"{v['other_voice_model']} |")
+        cells = [table_cell(v["opening_r"]), table_cell(v["std_ratio_median"], ".2f"),
+                 table_cell(v["std_vs_speaker_median"], ".2f"), str(v["other_voice_model"])]
+        md.append("| " + " | ".join(["**pooled**" if g == "pooled" else g, str(v["clips"]), *cells]) + " |")
     md += ["", "| clip | s | voice ratio | model | gain | opening r | std ratio | amplitude vs speaker |",
            "|---|---|---|---|---|---|---|---|"]
     for n, d in report["clips"].items():
-        md.append(f"| {n} | {d['seconds']:.1f} | {_f(d['voice_ratio'], '.2f')} | {d['model']} | "
-                  f"{_f(d['amplitude_gain'], '.2f')} | {_f(d.get('opening_r'))} | {_f(d.get('std_ratio'), '.2f')} | "
-                  f"{_f(d['std_vs_speaker'], '.2f')} |")
+        cells = [f"{d['seconds']:.1f}", table_cell(d["voice_ratio"], ".2f"), str(d["model"]),
+                 table_cell(d["amplitude_gain"], ".2f"), table_cell(d.get("opening_r")),
+                 table_cell(d.get("std_ratio"), ".2f"), table_cell(d["std_vs_speaker"], ".2f")]
+        md.append("| " + " | ".join([n, *cells]) + " |")
     return "\n".join(md)
 
 
