@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..database.sound import AUDIO_EXTENSIONS
+from ..sources.recordings import VIDEO_EXTENSIONS
 from .metrics import table_cell
 
-VIDEO_EXT = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm")
-SOUND_EXT = (".wav", ".flac", ".mp3", ".m4a", ".ogg")
 MIN_FRAMES = 40
 """Shortest piece kept, frames."""
 
@@ -50,7 +50,7 @@ def list_drivers(source) -> list[tuple[str, str, float | None]]:
         return out
     if not p.is_dir():
         raise InputError("drivers must be a folder of clips or a list file (GROUP PATH [PIECE_SECONDS] per line)", p)
-    files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXT + SOUND_EXT)
+    files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS + AUDIO_EXTENSIONS)
     return [(f.relative_to(p).parts[0] if len(f.relative_to(p).parts) > 1 else p.name, os.fspath(f), None)
             for f in files]
 
@@ -73,7 +73,7 @@ def load_drivers(source, names=None, progress=None) -> dict:
         if progress:
             progress(f"driver {group}/{stem}")
         y = load_audio(path, 16000)
-        if Path(path).suffix.lower() in SOUND_EXT:
+        if Path(path).suffix.lower() in AUDIO_EXTENSIONS:
             clips[f"{group}/{stem}"] = {"group": group, "audio": y, "time_s": np.arange(int(len(y) / 16000 * 25)) / 25,
                                         "opening": None, "width": None, "fps": 25.0}
             continue

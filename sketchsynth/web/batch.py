@@ -17,8 +17,11 @@ import secrets
 import sys
 import time
 
+from ..database.sound import AUDIO_EXTENSIONS
+from ..sources.recordings import VIDEO_EXTENSIONS
 
-EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".wav", ".mp3", ".m4a", ".ogg", ".flac", ".opus")
+EXTENSIONS = VIDEO_EXTENSIONS + AUDIO_EXTENSIONS
+"""What an upload may be: what build-db and match read."""
 RESULTS = ("sketch.mp4", "frames.mp4", "speech.wav")
 MAX_TEXT_CHARS = 5000
 RUN_TIMEOUT_S = 1800
