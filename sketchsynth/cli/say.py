@@ -18,6 +18,10 @@ from .options import FLOAT, INT, db_option, force_option, resolve_smooth, smooth
 @click.option("--audio", type=click.Path(), default=None,
               help="A real recording of TEXT to use instead of the synthetic voice (its phones come from "
                    "aligning it to TEXT).")
+@click.option("--rhythm", type=click.Choice(["auto", "database", "voice"]), default="auto", show_default=True,
+              help="Phone durations of the synthetic voice inside each word: the database speaker's (from its "
+                   "phone labels; the sound is time-warped with them) or the voice's own; auto = the "
+                   "speaker's when the phones drive (--target phones or both).")
 @click.option("--target", type=click.Choice(["auto", "audio", "phones", "both"]), default="auto",
               show_default=True,
               help="What drives the selection: the sound through the speech model, the spoken phones "
@@ -30,14 +34,15 @@ from .options import FLOAT, INT, db_option, force_option, resolve_smooth, smooth
                    "the database's) for an --audio reading.")
 @smoothing_options
 @force_option
-def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_blend, smooth, candidates, join,
-            jump_cost, beam, force):
+def command(text, db_path, voice, rate, out, audio, rhythm, target, phone_weight, lle_blend, smooth, candidates,
+            join, jump_cost, beam, force):
     """Say TEXT with the database's speaker's face (needs the 'text' extra).
 
     The text is spoken offline by espeak-ng; its sound drives the face through
     the database's speech model and/or its phones select frames recorded saying
     the same phones in the same context (triphones, backing off to diphones,
-    phones and viseme classes). Writes the outputs of `match` -- selection.csv,
+    phones and viseme classes). Words the database's speaker said are spoken
+    with the speaker's phones and phone durations (--rhythm). Writes the outputs of `match` -- selection.csv,
     matched/ (in the selected frames' own pixels), a comparison figure,
     sketch.mp4 and frames.mp4 -- with the speech as their sound.
 
@@ -53,7 +58,7 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
     from ..outputs.synthesis import describe
     from ..pipeline.core import Pipeline
     from ..pipeline.stages import Selector, Writer
-    from ..pipeline.text import Speak, TextTarget
+    from ..pipeline.text import Speak, TextTarget, resolve_rhythm
     from ..selection.decode import ViterbiDecoder
     from ..targets.text.tts import EXTRA, check_text
 
@@ -72,7 +77,7 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
     decoder.check(db)
     out = out or os.path.join("out", "say")
     with tempfile.TemporaryDirectory(prefix="sketchsynth-say-") as work:
-        speak = Speak(work, voice=voice, rate=rate, audio=audio)
+        speak = Speak(work, voice=voice, rate=rate, audio=audio, rhythm=resolve_rhythm(db, rhythm, target))
         text_target = TextTarget(target, phone_weight=phone_weight, lle_blend=lle_blend)
         pipe = Pipeline([speak, text_target, Selector(decoder)]).fit(db)
         spoken = pipe.run(text, upto="speech")

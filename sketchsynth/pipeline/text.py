@@ -26,6 +26,7 @@ from .core import Stage
 from .stages import SpeechFeatures, SpeechTarget, db_fps
 
 TARGETS = ("auto", "audio", "phones", "both")
+RHYTHMS = ("auto", "database", "voice")
 DEFAULT_PHONE_WEIGHT = 3.0
 """Picked on the first 10 GRID s1 TEST sentences against weight 1 (docs/method.md)."""
 TTS_LLE_BLEND = 0.5
@@ -43,17 +44,49 @@ class Speak(Stage):
     voice, rate : str, int
         espeak-ng voice and words per minute (TTS only).
     audio : path, optional
+    rhythm : {"auto", "database", "voice"}
+        The TTS voice's phone durations inside each word: the database speaker's
+        (:mod:`sketchsynth.targets.text.rhythm`, from its phone labels; the sound is time-warped with them),
+        or the voice's own; ``auto``: the database's when it has phone labels. On GRID s1's validation
+        sentences the speaker's rhythm raised opening r from 0.785 to 0.80x (docs/measurements.md).
     """
 
     name, input_kind, output_kind = "speak", "text", "speech"
 
-    def __init__(self, workdir, voice: str = "en-us", rate: int = 175, audio=None):
-        self.workdir, self.voice, self.rate, self.audio = workdir, voice, rate, audio
+    def __init__(self, workdir, voice: str = "en-us", rate: int = 175, audio=None, rhythm: str = "auto"):
+        self.workdir, self.voice, self.rate, self.audio, self.rhythm = workdir, voice, rate, audio, rhythm
+
+    def fit(self, db):
+        from ..targets.text.store import PHONES_FILE
+
+        if self.rhythm not in RHYTHMS:
+            raise ParameterError(f"--rhythm must be one of {', '.join(RHYTHMS)}, got {self.rhythm!r}")
+        self.db_ = db
+        self.lexicon_ = None
+        # a real reading has its own rhythm; the TTS voice takes the speaker's when the labels exist
+        if self.audio is None and (self.rhythm == "database" or
+                                   (self.rhythm == "auto" and (db.path_ / PHONES_FILE).is_file())):
+            from ..targets.text.rhythm import Lexicon
+
+            self.lexicon_ = Lexicon().fit(db)
+        return self
 
     def transform(self, text: str):
         from ..targets.text.speak import speak
 
-        return speak(text, self.workdir, voice=self.voice, rate=self.rate, audio=self.audio)
+        return speak(text, self.workdir, voice=self.voice, rate=self.rate, audio=self.audio,
+                     lexicon=self.lexicon_)
+
+
+def resolve_rhythm(db, rhythm: str = "auto", target: str = "auto") -> str:
+    """``rhythm`` itself, or what ``auto`` means: the database speaker's when the target reads phones (``phones``,
+    ``both``: their timing is what the rhythm changes), the voice's own for the sound alone (the speech model
+    reads the voice's unwarped sound, as measured)."""
+    if rhythm not in RHYTHMS:
+        raise ParameterError(f"--rhythm must be one of {', '.join(RHYTHMS)}, got {rhythm!r}")
+    if rhythm != "auto":
+        return rhythm
+    return "database" if target_kind(db, target) in ("phones", "both") else "voice"
 
 
 def target_kind(db, target: str = "auto", phone_target=None) -> str:
