@@ -148,6 +148,8 @@ def main(argv=None):
                                                           "pick a setting)")
     ap.add_argument("--smooth", type=float, default=0.5)
     ap.add_argument("--phone-weight", type=float, default=3.0)
+    ap.add_argument("--phone-mouth", type=float, default=None,
+                    help="share of the phones' mouth in the both rows' target (default: say's)")
     ap.add_argument("--rhythm", choices=("database", "voice"), default="database",
                     help="the TTS's phone durations inside each word: the database speaker's (say's default) or "
                          "espeak-ng's own")
@@ -240,7 +242,8 @@ def main(argv=None):
                 kind = k.split("_")[1]
                 blend = 1.0 if k.endswith("_lle") else 0.0 if k.endswith("_nolle") else None
                 text = TextTarget(kind, phone_weight=a.phone_weight, lle_blend=blend, phone_target=target,
-                                  voices="other" if k.endswith("_voices") else "own")
+                                  voices="other" if k.endswith("_voices") else "own",
+                                  **({} if a.phone_mouth is None else {"phone_mouth": a.phone_mouth}))
                 syn = Pipeline([text, Selector(dec)]).fit(db).run(spoken)
                 rows, jumps = syn.result.rows, syn.result.is_jump
                 if len(rows) < T:
@@ -254,6 +257,7 @@ def main(argv=None):
     out["_timings_s"] = {**{k: round(v, 2) for k, v in times.items()}, "total_s": time.perf_counter() - t_start,
                          "sentences": done}
     out["_params"] = {"smooth": a.smooth, "phone_weight": a.phone_weight, "rhythm": a.rhythm,
+                      "phone_mouth": a.phone_mouth,
                       **target.get_params(),
                       "unit": target.unit_}
     print(f"GRID s1, {done} held-out {a.split.upper()} sentences (from #{a.first}), database = the {len(train)} "

@@ -137,3 +137,53 @@ def test_say_records_its_rhythm_and_refuses_a_bad_one(labelled_grid, tmp_path):
     assert json.loads((out / "summary.json").read_text())["rhythm"] == "database"
     r = CliRunner().invoke(cli, ["say", "bin blue", "--db", str(labelled_grid), "--rhythm", "slow"])
     assert r.exit_code == 2 and "rhythm" in r.output
+
+
+def test_phone_mouth_is_the_weighted_mean_of_the_best_candidates_and_follows_the_phones(labelled_grid):
+    """The phones' own mouth: each frame's mean over its best candidates (checked against a plain loop), open for a
+    vowel and closed for B/M/P."""
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.layout import SPEECH_POINTS
+    from sketchsynth.evaluation.metrics import mouth_opening
+    from sketchsynth.targets.text.target import PhoneTarget, frame_phones
+
+    db = FrameDatabase.load(labelled_grid)
+    pt = PhoneTarget().fit(db)
+    said = frame_phones([("M", 0.0, 0.12), ("AA", 0.12, 0.4), ("P", 0.4, 0.52)], 15, 25.0)
+    m = pt.mouth(said, top=5)
+    assert m.shape == (15, len(SPEECH_POINTS), 2) and m.dtype == np.float32
+    cand, cost = pt.transform(said)
+    for t in (0, 5, 11):
+        c, s = cand[t, :5], cost[t, :5] / pt.unit_
+        w = np.exp(-(s - s.min()))
+        ref = sum(wi * db.normalized_[ci][SPEECH_POINTS] for wi, ci in zip(w / w.sum(), c))
+        np.testing.assert_allclose(m[t], ref, atol=1e-5)
+    kp = np.zeros((15, 70, 3), np.float32)
+    kp[:, SPEECH_POINTS, :2] = m
+    kp[:, 36, :2] = db.normalized_[db.usable_rows_, 36].mean(axis=0)  # eye corners for the inter-ocular scale
+    kp[:, 45, :2] = db.normalized_[db.usable_rows_, 45].mean(axis=0)
+    opening = mouth_opening(kp)
+    assert opening[5:8].mean() > 1.5 * max(opening[0:2].mean(), opening[11:14].mean()), opening
+    with pytest.raises(Exception, match="top"):
+        pt.mouth(said, top=0)
+
+
+def test_both_target_blends_the_phones_mouth_into_the_predicted_one(labelled_grid, tmp_path):
+    pytest.importorskip("espeakng_loader")
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.errors import ParameterError
+    from sketchsynth.layout import SPEECH_POINTS
+    from sketchsynth.pipeline.text import Speak, TextTarget
+    from sketchsynth.targets.text.target import frame_phones
+
+    db = FrameDatabase.load(labelled_grid)
+    spoken = Speak(tmp_path).fit(db).transform("bin blue at f two now")
+    plain = TextTarget("both", phone_mouth=0.0).fit(db).transform(spoken)
+    half = TextTarget("both", phone_mouth=0.5).fit(db)
+    mixed = half.transform(spoken)
+    mouth = half.phone_target_.mouth(frame_phones(spoken.phones, len(mixed), plain.fps))
+    np.testing.assert_allclose(mixed.points[:, SPEECH_POINTS], 0.5 * plain.points[:, SPEECH_POINTS] + 0.5 * mouth,
+                               atol=1e-5)
+    assert mixed.report["phone_mouth"] == 0.5 and not np.allclose(mixed.points, plain.points)
+    with pytest.raises(ParameterError):
+        TextTarget("both", phone_mouth=1.5).fit(db)

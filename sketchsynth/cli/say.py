@@ -28,14 +28,17 @@ from .options import FLOAT, INT, db_option, force_option, resolve_smooth, smooth
                    "(needs fit-phones), or both; auto = both when the database has both.")
 @click.option("--phone-weight", type=FLOAT, default=3.0, show_default=True,
               help="Weight of the phone cost added to the audio target's cost (--target both).")
+@click.option("--phone-mouth", type=FLOAT, default=0.3, show_default=True,
+              help="--target both: share of the mouth the database shows for the spoken phones (0-1) in the "
+                   "mouth target, the rest the speech model's prediction from the sound.")
 @click.option("--lle-blend", type=FLOAT, default=None,
               help="LLE projection of the voice's features onto the database's own (0 none ... 1 full); "
                    "default: 0.5 for the TTS voice, the fitted model's rule (as much as the voice differs from "
                    "the database's) for an --audio reading.")
 @smoothing_options
 @force_option
-def command(text, db_path, voice, rate, out, audio, rhythm, target, phone_weight, lle_blend, smooth, candidates,
-            join, jump_cost, beam, force):
+def command(text, db_path, voice, rate, out, audio, rhythm, target, phone_weight, phone_mouth, lle_blend, smooth,
+            candidates, join, jump_cost, beam, force):
     """Say TEXT with the database's speaker's face (needs the 'text' extra).
 
     The text is spoken offline by espeak-ng; its sound drives the face through
@@ -66,6 +69,8 @@ def command(text, db_path, voice, rate, out, audio, rhythm, target, phone_weight
         raise ParameterError(f"--lle-blend must be within 0-1, got {lle_blend}")
     if not (phone_weight >= 0):
         raise ParameterError(f"--phone-weight must be >= 0, got {phone_weight}")
+    if not 0 <= phone_mouth <= 1:
+        raise ParameterError(f"--phone-mouth must be within 0-1, got {phone_mouth}")
     check_text(text, voice)
     if audio is None:
         require("espeakng_loader", EXTRA, "say (text-to-speech)")
@@ -78,7 +83,7 @@ def command(text, db_path, voice, rate, out, audio, rhythm, target, phone_weight
     out = out or os.path.join("out", "say")
     with tempfile.TemporaryDirectory(prefix="sketchsynth-say-") as work:
         speak = Speak(work, voice=voice, rate=rate, audio=audio, rhythm=resolve_rhythm(db, rhythm, target))
-        text_target = TextTarget(target, phone_weight=phone_weight, lle_blend=lle_blend)
+        text_target = TextTarget(target, phone_weight=phone_weight, lle_blend=lle_blend, phone_mouth=phone_mouth)
         pipe = Pipeline([speak, text_target, Selector(decoder)]).fit(db)
         spoken = pipe.run(text, upto="speech")
         syn = pipe.run(spoken, start="speech")

@@ -7,8 +7,9 @@ The text is spoken by espeak-ng (:mod:`sketchsynth.targets.text.tts`), or read f
   the fitted regressor's jaw and lips), exactly a speech match of the spoken sound;
 - ``phones``: the spoken phones (:class:`~sketchsynth.targets.text.target.PhoneTarget`, database frames
   labelled by ``fit-phones``);
-- ``both``: the audio target's candidates and the phone target's, each costed by the predicted-mouth
-  distance plus ``phone_weight`` x the phone cost;
+- ``both``: the audio target's candidates and the phone target's, each costed by the distance to a mouth
+  target plus ``phone_weight`` x the phone cost; the mouth target is the audio's predicted mouth blended with
+  the mouth the database shows for the phones (``phone_mouth`` of the latter);
 - ``auto``: both when the database has a speech model and phone labels, else the one it has.
 
 The same selector then picks recorded frames; the outputs are those of ``match``, drawn in the selected
@@ -29,6 +30,10 @@ TARGETS = ("auto", "audio", "phones", "both")
 RHYTHMS = ("auto", "database", "voice")
 DEFAULT_PHONE_WEIGHT = 3.0
 """Picked on the first 10 GRID s1 TEST sentences against weight 1 (docs/method.md)."""
+PHONE_MOUTH = 0.3
+"""Share of the phones' own mouth (:meth:`~sketchsynth.targets.text.target.PhoneTarget.mouth`) in the keypoint
+target of ``both``: on GRID s1's validation sentences 0 / 0.2 / 0.3 / 0.5 / 0.7 gave opening r 0.808 / 0.816 /
+0.817 / 0.811 / 0.812 and LMD 1.70 / 1.63 / 1.60 / 1.56 / 1.53 px (docs/measurements.md)."""
 TTS_LLE_BLEND = 0.5
 """LLE blend for a TTS voice (fixed: not the model's voice-distance rule). On GRID s1's TEST sentences spoken by
 espeak-ng, blend 0 / 0.5 / 1 gave opening r 0.764 / 0.786 / 0.766 (docs/method.md, text-driven synthesis)."""
@@ -47,8 +52,9 @@ class Speak(Stage):
     rhythm : {"auto", "database", "voice"}
         The TTS voice's phone durations inside each word: the database speaker's
         (:mod:`sketchsynth.targets.text.rhythm`, from its phone labels; the sound is time-warped with them),
-        or the voice's own; ``auto``: the database's when it has phone labels. On GRID s1's validation
-        sentences the speaker's rhythm raised opening r from 0.785 to 0.80x (docs/measurements.md).
+        or the voice's own; ``auto``: the database's when it has phone labels (the CLI: when the phones drive,
+        :func:`resolve_rhythm`). On GRID s1's validation sentences the speaker's rhythm raised ``both``'s
+        opening r from 0.784 to 0.808 (docs/measurements.md).
     """
 
     name, input_kind, output_kind = "speak", "text", "speech"
@@ -119,6 +125,10 @@ class TextTarget(Stage):
         reading).
     phone_target : PhoneTarget, optional
         Fitted already (default: fitted on the database's ``phones.parquet``).
+    phone_mouth : float
+        ``both``: share (0-1) of the phones' mouth in the keypoint target (:data:`PHONE_MOUTH`): the mean jaw
+        and lips of the database frames saying the same phone in the same context at the same place, which
+        the audio's prediction alone blurs for a voice that is not the speaker's.
     voices : {"own", "auto", "other"}
         Which speech model reads the spoken sound (:class:`~sketchsynth.pipeline.stages.SpeechFeatures`); ``own``:
         the database's own, as for its speaker (on GRID s1's TEST sentences spoken by espeak-ng it did better than
@@ -128,12 +138,15 @@ class TextTarget(Stage):
     name, input_kind, output_kind = "text-target", "speech", "target"
 
     def __init__(self, target: str = "auto", phone_weight: float = DEFAULT_PHONE_WEIGHT,
-                 lle_blend: float | None = None, phone_target=None, voices: str = "own"):
+                 lle_blend: float | None = None, phone_target=None, voices: str = "own",
+                 phone_mouth: float = PHONE_MOUTH):
         self.target, self.phone_weight, self.lle_blend, self.phone_target = target, phone_weight, lle_blend, \
             phone_target
-        self.voices = voices
+        self.voices, self.phone_mouth = voices, phone_mouth
 
     def fit(self, db):
+        if not 0 <= self.phone_mouth <= 1:
+            raise ParameterError(f"phone_mouth must be within 0-1, got {self.phone_mouth}")
         self.db_ = db
         self.kind_ = target_kind(db, self.target, self.phone_target)
         self.phone_target_ = None
@@ -168,10 +181,16 @@ class TextTarget(Stage):
             n = min(n, len(tgt)) if kind == "both" else len(tgt)
             tgt = tgt.head(n)
         if kind != "audio":  # (audio alone: exactly a speech match of the spoken sound)
-            tgt.phones = PhoneTerm(self.phone_target_, frame_phones(spoken.phones, n, fps), self.phone_weight,
-                                   only=kind == "phones")
+            said = frame_phones(spoken.phones, n, fps)
+            tgt.phones = PhoneTerm(self.phone_target_, said, self.phone_weight, only=kind == "phones")
+            if kind == "both" and self.phone_mouth > 0:
+                from ..layout import SPEECH_POINTS
+
+                a = self.phone_mouth
+                tgt.points[:, SPEECH_POINTS] = (1 - a) * tgt.points[:, SPEECH_POINTS] + \
+                    a * self.phone_target_.mouth(said)
             tgt.name, tgt.audio = "say", spoken.wav_path
             tgt.frames, tgt.time_s, tgt.fps = np.arange(n, dtype=np.int64), np.arange(n) / fps, fps
         tgt.report = {**tgt.report, "target": kind, "phone_weight": self.phone_weight if kind == "both" else None,
-                      "lle_blend": self.lle_blend}
+                      "phone_mouth": self.phone_mouth if kind == "both" else None, "lle_blend": self.lle_blend}
         return tgt

@@ -41,7 +41,8 @@ def warp_audio(samples: np.ndarray, sr: int, src_knots, dst_knots, frame_s: floa
     src_knots, dst_knots : array of float, same length, seconds, non-decreasing
         Matching times in the input and the output; ``dst_knots[-1]`` is the output's length.
     frame_s : float
-        STFT window, seconds (a quarter of it is the hop).
+        STFT window, seconds (a quarter of it is the hop; rounded up to a power of two in samples). On GRID s1's
+        validation sentences 0.032 / 0.064 / 0.128 s gave `say` opening r 0.804 / 0.800 / 0.808.
 
     Returns
     -------
