@@ -29,11 +29,13 @@ from .stages import SpeechFeatures, SpeechTarget, db_fps
 TARGETS = ("auto", "audio", "phones", "both")
 RHYTHMS = ("auto", "database", "voice")
 DEFAULT_PHONE_WEIGHT = 3.0
-"""Picked on the first 10 GRID s1 TEST sentences against weight 1 (docs/method.md)."""
+"""Picked on the first 10 GRID s1 TEST sentences against weight 1 (docs/method.md); kept on the validation
+split (with the speaker's rhythm, weight 2 / 3 / 5: opening r 0.807 / 0.808 / 0.800, docs/measurements.md)."""
 PHONE_MOUTH = 0.3
 """Share of the phones' own mouth (:meth:`~sketchsynth.targets.text.target.PhoneTarget.mouth`) in the keypoint
-target of ``both``: on GRID s1's validation sentences 0 / 0.2 / 0.3 / 0.5 / 0.7 gave opening r 0.808 / 0.816 /
-0.817 / 0.811 / 0.812 and LMD 1.70 / 1.63 / 1.60 / 1.56 / 1.53 px (docs/measurements.md)."""
+target of ``both``: on GRID s1's validation sentences (the speaker's rhythm, the 32 best candidates averaged)
+0 / 0.2 / 0.3 / 0.5 / 0.7 gave opening r 0.808 / 0.816 / 0.815 / 0.811 / 0.812 and LMD 1.70 / 1.63 / 1.60 / 1.56 /
+1.53 px; 0.3 of the 16 best: 0.817, 1.60 px (docs/measurements.md)."""
 TTS_LLE_BLEND = 0.5
 """LLE blend for a TTS voice (fixed: not the model's voice-distance rule). On GRID s1's TEST sentences spoken by
 espeak-ng, blend 0 / 0.5 / 1 gave opening r 0.764 / 0.786 / 0.766 (docs/method.md, text-driven synthesis)."""
