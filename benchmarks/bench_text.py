@@ -25,8 +25,10 @@ through the true frame's normalization), jumps per second.
 VAL (``--split val``): the TRAIN sentences with i % 8 == 6 are said against a database of the other 600 TRAIN
 sentences (its own phone labels and speech model), so settings are chosen without the TEST sentences.
 
-The TTS says each word in the database speaker's rhythm (``--rhythm database``, `say`'s default:
-:mod:`sketchsynth.targets.text.rhythm`) or in espeak-ng's own (``--rhythm voice``).
+Where the phones drive (``phones``, ``both`` rows) the TTS says each word in the database speaker's rhythm
+(``--rhythm database``, what `say` does then: :mod:`sketchsynth.targets.text.rhythm`) or in espeak-ng's own
+(``--rhythm voice``); the audio rows always read espeak-ng's own rhythm, as `say --target audio` does, its words
+stretched onto the recorded timings one by one (:func:`sketchsynth.targets.text.warp.stretch_spans`).
 
     python benchmarks/bench_text.py [--split test|val] [--rhythm database|voice] [--db DIR] [--sentences 100]
         [--first 0] [--smooth 0.5] [--phone-weight 3]
@@ -172,7 +174,7 @@ def main(argv=None):
     from sketchsynth.targets.text.speak import Spoken
     from sketchsynth.targets.text.target import PhoneTarget
     from sketchsynth.targets.text.tts import synthesize
-    from sketchsynth.targets.text.warp import warp_audio, word_knots
+    from sketchsynth.targets.text.warp import stretch_spans, warp_audio, word_knots
 
     rows_wanted = [r for r in a.rows.split(",") if r]
     train, test = split(a.split)
@@ -216,13 +218,17 @@ def main(argv=None):
         g = gcd(sp.sample_rate, 16000)
         y = resample_poly(sp.samples.astype(np.float64), 16000 // g, sp.sample_rate // g).astype(np.float32)
         src, dst = word_knots(tts_words, ref, len(y) / 16000, dur)
+        # the voice's own rhythm, its words laid onto the .align timings: what `say --target audio` reads
+        tts_voice = Spoken(stretch_spans(y, 16000, src, dst), warp_to_words(iv, tts_words, ref), ref,
+                           f"{name}-tts.wav", dur, "tts")
+        tts_spoken = tts_voice
         if lexicon is not None:
-            # as `say` does: each word in the speaker's rhythm (word ends stay), then the words onto the
-            # .align timings, in one time-warp (the rhythm's knots carried through the word warp)
+            # as `say` does when phones drive: each word in the speaker's rhythm (word ends stay), then the words
+            # onto the .align timings, in one time-warp (the rhythm's knots carried through the word warp)
             iv, k_src, k_dst = lexicon.retime(iv, tts_words)
             src, dst = np.r_[0.0, k_src, len(y) / 16000], np.interp(np.r_[0.0, k_dst, len(y) / 16000], src, dst)
-        tts_ph = warp_to_words(iv, tts_words, ref)
-        tts_spoken = Spoken(warp_audio(y, 16000, src, dst), tts_ph, ref, f"{name}-tts.wav", dur, "tts")
+            tts_spoken = Spoken(warp_audio(y, 16000, src, dst), warp_to_words(iv, tts_words, ref), ref,
+                                f"{name}-tts.wav", dur, "tts")
         real = None
         if any(k.startswith("real") for k in rows_wanted):
             y_real = load_audio(video, 16000)[:int(round(dur * 16000))]
@@ -238,8 +244,9 @@ def main(argv=None):
             elif k == "mean":
                 rows, jumps = np.full(T, mean_row), np.zeros(T, bool)
             else:
-                spoken = real if k.startswith("real") else tts_spoken
                 kind = k.split("_")[1]
+                # each row reads the rhythm `say` would give its target (pipeline.text.resolve_rhythm)
+                spoken = real if k.startswith("real") else tts_voice if kind == "audio" else tts_spoken
                 blend = 1.0 if k.endswith("_lle") else 0.0 if k.endswith("_nolle") else None
                 text = TextTarget(kind, phone_weight=a.phone_weight, lle_blend=blend, phone_target=target,
                                   voices="other" if k.endswith("_voices") else "own",

@@ -90,6 +90,20 @@ def test_warp_audio_moves_sound_with_its_knots_keeps_pitch_and_silences_new_paus
     assert np.abs(y[int(0.7 * sr):int(0.8 * sr)]).max() < 1e-3 and np.abs(y[int(1.0 * sr):]).max() > 0.3
 
 
+def test_stretch_spans_moves_each_span_apart_and_keeps_pitch():
+    pytest.importorskip("librosa")
+    from sketchsynth.targets.text.warp import stretch_spans
+
+    sr = 16000
+    t = np.arange(sr) / sr
+    x = np.where(t >= 0.3, 0.5 * np.sin(2 * np.pi * 220 * t), 0).astype(np.float32)
+    y = stretch_spans(x, sr, [0, 0.3, 1], [0, 0.6, 1.3])
+    assert len(y) == int(1.3 * sr) and abs(_onset(y, sr) - 0.6) < 0.07
+    seg = y[int(0.8 * sr):int(1.2 * sr)]
+    f = np.fft.rfftfreq(len(seg), 1 / sr)[np.argmax(np.abs(np.fft.rfft(seg)))]
+    assert abs(f - 220) < 5
+
+
 @pytest.fixture(scope="module")
 def labelled_grid(grid_example, tmp_path_factory):
     """The bundled GRID database, copied, with phone labels."""

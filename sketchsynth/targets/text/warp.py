@@ -1,4 +1,11 @@
-"""Time-warping speech onto other timings (to compare a TTS reading with a recorded one frame by frame)."""
+"""Time-warping speech onto other timings.
+
+Two ways, measured on GRID s1's validation sentences said by espeak-ng and read by the speech model (opening r of
+the audio target alone): :func:`warp_audio` runs one phase vocoder over the whole sound, so phone-long spans
+stretch cleanly (0.73 with the speaker's rhythm, against 0.64 stretching each span apart); :func:`stretch_spans`
+stretches each span apart, which reads better when the spans are whole words (0.77, against 0.73): the bench
+lays a TTS reading onto a recorded one's word timings that way.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,36 @@ def word_knots(words, targets, end_src: float, end_dst: float):
     src = [0.0] + [t for _, s, e in words for t in (s, e)] + [end_src]
     dst = [0.0] + [t for _, s, e in targets for t in (s, e)] + [end_dst]
     return np.maximum.accumulate(np.asarray(src)), np.maximum.accumulate(np.asarray(dst))
+
+
+def stretch_spans(samples: np.ndarray, sr: int, src_knots, dst_knots) -> np.ndarray:
+    """Stretch each span between knots to its target length apart, keeping pitch (librosa's phase vocoder).
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape (n,), float32
+    sr : int
+    src_knots, dst_knots : array of float, same length, seconds
+
+    Returns
+    -------
+    np.ndarray, shape (round(dst_knots[-1] * sr),), float32
+    """
+    librosa = require("librosa", "speech", "time-warping speech")
+    out = []
+    x = np.asarray(samples, np.float32)
+    for (a, b), (c, d) in zip(zip(src_knots[:-1], src_knots[1:]), zip(dst_knots[:-1], dst_knots[1:])):
+        n_dst = int(round(d * sr)) - int(round(c * sr))
+        if n_dst <= 0:
+            continue
+        seg = x[int(round(a * sr)):int(round(b * sr))]
+        if len(seg) < 64:
+            out.append(np.zeros(n_dst, np.float32))
+            continue
+        y = librosa.effects.time_stretch(seg, rate=len(seg) / n_dst) if abs(len(seg) - n_dst) > 1 else seg
+        y = y[:n_dst] if len(y) >= n_dst else np.pad(y, (0, n_dst - len(y)))
+        out.append(y.astype(np.float32))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def warp_audio(samples: np.ndarray, sr: int, src_knots, dst_knots, frame_s: float = 0.128) -> np.ndarray:
