@@ -22,7 +22,16 @@ of the ``layout.INNER_LIP_PAIRS`` distances (62-66) over the inter-ocular distan
 48-67, mean distance in the true frame's pixels, the selected frames mapped
 through the true frame's normalization), jumps per second.
 
-    python benchmarks/bench_text.py [--db DIR] [--sentences 100] [--first 0] [--smooth 0.5] [--phone-weight 3]
+VAL (``--split val``): the TRAIN sentences with i % 8 == 6 are said against a database of the other 600 TRAIN
+sentences (its own phone labels and speech model), so settings are chosen without the TEST sentences.
+
+Where the phones drive (``phones``, ``both`` rows) the TTS says each word in the database speaker's rhythm
+(``--rhythm database``, what `say` does then: :mod:`sketchsynth.targets.text.rhythm`) or in espeak-ng's own
+(``--rhythm voice``); the audio rows always read espeak-ng's own rhythm, as `say --target audio` does, its words
+stretched onto the recorded timings one by one (:func:`sketchsynth.targets.text.warp.stretch_spans`).
+
+    python benchmarks/bench_text.py [--split test|val] [--rhythm database|voice] [--db DIR] [--sentences 100]
+        [--first 0] [--smooth 0.5] [--phone-weight 3]
 """
 
 from __future__ import annotations
@@ -40,14 +49,19 @@ DATA = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", Path(__file__).resolve().p
 GRID = DATA / "grid_s1"
 
 
-def split():
+def split(which: str = "test"):
+    """(database sentences, evaluated sentences): ``test`` = the 700 TRAIN / the 100 TEST; ``val`` = TRAIN's
+    i % 8 == 6 sentences (100, i the index among all 800) evaluated against a database of the other 600."""
     names = sorted(p.stem for p in (GRID / "video").glob("*.mp4"))
     train = [n for i, n in enumerate(names) if i % 8 != 7]
     test = [n for i, n in enumerate(names) if i % 8 == 7]
+    if which == "val":
+        return [n for i, n in enumerate(names) if i % 8 not in (6, 7)], [n for i, n in enumerate(names)
+                                                                          if i % 8 == 6]
     return train, test
 
 
-def ensure_db(path: Path, train):
+def ensure_db(path: Path, train, other_voices: bool = True):
     """Build the TRAIN database (videos through the track cache) and its phone labels, once."""
     from sketchsynth.database.frame_database import FrameDatabase
     from sketchsynth.pipeline.build import build_database
@@ -60,7 +74,7 @@ def ensure_db(path: Path, train):
             link = rec / f"{n}.mp4"
             if not link.exists():
                 link.symlink_to(GRID / "video" / f"{n}.mp4")
-        build_database(rec, path=path, progress=True)
+        build_database(rec, path=path, progress=True, other_voices=other_voices)
     db = FrameDatabase.load(path)
     if not (path / PHONES_FILE).is_file():
         ph, w, lab, rep = label_database(db, GRID / "align", progress=True)
@@ -126,12 +140,21 @@ ROWS = {
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", default=os.path.expanduser("~/.cache/sketchsynth/bench/grid_s1_train"))
+    ap.add_argument("--db", default=None, help="the database (built there when absent; default "
+                                                "~/.cache/sketchsynth/bench/grid_s1_train, _train600 for --split val)")
+    ap.add_argument("--split", choices=("test", "val"), default="test",
+                    help="test: the 100 TEST sentences against the 700 TRAIN ones; val: 100 TRAIN sentences "
+                         "(i %% 8 == 6) against the other 600, for choosing settings without looking at TEST")
     ap.add_argument("--sentences", type=int, default=100)
     ap.add_argument("--first", type=int, default=0, help="skip the first N TEST sentences (e.g. those used to "
                                                           "pick a setting)")
     ap.add_argument("--smooth", type=float, default=0.5)
     ap.add_argument("--phone-weight", type=float, default=3.0)
+    ap.add_argument("--phone-mouth", type=float, default=None,
+                    help="share of the phones' mouth in the both rows' target (default: say's)")
+    ap.add_argument("--rhythm", choices=("database", "voice"), default="database",
+                    help="the TTS's phone durations inside each word: the database speaker's (say's default) or "
+                         "espeak-ng's own")
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--tuned", type=int, default=10,
                     help="also pool without the first N sentences (those a setting was picked on)")
@@ -147,15 +170,21 @@ def main(argv=None):
     from sketchsynth.pipeline.core import Pipeline
     from sketchsynth.pipeline.stages import Selector
     from sketchsynth.pipeline.text import TextTarget
+    from sketchsynth.targets.text.rhythm import Lexicon
     from sketchsynth.targets.text.speak import Spoken
     from sketchsynth.targets.text.target import PhoneTarget
     from sketchsynth.targets.text.tts import synthesize
-    from sketchsynth.targets.text.warp import warp_audio, word_knots
+    from sketchsynth.targets.text.warp import stretch_spans, warp_audio, word_knots
 
     rows_wanted = [r for r in a.rows.split(",") if r]
-    train, test = split()
-    db = ensure_db(Path(a.db), train)
+    train, test = split(a.split)
+    db_path = a.db or os.path.expanduser("~/.cache/sketchsynth/bench/grid_s1_train" +
+                                         ("600" if a.split == "val" else ""))
+    # the model for other voices is only read by the *_voices rows
+    db = ensure_db(Path(db_path), train, other_voices=a.split == "test" or any(r.endswith("_voices")
+                                                                               for r in rows_wanted))
     target = PhoneTarget().fit(db)
+    lexicon = Lexicon().fit(db) if a.rhythm == "database" else None
     aligner = Aligner()
     rng = np.random.default_rng(0)
     usable = db.usable_rows_
@@ -182,7 +211,6 @@ def main(argv=None):
             print(f"{name}: TTS spoke {len(tts_words)} words for {len(ref)}; skipped", file=sys.stderr)
             continue
         done += 1
-        tts_ph = warp_to_words(iv, tts_words, ref)
         from math import gcd
 
         from scipy.signal import resample_poly
@@ -190,7 +218,17 @@ def main(argv=None):
         g = gcd(sp.sample_rate, 16000)
         y = resample_poly(sp.samples.astype(np.float64), 16000 // g, sp.sample_rate // g).astype(np.float32)
         src, dst = word_knots(tts_words, ref, len(y) / 16000, dur)
-        tts_spoken = Spoken(warp_audio(y, 16000, src, dst), tts_ph, ref, f"{name}-tts.wav", dur, "tts")
+        # the voice's own rhythm, its words laid onto the .align timings: what `say --target audio` reads
+        tts_voice = Spoken(stretch_spans(y, 16000, src, dst), warp_to_words(iv, tts_words, ref), ref,
+                           f"{name}-tts.wav", dur, "tts")
+        tts_spoken = tts_voice
+        if lexicon is not None:
+            # as `say` does when phones drive: each word in the speaker's rhythm (word ends stay), then the words
+            # onto the .align timings, in one time-warp (the rhythm's knots carried through the word warp)
+            iv, k_src, k_dst = lexicon.retime(iv, tts_words)
+            src, dst = np.r_[0.0, k_src, len(y) / 16000], np.interp(np.r_[0.0, k_dst, len(y) / 16000], src, dst)
+            tts_spoken = Spoken(warp_audio(y, 16000, src, dst), warp_to_words(iv, tts_words, ref), ref,
+                                f"{name}-tts.wav", dur, "tts")
         real = None
         if any(k.startswith("real") for k in rows_wanted):
             y_real = load_audio(video, 16000)[:int(round(dur * 16000))]
@@ -206,11 +244,13 @@ def main(argv=None):
             elif k == "mean":
                 rows, jumps = np.full(T, mean_row), np.zeros(T, bool)
             else:
-                spoken = real if k.startswith("real") else tts_spoken
                 kind = k.split("_")[1]
+                # each row reads the rhythm `say` would give its target (pipeline.text.resolve_rhythm)
+                spoken = real if k.startswith("real") else tts_voice if kind == "audio" else tts_spoken
                 blend = 1.0 if k.endswith("_lle") else 0.0 if k.endswith("_nolle") else None
                 text = TextTarget(kind, phone_weight=a.phone_weight, lle_blend=blend, phone_target=target,
-                                  voices="other" if k.endswith("_voices") else "own")
+                                  voices="other" if k.endswith("_voices") else "own",
+                                  **({} if a.phone_mouth is None else {"phone_mouth": a.phone_mouth}))
                 syn = Pipeline([text, Selector(dec)]).fit(db).run(spoken)
                 rows, jumps = syn.result.rows, syn.result.is_jump
                 if len(rows) < T:
@@ -223,9 +263,12 @@ def main(argv=None):
     rest = {k: pool(v[a.tuned:]) for k, v in parts.items() if len(v) > a.tuned} if a.tuned else {}
     out["_timings_s"] = {**{k: round(v, 2) for k, v in times.items()}, "total_s": time.perf_counter() - t_start,
                          "sentences": done}
-    out["_params"] = {"smooth": a.smooth, "phone_weight": a.phone_weight, **target.get_params(),
+    out["_params"] = {"smooth": a.smooth, "phone_weight": a.phone_weight, "rhythm": a.rhythm,
+                      "phone_mouth": a.phone_mouth,
+                      **target.get_params(),
                       "unit": target.unit_}
-    print(f"GRID s1, {done} held-out TEST sentences (from #{a.first}), database = the 700 TRAIN sentences, "
+    print(f"GRID s1, {done} held-out {a.split.upper()} sentences (from #{a.first}), database = the {len(train)} "
+          "other TRAIN sentences, "
           f"Viterbi λ={a.smooth}")
     def f(v):
         return "—" if v is None else f"{v:.3f}"

@@ -18,26 +18,34 @@ from .options import FLOAT, INT, db_option, force_option, resolve_smooth, smooth
 @click.option("--audio", type=click.Path(), default=None,
               help="A real recording of TEXT to use instead of the synthetic voice (its phones come from "
                    "aligning it to TEXT).")
+@click.option("--rhythm", type=click.Choice(["auto", "database", "voice"]), default="auto", show_default=True,
+              help="Phone durations of the synthetic voice inside each word: the database speaker's (from its "
+                   "phone labels; the sound is time-warped with them) or the voice's own; auto = the "
+                   "speaker's when the phones drive (--target phones or both).")
 @click.option("--target", type=click.Choice(["auto", "audio", "phones", "both"]), default="auto",
               show_default=True,
               help="What drives the selection: the sound through the speech model, the spoken phones "
                    "(needs fit-phones), or both; auto = both when the database has both.")
 @click.option("--phone-weight", type=FLOAT, default=3.0, show_default=True,
               help="Weight of the phone cost added to the audio target's cost (--target both).")
+@click.option("--phone-mouth", type=FLOAT, default=0.3, show_default=True,
+              help="--target both: share of the mouth the database shows for the spoken phones (0-1) in the "
+                   "mouth target, the rest the speech model's prediction from the sound.")
 @click.option("--lle-blend", type=FLOAT, default=None,
               help="LLE projection of the voice's features onto the database's own (0 none ... 1 full); "
                    "default: 0.5 for the TTS voice, the fitted model's rule (as much as the voice differs from "
                    "the database's) for an --audio reading.")
 @smoothing_options
 @force_option
-def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_blend, smooth, candidates, join,
-            jump_cost, beam, force):
+def command(text, db_path, voice, rate, out, audio, rhythm, target, phone_weight, phone_mouth, lle_blend, smooth,
+            candidates, join, jump_cost, beam, force):
     """Say TEXT with the database's speaker's face (needs the 'text' extra).
 
     The text is spoken offline by espeak-ng; its sound drives the face through
     the database's speech model and/or its phones select frames recorded saying
     the same phones in the same context (triphones, backing off to diphones,
-    phones and viseme classes). Writes the outputs of `match` -- selection.csv,
+    phones and viseme classes). Words the database's speaker said are spoken
+    with the speaker's phones and phone durations (--rhythm). Writes the outputs of `match` -- selection.csv,
     matched/ (in the selected frames' own pixels), a comparison figure,
     sketch.mp4 and frames.mp4 -- with the speech as their sound.
 
@@ -53,7 +61,7 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
     from ..outputs.synthesis import describe
     from ..pipeline.core import Pipeline
     from ..pipeline.stages import Selector, Writer
-    from ..pipeline.text import Speak, TextTarget
+    from ..pipeline.text import Speak, TextTarget, resolve_rhythm
     from ..selection.decode import ViterbiDecoder
     from ..targets.text.tts import EXTRA, check_text
 
@@ -61,6 +69,8 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
         raise ParameterError(f"--lle-blend must be within 0-1, got {lle_blend}")
     if not (phone_weight >= 0):
         raise ParameterError(f"--phone-weight must be >= 0, got {phone_weight}")
+    if not 0 <= phone_mouth <= 1:
+        raise ParameterError(f"--phone-mouth must be within 0-1, got {phone_mouth}")
     check_text(text, voice)
     if audio is None:
         require("espeakng_loader", EXTRA, "say (text-to-speech)")
@@ -72,8 +82,8 @@ def command(text, db_path, voice, rate, out, audio, target, phone_weight, lle_bl
     decoder.check(db)
     out = out or os.path.join("out", "say")
     with tempfile.TemporaryDirectory(prefix="sketchsynth-say-") as work:
-        speak = Speak(work, voice=voice, rate=rate, audio=audio)
-        text_target = TextTarget(target, phone_weight=phone_weight, lle_blend=lle_blend)
+        speak = Speak(work, voice=voice, rate=rate, audio=audio, rhythm=resolve_rhythm(db, rhythm, target))
+        text_target = TextTarget(target, phone_weight=phone_weight, lle_blend=lle_blend, phone_mouth=phone_mouth)
         pipe = Pipeline([speak, text_target, Selector(decoder)]).fit(db)
         spoken = pipe.run(text, upto="speech")
         syn = pipe.run(spoken, start="speech")

@@ -7,8 +7,9 @@ The text is spoken by espeak-ng (:mod:`sketchsynth.targets.text.tts`), or read f
   the fitted regressor's jaw and lips), exactly a speech match of the spoken sound;
 - ``phones``: the spoken phones (:class:`~sketchsynth.targets.text.target.PhoneTarget`, database frames
   labelled by ``fit-phones``);
-- ``both``: the audio target's candidates and the phone target's, each costed by the predicted-mouth
-  distance plus ``phone_weight`` x the phone cost;
+- ``both``: the audio target's candidates and the phone target's, each costed by the distance to a mouth
+  target plus ``phone_weight`` x the phone cost; the mouth target is the audio's predicted mouth blended with
+  the mouth the database shows for the phones (``phone_mouth`` of the latter);
 - ``auto``: both when the database has a speech model and phone labels, else the one it has.
 
 The same selector then picks recorded frames; the outputs are those of ``match``, drawn in the selected
@@ -26,8 +27,15 @@ from .core import Stage
 from .stages import SpeechFeatures, SpeechTarget, db_fps
 
 TARGETS = ("auto", "audio", "phones", "both")
+RHYTHMS = ("auto", "database", "voice")
 DEFAULT_PHONE_WEIGHT = 3.0
-"""Picked on the first 10 GRID s1 TEST sentences against weight 1 (docs/method.md)."""
+"""Picked on the first 10 GRID s1 TEST sentences against weight 1 (docs/method.md); kept on the validation
+split (with the speaker's rhythm, weight 2 / 3 / 5: opening r 0.807 / 0.808 / 0.800, docs/measurements.md)."""
+PHONE_MOUTH = 0.3
+"""Share of the phones' own mouth (:meth:`~sketchsynth.targets.text.target.PhoneTarget.mouth`) in the keypoint
+target of ``both``: on GRID s1's validation sentences (the speaker's rhythm, the 32 best candidates averaged)
+0 / 0.2 / 0.3 / 0.5 / 0.7 gave opening r 0.808 / 0.816 / 0.815 / 0.811 / 0.812 and LMD 1.70 / 1.63 / 1.60 / 1.56 /
+1.53 px; 0.3 of the 16 best: 0.817, 1.60 px (docs/measurements.md)."""
 TTS_LLE_BLEND = 0.5
 """LLE blend for a TTS voice (fixed: not the model's voice-distance rule). On GRID s1's TEST sentences spoken by
 espeak-ng, blend 0 / 0.5 / 1 gave opening r 0.764 / 0.786 / 0.766 (docs/method.md, text-driven synthesis)."""
@@ -43,17 +51,50 @@ class Speak(Stage):
     voice, rate : str, int
         espeak-ng voice and words per minute (TTS only).
     audio : path, optional
+    rhythm : {"auto", "database", "voice"}
+        The TTS voice's phone durations inside each word: the database speaker's
+        (:mod:`sketchsynth.targets.text.rhythm`, from its phone labels; the sound is time-warped with them),
+        or the voice's own; ``auto``: the database's when it has phone labels (the CLI: when the phones drive,
+        :func:`resolve_rhythm`). On GRID s1's validation sentences the speaker's rhythm raised ``both``'s
+        opening r from 0.784 to 0.808 (docs/measurements.md).
     """
 
     name, input_kind, output_kind = "speak", "text", "speech"
 
-    def __init__(self, workdir, voice: str = "en-us", rate: int = 175, audio=None):
-        self.workdir, self.voice, self.rate, self.audio = workdir, voice, rate, audio
+    def __init__(self, workdir, voice: str = "en-us", rate: int = 175, audio=None, rhythm: str = "auto"):
+        self.workdir, self.voice, self.rate, self.audio, self.rhythm = workdir, voice, rate, audio, rhythm
+
+    def fit(self, db):
+        from ..targets.text.store import PHONES_FILE
+
+        if self.rhythm not in RHYTHMS:
+            raise ParameterError(f"--rhythm must be one of {', '.join(RHYTHMS)}, got {self.rhythm!r}")
+        self.db_ = db
+        self.lexicon_ = None
+        # a real reading has its own rhythm; the TTS voice takes the speaker's when the labels exist
+        if self.audio is None and (self.rhythm == "database" or
+                                   (self.rhythm == "auto" and (db.path_ / PHONES_FILE).is_file())):
+            from ..targets.text.rhythm import Lexicon
+
+            self.lexicon_ = Lexicon().fit(db)
+        return self
 
     def transform(self, text: str):
         from ..targets.text.speak import speak
 
-        return speak(text, self.workdir, voice=self.voice, rate=self.rate, audio=self.audio)
+        return speak(text, self.workdir, voice=self.voice, rate=self.rate, audio=self.audio,
+                     lexicon=self.lexicon_)
+
+
+def resolve_rhythm(db, rhythm: str = "auto", target: str = "auto") -> str:
+    """``rhythm`` itself, or what ``auto`` means: the database speaker's when the target reads phones (``phones``,
+    ``both``: their timing is what the rhythm changes), the voice's own for the sound alone (the speech model
+    reads the voice's unwarped sound, as measured)."""
+    if rhythm not in RHYTHMS:
+        raise ParameterError(f"--rhythm must be one of {', '.join(RHYTHMS)}, got {rhythm!r}")
+    if rhythm != "auto":
+        return rhythm
+    return "database" if target_kind(db, target) in ("phones", "both") else "voice"
 
 
 def target_kind(db, target: str = "auto", phone_target=None) -> str:
@@ -86,6 +127,10 @@ class TextTarget(Stage):
         reading).
     phone_target : PhoneTarget, optional
         Fitted already (default: fitted on the database's ``phones.parquet``).
+    phone_mouth : float
+        ``both``: share (0-1) of the phones' mouth in the keypoint target (:data:`PHONE_MOUTH`): the mean jaw
+        and lips of the database frames saying the same phone in the same context at the same place, which
+        the audio's prediction alone blurs for a voice that is not the speaker's.
     voices : {"own", "auto", "other"}
         Which speech model reads the spoken sound (:class:`~sketchsynth.pipeline.stages.SpeechFeatures`); ``own``:
         the database's own, as for its speaker (on GRID s1's TEST sentences spoken by espeak-ng it did better than
@@ -95,12 +140,15 @@ class TextTarget(Stage):
     name, input_kind, output_kind = "text-target", "speech", "target"
 
     def __init__(self, target: str = "auto", phone_weight: float = DEFAULT_PHONE_WEIGHT,
-                 lle_blend: float | None = None, phone_target=None, voices: str = "own"):
+                 lle_blend: float | None = None, phone_target=None, voices: str = "own",
+                 phone_mouth: float = PHONE_MOUTH):
         self.target, self.phone_weight, self.lle_blend, self.phone_target = target, phone_weight, lle_blend, \
             phone_target
-        self.voices = voices
+        self.voices, self.phone_mouth = voices, phone_mouth
 
     def fit(self, db):
+        if not 0 <= self.phone_mouth <= 1:
+            raise ParameterError(f"phone_mouth must be within 0-1, got {self.phone_mouth}")
         self.db_ = db
         self.kind_ = target_kind(db, self.target, self.phone_target)
         self.phone_target_ = None
@@ -135,10 +183,16 @@ class TextTarget(Stage):
             n = min(n, len(tgt)) if kind == "both" else len(tgt)
             tgt = tgt.head(n)
         if kind != "audio":  # (audio alone: exactly a speech match of the spoken sound)
-            tgt.phones = PhoneTerm(self.phone_target_, frame_phones(spoken.phones, n, fps), self.phone_weight,
-                                   only=kind == "phones")
+            said = frame_phones(spoken.phones, n, fps)
+            tgt.phones = PhoneTerm(self.phone_target_, said, self.phone_weight, only=kind == "phones")
+            if kind == "both" and self.phone_mouth > 0:
+                from ..layout import SPEECH_POINTS
+
+                a = self.phone_mouth
+                tgt.points[:, SPEECH_POINTS] = (1 - a) * tgt.points[:, SPEECH_POINTS] + \
+                    a * self.phone_target_.mouth(said)
             tgt.name, tgt.audio = "say", spoken.wav_path
             tgt.frames, tgt.time_s, tgt.fps = np.arange(n, dtype=np.int64), np.arange(n) / fps, fps
         tgt.report = {**tgt.report, "target": kind, "phone_weight": self.phone_weight if kind == "both" else None,
-                      "lle_blend": self.lle_blend}
+                      "phone_mouth": self.phone_mouth if kind == "both" else None, "lle_blend": self.lle_blend}
         return tgt

@@ -180,6 +180,40 @@ def save_phones(db, phone, word, labelled, report: dict, transcripts=None) -> Pa
     return path
 
 
+def load_labels(db) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A database's per-row labels as stored: phone ids (shape (n_frames,), int16, :data:`ARPABET`), words
+    (object, ``"sil"`` between words) and ``labelled`` (bool).
+
+    Raises
+    ------
+    DatabaseError
+        No ``phones.parquet`` (the message names ``sketchsynth fit-phones``), or
+        one made for another build of the database.
+    """
+    ids, word, labelled, _ = _read(db, words=True)
+    return ids, word, labelled
+
+
+def _read(db, words: bool = False):
+    import pyarrow.parquet as pq
+
+    path = Path(db.path_) / PHONES_FILE
+    fix = f"sketchsynth fit-phones --db {db.path_} --transcripts DIR"
+    if not path.is_file():
+        raise DatabaseError(f"the database has no phone labels; make them with: {fix}", db.path_)
+    try:
+        tab = pq.read_table(path)
+        meta = json.loads((tab.schema.metadata or {}).get(META_KEY, b"{}"))
+        ph = tab.column("phone").to_pylist()
+        labelled = np.asarray(tab.column("labelled").to_pylist(), bool)
+        word = np.asarray(tab.column("word").to_pylist(), object) if words else None
+    except Exception as e:  # pyarrow raises many kinds
+        raise DatabaseError(f"{PHONES_FILE} is unreadable ({str(e)[:60]}); remake it with: {fix}", path) from None
+    if len(ph) != db.n_frames_ or meta.get("frames_sha256") != _frames_sha(db):
+        raise DatabaseError(f"{PHONES_FILE} labels another build of this database; remake it with: {fix}", path)
+    return np.array([PHONE_ID.get(p, PHONE_ID[SIL]) for p in ph], np.int16), word, labelled, meta
+
+
 def load_phones(db) -> tuple[FramePhones, np.ndarray, dict]:
     """Read a database's phone labels.
 
@@ -193,25 +227,9 @@ def load_phones(db) -> tuple[FramePhones, np.ndarray, dict]:
     Raises
     ------
     DatabaseError
-        No ``phones.parquet`` (the message names ``sketchsynth fit-phones``), or
-        one made for another build of the database.
+        As :func:`load_labels`.
     """
-    import pyarrow.parquet as pq
-
-    path = Path(db.path_) / PHONES_FILE
-    fix = f"sketchsynth fit-phones --db {db.path_} --transcripts DIR"
-    if not path.is_file():
-        raise DatabaseError(f"the database has no phone labels; make them with: {fix}", db.path_)
-    try:
-        tab = pq.read_table(path)
-        meta = json.loads((tab.schema.metadata or {}).get(META_KEY, b"{}"))
-        ph = tab.column("phone").to_pylist()
-        labelled = np.asarray(tab.column("labelled").to_pylist(), bool)
-    except Exception as e:  # pyarrow raises many kinds
-        raise DatabaseError(f"{PHONES_FILE} is unreadable ({str(e)[:60]}); remake it with: {fix}", path) from None
-    if len(ph) != db.n_frames_ or meta.get("frames_sha256") != _frames_sha(db):
-        raise DatabaseError(f"{PHONES_FILE} labels another build of this database; remake it with: {fix}", path)
-    ids = np.array([PHONE_ID.get(p, PHONE_ID[SIL]) for p in ph], np.int16)
+    ids, _, labelled, meta = _read(db)
     rec = db.table_["recording"]
     breaks = np.ones(len(rec), bool)
     breaks[1:] = rec[1:] != rec[:-1]

@@ -35,6 +35,9 @@ from ...errors import InputError, ParameterError
 from .phones import VISEME_ID, FramePhones, frame_labels
 
 DEFAULT_SEGMENTS = 32
+MOUTH_TOP = 16
+"""Candidates averaged into :meth:`PhoneTarget.mouth` (8 / 16 / 32 gave the same opening r on GRID s1's
+validation sentences, docs/measurements.md)."""
 
 
 class PhoneTarget:
@@ -172,6 +175,34 @@ class PhoneTarget:
                 cand[t, :len(o)] = rows[o]
                 cost[t, :len(o)] = c[o]
         return cand, cost
+
+    def mouth(self, inp: FramePhones, top: int = MOUTH_TOP) -> np.ndarray:
+        """The mouth the database shows for each input frame's phone in its context and place: the mean of its
+        ``top`` best candidates' normalized jaw and lips, each weighted by ``exp(-(score - best score))`` (the
+        score is the cost over :attr:`unit_`; a triphone at the same place in its phone weighs most).
+
+        Parameters
+        ----------
+        inp : FramePhones
+        top : int
+
+        Returns
+        -------
+        np.ndarray, shape (n_frames, 37, 2), float32
+            Normalized :data:`sketchsynth.layout.SPEECH_POINTS`.
+        """
+        from ...layout import SPEECH_POINTS
+
+        if int(top) != top or top < 1:
+            raise ParameterError(f"top must be a whole number >= 1, got {top}")
+        cand, cost = self.transform(inp)
+        cand, cost = cand[:, :int(top)], cost[:, :int(top)]
+        ok = cand >= 0
+        s = np.where(ok, cost / self.unit_, np.inf)
+        w = np.where(ok, np.exp(-(s - s.min(axis=1, keepdims=True))), 0.0)
+        w /= w.sum(axis=1, keepdims=True)
+        pts = self.db_.normalized_[:, SPEECH_POINTS]
+        return np.einsum("tk,tkpd->tpd", w, pts[np.where(ok, cand, 0)]).astype(np.float32)
 
     def frame_costs(self, inp: FramePhones, rows: np.ndarray) -> np.ndarray:
         """The phone cost of given database rows for each input frame (for adding to another target).
