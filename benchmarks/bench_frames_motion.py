@@ -3,7 +3,10 @@
 Data: ``videos/dfrf/cnn2_25fps.mp4`` (25 fps, 1,779 frames, a broadcast-style take with head motion), cut into
 the database part (frames 0-1249, 0-50 s), the validation part (1250-1499, 50-60 s; every setting is chosen
 here) and the held-out part (1500-1778, 60-71.2 s; run once). Each part is re-encoded H.264 crf 14 with its
-own slice of the sound, so build-db and match read ordinary files.
+own slice of the sound, so build-db and match read ordinary files. ``--take speaker31``: a second moving-head
+take (``speaker31/31.mp4``, 1280x720), its first 18.2 s the database and its last 6.1 s a held-out part;
+``--take cnn2short`` / ``cnn2mid``: cnn2's validation part against a database of its first 18 s / 30 s (settings
+for short databases).
 
     python benchmarks/bench_frames_motion.py prepare --work W            # cut + build-db (W/db_cnn2)
     python benchmarks/bench_frames_motion.py run val face --work W [-- MATCH OPTIONS]
@@ -36,58 +39,60 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", ROOT.parent / "shared" / "data"))
-TAKES = {
-    "cnn2": (SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4", {"db": (0, 1250), "val": (1250, 1500),
-                                                            "test": (1500, 1779)}),
-    # a second take, never used to choose a setting: its last quarter is a held-out part only
-    "speaker31": (SHARED / "speaker31" / "31.mp4", {"db": (0, 455), "test": (455, 607)}),
-    # cnn2 with a database as short as speaker31's (18 s), to choose settings for short databases
-    "cnn2short": (SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4", {"db": (0, 455), "val": (1250, 1500)}),
-    "cnn2mid": (SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4", {"db": (0, 750), "val": (1250, 1500)}),
-}
-TAKE = "cnn2"
-SOURCE, PARTS = TAKES[TAKE]
+CNN2 = SHARED / "videos" / "dfrf" / "cnn2_25fps.mp4"
 FPS = 25.0
 BOX_GROW = 0.3
 
 
-def use_take(name: str):
-    """Switch the module to another take (its source and parts; its work files are kept apart by name)."""
-    global TAKE, SOURCE, PARTS
-    TAKE = name
-    SOURCE, PARTS = TAKES[name]
+@dataclass(frozen=True)
+class Take:
+    """A moving-head recording cut into parts: ``parts`` maps db / val / test to frame ranges [a, b)."""
+
+    name: str
+    source: Path
+    parts: dict
+
+    def part_path(self, work: Path, part: str) -> Path:
+        if self.name == "cnn2":  # the first take's files keep their names, so earlier work folders still serve
+            return work / ("db_rec/cnn2_db.mp4" if part == "db" else f"cnn2_{part}.mp4")
+        return work / (f"{self.name}_rec/{self.name}_db.mp4" if part == "db" else f"{self.name}_{part}.mp4")
+
+    def db_dir(self, work: Path) -> Path:
+        return work / f"db_{self.name}"
 
 
-def part_path(work: Path, name: str) -> Path:
-    return work / (f"{TAKE}_rec/{TAKE}_db.mp4" if name == "db" else f"{TAKE}_{name}.mp4") if TAKE != "cnn2" \
-        else work / ("db_rec/cnn2_db.mp4" if name == "db" else f"cnn2_{name}.mp4")
+TAKES = {t.name: t for t in (
+    Take("cnn2", CNN2, {"db": (0, 1250), "val": (1250, 1500), "test": (1500, 1779)}),
+    # a second take, never used to choose a setting: its last quarter is a held-out part only
+    Take("speaker31", SHARED / "speaker31" / "31.mp4", {"db": (0, 455), "test": (455, 607)}),
+    # cnn2 with a database as short as speaker31's (18 s) or 30 s, to choose settings for short databases
+    Take("cnn2short", CNN2, {"db": (0, 455), "val": (1250, 1500)}),
+    Take("cnn2mid", CNN2, {"db": (0, 750), "val": (1250, 1500)}),
+)}
 
 
-def db_dir(work: Path) -> Path:
-    return work / f"db_{TAKE}"
-
-
-def prepare(work: Path):
+def prepare(take: Take, work: Path):
     """Cut the source into its parts and build the database from the first part."""
     from sketchsynth.io.video import iter_frames
     from sketchsynth.io.video_write import write_video
 
-    for name, (a, b) in PARTS.items():
-        p = part_path(work, name)
+    for name, (a, b) in take.parts.items():
+        p = take.part_path(work, name)
         if p.exists():
             continue
         p.parent.mkdir(parents=True, exist_ok=True)
-        frames = (img for i, (_, _, img) in enumerate(iter_frames(str(SOURCE))) if a <= i < b)
-        write_video(p, frames, FPS, audio=str(SOURCE), audio_offset=a / FPS, crf=14)
-    if not db_dir(work).exists():
-        subprocess.run([sys.executable, "-m", "sketchsynth.cli", "build-db", str(part_path(work, "db").parent),
-                        "--db", str(db_dir(work))], check=True)
+        frames = (img for i, (_, _, img) in enumerate(iter_frames(str(take.source))) if a <= i < b)
+        write_video(p, frames, FPS, audio=str(take.source), audio_offset=a / FPS, crf=14)
+    if not take.db_dir(work).exists():
+        subprocess.run([sys.executable, "-m", "sketchsynth.cli", "build-db", str(take.part_path(work, "db").parent),
+                        "--db", str(take.db_dir(work))], check=True)
 
 
 # ---------------------------------------------------------------------- measuring a written video
@@ -232,16 +237,17 @@ main()
 """
 
 
-def run(part: str, drive: str, work: Path, tag: str, match_args: list, renderer: dict | None = None) -> dict:
+def run(take: Take, part: str, drive: str, work: Path, tag: str, match_args: list,
+        renderer: dict | None = None) -> dict:
     """One match on a part, then its figures; ``renderer``: composite renderer options to try (a sweep)."""
-    stem = f"{tag}_{part}_{drive}" if TAKE == "cnn2" else f"{TAKE}_{tag}_{part}_{drive}"
+    stem = f"{tag}_{part}_{drive}" if take.name == "cnn2" else f"{take.name}_{tag}_{part}_{drive}"
     out = work / stem
-    args = ["match", str(part_path(work, part)), "--db", str(db_dir(work)), "--out", str(out), "--force",
+    args = ["match", str(take.part_path(work, part)), "--db", str(take.db_dir(work)), "--out", str(out), "--force",
             *(["--drive", "audio"] if drive == "speech" else []), *match_args]
     code = TUNED.replace("OPTIONS", repr(renderer or {}))
     subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
     res = {"tag": tag, "part": part, "drive": drive, "args": " ".join(match_args), "renderer": renderer or {},
-           **figures(out, part_path(work, part), part_path(work, "db"), db_dir(work))}
+           **figures(out, take.part_path(work, part), take.part_path(work, "db"), take.db_dir(work))}
     (work / f"{stem}.json").write_text(json.dumps(res))
     return res
 
@@ -261,20 +267,20 @@ def main(argv=None):
     cut = argv.index("--") if "--" in argv else len(argv)
     a = ap.parse_args(argv[:cut])
     extra = argv[cut + 1:]
-    use_take(a.take)
-    if a.part is not None and a.part not in PARTS:
-        sys.exit(f"the {a.take} take has no {a.part} part (parts: {', '.join(p for p in PARTS if p != 'db')})")
-    if not SOURCE.is_file():
-        sys.exit(f"{SOURCE} not found: set SKETCHSYNTH_SHARED_DATA")
+    take = TAKES[a.take]
+    if a.part is not None and a.part not in take.parts:
+        sys.exit(f"the {a.take} take has no {a.part} part (parts: {', '.join(p for p in take.parts if p != 'db')})")
+    if not take.source.is_file():
+        sys.exit(f"{take.source} not found: set SKETCHSYNTH_SHARED_DATA")
     a.work.mkdir(parents=True, exist_ok=True)
     if a.what == "prepare":
-        prepare(a.work)
+        prepare(take, a.work)
         return
     opts = {}
     for kv in a.renderer:
         k, _, v = kv.partition("=")
         opts[k] = v if k in ("interp", "morph") else float(v) if "." in v else int(v)
-    res = run(a.part, a.drive, a.work, a.tag, extra, opts)
+    res = run(take, a.part, a.drive, a.work, a.tag, extra, opts)
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}))
 
 
