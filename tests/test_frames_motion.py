@@ -90,6 +90,7 @@ def test_select_plans_the_background_and_the_pose_term_pulls_the_choice_to_it(gr
     off = select(db, target, pose_weight=0.0)
     assert plain.background is None and off.background is not None
     assert np.array_equal(off.result.rows, plain.result.rows)  # weight 0: the take is chosen, costs untouched
+    assert off.params["pose_join_weight"] == 0.0
     space = PoseSpace().fit(db)
 
     def mismatch(syn):

@@ -58,7 +58,7 @@ class Synthesis:
 
 
 def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, search: str = "auto", ivf=None,
-           exhaustive: bool = False, lattice=None, pose_weight: float | None = None,
+           exhaustive: bool = False, lattice=None, pose_weight: float | str | None = None,
            pose_join_weight: float | None = None) -> Synthesis:
     """Pick database frames for a target.
 
@@ -143,7 +143,7 @@ def select(db, target, decoder=None, metric: str = "sum", k: int | None = None, 
         params["audio_weight_abs"] = audio_term.weight
     if plan is not None:
         params["pose_weight"] = plan.pose_weight
-        params["pose_join_weight"] = jw
+        params["pose_join_weight"] = jw if lattice.joins is not None else 0.0  # (none with pose weight 0)
     return Synthesis(track, res, stats, per_frame, params, time.perf_counter() - t0, target, background=plan)
 
 
