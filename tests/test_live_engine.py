@@ -252,7 +252,7 @@ def test_composite_frames_are_one_background_take_with_the_chosen_mouths(grid):
 
 
 def test_composite_morphs_one_frame_after_a_jump_only(grid):
-    """A jump mixes the new frame with the previous stretch's continuation for one frame (as frames.mp4 does);
+    """A jump morphs from the previous stretch's continuation to the new frame over one frame (as frames.mp4 does);
     a frame that continues its stretch is pasted alone."""
     from sketchsynth.live.frames import FrameSource
 

@@ -143,13 +143,16 @@ class FrameSource:
             return draw_sketch(canvas, keypoints, scale=s, offset=off)
         return self._sized(self._decoded(row))
 
-    def _decoded(self, row: int) -> np.ndarray:
-        import cv2
-
+    def _stored(self, row: int) -> bytes:
         data = self.cache_.get(int(row))
         if data is None:
             raise DatabaseError(f"database row {row} is not in the live frame cache", getattr(self.db, "path_", None))
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        return data
+
+    def _decoded(self, row: int) -> np.ndarray:
+        from ..io.video_fetch import decode_image
+
+        return decode_image(self._stored(row))
 
     def _sized(self, img: np.ndarray) -> np.ndarray:
         import cv2
@@ -161,7 +164,7 @@ class FrameSource:
 
     def _composite(self, row: int, index: int, points, previous: int) -> np.ndarray:
         """Background take frame ``index`` (played forwards and backwards) with ``row``'s mouth pasted in; after a
-        jump from ``previous``, mixed half and half with ``previous``'s continuation (the batch's one-frame
+        jump from ``previous``, its mouth's shape half way from ``previous``'s continuation (the batch's one-frame
         morph, :func:`sketchsynth.outputs.frames.joins.join_continuations`)."""
         from ..selection.pose import pingpong
 
@@ -182,5 +185,6 @@ class FrameSource:
     def _layer(self, row: int, points, weight: float) -> tuple:
         from ..outputs.frames.mesh import mesh_residual
 
-        return (self._decoded(row), np.asarray(self.db.keypoints_[row], np.float64), weight,
+        # the JPEG as cached: the compositor decodes only the frame whose pixels it shows
+        return (self._stored(row), np.asarray(self.db.keypoints_[row], np.float64), weight,
                 mesh_residual(self.compositor_.warp, points, self.db, int(row)))

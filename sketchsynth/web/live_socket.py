@@ -4,7 +4,8 @@ Protocol (client -> server): text ``{"type": "start", "sr": 16000, "format": "kp
 first, then binary Int16LE PCM chunks (even length, at most :data:`MAX_CHUNK_BYTES`), then text ``{"type": "stop"}``.
 Server -> client: ``{"type": "ready", ...}``; per frame ``{"type": "frame", "t": k, "row": r, "pts": [...]}``
 (``kp``: keypoints the page draws, ~1 KB) or binary 4-byte index + JPEG (``jpeg``: the sketch; ``composite``: the
-real face, the chosen mouth pasted into one background take; ``frames``: the recorded frame); ``{"type": "error", "message": ...}`` before the server closes; ``{"type": "done"}`` after stop.
+real face, the chosen mouth pasted into one background take; ``frames``: the recorded frame);
+``{"type": "error", "message": ...}`` before the server closes; ``{"type": "done"}`` after stop.
 
 Bounds: a message over :data:`MAX_CHUNK_BYTES` closes the socket (aiohttp, code 1009); audio arriving more than
 :data:`AHEAD_S` ahead of real time, or more than :data:`QUEUE_CHUNKS` chunks waiting, closes it; frames are

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...io.video_fetch import decode_image
 from .mesh import MeshWarp, mesh_remap, mesh_residual
 from .seam import blend, colour_match, paste_mask
 
@@ -64,6 +65,7 @@ class Compositor:
         bg_kp : np.ndarray, shape (70, 2|3)
             The background face (output pixels).
         layers : list of (image, keypoints (70, 2|3), weight, residual or None)
+            The image as stored (a BGR array, or encoded bytes decoded only if this frame shows its pixels).
             Weights sum to 1; all layers' mouths are averaged by weight into one destination geometry (a
             morph), onto which the heaviest layer is warped (``morph="warp"``, ties: the first) or all are
             warped and mixed (``"dissolve"``).
@@ -91,7 +93,8 @@ class Compositor:
             layers, plans = [layers[keep][:2] + (1.0,) + layers[keep][3:]], [plans[keep]]
         acc, cov_all = None, None
         for (img, _, wt, _), p in zip(layers, plans):
-            patch, cov = mesh_remap(img, p["dst"], p["src"], self.warp.tri_, box, INTERPOLATIONS[self.interp])
+            patch, cov = mesh_remap(decode_image(img), p["dst"], p["src"], self.warp.tri_, box,
+                                    INTERPOLATIONS[self.interp])
             acc = patch.astype(np.float32) * wt if acc is None else acc + patch.astype(np.float32) * wt
             cov_all = cov if cov_all is None else cov_all & cov
         fg = patch if len(layers) == 1 else np.clip(acc + 0.5, 0, 255).astype(np.uint8)
@@ -150,7 +153,6 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
     ------
     np.ndarray, shape (height, width, 3), uint8
     """
-    from ...io.video_fetch import decode_image
     from .joins import join_continuations
 
     warp = warp or fitted_warp(db)
@@ -175,11 +177,11 @@ def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, h
             res = mesh_residual(warp, tp, db, row)
             return None if res is None else res * share
 
-        layers = [(decode_image(frames[int(r)]), kp[r], 1.0, towards(int(r)))]
+        layers = [(frames[int(r)], kp[r], 1.0, towards(int(r)))]
         c = int(prev[k])
         if c >= 0 and c in frames and np.isfinite(kp[c][:, :2]).all():
             layers[0] = layers[0][:2] + (1.0 - float(wt[k]),) + layers[0][3:]
-            layers.append((decode_image(frames[c]), kp[c], float(wt[k]), towards(c)))
+            layers.append((frames[c], kp[c], float(wt[k]), towards(c)))
         mats[k] = warp.plan(bg_kp[k], kp[r])["S"]
         yield comp.render(bg, bg_kp[k], layers)
 
