@@ -65,7 +65,7 @@ class Speak(Stage):
         self.workdir, self.voice, self.rate, self.audio, self.rhythm = workdir, voice, rate, audio, rhythm
 
     def fit(self, db):
-        from ..targets.text.store import PHONES_FILE
+        from ..targets.text.store import has_phone_labels
 
         if self.rhythm not in RHYTHMS:
             raise ParameterError(f"--rhythm must be one of {', '.join(RHYTHMS)}, got {self.rhythm!r}")
@@ -73,7 +73,7 @@ class Speak(Stage):
         self.lexicon_ = None
         # a real reading has its own rhythm; the TTS voice takes the speaker's when the labels exist
         if self.audio is None and (self.rhythm == "database" or
-                                   (self.rhythm == "auto" and (db.path_ / PHONES_FILE).is_file())):
+                                   (self.rhythm == "auto" and has_phone_labels(db))):
             from ..targets.text.rhythm import Lexicon
 
             self.lexicon_ = Lexicon().fit(db)
@@ -99,14 +99,14 @@ def resolve_rhythm(db, rhythm: str = "auto", target: str = "auto") -> str:
 
 def target_kind(db, target: str = "auto", phone_target=None) -> str:
     """``target`` itself, or what ``auto`` means for this database (raises when it has nothing to drive)."""
-    from ..targets.text.store import PHONES_FILE
+    from ..targets.text.store import has_phone_labels
 
     if target not in TARGETS:
         raise ParameterError(f"--target must be one of {', '.join(TARGETS)}, got {target!r}")
     if target != "auto":
         return target
     has_model = getattr(db, "audio_", None) is not None and "speech_model.npz" in db.manifest_.get("files", {})
-    has_phones = phone_target is not None or (db.path_ / PHONES_FILE).is_file()
+    has_phones = phone_target is not None or has_phone_labels(db)
     target = "both" if has_model and has_phones else "audio" if has_model else "phones" if has_phones else None
     if target is None:
         raise InputError("the database has neither a speech model nor phone labels: build it from recordings "

@@ -180,6 +180,11 @@ def save_phones(db, phone, word, labelled, report: dict, transcripts=None) -> Pa
     return path
 
 
+def has_phone_labels(db) -> bool:
+    """Whether the database folder holds phone labels (``fit-phones`` was run on it)."""
+    return (Path(db.path_) / PHONES_FILE).is_file()
+
+
 def load_labels(db) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A database's per-row labels as stored: phone ids (shape (n_frames,), int16, :data:`ARPABET`), words
     (object, ``"sil"`` between words) and ``labelled`` (bool).
