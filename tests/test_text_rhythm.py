@@ -125,6 +125,9 @@ def test_lexicon_of_a_labelled_database_and_speaking_in_its_rhythm(labelled_grid
     assert lex.words_["bin"][0] == ("B", "IH", "N") and lex.words_["blue"][0] == ("B", "L", "UW")
     assert all(np.isclose(s.sum(), 1) and (s > 0).all() for _, s, _ in lex.words_.values())
     assert resolve_rhythm(db, "auto", "auto") == "database" and resolve_rhythm(db, "auto", "audio") == "voice"
+    # the stage's "auto" is the same rule: the speaker's rhythm only when the phones drive
+    assert Speak(tmp_path, target="audio").fit(db).lexicon_ is None
+    assert Speak(tmp_path, target="both").fit(db).lexicon_ is not None
     text = "bin blue at f two now"
     own = Speak(tmp_path / "a", rhythm="voice")
     said = Speak(tmp_path / "b", rhythm="database")

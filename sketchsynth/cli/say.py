@@ -61,7 +61,7 @@ def command(text, db_path, voice, rate, out, audio, rhythm, target, phone_weight
     from ..outputs.synthesis import describe
     from ..pipeline.core import Pipeline
     from ..pipeline.stages import Selector, Writer
-    from ..pipeline.text import Speak, TextTarget, resolve_rhythm
+    from ..pipeline.text import Speak, TextTarget
     from ..selection.decode import ViterbiDecoder
     from ..targets.text.tts import EXTRA, check_text
 
@@ -82,7 +82,7 @@ def command(text, db_path, voice, rate, out, audio, rhythm, target, phone_weight
     decoder.check(db)
     out = out or os.path.join("out", "say")
     with tempfile.TemporaryDirectory(prefix="sketchsynth-say-") as work:
-        speak = Speak(work, voice=voice, rate=rate, audio=audio, rhythm=resolve_rhythm(db, rhythm, target))
+        speak = Speak(work, voice=voice, rate=rate, audio=audio, rhythm=rhythm, target=target)
         text_target = TextTarget(target, phone_weight=phone_weight, lle_blend=lle_blend, phone_mouth=phone_mouth)
         pipe = Pipeline([speak, text_target, Selector(decoder)]).fit(db)
         spoken = pipe.run(text, upto="speech")

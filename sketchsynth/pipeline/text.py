@@ -54,26 +54,25 @@ class Speak(Stage):
     rhythm : {"auto", "database", "voice"}
         The TTS voice's phone durations inside each word: the database speaker's
         (:mod:`sketchsynth.targets.text.rhythm`, from its phone labels; the sound is time-warped with them),
-        or the voice's own; ``auto``: the database's when it has phone labels (the CLI: when the phones drive,
-        :func:`resolve_rhythm`). On GRID s1's validation sentences the speaker's rhythm raised ``both``'s
-        opening r from 0.784 to 0.808 (docs/measurements.md).
+        or the voice's own; ``auto``: the database's when the phones drive ``target`` (:func:`resolve_rhythm`).
+        On GRID s1's validation sentences the speaker's rhythm raised ``both``'s opening r from 0.784 to 0.808
+        (docs/measurements.md).
+    target : {"auto", "audio", "phones", "both"}
+        The text target this voice will feed (:class:`TextTarget`'s ``target``): what ``rhythm="auto"`` means.
     """
 
     name, input_kind, output_kind = "speak", "text", "speech"
 
-    def __init__(self, workdir, voice: str = "en-us", rate: int = 175, audio=None, rhythm: str = "auto"):
-        self.workdir, self.voice, self.rate, self.audio, self.rhythm = workdir, voice, rate, audio, rhythm
+    def __init__(self, workdir, voice: str = "en-us", rate: int = 175, audio=None, rhythm: str = "auto",
+                 target: str = "auto"):
+        self.workdir, self.voice, self.rate, self.audio = workdir, voice, rate, audio
+        self.rhythm, self.target = rhythm, target
 
     def fit(self, db):
-        from ..targets.text.store import has_phone_labels
-
-        if self.rhythm not in RHYTHMS:
-            raise ParameterError(f"--rhythm must be one of {', '.join(RHYTHMS)}, got {self.rhythm!r}")
         self.db_ = db
         self.lexicon_ = None
-        # a real reading has its own rhythm; the TTS voice takes the speaker's when the labels exist
-        if self.audio is None and (self.rhythm == "database" or
-                                   (self.rhythm == "auto" and has_phone_labels(db))):
+        # a real reading has its own rhythm; the TTS voice takes the speaker's when the phones drive
+        if self.audio is None and resolve_rhythm(db, self.rhythm, self.target) == "database":
             from ..targets.text.rhythm import Lexicon
 
             self.lexicon_ = Lexicon().fit(db)
