@@ -6,12 +6,17 @@ here) and the held-out part (1500-1778, 60-71.2 s; run once). Each part is re-en
 own slice of the sound, so build-db and match read ordinary files. ``--take speaker31``: a second moving-head
 take (``speaker31/31.mp4``, 1280x720), its first 18.2 s the database and its last 6.1 s a held-out part;
 ``--take cnn2short`` / ``cnn2mid``: cnn2's validation part against a database of its first 18 s / 30 s (settings
-for short databases).
+for short databases). ``run others``: every clip of other people in ``benchmarks/voices/drivers.txt`` (GRID
+speakers, VidTIMIT fadg0, HDTF, retalking, VoxCeleb2; whole clips; the moving-head takes themselves left out)
+drives the take's database, by face or by sound: ``match input.mp4`` with another person, the take's moving head
+as the background; r pooled over the clips with each clip's mean removed, sharpness and change as ratios to the
+database recording's own mouth.
 
     python benchmarks/bench_frames_motion.py prepare --work W            # cut + build-db (W/db_cnn2)
     python benchmarks/bench_frames_motion.py run val face --work W [-- MATCH OPTIONS]
     python benchmarks/bench_frames_motion.py run val speech --work W     # driven by the part's own sound
     python benchmarks/bench_frames_motion.py run val face --work W --renderer interp=lanczos   # a setting tried
+    python benchmarks/bench_frames_motion.py run others face|speech --work W   # other people drive the take
 
 Figures (one JSON line per run; frames.mp4 and the real recording of the same seconds are both tracked by
 sketchsynth's own tracker, default settings):
@@ -186,12 +191,16 @@ def chosen_sharpness(db, rows) -> float:
     return float(np.median(out))
 
 
-def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path) -> dict:
+def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path, other: bool = False) -> dict:
+    """The figures of one written output against its driver ``real``; ``other``: the driver is another person,
+    so the sharpness and change ratios are to the database recording's own mouth (same speaker, same size)
+    and the driver's own geometry is not judged against the speaker's range."""
     from sketchsynth.database.frame_database import FrameDatabase
 
     meta = json.loads((out_dir / "videos.json").read_text())
     summary = json.loads((out_dir / "summary.json").read_text())
-    g_db = geometry(track(db_video))
+    kp_db = track(db_video)
+    g_db = geometry(kp_db)
     g_db = g_db[np.isfinite(g_db).all(axis=1)]
     lo, hi = np.percentile(g_db, [0.5, 99.5], axis=0)
     kp_real, kp_out = track(real), track(out_dir / "frames.mp4", cache=False)
@@ -206,10 +215,14 @@ def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path) -> dict:
     oc = opening(kc)
     oc[rows < 0] = np.nan
     res["r_chosen"] = pearson(oc, o_real)
+    res["openings"] = {"retracked": opening(kp_out).tolist(), "driver": o_real.tolist(), "chosen": oc.tolist()}
     res["implausible"] = implausible(geometry(kp_out), lo, hi)
-    res["implausible_real"] = implausible(geometry(kp_real), lo, hi)
     s_out, c_out = region_stats(out_dir / "frames.mp4", kp_out)
-    s_real, c_real = region_stats(real, kp_real)
+    if other:
+        s_real, c_real = region_stats(db_video, kp_db)
+    else:
+        res["implausible_real"] = implausible(geometry(kp_real), lo, hi)
+        s_real, c_real = region_stats(real, kp_real)
     res["sharpness_ratio"] = float(np.median(s_out) / np.median(s_real))
     res["change_p99_ratio"] = float(np.percentile(c_out, 99) / np.percentile(c_real, 99))
     # what rendering and the codec keep of the chosen frames' own sharpness (selection set aside)
@@ -252,15 +265,72 @@ def run(take: Take, part: str, drive: str, work: Path, tag: str, match_args: lis
     return res
 
 
+OTHER_GROUPS_LEFT_OUT = ("dfrf", "speaker31")
+"""The moving-head takes themselves: their held-out parts are the takes' own runs."""
+
+
+def other_drivers(listing: Path) -> list:
+    """(group, path) of every clip of other people in a drivers list (``benchmarks/voices/drivers.txt``: GROUP PATH
+    [PIECE_SECONDS], paths relative to it), whole clips, the moving-head takes left out."""
+    out = []
+    for line in listing.read_text().splitlines():
+        f = line.split("#")[0].split()
+        if len(f) >= 2 and f[0] not in OTHER_GROUPS_LEFT_OUT:
+            out.append((f[0], (listing.parent / f[1]).resolve()))
+    return out
+
+
+def within_clip_r(runs: list, key: str) -> float:
+    """Pearson r of ``key``'s opening against the driver's, each clip's mean removed, frames pooled."""
+    a, b = [], []
+    for r in runs:
+        x, y = np.asarray(r["openings"][key], float), np.asarray(r["openings"]["driver"], float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.sum() >= 3:
+            a.append(x[ok] - x[ok].mean())
+            b.append(y[ok] - y[ok].mean())
+    return pearson(np.concatenate(a), np.concatenate(b)) if a else float("nan")
+
+
+def run_others(take: Take, drive: str, work: Path, tag: str, match_args: list, renderer: dict,
+               listing: Path) -> dict:
+    """Other people's clips drive the take's database (its moving head is the background); per clip and pooled."""
+    runs = []
+    for group, path in other_drivers(listing):
+        stem = f"{take.name}_{tag}_others_{drive}_{group}_{path.stem}"
+        out = work / stem
+        args = ["match", str(path), "--db", str(take.db_dir(work)), "--out", str(out), "--force",
+                *(["--drive", "audio"] if drive == "speech" else []), *match_args]
+        code = TUNED.replace("OPTIONS", repr(renderer or {}))
+        subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
+        res = {"group": group, "clip": path.name,
+               **figures(out, path, take.part_path(work, "db"), take.db_dir(work), other=True)}
+        runs.append(res)
+        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()
+                          if k not in ("openings", "frames_check", "joins")}), flush=True)
+    pooled = {"tag": tag, "take": take.name, "drive": drive, "clips": len(runs),
+              "frames": int(sum(r["frames"] for r in runs)),
+              "r_retracked_pooled": within_clip_r(runs, "retracked"), "r_chosen_pooled": within_clip_r(runs, "chosen"),
+              "implausible": float(np.average([r["implausible"] for r in runs], weights=[r["frames"] for r in runs])),
+              **{f"{k}_median": float(np.median([r[k] for r in runs]))
+                 for k in ("sharpness_ratio", "change_p99_ratio", "render_sharpness")},
+              "change_p99_ratio_max": float(max(r["change_p99_ratio"] for r in runs))}
+    (work / f"{take.name}_{tag}_others_{drive}.json").write_text(json.dumps({"pooled": pooled, "clips": runs}))
+    return pooled
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["prepare", "run"])
-    ap.add_argument("part", nargs="?", choices=["val", "test"])
+    ap.add_argument("part", nargs="?", choices=["val", "test", "others"],
+                    help="others: every clip of other people in --drivers drives the take's database")
     ap.add_argument("drive", nargs="?", choices=["face", "speech"], default="face")
     ap.add_argument("--work", type=Path, default=Path("bench_frames_motion"))
     ap.add_argument("--take", choices=sorted(TAKES), default="cnn2",
                     help="the moving-head take (speaker31: a second held-out take, no validation part)")
     ap.add_argument("--tag", default="run")
+    ap.add_argument("--drivers", type=Path, default=ROOT / "benchmarks" / "voices" / "drivers.txt",
+                    help="the clips of other people for 'others' (GROUP PATH lines)")
     ap.add_argument("--renderer", action="append", default=[], metavar="KEY=VALUE",
                     help="a composite renderer option to try (interp=lanczos, crossfade=1, follow=0.5, check=0)")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -268,7 +338,7 @@ def main(argv=None):
     a = ap.parse_args(argv[:cut])
     extra = argv[cut + 1:]
     take = TAKES[a.take]
-    if a.part is not None and a.part not in take.parts:
+    if a.part is not None and a.part != "others" and a.part not in take.parts:
         sys.exit(f"the {a.take} take has no {a.part} part (parts: {', '.join(p for p in take.parts if p != 'db')})")
     if not take.source.is_file():
         sys.exit(f"{take.source} not found: set SKETCHSYNTH_SHARED_DATA")
@@ -280,8 +350,11 @@ def main(argv=None):
     for kv in a.renderer:
         k, _, v = kv.partition("=")
         opts[k] = v if k in ("interp", "morph") else float(v) if "." in v else int(v)
-    res = run(take, a.part, a.drive, a.work, a.tag, extra, opts)
-    print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}))
+    if a.part == "others":
+        res = run_others(take, a.drive, a.work, a.tag, extra, opts, a.drivers)
+    else:
+        res = run(take, a.part, a.drive, a.work, a.tag, extra, opts)
+    print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items() if k != "openings"}))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,10 @@ from .options import (INT, audio_weight_option, check_audio_weight, check_expect
 @click.option("--pose-join-weight", type=float, default=None, metavar="W",
               help="--frames composite with --background auto: how much a head-pose jump between two joined "
                    "frames costs (0: nothing) [default: 0.25].")
+@click.option("--retarget", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="A face input: match the driver's expression carried onto the database speaker's face (their "
+                   "own median face replaced by the speaker's, their motion scaled to the speaker's) instead of "
+                   "their keypoints as they are; auto: when the driver is another person.")
 @click.option("--sketch-video", is_flag=True, help="Write sketch.mp4 for keypoint input too (silent without --audio).")
 @smoothing_options
 @audio_weight_option
@@ -69,7 +73,7 @@ from .options import (INT, audio_weight_option, check_audio_weight, check_expect
 def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plot_frames, fps, person, force,
             video_opts, sketch_layout, audio, frames_mode, background, blend, sketch_video, smooth, candidates, join,
             jump_cost, beam, audio_weight, seam_blend, track_filter, expect_weights, expect_normalization, drive,
-            stage_names, pose_weight, pose_join_weight):
+            stage_names, pose_weight, pose_join_weight, retarget):
     """Match INPUT against the database: the best database frame sequence for it.
 
     With --smooth 0 every input frame gets its nearest database frame on its
@@ -100,6 +104,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --db db/example --smooth 0   # per-frame
       sketchsynth match ../shared/data/fadg0/keypoints/sa1 --audio ../shared/data/fadg0/audio/sa1.wav
       sketchsynth match examples/grid_s1/inputs/bbas1s.mp4 --db db/example-video --frames full
+      sketchsynth match another_person.mp4 --db db/example-video --retarget on
     """
     from ..database.frame_database import FrameDatabase
     from ..database.sound import AUDIO_EXTENSIONS
@@ -182,7 +187,7 @@ def command(input_path, db_path, out, metric, k, search, nprobe, exhaustive, plo
         pipe = audio_pipeline(selector, writer, audio_weight=audio_weight)
     else:
         source = KeypointSource(fps=fps, person=person, video_options=tracker_kwargs(video_opts), progress=True)
-        pipe = keypoint_pipeline(source, selector, writer, track_filter=track_filter)
+        pipe = keypoint_pipeline(source, selector, writer, track_filter=track_filter, retarget=retarget)
     for name in stage_names:
         pipe.replace(stage_from_spec(name))
     extra["pipeline"] = pipe.names()

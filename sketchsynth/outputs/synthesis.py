@@ -122,6 +122,10 @@ def describe(db, syn, out) -> list[str]:
                                       ("its speaker" if lle["blend"] == 0 else "another voice"))
         lines.append(f"Speech: LLE projection onto the database's features, blend {lle['blend']:.2f}{voice}; audio "
                      f"term weight {p.get('audio_weight', 0):g}.")
+    moved = p.get("retarget")
+    if moved and moved.get("applied"):
+        lines.append(f"Another person's face (identity {moved['identity_ratio']:.2f}x the speaker's own spread): its "
+                     f"expression was carried onto the speaker's face, motion x{moved['scale']:.2f} (--retarget).")
     lines.append(f"Wrote {out}/selection.csv, {out}/matched/ (OpenPose JSON) and "
                  f"{', '.join(os.path.join(str(out), p) for p in s['plots'])}")
     if syn.videos is not None:

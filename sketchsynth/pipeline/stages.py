@@ -50,21 +50,24 @@ class KeypointSource(Stage):
 class Normalize(Stage):
     """keypoints -> target: the input normalized like the database, all points weighted.
 
-    Streams frame by frame unless a temporal filter (which looks ahead) is asked for.
+    Another person's face is carried onto the database speaker's (``retarget``,
+    :mod:`sketchsynth.targets.retarget`). Streams frame by frame unless a temporal filter (which looks ahead) or
+    retargeting (which reads the driver's median face) is asked for.
     """
 
     name, input_kind, output_kind = "normalize", "keypoints", "target"
 
-    def __init__(self, track_filter: str = "none"):
-        self.track_filter = track_filter
+    def __init__(self, track_filter: str = "none", retarget: str = "auto"):
+        self.track_filter, self.retarget = track_filter, retarget
 
     def transform(self, track):
         from ..targets.face import face_target
 
-        return face_target(self.db_, track, self.track_filter)
+        return face_target(self.db_, track, self.track_filter, self.retarget)
 
     def start(self):
-        return _PerFrame(self) if self.track_filter == "none" else super().start()
+        per_frame = self.track_filter == "none" and self.retarget == "off"
+        return _PerFrame(self) if per_frame else super().start()
 
 
 class _PerFrame:
@@ -306,8 +309,8 @@ class Writer(Stage):
 
 
 def keypoint_pipeline(source: KeypointSource, selector: Selector, writer: Writer | None = None,
-                      track_filter="none") -> Pipeline:
-    stages = [source, Normalize(track_filter), selector] + ([writer] if writer else [])
+                      track_filter="none", retarget: str = "auto") -> Pipeline:
+    stages = [source, Normalize(track_filter, retarget), selector] + ([writer] if writer else [])
     return Pipeline(stages)
 
 

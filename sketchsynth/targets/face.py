@@ -59,8 +59,9 @@ def keypoint_target(db, keypoints: np.ndarray, frames=None, fps: float = float("
                   keypoints=np.asarray(keypoints, np.float32), timings={"normalize_s": time.perf_counter() - t0})
 
 
-def face_target(db, track, track_filter: str = "none") -> Target:
-    """The target of a face track: its frames normalized like the database's.
+def face_target(db, track, track_filter: str = "none", retarget: str = "auto") -> Target:
+    """The target of a face track: its frames normalized like the database's (another person's carried onto
+    the database speaker's face, :mod:`sketchsynth.targets.retarget`).
 
     Parameters
     ----------
@@ -69,6 +70,8 @@ def face_target(db, track, track_filter: str = "none") -> Target:
         The input (:func:`sketchsynth.sources.load.load_input`), keypoints of shape (T, 70, 3).
     track_filter : {"none", "one-euro", "savgol"}
         Temporal filter applied to the input's keypoints first.
+    retarget : {"auto", "on", "off"}
+        Carry the driver's expression onto the speaker's face (``auto``: when the driver is another person).
 
     Returns
     -------
@@ -78,7 +81,10 @@ def face_target(db, track, track_filter: str = "none") -> Target:
 
     kp = track.keypoints if track_filter == "none" else \
         filter_keypoints(track.keypoints, track.fps, track_filter, frames=track.frames)
+    from .retarget import retarget_points
+
     target = keypoint_target(db, kp, track.frames, float(track.fps))
+    target.points, moved = retarget_points(db, target.points, target.weights, target.usable, retarget)
     target.time_s, target.track, target.name = np.asarray(track.time_s), track, track.name
-    target.report = {"input_filter": track_filter}
+    target.report = {"input_filter": track_filter, "retarget": moved}
     return target
