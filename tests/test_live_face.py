@@ -91,3 +91,33 @@ def test_lag_faceless_frames_and_bad_frames(face_batch):
         e.start().push_frame(np.zeros((10, 10, 4), np.uint8))
     with pytest.raises(ParameterError, match="savgol"):
         FaceEngine(db, jitter_filter="savgol").start()
+
+
+def test_live_face_of_another_person_is_retargeted(grid_example):
+    """Another person's keypoints (the bundled henan reading) pushed live: their expression is carried onto the
+    speaker's face once the stream has seen enough of it, and the chosen mouths follow theirs better than
+    matched as given."""
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.layout import OUTER_LIP_GAPS, inter_ocular
+    from sketchsynth.live.face import FaceEngine
+    from sketchsynth.sources.load import load_input
+
+    from conftest import EXAMPLES
+
+    db = FrameDatabase.load(grid_example["db"])
+    track = load_input(str(EXAMPLES / "inputs" / "henan_03001-03300"))
+
+    def opening(kp):
+        kp = np.asarray(kp, np.float64)
+        return np.mean([np.linalg.norm(kp[:, a, :2] - kp[:, b, :2], axis=-1) for a, b in OUTER_LIP_GAPS], 0) / \
+            inter_ocular(kp)
+
+    r = {}
+    for mode in ("off", "auto"):
+        e = FaceEngine(db, input_fps=track.fps, lag_ms=None, render="none", jitter_filter="none",
+                       retarget=mode).start()
+        frames = [f for k in track.keypoints for f in e.push_keypoints(k)] + e.finish()
+        rows = np.array([f.row for f in frames])
+        r[mode] = np.corrcoef(opening(db.keypoints_[rows]), opening(track.keypoints))[0, 1]
+        assert e.retarget_.report["applied"] == (mode == "auto")
+    assert r["auto"] > r["off"] + 0.1, r

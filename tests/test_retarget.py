@@ -105,3 +105,29 @@ def test_match_says_when_it_retargets(grid_db, tmp_path):
     r = CliRunner().invoke(cli, ["match", str(EXAMPLES / "inputs" / "henan_03001-03300"), "--db", str(path),
                                  "--retarget", "sideways"])
     assert r.exit_code == 2
+
+
+def test_a_stream_retargets_by_running_statistics_after_its_warm_up(grid_db):
+    """Normalize's stream (and live's FaceEngine, which uses the same StreamRetarget) matches the first frames as
+    given, then carries another person's expression over much as the batch does."""
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.pipeline.core import split
+    from sketchsynth.pipeline.stages import Normalize
+    from sketchsynth.sources.load import load_input
+    from sketchsynth.targets.retarget import WARMUP_FRAMES
+
+    db = FrameDatabase.load(grid_db[0])
+    track = load_input(str(EXAMPLES / "inputs" / "henan_03001-03300"))
+    stage = Normalize().fit(db)
+    batch, plain = stage.transform(track), Normalize(retarget="off").fit(db).transform(track)
+    stream = stage.start()
+    pieces = [stream.push(p) for p in split("keypoints", track, list(range(7, len(track.keypoints), 7)))]
+    points = np.concatenate([p.points for p in pieces])
+    assert pieces[-1].report["retarget"]["applied"]
+    np.testing.assert_array_equal(points[:WARMUP_FRAMES - 1], plain.points[:WARMUP_FRAMES - 1])
+    later = slice(2 * WARMUP_FRAMES, None)
+    gap = lambda P: P[:, 57, 1] - P[:, 51, 1]  # noqa: E731  (the outer lips' vertical gap, normalized units)
+    assert np.corrcoef(gap(points[later]), gap(batch.points[later]))[0, 1] > 0.95
+    # the stream's mouth sits where the batch's does, not where the driver's own face has it
+    assert abs(np.median(gap(points[later])) - np.median(gap(batch.points[later]))) < \
+        0.25 * abs(np.median(gap(plain.points[later])) - np.median(gap(batch.points[later])))

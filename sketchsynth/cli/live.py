@@ -13,6 +13,9 @@ from .options import FLOAT, db_option
               help="A sound file (or a video's sound) instead of the microphone.")
 @click.option("--face", default=None, metavar="VIDEO|CAMERA",
               help="Drive with a face instead of speech: a webcam's number (0: the first) or a video file.")
+@click.option("--retarget", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="--face: follow the face's expression carried onto the database speaker's face (auto: when it is "
+                   "another person, judged from its first second on), as sketchsynth match --retarget.")
 @click.option("--realtime/--fast", default=False, show_default=True,
               help="--input or a --face file: feed it at the pace it plays (as a microphone or a webcam would), or "
                    "as fast as possible.")
@@ -38,7 +41,7 @@ from .options import FLOAT, db_option
 @click.option("--seconds", type=FLOAT, default=None,
               help="Microphone or webcam: stop after this long [default: Ctrl-C].")
 @click.option("--device", default=None, help="Microphone: a sounddevice input device (name or number).")
-def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_ms, render, show, virtual_camera,
+def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms, playout_ms, render, show, virtual_camera,
             out_path, seconds, device):
     """Speak (or play a file, or face a webcam) and watch the database's face do it, about a quarter of a second
     later.
@@ -90,7 +93,7 @@ def command(db_path, input_path, face, realtime, lookahead_ms, lag_ms, playout_m
 
         src = VideoSource(face, seconds).open()
         y = _video_sound(db, src.path_)
-        engine = FaceEngine(db, input_fps=src.fps_, lag_ms=lag_ms, render=render).start()
+        engine = FaceEngine(db, input_fps=src.fps_, lag_ms=lag_ms, render=render, retarget=retarget).start()
         fps, push = src.fps_, engine.push_frame
     else:
         from ..live.engine import LiveEngine

@@ -54,6 +54,9 @@ class FaceEngine(StreamEngine):
         Fixed values of the running estimates (the batch's: exact batch reproduction with an unbounded lag).
     prune : bool
     backend : {"numba", "numpy"}
+    retarget : {"auto", "on", "off"}
+        Another person's face carried onto the speaker's (:class:`~sketchsynth.targets.retarget.StreamRetarget`,
+        running statistics; ``auto``: when the driver is another person).
     """
 
     def __init__(self, db, input_fps: float | None = None, tracker=None, jitter_filter: str = "one-euro",
@@ -61,12 +64,12 @@ class FaceEngine(StreamEngine):
                  candidates: int = DEFAULT_CANDIDATES, jump_cost: float = DEFAULT_JUMP_COST, k: int | None = None,
                  search: str = "auto", render: str = "sketch", size=None, cost_window: int = 250,
                  cost_unit: float | None = None, filter_scale: float | None = None, prune: bool = True,
-                 backend: str = "numba"):
+                 backend: str = "numba", retarget: str = "auto"):
         self._init_decoder(db, lag_ms, smooth, candidates, jump_cost, render, size, cost_window, cost_unit, prune,
                            backend)
         self.input_fps, self.tracker, self.jitter_filter, self.k, self.search = input_fps, tracker, jitter_filter, \
             k, search
-        self.filter_scale = filter_scale
+        self.filter_scale, self.retarget = filter_scale, retarget
 
     def check(self):
         self._check_decoder()
@@ -82,12 +85,14 @@ class FaceEngine(StreamEngine):
         from ..selection.ivf import resolve_search
         from ..sources.filters import OneEuroStream
         from ..sources.tracker import FaceTracker
+        from ..targets.retarget import StreamRetarget
 
         self.check()
         self.ivf_ = resolve_search(self.db, self.search)
         self.tracker_ = (self.tracker if self.tracker is not None else FaceTracker()).start()
         fps = float(self.input_fps or self.fps)
         self.filter_ = None if self.jitter_filter == "none" else OneEuroStream(fps, self.filter_scale).start()
+        self.retarget_ = StreamRetarget(self.db, self.retarget)
         self._start_decoder(shared)
         if shared is None:  # the first engine of a process: what it loaded stays for the process's life
             self._warm()
@@ -141,6 +146,7 @@ class FaceEngine(StreamEngine):
         if self.filter_ is not None:
             kp = self.filter_.push(kp)
         pts, _, usable, _, w = prepare_input(self.db, kp[None])
+        pts = self.retarget_.push(pts, w, usable)
         t1 = time.perf_counter()
         if not usable[0]:
             decided, t2 = self._gap(k), t1

@@ -51,8 +51,8 @@ class Normalize(Stage):
     """keypoints -> target: the input normalized like the database, all points weighted.
 
     Another person's face is carried onto the database speaker's (``retarget``,
-    :mod:`sketchsynth.targets.retarget`). Streams frame by frame unless a temporal filter (which looks ahead) or
-    retargeting (which reads the driver's median face) is asked for.
+    :mod:`sketchsynth.targets.retarget`). Streams frame by frame (retargeting by the driver's running statistics)
+    unless a temporal filter, which looks ahead, is asked for.
     """
 
     name, input_kind, output_kind = "normalize", "keypoints", "target"
@@ -66,18 +66,24 @@ class Normalize(Stage):
         return face_target(self.db_, track, self.track_filter, self.retarget)
 
     def start(self):
-        per_frame = self.track_filter == "none" and self.retarget == "off"
-        return _PerFrame(self) if per_frame else super().start()
+        return _Normalizing(self) if self.track_filter == "none" else super().start()
 
 
-class _PerFrame:
-    """The stream of a stage whose output frame t depends on input frame t alone."""
+class _Normalizing:
+    """Normalize's stream: frame by frame, another person's face retargeted by running statistics."""
 
     def __init__(self, stage):
-        self.stage = stage
+        from ..targets.retarget import StreamRetarget
+
+        self.stage, self.retarget = stage, StreamRetarget(stage.db_, stage.retarget)
 
     def push(self, chunk):
-        return self.stage.transform(chunk)
+        from ..targets.face import face_target
+
+        target = face_target(self.stage.db_, chunk, "none", "off")
+        target.points = self.retarget.push(target.points, target.weights, target.usable)
+        target.report["retarget"] = dict(self.retarget.report)
+        return target
 
     def finish(self):
         return None

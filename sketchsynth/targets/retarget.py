@@ -98,3 +98,61 @@ def retarget_points(db, points: np.ndarray, weights: np.ndarray, usable: np.ndar
     out = shape["median"][None] + scale * (X - med[None])
     report["applied"] = True
     return np.where(seen[..., None], out, P).astype(np.float32), report
+
+
+WARMUP_FRAMES = 25
+"""Usable frames a stream sees before it judges the driver's identity (until then it matches as given)."""
+
+
+class StreamRetarget:
+    """Retargeting in a stream (live, or a stage's ``push``): the driver's running mean face and motion so far.
+
+    The batch reads medians over the whole input; a stream cannot wait, so from :data:`WARMUP_FRAMES` usable
+    frames on it uses the mean and standard deviation of the frames seen, and decides ``auto`` on them again at
+    every frame. The speaker's own face is not retargeted (its running identity ratio stays under
+    :data:`IDENTITY_RATIO`), so its stream is the batch's.
+
+    Parameters
+    ----------
+    db : FrameDatabase
+    mode : {"auto", "on", "off"}
+    """
+
+    def __init__(self, db, mode: str = "auto"):
+        if mode not in RETARGET:
+            raise ParameterError(f"--retarget must be one of {', '.join(RETARGET)}, got {mode!r}")
+        self.db, self.mode = db, mode
+        self.shape = speaker_shape(db) if mode != "off" else None
+        self.n = np.zeros(70)
+        self.s1 = np.zeros((70, 2))
+        self.s2 = np.zeros((70, 2))
+        self.frames = 0
+        self.report = {"mode": mode, "applied": False, "identity_ratio": None, "scale": None}
+
+    def push(self, points: np.ndarray, weights: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        """The next frames' points (T, 70, 2) float32, retargeted by the statistics up to and including each."""
+        P = np.array(points, np.float32)
+        if self.mode == "off":
+            return P
+        seen = (np.asarray(weights) > 0) & np.asarray(usable, bool)[:, None]
+        for t in range(len(P)):
+            if not usable[t]:
+                continue
+            x = P[t].astype(np.float64)
+            m = seen[t]
+            self.n += m
+            self.s1[m] += x[m]
+            self.s2[m] += x[m] ** 2
+            self.frames += 1
+            if self.frames < WARMUP_FRAMES or (self.n < 2).any():
+                continue
+            mean = self.s1 / self.n[:, None]
+            std = np.sqrt(np.maximum(self.s2 / self.n[:, None] - mean ** 2, 0))
+            ratio = identity_ratio(self.db, self.shape, mean)
+            scale = float(np.clip(self.shape["motion"] / max(float(np.median(std)), 1e-12), *SCALE_RANGE))
+            apply = self.mode == "on" or ratio >= IDENTITY_RATIO
+            self.report = {"mode": self.mode, "applied": bool(apply), "identity_ratio": round(ratio, 3),
+                           "scale": round(scale, 3)}
+            if apply:
+                P[t] = np.where(m[:, None], self.shape["median"] + scale * (x - mean), P[t])
+        return P
