@@ -44,8 +44,11 @@ def _same(a, b, path="value"):
             assert (a == b).all(), path
     elif isinstance(a, dict):
         assert a.keys() == b.keys(), path
+        # a stream judges the driver's identity on running statistics (targets.retarget.StreamRetarget): the
+        # same decision, other figures
+        running = ("identity_ratio", "scale") if path.endswith("[retarget]") else ()
         for k in a:
-            if k not in ("timings", "features_s"):
+            if k not in ("timings", "features_s") + running:
                 _same(a[k], b[k], f"{path}[{k}]")
     elif hasattr(a, "__dict__") and hasattr(a, "keypoints"):  # a Track
         for k in ("keypoints", "frames", "time_s", "n_people"):
