@@ -14,7 +14,7 @@ writing videos; the figure is Pearson r of the chosen frames' mouth opening (mea
 inter-ocular distance, in their own pixels) against the driver's own, each driver's mean removed, frames pooled
 over the drivers of a set; the per-driver mean r and the identity ratio are printed beside it.
 
-    python benchmarks/bench_retarget.py --db DB --set clips henan [--own DIR --own-every 8 --own-start 7]
+    python benchmarks/bench_retarget.py --db DB --set clips henan [--own DIR --own-every 8 --own-start 7] [--live]
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ def main(argv=None):
     ap.add_argument("--own", type=Path, help="folder of the speaker's own recordings (--set own)")
     ap.add_argument("--own-every", type=int, default=8)
     ap.add_argument("--own-start", type=int, default=7)
+    ap.add_argument("--live", action="store_true",
+                    help="also push each driver's keypoints through live's FaceEngine (80 ms lag, --retarget auto, "
+                         "running statistics): column live_auto")
     ap.add_argument("--out", type=Path, help="write the per-driver figures as JSON here")
     a = ap.parse_args(argv)
 
@@ -116,11 +119,21 @@ def main(argv=None):
                     rep = target.report["retarget"]
                     if mode == "auto":
                         row.update(identity_ratio=rep["identity_ratio"], scale=rep["scale"], applied=rep["applied"])
+                if a.live:
+                    from sketchsynth.live.face import FaceEngine
+
+                    e = FaceEngine(db, input_fps=track.fps, render="none", jitter_filter="none").start()
+                    shown = [f for k in track.keypoints for f in e.push_keypoints(k)] + e.finish()
+                    chosen = np.array([f.row if f.row is not None else -1 for f in shown], np.int64)
+                    o = opening(db.keypoints_[np.maximum(chosen, 0)])
+                    o[chosen < 0] = np.nan
+                    pairs.setdefault("live_auto", []).append((o, o_drv))
+                    row["live_auto"] = pooled_r([(o, o_drv)])
                 rows.append(row)
                 print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}),
                       flush=True)
             summary = {m: {"pooled_r": round(pooled_r(pairs[m]), 3),
-                           "mean_r": round(float(np.nanmean([r[m] for r in rows])), 3)} for m in MODES}
+                           "mean_r": round(float(np.nanmean([r[m] for r in rows])), 3)} for m in pairs}
             summary["drivers"], summary["applied"] = len(rows), int(sum(r["applied"] for r in rows))
             print(which, json.dumps(summary), flush=True)
             report["sets"][which] = {"summary": summary, "drivers": rows}
