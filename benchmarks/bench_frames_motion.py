@@ -282,14 +282,10 @@ def other_drivers(listing: Path) -> list:
 
 def within_clip_r(runs: list, key: str) -> float:
     """Pearson r of ``key``'s opening against the driver's, each clip's mean removed, frames pooled."""
-    a, b = [], []
-    for r in runs:
-        x, y = np.asarray(r["openings"][key], float), np.asarray(r["openings"]["driver"], float)
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() >= 3:
-            a.append(x[ok] - x[ok].mean())
-            b.append(y[ok] - y[ok].mean())
-    return pearson(np.concatenate(a), np.concatenate(b)) if a else float("nan")
+    from sketchsynth.evaluation.voices import centred_r
+
+    return centred_r([(np.asarray(r["openings"][key], float), np.asarray(r["openings"]["driver"], float))
+                      for r in runs])
 
 
 def run_others(take: Take, drive: str, work: Path, tag: str, match_args: list, renderer: dict,

@@ -31,27 +31,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", ROOT.parent / "shared" / "data"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_frames_motion import opening, other_drivers  # noqa: E402  (the same measures as the frames bench)
+
 HENAN_PIECES = [(a, a + 299) for a in range(4001, 9002, 1000)]
 MODES = ("off", "on", "auto")
-
-
-def opening(kp) -> np.ndarray:
-    from sketchsynth.layout import OUTER_LIP_GAPS, inter_ocular
-
-    kp = np.asarray(kp, np.float64)
-    o = np.mean([np.linalg.norm(kp[:, a, :2] - kp[:, b, :2], axis=-1) for a, b in OUTER_LIP_GAPS], axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        o = o / inter_ocular(kp)
-    o[~(kp[:, :68, 2].max(axis=1) > 0)] = np.nan
-    return o
 
 
 def drivers(which: str, work: Path, own: Path | None, every: int, start: int) -> list:
     """(name, path) of a driver set."""
     if which == "clips":
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from bench_frames_motion import other_drivers
-
         return [(f"{g}/{p.name}", p) for g, p in other_drivers(ROOT / "benchmarks" / "voices" / "drivers.txt")]
     if which == "henan":
         src = SHARED / "henan" / "keypoints"
@@ -72,13 +61,9 @@ def drivers(which: str, work: Path, own: Path | None, every: int, start: int) ->
 
 
 def pooled_r(pairs) -> float:
-    a, b = [], []
-    for x, y in pairs:
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() >= 3:
-            a.append(x[ok] - x[ok].mean())
-            b.append(y[ok] - y[ok].mean())
-    return float(np.corrcoef(np.concatenate(a), np.concatenate(b))[0, 1])
+    from sketchsynth.evaluation.voices import centred_r
+
+    return centred_r(pairs)
 
 
 def main(argv=None):

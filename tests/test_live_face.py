@@ -98,7 +98,7 @@ def test_live_face_of_another_person_is_retargeted(grid_example):
     speaker's face once the stream has seen enough of it, and the chosen mouths follow theirs better than
     matched as given."""
     from sketchsynth.database.frame_database import FrameDatabase
-    from sketchsynth.layout import OUTER_LIP_GAPS, inter_ocular
+    from sketchsynth.evaluation.metrics import mouth_opening as opening
     from sketchsynth.live.face import FaceEngine
     from sketchsynth.sources.load import load_input
 
@@ -106,11 +106,6 @@ def test_live_face_of_another_person_is_retargeted(grid_example):
 
     db = FrameDatabase.load(grid_example["db"])
     track = load_input(str(EXAMPLES / "inputs" / "henan_03001-03300"))
-
-    def opening(kp):
-        kp = np.asarray(kp, np.float64)
-        return np.mean([np.linalg.norm(kp[:, a, :2] - kp[:, b, :2], axis=-1) for a, b in OUTER_LIP_GAPS], 0) / \
-            inter_ocular(kp)
 
     r = {}
     for mode in ("off", "auto"):

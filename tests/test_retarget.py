@@ -16,16 +16,9 @@ def grid_db(tmp_path_factory):
     return bundled_grid_db(tmp_path_factory, 2, 2)
 
 
-def opening(kp):
-    from sketchsynth.layout import OUTER_LIP_GAPS, inter_ocular
-
-    kp = np.asarray(kp, np.float64)
-    return np.mean([np.linalg.norm(kp[:, a, :2] - kp[:, b, :2], axis=-1) for a, b in OUTER_LIP_GAPS], axis=0) / \
-        inter_ocular(kp)
-
-
 def chosen_r(db, track, mode):
     """The chosen frames' mouth opening against the driver's, and the target's retargeting report."""
+    from sketchsynth.evaluation.metrics import mouth_opening as opening
     from sketchsynth.selection.decode import ViterbiDecoder
     from sketchsynth.selection.select import select
     from sketchsynth.targets.face import face_target
