@@ -42,7 +42,7 @@ def test_another_persons_mouth_is_followed_and_the_speakers_own_face_is_left_as_
     r_auto, rep = chosen_r(db, other, "auto")
     assert rep_off == {"mode": "off", "applied": False, "identity_ratio": None, "scale": None}
     assert rep["applied"] and rep["identity_ratio"] >= 1.5
-    assert r_auto > r_off + 0.1 and r_auto > 0.75, (r_off, r_auto)
+    assert r_auto > r_off + 0.1 and r_auto > 0.65, (r_off, r_auto)  # measured: 0.51 -> 0.77 (inner lips)
     for sentence in sorted(inputs.glob("*.mp4")):
         own = load_input(str(sentence))
         r_own, rep_own = chosen_r(db, own, "auto")
