@@ -73,6 +73,12 @@ def test_retargeted_points_sit_on_the_speakers_median_face(grid_db):
     med = np.array([[np.median(out[seen[:, p], p, c]) for c in range(2)] for p in range(70)])
     assert np.allclose(med, speaker_shape(db)["median"], atol=1e-5)
     assert (out[::7, 48] == 0).all()
+    # a tracker without pupils: the other points are still carried over, the pupils stay missing
+    w2, pts2 = w.copy(), pts.copy()
+    w2[:, 68:70], pts2[:, 68:70] = 0, 0
+    out2, rep2 = retarget_points(db, pts2, w2, usable, "on")
+    assert rep2["applied"] and (out2[:, 68:70] == 0).all()
+    assert np.allclose(np.median(out2[:, 30], axis=0), speaker_shape(db)["median"][30], atol=1e-4)
     same, rep_off = retarget_points(db, pts, w, usable, "off")
     assert np.array_equal(same, pts) and not rep_off["applied"]
     with pytest.raises(ParameterError):

@@ -58,6 +58,16 @@ def identity_ratio(db, shape: dict, median: np.ndarray) -> float:
     return float(np.sqrt((w[ok] * d).sum() / max(w[ok].sum(), 1e-12)) / max(shape["spread"], 1e-12))
 
 
+def judge(db, shape: dict, centre: np.ndarray, deviation: np.ndarray, mode: str) -> dict:
+    """Whether and how much to retarget a driver of this centre (70, 2) and per-coordinate deviation (70, 2)
+    (NaN for points seen fewer than twice): ``identity_ratio``, ``scale``, ``applied``."""
+    ratio = identity_ratio(db, shape, centre)
+    dev = deviation[np.isfinite(deviation)]
+    scale = float(np.clip(shape["motion"] / max(float(np.median(dev)) if dev.size else 0.0, 1e-12), *SCALE_RANGE))
+    return {"mode": mode, "applied": bool(mode == "on" or (mode == "auto" and ratio >= IDENTITY_RATIO)),
+            "identity_ratio": ratio, "scale": scale}
+
+
 def retarget_points(db, points: np.ndarray, weights: np.ndarray, usable: np.ndarray, mode: str = "auto"):
     """A driver's normalized points carried onto the database speaker's face.
 
@@ -75,7 +85,8 @@ def retarget_points(db, points: np.ndarray, weights: np.ndarray, usable: np.ndar
     Returns
     -------
     points : np.ndarray, shape (T, 70, 2), float32
-        ``speaker median + scale * (points - driver median)`` where a point is seen, else as given.
+        ``speaker median + scale * (points - driver median)`` where a point is seen (and seen in at least two
+        frames), else as given.
     report : dict
         ``mode``, ``applied``, ``identity_ratio`` and ``scale`` (None when nothing could be measured).
     """
@@ -84,19 +95,18 @@ def retarget_points(db, points: np.ndarray, weights: np.ndarray, usable: np.ndar
     P = np.asarray(points, np.float32)
     report = {"mode": mode, "applied": False, "identity_ratio": None, "scale": None}
     seen = (np.asarray(weights) > 0) & np.asarray(usable, bool)[:, None]
-    if mode == "off" or seen.sum(axis=0).min() < 2:
+    known = seen.sum(axis=0) >= 2  # points whose median and deviation mean something
+    if mode == "off" or not known.any():
         return P, report
-    X = np.where(seen[..., None], P.astype(np.float64), np.nan)
-    med = np.nanmedian(X, axis=0)
+    X = np.where(seen[:, known, None], P[:, known].astype(np.float64), np.nan)
+    centre, deviation = np.full((70, 2), np.nan), np.full((70, 2), np.nan)
+    centre[known], deviation[known] = np.nanmedian(X, axis=0), np.nanstd(X, axis=0)
     shape = speaker_shape(db)
-    ratio = identity_ratio(db, shape, med)
-    scale = float(np.clip(shape["motion"] / max(float(np.median(np.nanstd(X, axis=0))), 1e-12), *SCALE_RANGE))
-    report.update(identity_ratio=round(ratio, 3), scale=round(scale, 3))
-    if mode == "auto" and ratio < IDENTITY_RATIO:
+    report = judge(db, shape, centre, deviation, mode)
+    if not report["applied"]:
         return P, report
-    out = shape["median"][None] + scale * (X - med[None])
-    report["applied"] = True
-    return np.where(seen[..., None], out, P).astype(np.float32), report
+    out = shape["median"][None] + report["scale"] * (P - centre[None])
+    return np.where((seen & known)[..., None], out, P).astype(np.float32), report
 
 
 WARMUP_FRAMES = 25
@@ -143,15 +153,14 @@ class StreamRetarget:
             self.s1[m] += x[m]
             self.s2[m] += x[m] ** 2
             self.frames += 1
-            if self.frames < WARMUP_FRAMES or (self.n < 2).any():
+            known = self.n >= 2
+            if self.frames < WARMUP_FRAMES or not known.any():
                 continue
-            mean = self.s1 / self.n[:, None]
-            std = np.sqrt(np.maximum(self.s2 / self.n[:, None] - mean ** 2, 0))
-            ratio = identity_ratio(self.db, self.shape, mean)
-            scale = float(np.clip(self.shape["motion"] / max(float(np.median(std)), 1e-12), *SCALE_RANGE))
-            apply = self.mode == "on" or ratio >= IDENTITY_RATIO
-            self.report = {"mode": self.mode, "applied": bool(apply), "identity_ratio": round(ratio, 3),
-                           "scale": round(scale, 3)}
-            if apply:
-                P[t] = np.where(m[:, None], self.shape["median"] + scale * (x - mean), P[t])
+            mean, std = np.full((70, 2), np.nan), np.full((70, 2), np.nan)
+            mean[known] = self.s1[known] / self.n[known, None]
+            std[known] = np.sqrt(np.maximum(self.s2[known] / self.n[known, None] - mean[known] ** 2, 0))
+            self.report = judge(self.db, self.shape, mean, std, self.mode)
+            if self.report["applied"]:
+                out = self.shape["median"] + self.report["scale"] * (x - mean)
+                P[t] = np.where((m & known)[:, None], out, P[t])
         return P
