@@ -6,7 +6,9 @@ here) and the held-out part (1500-1778, 60-71.2 s; run once). Each part is re-en
 own slice of the sound, so build-db and match read ordinary files. ``--take speaker31``: a second moving-head
 take (``speaker31/31.mp4``, 1280x720), its first 18.2 s the database and its last 6.1 s a held-out part;
 ``--take cnn2short`` / ``cnn2mid``: cnn2's validation part against a database of its first 18 s / 30 s (settings
-for short databases). ``run others``: every clip of other people in ``benchmarks/voices/drivers.txt`` (GRID
+for short databases). ``--take speaker31b`` / ``cnn2b``: second folds, fixed before they were run, each
+take's start driving a database of its end (speaker31: 0-6.1 s against 6.1-24.3 s; cnn2: 0-11.2 s against
+21.2-71.2 s); no setting was chosen on them. ``run others``: every clip of other people in ``benchmarks/voices/drivers.txt`` (GRID
 speakers, VidTIMIT fadg0, HDTF, retalking, VoxCeleb2; whole clips; the moving-head takes themselves left out)
 drives the take's database, by face or by sound: ``match input.mp4`` with another person, the take's moving head
 as the background; r pooled over the clips with each clip's mean removed, sharpness and change as ratios to the
@@ -80,6 +82,9 @@ TAKES = {t.name: t for t in (
     # cnn2 with a database as short as speaker31's (18 s) or 30 s, to choose settings for short databases
     Take("cnn2short", CNN2, {"db": (0, 455), "val": (1250, 1500)}),
     Take("cnn2mid", CNN2, {"db": (0, 750), "val": (1250, 1500)}),
+    # second folds: each take's start drives a database of its end (the start was never a driver before)
+    Take("speaker31b", SHARED / "speaker31" / "31.mp4", {"db": (152, 607), "test": (0, 152)}),
+    Take("cnn2b", CNN2, {"db": (529, 1779), "test": (0, 279)}),
 )}
 
 

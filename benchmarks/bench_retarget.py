@@ -74,8 +74,8 @@ def main(argv=None):
     ap.add_argument("--own-every", type=int, default=8)
     ap.add_argument("--own-start", type=int, default=7)
     ap.add_argument("--live", action="store_true",
-                    help="also push each driver's keypoints through live's FaceEngine (80 ms lag, --retarget auto, "
-                         "running statistics): column live_auto")
+                    help="also push each driver's keypoints through live's FaceEngine (80 ms lag; --retarget off, "
+                         "and auto with running statistics): columns live_off, live_auto")
     ap.add_argument("--out", type=Path, help="write the per-driver figures as JSON here")
     a = ap.parse_args(argv)
 
@@ -104,16 +104,17 @@ def main(argv=None):
                     rep = target.report["retarget"]
                     if mode == "auto":
                         row.update(identity_ratio=rep["identity_ratio"], scale=rep["scale"], applied=rep["applied"])
-                if a.live:
+                for mode in ("off", "auto") if a.live else ():
                     from sketchsynth.live.face import FaceEngine
 
-                    e = FaceEngine(db, input_fps=track.fps, render="none", jitter_filter="none").start()
+                    e = FaceEngine(db, input_fps=track.fps, render="none", jitter_filter="none",
+                                   retarget=mode).start()
                     shown = [f for k in track.keypoints for f in e.push_keypoints(k)] + e.finish()
                     chosen = np.array([f.row if f.row is not None else -1 for f in shown], np.int64)
                     o = opening(db.keypoints_[np.maximum(chosen, 0)])
                     o[chosen < 0] = np.nan
-                    pairs.setdefault("live_auto", []).append((o, o_drv))
-                    row["live_auto"] = pooled_r([(o, o_drv)])
+                    pairs.setdefault(f"live_{mode}", []).append((o, o_drv))
+                    row[f"live_{mode}"] = pooled_r([(o, o_drv)])
                 rows.append(row)
                 print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}),
                       flush=True)
