@@ -114,5 +114,5 @@ def test_live_face_of_another_person_is_retargeted(grid_example):
         frames = [f for k in track.keypoints for f in e.push_keypoints(k)] + e.finish()
         rows = np.array([f.row for f in frames])
         r[mode] = np.corrcoef(opening(db.keypoints_[rows]), opening(track.keypoints))[0, 1]
-        assert e.retarget_.report["applied"] == (mode == "auto")
+        assert e.retarget_.report_["applied"] == (mode == "auto")
     assert r["auto"] > r["off"] + 0.1, r

@@ -41,8 +41,8 @@ from .options import FLOAT, db_option
 @click.option("--seconds", type=FLOAT, default=None,
               help="Microphone or webcam: stop after this long [default: Ctrl-C].")
 @click.option("--device", default=None, help="Microphone: a sounddevice input device (name or number).")
-def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms, playout_ms, render, show, virtual_camera,
-            out_path, seconds, device):
+def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms, playout_ms, render, show,
+            virtual_camera, out_path, seconds, device):
     """Speak (or play a file, or face a webcam) and watch the database's face do it, about a quarter of a second
     later.
 

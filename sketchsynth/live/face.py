@@ -92,7 +92,7 @@ class FaceEngine(StreamEngine):
         self.tracker_ = (self.tracker if self.tracker is not None else FaceTracker()).start()
         fps = float(self.input_fps or self.fps)
         self.filter_ = None if self.jitter_filter == "none" else OneEuroStream(fps, self.filter_scale).start()
-        self.retarget_ = StreamRetarget(self.db, self.retarget)
+        self.retarget_ = StreamRetarget(self.retarget).fit(self.db)
         self._start_decoder(shared)
         if shared is None:  # the first engine of a process: what it loaded stays for the process's life
             self._warm()

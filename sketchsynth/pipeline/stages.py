@@ -75,14 +75,14 @@ class _Normalizing:
     def __init__(self, stage):
         from ..targets.retarget import StreamRetarget
 
-        self.stage, self.retarget = stage, StreamRetarget(stage.db_, stage.retarget)
+        self.stage, self.retarget = stage, StreamRetarget(stage.retarget).fit(stage.db_)
 
     def push(self, chunk):
         from ..targets.face import face_target
 
         target = face_target(self.stage.db_, chunk, "none", "off")
         target.points = self.retarget.push(target.points, target.weights, target.usable)
-        target.report["retarget"] = dict(self.retarget.report)
+        target.report["retarget"] = dict(self.retarget.report_)
         return target
 
     def finish(self):

@@ -78,11 +78,10 @@ def face_target(db, track, track_filter: str = "none", retarget: str = "auto") -
     Target
     """
     from ..sources.filters import filter_keypoints
+    from .retarget import retarget_points
 
     kp = track.keypoints if track_filter == "none" else \
         filter_keypoints(track.keypoints, track.fps, track_filter, frames=track.frames)
-    from .retarget import retarget_points
-
     target = keypoint_target(db, kp, track.frames, float(track.fps))
     target.points, moved = retarget_points(db, target.points, target.weights, target.usable, retarget)
     target.time_s, target.track, target.name = np.asarray(track.time_s), track, track.name

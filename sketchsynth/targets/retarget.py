@@ -124,20 +124,31 @@ class StreamRetarget:
 
     Parameters
     ----------
-    db : FrameDatabase
     mode : {"auto", "on", "off"}
+
+    Attributes
+    ----------
+    shape_ : dict or None
+        :func:`speaker_shape` of the database (None with ``mode="off"``).
+    report_ : dict
+        The latest decision (``mode``, ``applied``, ``identity_ratio``, ``scale``).
     """
 
-    def __init__(self, db, mode: str = "auto"):
-        if mode not in RETARGET:
-            raise ParameterError(f"--retarget must be one of {', '.join(RETARGET)}, got {mode!r}")
-        self.db, self.mode = db, mode
-        self.shape = speaker_shape(db) if mode != "off" else None
-        self.n = np.zeros(70)
-        self.s1 = np.zeros((70, 2))
-        self.s2 = np.zeros((70, 2))
-        self.frames = 0
-        self.report = {"mode": mode, "applied": False, "identity_ratio": None, "scale": None}
+    def __init__(self, mode: str = "auto"):
+        self.mode = mode
+
+    def fit(self, db) -> "StreamRetarget":
+        if self.mode not in RETARGET:
+            raise ParameterError(f"--retarget must be one of {', '.join(RETARGET)}, got {self.mode!r}")
+        self.db_ = db
+        self.shape_ = speaker_shape(db) if self.mode != "off" else None
+        return self.start()
+
+    def start(self) -> "StreamRetarget":
+        """Forget the driver seen so far."""
+        self.n_, self.s1_, self.s2_, self.frames_ = np.zeros(70), np.zeros((70, 2)), np.zeros((70, 2)), 0
+        self.report_ = {"mode": self.mode, "applied": False, "identity_ratio": None, "scale": None}
+        return self
 
     def push(self, points: np.ndarray, weights: np.ndarray, usable: np.ndarray) -> np.ndarray:
         """The next frames' points (T, 70, 2) float32, retargeted by the statistics up to and including each."""
@@ -150,18 +161,18 @@ class StreamRetarget:
                 continue
             x = P[t].astype(np.float64)
             m = seen[t]
-            self.n += m
-            self.s1[m] += x[m]
-            self.s2[m] += x[m] ** 2
-            self.frames += 1
-            known = self.n >= 2
-            if self.frames < WARMUP_FRAMES or not known.any():
+            self.n_ += m
+            self.s1_[m] += x[m]
+            self.s2_[m] += x[m] ** 2
+            self.frames_ += 1
+            known = self.n_ >= 2
+            if self.frames_ < WARMUP_FRAMES or not known.any():
                 continue
             mean, std = np.full((70, 2), np.nan), np.full((70, 2), np.nan)
-            mean[known] = self.s1[known] / self.n[known, None]
-            std[known] = np.sqrt(np.maximum(self.s2[known] / self.n[known, None] - mean[known] ** 2, 0))
-            self.report = judge(self.db, self.shape, mean, std, self.mode)
-            if self.report["applied"]:
-                out = self.shape["median"] + self.report["scale"] * (x - mean)
+            mean[known] = self.s1_[known] / self.n_[known, None]
+            std[known] = np.sqrt(np.maximum(self.s2_[known] / self.n_[known, None] - mean[known] ** 2, 0))
+            self.report_ = judge(self.db_, self.shape_, mean, std, self.mode)
+            if self.report_["applied"]:
+                out = self.shape_["median"] + self.report_["scale"] * (x - mean)
                 P[t] = np.where((m & known)[:, None], out, P[t])
         return P
