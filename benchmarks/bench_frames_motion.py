@@ -8,11 +8,11 @@ take (``speaker31/31.mp4``, 1280x720), its first 18.2 s the database and its las
 ``--take cnn2short`` / ``cnn2mid``: cnn2's validation part against a database of its first 18 s / 30 s (settings
 for short databases). ``--take speaker31b`` / ``cnn2b``: second folds, fixed before they were run, each
 take's start driving a database of its end (speaker31: 0-6.1 s against 6.1-24.3 s; cnn2: 0-11.2 s against
-21.2-71.2 s); no setting was chosen on them. ``run others``: every clip of other people in ``benchmarks/voices/drivers.txt`` (GRID
-speakers, VidTIMIT fadg0, HDTF, retalking, VoxCeleb2; whole clips; the moving-head takes themselves left out)
-drives the take's database, by face or by sound: ``match input.mp4`` with another person, the take's moving head
-as the background; r pooled over the clips with each clip's mean removed, sharpness and change as ratios to the
-database recording's own mouth.
+21.2-71.2 s); no setting was chosen on them. ``run others``: every clip of other people in
+``benchmarks/voices/drivers.txt`` (GRID speakers, VidTIMIT fadg0, HDTF, retalking, VoxCeleb2; whole clips; the
+moving-head takes themselves left out) drives the take's database, by face or by sound: ``match input.mp4`` with
+another person, the take's moving head as the background; r pooled over the clips with each clip's mean
+removed, sharpness and change as ratios to the database recording's own mouth.
 
     python benchmarks/bench_frames_motion.py prepare --work W            # cut + build-db (W/db_cnn2)
     python benchmarks/bench_frames_motion.py run val face --work W [-- MATCH OPTIONS]
@@ -328,7 +328,7 @@ def main(argv=None):
     ap.add_argument("drive", nargs="?", choices=["face", "speech"], default="face")
     ap.add_argument("--work", type=Path, default=Path("bench_frames_motion"))
     ap.add_argument("--take", choices=sorted(TAKES), default="cnn2",
-                    help="the moving-head take (speaker31: a second held-out take, no validation part)")
+                    help="the moving-head take (speaker31, speaker31b, cnn2b: held-out parts only, no validation part)")
     ap.add_argument("--tag", default="run")
     ap.add_argument("--drivers", type=Path, default=ROOT / "benchmarks" / "voices" / "drivers.txt",
                     help="the clips of other people for 'others' (GROUP PATH lines)")
