@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SKETCHSYNTH_SHARED_DATA", ROOT.parent / "shared" / "data"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_frames_motion import opening, other_drivers  # noqa: E402  (the same measures as the frames bench)
+from sketchsynth.evaluation.voices import centred_r as pooled_r  # noqa: E402  (each driver's mean removed, pooled)
 
 HENAN_PIECES = [(a, a + 299) for a in range(4001, 9002, 1000)]
 MODES = ("off", "on", "auto")
@@ -58,12 +59,6 @@ def drivers(which: str, work: Path, own: Path | None, every: int, start: int) ->
         files = sorted(p for p in own.iterdir() if p.suffix in (".mp4", ".mpg", ".avi", ".mov"))
         return [(p.name, p) for p in files[start::every]]
     raise SystemExit(f"unknown set {which}")
-
-
-def pooled_r(pairs) -> float:
-    from sketchsynth.evaluation.voices import centred_r
-
-    return centred_r(pairs)
 
 
 def main(argv=None):

@@ -267,9 +267,8 @@ def main(argv=None):
                       "phone_mouth": a.phone_mouth,
                       **target.get_params(),
                       "unit": target.unit_}
-    print(f"GRID s1, {done} held-out {a.split.upper()} sentences (from #{a.first}), database = the {len(train)} "
-          "other TRAIN sentences, "
-          f"Viterbi λ={a.smooth}")
+    print(f"GRID s1, {done} held-out {a.split.upper()} sentences (from #{a.first}), database = {len(train)} "
+          f"TRAIN sentences{' (the others)' if a.split == 'val' else ''}, Viterbi λ={a.smooth}")
     def f(v):
         return "—" if v is None else f"{v:.3f}"
 
