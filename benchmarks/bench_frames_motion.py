@@ -8,7 +8,9 @@ take (``speaker31/31.mp4``, 1280x720), its first 18.2 s the database and its las
 ``--take cnn2short`` / ``cnn2mid``: cnn2's validation part against a database of its first 18 s / 30 s (settings
 for short databases). ``--take speaker31b`` / ``cnn2b``: second folds, fixed before they were run, each
 take's start driving a database of its end (speaker31: 0-6.1 s against 6.1-24.3 s; cnn2: 0-11.2 s against
-21.2-71.2 s); no setting was chosen on them. ``run others``: every clip of other people in
+21.2-71.2 s); once run, the check's fallback order was chosen on them. ``--take speaker31c`` / ``cnn2c``: third
+folds, fixed before that choice, of seconds that had never driven anything (speaker31: 6.1-12.1 s against
+12.1-24.3 s; cnn2: 11.2-21.2 s against cnn2b's database). ``run others``: every clip of other people in
 ``benchmarks/voices/drivers.txt`` (GRID speakers, VidTIMIT fadg0, HDTF, retalking, VoxCeleb2; whole clips; the
 moving-head takes themselves left out) drives the take's database, by face or by sound: ``match input.mp4`` with
 another person, the take's moving head as the background; r pooled over the clips with each clip's mean
@@ -85,6 +87,9 @@ TAKES = {t.name: t for t in (
     # second folds: each take's start drives a database of its end (the start was never a driver before)
     Take("speaker31b", SHARED / "speaker31" / "31.mp4", {"db": (152, 607), "test": (0, 152)}),
     Take("cnn2b", CNN2, {"db": (529, 1779), "test": (0, 279)}),
+    # third folds, for settings chosen on the second: seconds that never drove anything
+    Take("cnn2c", CNN2, {"db": (529, 1779), "test": (279, 529)}),
+    Take("speaker31c", SHARED / "speaker31" / "31.mp4", {"db": (303, 607), "test": (152, 303)}),
 )}
 
 

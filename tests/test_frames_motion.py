@@ -162,6 +162,26 @@ def test_a_paste_onto_a_rolled_head_is_flagged(grid_db):
     assert "rotation" in check.check(warp, rolled, kp)["reason"]
 
 
+def test_the_geometry_margin_narrows_the_plausible_range_and_flags_a_paste_at_its_edge(grid_db):
+    from sketchsynth.database.pose import face_geometry, geometry_range
+    from sketchsynth.outputs.frames.check import PasteCheck
+    from sketchsynth.outputs.frames.composite import fitted_warp
+
+    db = grid_db[0]
+    lo, hi = geometry_range(db)
+    narrow = PasteCheck(geometry_margin=0.25).fit(db).geometry_range_
+    assert np.allclose(narrow, [lo + 0.25 * (hi - lo), hi - 0.25 * (hi - lo)])
+    # the frame nearest the range's edge in some measure: inside the plain range, outside the narrowed one
+    g = face_geometry(db.keypoints_)
+    inside = np.isfinite(g).all(1) & ((g >= lo) & (g <= hi)).all(1)
+    edge = np.minimum(g - lo, hi - g) / (hi - lo)
+    k = int(np.flatnonzero(inside)[np.argmin(edge[inside].min(1))])
+    kp = np.asarray(db.keypoints_[k], np.float64)
+    warp = fitted_warp(db, follow=0.0)
+    assert PasteCheck().fit(db).check(warp, kp, kp)["ok"]
+    assert "geometry" in PasteCheck(geometry_margin=0.25).fit(db).check(warp, kp, kp)["reason"]
+
+
 def test_follow_moves_the_mouth_towards_the_target_but_lips_never_cross(grid_db):
     from sketchsynth.layout import LIP_ORDER
     from sketchsynth.outputs.frames.composite import fitted_warp
@@ -218,6 +238,34 @@ def test_self_check_replaces_by_a_candidate_else_holds_the_previous_paste(grid_d
     check.good = set()
     out, _, rep = checked_rows(check, None, db, np.array([3, 4]), bg[:2], None)
     assert out.tolist() == [3, 4] and rep["kept_implausible"] == 2
+
+
+class StillMouthCheck(RowsCheck):
+    """Passes its rows only when their mouth is not moved (no residual, or a zero one)."""
+
+    def check(self, warp, bg_kp, src_kp, residual=None):
+        still = residual is None or not np.abs(residual).any()
+        return {"ok": still and super().check(warp, bg_kp, src_kp)["ok"], "reason": "geometry"}
+
+
+def test_self_check_follows_less_on_a_replacement_before_keeping_a_failing_paste(grid_db):
+    """A replacement that passes only with its mouth as recorded is taken at follow 0; when nothing passes,
+    the first choice is kept with its mouth as recorded."""
+    from sketchsynth.outputs.frames.check import checked_rows
+    from sketchsynth.outputs.frames.composite import fitted_warp
+
+    db = grid_db[0]
+    check = StillMouthCheck({5})
+    check.kp = np.asarray(db.keypoints_, np.float64)
+    target = np.asarray(db.normalized_[[40, 60]], np.float64)[..., :2]  # other mouths: a nonzero follow
+    bg = np.asarray(db.keypoints_[:2], np.float64)
+    warp = fitted_warp(db)
+    out, follow, rep = checked_rows(check, warp, db, np.array([3, 4]), bg, np.array([[3, 5], [4, 8]]), target)
+    assert out.tolist() == [5, 5] and follow.tolist() == [0.0, 0.0]
+    assert rep["replaced_candidate"] == 1 and rep["held_previous"] == 1 and rep["less_follow"] == 2
+    check.good = set()
+    out, follow, rep = checked_rows(check, warp, db, np.array([3]), bg[:1], np.array([[3, 5]]), target[:1])
+    assert out.tolist() == [3] and follow.tolist() == [0.0] and rep["kept_implausible"] == 1
 
 
 # ---------------------------------------------------------------------- full mode: joins

@@ -18,6 +18,8 @@ from .mesh import iod, mesh_residual, triangle_maps
 
 LESS_FOLLOW = (0.5, 0.0)
 """Shares of the mouth's follow tried on a failing paste before other frames are."""
+GEOMETRY_MARGIN = 0.1
+"""Default share of the database's geometry range a paste keeps clear of at each end (see :class:`PasteCheck`)."""
 MAX_ALTERNATIVES = 16
 """Candidates of a frame tried, best target cost first, before holding the previous paste."""
 
@@ -34,18 +36,26 @@ class PasteCheck:
     max_stretch : float
         Largest singular-value ratio of a pasted triangle's map, judged without the mouth's ``follow``
         (what the pose mismatch does to the lower face).
+    geometry_margin : float
+        Share of the database's geometry range kept clear inside each of its ends: a paste judged from
+        keypoints just inside the range is often seen just outside it when the written frame is tracked.
 
     Attributes
     ----------
     geometry_range_ : np.ndarray, shape (2, 3)
-        The database's own p0.5-p99.5 of :func:`sketchsynth.database.pose.face_geometry`.
+        The database's own p0.5-p99.5 of :func:`sketchsynth.database.pose.face_geometry`, narrowed by
+        ``geometry_margin``.
     """
 
-    def __init__(self, max_roll_deg: float = 6.0, max_scale_ratio: float = 1.12, max_stretch: float = 1.5):
+    def __init__(self, max_roll_deg: float = 6.0, max_scale_ratio: float = 1.12, max_stretch: float = 1.5,
+                 geometry_margin: float = GEOMETRY_MARGIN):
         self.max_roll_deg, self.max_scale_ratio, self.max_stretch = max_roll_deg, max_scale_ratio, max_stretch
+        self.geometry_margin = geometry_margin
 
     def fit(self, db) -> "PasteCheck":
-        self.geometry_range_ = geometry_range(db)
+        lo, hi = geometry_range(db)
+        pad = np.nan_to_num(self.geometry_margin * (hi - lo), nan=0.0, posinf=0.0)
+        self.geometry_range_ = np.stack([lo + pad, hi - pad])
         return self
 
     def check(self, warp, bg_kp: np.ndarray, src_kp: np.ndarray, residual: np.ndarray | None = None) -> dict:
@@ -103,8 +113,9 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
     For an output frame whose paste fails, in order: the same frame with its mouth following the target less
     (half, then not at all: a fold the follow made), the frame's other candidates (best target cost first),
     then holding the previous output frame's row (its mouth re-warped onto this background frame), then the
-    background frame's own lower face (``bg_rows``: a real frame, its mouth moved towards the target); when
-    none passes, the first choice is kept.
+    background frame's own lower face (``bg_rows``: a real frame, its mouth moved towards the target); these
+    are tried at the full follow, then at half and none; when none passes, the first choice is kept with its
+    mouth as recorded.
 
     Parameters
     ----------
@@ -127,7 +138,8 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
     follow : np.ndarray, shape (n_out,), float64
         The share of ``warp.follow`` each paste keeps (1 unless the check reduced it).
     report : dict
-        Counts: ``checked``, ``implausible`` (first choice failed), ``less_follow``, ``replaced_candidate``,
+        Counts: ``checked``, ``implausible`` (first choice failed), ``less_follow`` (a passing paste that follows
+        less, of the same frame or a replacement), ``replaced_candidate``,
         ``held_previous``,
         ``background_own``, ``kept_implausible``; ``reasons``: test -> first choices failing it.
     """
@@ -163,16 +175,19 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
             continue
         tried = [] if alternatives is None else [int(a) for a in alternatives[k][:max_alternatives]
                                                  if a >= 0 and a != r and np.isfinite(kp[a][:, :2]).all()]
-        pick = next((a for a in tried if verdict(k, a)["ok"]), None)
+        options = [("replaced_candidate", a) for a in tried]
+        if k > 0 and rows[k - 1] >= 0:
+            options.append(("held_previous", int(rows[k - 1])))
+        if bg_rows is not None and bg_rows[k] >= 0:
+            options.append(("background_own", int(bg_rows[k])))
+        # every other frame at the full follow before any at less: the target's mouth is worth a replacement
+        pick = next(((what, a, f) for f in (1.0,) + LESS_FOLLOW for what, a in options if verdict(k, a, f)["ok"]),
+                    None)
         if pick is not None:
-            rows[k] = pick
-            rep["replaced_candidate"] += 1
-        elif k > 0 and rows[k - 1] >= 0 and verdict(k, rows[k - 1])["ok"]:
-            rows[k] = rows[k - 1]
-            rep["held_previous"] += 1
-        elif bg_rows is not None and bg_rows[k] >= 0 and verdict(k, int(bg_rows[k]))["ok"]:
-            rows[k] = bg_rows[k]
-            rep["background_own"] += 1
+            what, rows[k], follow[k] = pick
+            rep[what] += 1
+            rep["less_follow"] += pick[2] < 1.0
         else:
+            follow[k] = 0.0  # nothing passes: the chosen mouth as recorded strays least from a real face
             rep["kept_implausible"] += 1
     return rows, follow, rep

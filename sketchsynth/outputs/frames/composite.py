@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...io.video_fetch import decode_image
-from .mesh import MeshWarp, mesh_remap, mesh_residual
+from .check import GEOMETRY_MARGIN
+from .mesh import MAX_FOLLOW, MeshWarp, mesh_remap, mesh_residual
 from .seam import blend, colour_match, paste_mask
 
 BLENDS = ("feather", "poisson")
@@ -107,7 +108,7 @@ class Compositor:
         return out
 
 
-def fitted_warp(db, follow: float = 1.0) -> MeshWarp:
+def fitted_warp(db, follow: float = 1.0, max_follow: float = MAX_FOLLOW) -> MeshWarp:
     """A :class:`MeshWarp` triangulated on the database's etalon frame (else its first usable one)."""
     from ...database.pose import usable_rows
 
@@ -115,7 +116,7 @@ def fitted_warp(db, follow: float = 1.0) -> MeshWarp:
     r = getattr(db, "etalon_row_", None)
     r = -1 if r is None else int(r)
     ref = db.keypoints_[r if 0 <= r < len(ok) and ok[r] else int(np.flatnonzero(ok)[0])]
-    return MeshWarp(follow=follow).fit(ref)
+    return MeshWarp(follow=follow, max_follow=max_follow).fit(ref)
 
 
 def composite_images(db, rows_out: np.ndarray, frames: dict, background: dict, how: str = "feather",
@@ -204,6 +205,10 @@ class CompositeRenderer:
         Frames a join morphs over.
     morph : {"warp", "dissolve"}
         :data:`MORPHS`.
+    check_margin : float
+        :class:`~sketchsynth.outputs.frames.check.PasteCheck`'s ``geometry_margin``.
+    max_follow : float
+        :class:`~sketchsynth.outputs.frames.mesh.MeshWarp`'s ``max_follow``, inter-ocular distances.
     own_fallback : bool
         When no candidate passes the self-check and the previous paste cannot be held, show the background
         frame's own lower face (its mouth moved towards the target) rather than the implausible paste.
@@ -211,8 +216,10 @@ class CompositeRenderer:
 
     def __init__(self, background: str = "auto", blend: str = "feather", check: bool = True, follow: float = 1.0,
                  interp: str = "cubic", crossfade: int = MORPH_FRAMES, own_fallback: bool = True,
-                 morph: str = "warp", **_):
+                 morph: str = "warp", check_margin: float = GEOMETRY_MARGIN, max_follow: float = MAX_FOLLOW,
+                 **_):
         self.background, self.blend, self.check, self.follow = background, blend, check, follow
+        self.check_margin, self.max_follow = check_margin, max_follow
         self.interp, self.crossfade, self.own_fallback, self.morph = interp, crossfade, own_fallback, morph
 
     def render(self, job):
@@ -238,13 +245,14 @@ class CompositeRenderer:
             bg_rows = plan.rows_for(db, n)
             bg_kp = np.asarray(db.keypoints_, np.float64)[bg_rows]
             info["background"] = plan.describe(db)
-        warp = fitted_warp(db, self.follow)
+        warp = fitted_warp(db, self.follow, self.max_follow)
         tp = None if job.target_points is None else np.asarray(job.target_points, np.float64)[index]
         follow = None
         if self.check:
             alts = None if job.candidates is None else np.asarray(job.candidates)[index]
-            rows_out, follow, info["frames_check"] = checked_rows(PasteCheck().fit(db), warp, db, rows_out, bg_kp, alts, tp,
-                                                          bg_rows=bg_rows if self.own_fallback else None)
+            check = PasteCheck(geometry_margin=self.check_margin).fit(db)
+            rows_out, follow, info["frames_check"] = checked_rows(check, warp, db, rows_out, bg_kp, alts, tp,
+                                                                  bg_rows=bg_rows if self.own_fallback else None)
         prev, _ = join_continuations(db, rows_out, self.crossfade)
         wanted = [rows_out, prev] + ([] if bg_rows is None else [bg_rows])
         frames, _ = fetch_db_frames(db, np.concatenate(wanted))

@@ -96,6 +96,11 @@ def mesh_remap(img: np.ndarray, dst: np.ndarray, src: np.ndarray, tri: np.ndarra
     return patch, (label > 0) & (mx >= 0) & (my >= 0) & (mx <= w - 1) & (my <= h - 1)
 
 
+MAX_FOLLOW = 0.08
+"""Default largest displacement of a mouth or chin point towards the target, inter-ocular distances (chosen on
+moving-head validation parts with the self-check's geometry margin: docs/measurements.md)."""
+
+
 class MeshWarp:
     """The mesh of a lower-face paste.
 
@@ -119,7 +124,8 @@ class MeshWarp:
         Triangles of the pasted region (no eye, upper-cheek or upper-ring vertex).
     """
 
-    def __init__(self, ring: float = 0.45, chin_margin: float = 0.1, follow: float = 1.0, max_follow: float = 0.06):
+    def __init__(self, ring: float = 0.45, chin_margin: float = 0.1, follow: float = 1.0,
+                 max_follow: float = MAX_FOLLOW):
         self.ring, self.chin_margin, self.follow, self.max_follow = ring, chin_margin, follow, max_follow
 
     def fit(self, reference: np.ndarray) -> "MeshWarp":
