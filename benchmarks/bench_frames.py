@@ -73,7 +73,7 @@ def output_keypoints(db, out: Path, meta: dict):
 
             rows = fill_rows(rows)
     else:
-        inp = np.load(out / "input_matrices.npy")[np.asarray(meta["input_index"])]
+        inp = np.load(out.parent / f"{out.name}_input_matrices.npy")[np.asarray(meta["input_index"])]
         mats = warp_matrices(db.transforms_[np.maximum(rows, 0)], fill_matrices(inp))
     kp = np.full((len(rows), 70, 2), np.nan)
     ok = (rows >= 0) & np.isfinite(mats).all(axis=(1, 2))
@@ -146,7 +146,8 @@ def main(argv=None):
             write_synthesis(out, db, syn_planned if mode == "composite" else syn, force=True, frames_mode=mode,
                             blend=blend or "feather")
             tw = time.perf_counter() - tw
-            np.save(out / "input_matrices.npy", np.asarray(syn.result.matrices, np.float64))
+            # beside the output, not in it: sketchsynth does not overwrite a folder holding files it did not write
+            np.save(out.parent / f"{m}_input_matrices.npy", np.asarray(syn.result.matrices, np.float64))
             syn_used = syn_planned if mode == "composite" else syn
             meta = json.loads((out / "videos.json").read_text())
             video = out / "frames.mp4"
