@@ -333,7 +333,7 @@ def main(argv=None):
     ap.add_argument("drive", nargs="?", choices=["face", "speech"], default="face")
     ap.add_argument("--work", type=Path, default=Path("bench_frames_motion"))
     ap.add_argument("--take", choices=sorted(TAKES), default="cnn2",
-                    help="the moving-head take (speaker31, speaker31b, cnn2b: held-out parts only, no validation part)")
+                    help="the moving-head take (speaker31, speaker31b|c, cnn2b|c: held-out parts only, no validation part)")
     ap.add_argument("--tag", default="run")
     ap.add_argument("--drivers", type=Path, default=ROOT / "benchmarks" / "voices" / "drivers.txt",
                     help="the clips of other people for 'others' (GROUP PATH lines)")
