@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import require
+from .tts import EXTRA
 
 
 def word_knots(words, targets, end_src: float, end_dst: float):
@@ -46,7 +47,7 @@ def stretch_spans(samples: np.ndarray, sr: int, src_knots, dst_knots) -> np.ndar
     -------
     np.ndarray, shape (round(dst_knots[-1] * sr),), float32
     """
-    librosa = require("librosa", "speech", "time-warping speech")
+    librosa = require("librosa", EXTRA, "time-warping speech for say")
     out = []
     x = np.asarray(samples, np.float32)
     for (a, b), (c, d) in zip(zip(src_knots[:-1], src_knots[1:]), zip(dst_knots[:-1], dst_knots[1:])):
@@ -85,7 +86,7 @@ def warp_audio(samples: np.ndarray, sr: int, src_knots, dst_knots, frame_s: floa
     -------
     np.ndarray, shape (round(dst_knots[-1] * sr),), float32
     """
-    librosa = require("librosa", "speech", "time-warping speech")
+    librosa = require("librosa", EXTRA, "time-warping speech for say")
     src = np.asarray(src_knots, np.float64)
     dst = np.asarray(dst_knots, np.float64)
     n_out = int(round(dst[-1] * sr))
