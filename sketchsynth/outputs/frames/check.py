@@ -138,10 +138,10 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
     follow : np.ndarray, shape (n_out,), float64
         The share of ``warp.follow`` each paste keeps (1 unless the check reduced it).
     report : dict
-        Counts: ``checked``, ``implausible`` (first choice failed), ``less_follow`` (a passing paste that follows
-        less, of the same frame or a replacement), ``replaced_candidate``,
-        ``held_previous``,
-        ``background_own``, ``kept_implausible``; ``reasons``: test -> first choices failing it.
+        Counts: ``checked``, ``implausible`` (first choice failed), which splits into ``less_follow`` (the same
+        frame, following less), ``replaced_candidate``, ``held_previous``, ``background_own`` and
+        ``kept_implausible``; ``replacement_follows_less`` (of the replacements, those that follow less);
+        ``reasons``: test -> first choices failing it.
     """
     rows = np.asarray(rows_out, np.int64).copy()
     kp = np.asarray(db.keypoints_, np.float64)
@@ -157,7 +157,7 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
         return check.check(warp, bg_kp[k], kp[row], residual=res)
 
     rep = {"checked": 0, "implausible": 0, "less_follow": 0, "replaced_candidate": 0, "held_previous": 0,
-           "background_own": 0, "kept_implausible": 0, "reasons": {}}
+           "background_own": 0, "kept_implausible": 0, "replacement_follows_less": 0, "reasons": {}}
     for k, r in enumerate(rows):
         if r < 0 or not np.isfinite(bg_kp[k][:, :2]).all() or not np.isfinite(kp[r][:, :2]).all():
             continue
@@ -186,7 +186,7 @@ def checked_rows(check: PasteCheck, warp, db, rows_out: np.ndarray, bg_kp: np.nd
         if pick is not None:
             what, rows[k], follow[k] = pick
             rep[what] += 1
-            rep["less_follow"] += pick[2] < 1.0
+            rep["replacement_follows_less"] += pick[2] < 1.0
         else:
             follow[k] = 0.0  # nothing passes: the chosen mouth as recorded strays least from a real face
             rep["kept_implausible"] += 1
