@@ -195,8 +195,8 @@ class SpeechTarget(Stage):
     closure_weight, closure_threshold : float, optional
         Where the sound says b, p or m the target's mouth moves towards the database's closed mouth, by
         ``closure_weight`` times how far the phone model's probability of those phones lies above
-        ``closure_threshold`` (:mod:`sketchsynth.targets.speech.closure`; defaults :data:`CLOSURE_WEIGHT`,
-        :data:`CLOSURE_THRESHOLD`; weight 0 = off, and then pocketsphinx is not needed).
+        ``closure_threshold`` (:mod:`sketchsynth.targets.speech.closure`, its ``CLOSURE_WEIGHT`` and
+        ``CLOSURE_THRESHOLD`` by default; weight 0 = off, and then pocketsphinx is not needed).
     """
 
     name, input_kind, output_kind = "speech-target", "audio_features", "target"
