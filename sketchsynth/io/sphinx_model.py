@@ -47,7 +47,8 @@ class SphinxModel:
 
 def model_dir() -> str:
     """The en-us model folder inside the installed pocketsphinx package."""
-    ps = require("pocketsphinx", EXTRA, "closing the lips at b, p and m (the phone model's files)")
+    ps = require("pocketsphinx", EXTRA, "closing the lips at b, p and m (a speech target's default; "
+                 "--stage speech-target:closure_weight=0 goes without)")
     return os.path.join(os.path.dirname(ps.__file__), "model", "en-us", "en-us")
 
 
