@@ -94,5 +94,5 @@ def test_the_closure_lowers_the_selected_opening_at_bilabial_onsets(grid_example
 
     without, plain = least_opening(0.0)
     with_closure, closing = least_opening(1.0)
-    assert "closure_frames" not in plain.report and closing.report["closure_frames"] > 0
+    assert "closure" not in plain.report and closing.report["closure"]["frames_closing"] > 0
     assert with_closure.sum() < without.sum()

@@ -217,22 +217,22 @@ class SpeechTarget(Stage):
         w = CLOSURE_WEIGHT if self.closure_weight is None else float(self.closure_weight)
         thr = CLOSURE_THRESHOLD if self.closure_threshold is None else float(self.closure_threshold)
         closure_strength(np.zeros(0), w, thr)  # checks both
-        self.closure_ = (w, thr) if w > 0 else None
+        self.closure_params_ = (w, thr) if w > 0 else None
         self.closed_ = closed_mouth(db) if w > 0 else None
-        self.phones_ = PhonePosteriors.shared() if w > 0 else None  # a missing pocketsphinx says so here
+        self.phone_model_ = PhonePosteriors.shared() if w > 0 else None  # a missing pocketsphinx says so here
         return self
 
     def closure(self, feats) -> np.ndarray | None:
         """(T,) how far each frame's mouth closes (None when off); records its time in ``feats.timings``."""
-        if self.closure_ is None:
+        if self.closure_params_ is None:
             return None
         from ..targets.speech.closure import closure_strength
 
         t0 = time.perf_counter()
         a = feats.audio
-        p = self.phones_.closing_probability(a.samples, a.sr, feats.time_s, feats.fps)
+        p = self.phone_model_.closing_probability(a.samples, a.sr, feats.time_s, feats.fps)
         feats.timings["closure_s"] = time.perf_counter() - t0
-        return closure_strength(p, *self.closure_)
+        return closure_strength(p, *self.closure_params_)
 
     def model_for(self, feats):
         """The model that reads ``feats``: the one SpeechFeatures chose (the own one with this stage's blend)."""
@@ -254,8 +254,12 @@ class SpeechTarget(Stage):
         from ..targets.speech.target import speech_target
 
         pred = self.predict(feats)
+        closing = self.closure(feats)
         tgt = speech_target(self.db_, pred, feats, audio_weight=self.audio_weight, model=self.model_for(feats),
-                            closure=self.closure(feats), closed=self.closed_)
+                            closure=closing, closed=self.closed_)
+        if closing is not None:
+            w, thr = self.closure_params_
+            tgt.report["closure"] = {"weight": w, "threshold": thr, "frames_closing": int(np.sum(closing > 0))}
         if getattr(feats, "model", None) is not None:
             tgt.report = {**tgt.report, "voice_ratio": feats.voice_ratio,
                           "voice_model": "own" if self.model_for(feats) is self.model_ else "other voices",

@@ -78,7 +78,6 @@ def speech_target(db, pred: np.ndarray, feats, jaw_weight: float | None = None,
             raise ParameterError(f"{closure.shape} closure strengths for {T} frames")
         closed = closed_mouth(db) if closed is None else closed
         points[:, SPEECH_POINTS] = close_mouth(points[:, SPEECH_POINTS], closure, closed)
-        report["closure_frames"] = int(np.sum(closure > 0))
     weights = np.zeros((T, N_POINTS))
     weights[:, SPEECH_POINTS] = db.weights_[SPEECH_POINTS]
     weights[:, GROUPS["jaw"]] *= JAW_WEIGHT if jaw_weight is None else jaw_weight
