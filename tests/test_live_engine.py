@@ -208,7 +208,8 @@ def test_the_first_engine_freezes_the_heap_and_later_garbage_is_collected(grid):
         frozen = gc.get_freeze_count()
         assert frozen > 0
         LiveEngine(db, lookahead_ms=None, lag_ms=80, render="none").start(shared=first)
-        assert gc.get_freeze_count() == frozen          # a session sharing the first engine freezes nothing more
+        # a session sharing the first engine freezes nothing more (frozen objects may still be freed: not ==)
+        assert gc.get_freeze_count() <= frozen
 
         class Node:
             pass
