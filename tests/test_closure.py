@@ -96,3 +96,38 @@ def test_the_closure_lowers_the_selected_opening_at_bilabial_onsets(grid_example
     with_closure, closing = least_opening(1.0)
     assert "closure" not in plain.report and closing.report["closure"]["frames_closing"] > 0
     assert with_closure.sum() < without.sum()
+
+
+def test_a_speech_match_closes_by_default_says_so_and_can_go_without(grid_example, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from sketchsynth.cli import cli
+
+    def match(out, *extra):
+        return CliRunner().invoke(cli, ["match", str(grid_example["input"]), "--drive", "audio", "--db",
+                                        str(grid_example["db"]), "--out", str(out), *extra])
+
+    r = match(tmp_path / "on")
+    assert r.exit_code == 0, r.output
+    on = json.loads((tmp_path / "on" / "summary.json").read_text())["smoothing"]["closure"]
+    assert on["weight"] == closure.CLOSURE_WEIGHT and on["frames_closing"] > 0
+    r = match(tmp_path / "off", "--stage", "speech-target:closure_weight=0")
+    assert r.exit_code == 0, r.output
+    assert "closure" not in json.loads((tmp_path / "off" / "summary.json").read_text())["smoothing"]
+
+
+def test_a_speech_match_without_pocketsphinx_says_how_to_get_it(grid_example, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from conftest import one_line_error
+    from sketchsynth.cli import cli
+
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    monkeypatch.setattr(closure, "_MODELS", {})
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["match", str(grid_example["input"]), "--drive", "audio", "--db",
+                                 str(grid_example["db"]), "--out", str(out)])
+    one_line_error(r, "sketchsynth[speech]", "closure_weight=0")
+    assert not out.exists()
