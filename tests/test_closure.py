@@ -37,6 +37,16 @@ def test_the_model_reader_finds_the_base_phones():
     assert len(model.names_) == 42 and {"B", "P", "M", "SIL"} <= set(model.names_)
 
 
+@pytest.mark.parametrize("mdef", [None, b"BMDF\x00\x00", b"not a model"])
+def test_an_unreadable_model_folder_is_one_error(tmp_path, mdef):
+    from sketchsynth.io.sphinx_model import read_model
+
+    if mdef is not None:
+        (tmp_path / "mdef").write_bytes(mdef)
+    with pytest.raises(DependencyError, match="reinstall pocketsphinx"):
+        read_model(str(tmp_path))
+
+
 def test_closing_probability_peaks_at_the_bilabial_words(sentence):
     y, times, words = sentence
     p = closure.PhonePosteriors.shared().closing_probability(y, 16000, times, 25.0)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DatabaseError, require
+from ..errors import DependencyError, require
 
 EXTRA = "speech"
 """The pip extra that brings pocketsphinx (and so these files)."""
@@ -61,9 +61,10 @@ def read_model(path: str | None = None) -> SphinxModel:
         variances = read_s3gau(os.path.join(path, "variances"))
         mixw = read_sendump(os.path.join(path, "sendump"))
     except (OSError, ValueError, struct.error) as e:
-        raise DatabaseError(f"cannot read the phone model's files ({e}); reinstall pocketsphinx", path) from e
+        raise DependencyError(f"cannot read pocketsphinx's acoustic model ({e}); reinstall pocketsphinx", path) from e
     if len(means[0]) != len(names):
-        raise DatabaseError(f"{len(means[0])} codebooks for {len(names)} base phones: not a PTM model", path)
+        raise DependencyError(f"{len(means[0])} codebooks for {len(names)} base phones, not the PTM model "
+                              "pocketsphinx ships; reinstall pocketsphinx", path)
     w = np.exp(-mixw.astype(np.float64) * 1024 * LOG_BASE)            # (n_streams, n_gaussians, n_senones)
     weights = np.stack([np.stack([w[f][:, ci_senones[p]] for p in range(len(names))]) for f in range(len(w))])
     return SphinxModel(names, means, variances, weights.astype(np.float32))

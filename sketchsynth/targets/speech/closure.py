@@ -4,8 +4,9 @@ The speech models predict a mouth from spectral features and average over what t
 sound; a bilabial's closure lasts 50-100 ms and leaves the prediction half open, so the selection rarely closes
 the lips inside speech. pocketsphinx's en-us acoustic model (trained on many speakers) tells b, p and m from the
 other phones for any voice: summed, its posteriors of B, P and M give each output frame a probability that the lips
-are closed. A speech target then moves its mouth towards the database's closed mouth by that much
-(:func:`close_mouth`); the prefilter and the decoder see a closed target and pick closed frames.
+are closed. A speech target then moves its lips' heights towards the database's closed mouth by that much
+(:func:`close_mouth`); the prefilter and the decoder see a closed target and pick closed frames. The normalization
+looks 1.5 s ahead, so ``live`` goes without.
 
 The front end is pocketsphinx's own (sphinx MFCC: 13 cepstra per 10 ms, a sliding cepstral mean over
 :data:`CMN_HALF_S` either side, deltas and double deltas); a phone's score is the likelihood of its three
@@ -24,15 +25,16 @@ CLOSURE_WEIGHT = 1.0
 CLOSURE_THRESHOLD = 0.3
 """Closing probability under which a frame's target is left as predicted. Chosen with :data:`CLOSURE_WEIGHT` on
 GRID s1's validation sentences (docs/measurements.md, "Closures"): at the onsets of words starting with b or p
-the selection closed the lips in 14% of cases, 25% at (1, 0.3) against the speaker's 22%; 36-40% at thresholds
-0.15-0 at a lower width r; opening r unchanged."""
+the selection closed the lips in 14% of cases, 25% at (1, 0.3) against the speaker's 22%; lower thresholds closed
+more (32-40% at 0.15-0) and lost more width r; opening r stayed."""
 CLOSING_PHONES = ("B", "P", "M")
 CMN_HALF_S = 1.5
 """Half-width of the sliding cepstral mean, s: long enough to hold a few words, so a voice's own colour goes."""
 CLOSED_OPENING = 0.05
 """Inner-lip opening (over the inter-ocular distance) under which a database frame counts as closed."""
 ROWS_PER_FRAME = 2
-"""Posterior rows averaged per output frame (10 ms apart, inside the frame): the model's cost is per row."""
+"""Posterior rows averaged per output frame, evenly spaced inside it (at 25 fps 10 and 30 ms after its start):
+the model's cost is per row, and two rows per 40 ms frame see a 50-100 ms closure."""
 _CHUNK = 1024
 _MODELS = {}
 
