@@ -8,8 +8,8 @@ The database: GRID s1's 800 sentences with sound (40 min; ``sketchsynth build-db
   beside the database's own model fitted in the same run; budget 120 s;
 - 60 s of another voice (the first 60 s of the dfrf news anchor): the choice of model (the own model's
   log-mel and voice ratio on the first 10 s), the normalized features and context windows, PCA, ridge + kNN and
-  the calibration -- beside the own model reading the same 60 s; budget 3 s. Selection (Viterbi) is the same
-  cost for both and not counted.
+  the calibration, and the phone model's closing probabilities (the lips close at b, p, m) -- beside the own
+  model reading the same 60 s; budget 3 s. Selection (Viterbi) is the same cost for both and not counted.
 
 Run:  python benchmarks/bench_voice.py --db DB [--repeat 3]
 """
@@ -72,12 +72,14 @@ def main():
 
         def read():
             f = feats.transform(audio)
-            return f, target.predict(f)
+            return f, target.predict(f), target.closure(f)
 
         read()    # warm: indexes built, numba compiled
-        rows[voices], (f, _) = cpu(read, a.repeat)
+        rows[voices], (f, _, _) = cpu(read, a.repeat)
         if voices == "auto":
             assert f.model is other, "the 60 s were not read as another voice"
+    closure, _ = cpu(lambda: target.closure(f), a.repeat)
+    print(f"the closing probabilities alone: {closure:.2f} s CPU of the 60 s")
     print(f"60 s of another voice: own model {rows['own']:.2f} s CPU; chosen + model for other voices "
           f"{rows['auto']:.2f} s CPU ({rows['auto'] / rows['own']:.2f} x the own model's; "
           f"{rows['auto'] / MATCH_BUDGET_S:.2f} of the {MATCH_BUDGET_S:.0f} s budget; voice ratio "

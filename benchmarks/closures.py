@@ -12,7 +12,9 @@ there), their median opening (selected / truth), the share closed (opening under
 least opening from 80 ms before the word's start to 120 ms after it -- its median and the share closed -- for the
 words that start with a bilabial and, beside them, for the others.
 
-    python benchmarks/closures.py --db DB [--closed 0.05]
+Also the own voice's opening r and width r (Pearson, frames pooled) of the selected frames against the truth.
+
+    python benchmarks/closures.py --db DB [--closed 0.05] [--closure-weight 0]
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ BILABIAL_WORDS = {"bin", "blue", "place", "please", "put", "by", "b", "p"}
 FPS = 25.0
 
 
-def selected_and_truth(db, path):
-    """(selected opening (n,), truth opening (n,), the sound (16 kHz)) of one driver clip."""
-    from sketchsynth.evaluation.metrics import mouth_opening
+def selected_and_truth(db, path, closure_weight=None, widths=None):
+    """(selected opening (n,), truth opening (n,), the sound (16 kHz)) of one driver clip; appends the (selected,
+    truth) lip widths to ``widths``."""
+    from sketchsynth.evaluation.metrics import lip_width, mouth_opening
     from sketchsynth.io.audio import load_audio
     from sketchsynth.pipeline.stages import SpeechFeatures, SpeechTarget
     from sketchsynth.selection.decode import ViterbiDecoder
@@ -38,13 +41,18 @@ def selected_and_truth(db, path):
     from sketchsynth.sources.load import load_input
     from sketchsynth.targets.speech.inputs import Audio
 
-    truth = mouth_opening(np.asarray(load_input(path).keypoints, np.float64))
+    kp = np.asarray(load_input(path).keypoints, np.float64)
+    truth = mouth_opening(kp)
     y = load_audio(path, 16000)
     times = np.arange(len(truth)) / FPS
     feats = SpeechFeatures().fit(db).transform(Audio(y, 16000, str(path), Path(path).stem, frame_times=times))
-    rows = select(db, SpeechTarget().fit(db).transform(feats), ViterbiDecoder(smooth=0.6)).result.rows
-    shown = mouth_opening(np.asarray(db.keypoints_[np.maximum(rows, 0)], np.float64))
+    target = SpeechTarget(closure_weight=closure_weight).fit(db).transform(feats)
+    rows = select(db, target, ViterbiDecoder(smooth=0.6)).result.rows
+    sel = np.asarray(db.keypoints_[np.maximum(rows, 0)], np.float64)
+    shown = mouth_opening(sel)
     shown[rows < 0] = np.nan
+    if widths is not None:
+        widths.append((np.where(rows < 0, np.nan, lip_width(sel)), lip_width(kp)))
     return shown, truth, y
 
 
@@ -101,31 +109,42 @@ def summary(name, pairs, onsets, closed):
     print(line)
 
 
+def pooled_r(pairs) -> float:
+    """Pearson r of (selected, truth) series, frames pooled, NaN frames skipped."""
+    s, t = (np.concatenate([p[i] for p in pairs]) for i in (0, 1))
+    ok = np.isfinite(s) & np.isfinite(t)
+    return float(np.corrcoef(s[ok], t[ok])[0, 1])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", required=True, help="a database of the 700 GRID s1 training sentences")
     ap.add_argument("--closed", type=float, default=0.05, help="opening under which the lips count as closed")
+    ap.add_argument("--closure-weight", type=float, default=None,
+                    help="the speech target's closure weight (default: the package's; 0 = no closing at b/p/m)")
     a = ap.parse_args()
     from sketchsynth.database.frame_database import FrameDatabase
 
     db = FrameDatabase.load(a.db)
     grid = DATA / "grid_s1"
     names = sorted(p.stem for p in (grid / "video").glob("*.mp4"))[7::8]
-    pairs, onsets = [], {"bilabial": [], "other word": []}
+    pairs, onsets, series, widths = [], {"bilabial": [], "other word": []}, [], []
     for name in names:
-        shown, truth, _ = selected_and_truth(db, grid / "video" / f"{name}.mp4")
+        shown, truth, _ = selected_and_truth(db, grid / "video" / f"{name}.mp4", a.closure_weight, widths)
+        series.append((shown, truth))
         sil, bilabial, other = align_marks(grid / "align" / f"{name}.align", len(truth))
         keep = inner(sil)
         pairs.append((shown[keep], truth[keep]))
         for kind, starts in (("bilabial", bilabial), ("other word", other)):
             onsets[kind] += [(least_opening(shown, a), least_opening(truth, a)) for a in starts]
     summary(f"own voice ({len(names)} held-out GRID s1 sentences)", pairs, onsets, a.closed)
+    print(f"own voice: opening r {pooled_r(series):.3f}, width r {pooled_r(widths):.3f}")
     here = Path(__file__).resolve().parent / "voices"
     others = [(here / p.split()[1]).resolve() for p in (here / "drivers.txt").read_text().split("\n")
               if p.startswith("grid ")]
     pairs = []
     for path in others:
-        shown, truth, y = selected_and_truth(db, path)
+        shown, truth, y = selected_and_truth(db, path, a.closure_weight)
         keep = inner(energy_silence(y, len(truth)))
         pairs.append((shown[keep], truth[keep]))
     summary(f"other GRID speakers ({len(others)} clips, silence by energy)", pairs, {}, a.closed)

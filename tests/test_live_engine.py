@@ -20,7 +20,8 @@ def _batch_target(db, y):
     from sketchsynth.targets.speech.inputs import Audio
 
     feats = SpeechFeatures().fit(db).transform(Audio(y, 16000, "", "held-out"))
-    return feats, SpeechTarget().fit(db).transform(feats)
+    # live targets do not close at b/p/m (the phone model looks 1.5 s ahead): compare with a batch that does not
+    return feats, SpeechTarget(closure_weight=0.0).fit(db).transform(feats)
 
 
 def _lattice(db, target):
@@ -207,7 +208,8 @@ def test_the_first_engine_freezes_the_heap_and_later_garbage_is_collected(grid):
         frozen = gc.get_freeze_count()
         assert frozen > 0
         LiveEngine(db, lookahead_ms=None, lag_ms=80, render="none").start(shared=first)
-        assert gc.get_freeze_count() == frozen          # a session sharing the first engine freezes nothing more
+        # a session sharing the first engine freezes nothing more (frozen objects may still be freed: not ==)
+        assert gc.get_freeze_count() <= frozen
 
         class Node:
             pass

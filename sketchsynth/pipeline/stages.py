@@ -192,20 +192,47 @@ class SpeechTarget(Stage):
         The audio-feature term's weight (:func:`sketchsynth.targets.speech.target.speech_target`).
     lle_blend : float, optional
         A fixed LLE projection blend instead of the model's voice-distance rule (a TTS voice uses 0.5).
+    closure_weight, closure_threshold : float, optional
+        Where the sound says b, p or m the target's mouth moves towards the database's closed mouth, by
+        ``closure_weight`` times how far the phone model's probability of those phones lies above
+        ``closure_threshold`` (:mod:`sketchsynth.targets.speech.closure`, its ``CLOSURE_WEIGHT`` and
+        ``CLOSURE_THRESHOLD`` by default; weight 0 = off, and then pocketsphinx is not needed).
     """
 
     name, input_kind, output_kind = "speech-target", "audio_features", "target"
 
-    def __init__(self, audio_weight: float | None = None, lle_blend: float | None = None):
+    def __init__(self, audio_weight: float | None = None, lle_blend: float | None = None,
+                 closure_weight: float | None = None, closure_threshold: float | None = None):
         self.audio_weight, self.lle_blend = audio_weight, lle_blend
+        self.closure_weight, self.closure_threshold = closure_weight, closure_threshold
 
     def fit(self, db):
+        from ..targets.speech.closure import CLOSURE_THRESHOLD, CLOSURE_WEIGHT, PhonePosteriors, closed_mouth, \
+            closure_strength
         from ..targets.speech.model_store import require_model
 
         model = require_model(db)
         self.own_ = model
         self.db_, self.model_ = db, model if self.lle_blend is None else model.with_blend(self.lle_blend)
+        w = CLOSURE_WEIGHT if self.closure_weight is None else float(self.closure_weight)
+        thr = CLOSURE_THRESHOLD if self.closure_threshold is None else float(self.closure_threshold)
+        closure_strength(np.zeros(0), w, thr)  # checks both
+        self.closure_params_ = (w, thr) if w > 0 else None
+        self.closed_ = closed_mouth(db) if w > 0 else None
+        self.phone_model_ = PhonePosteriors.shared() if w > 0 else None  # a missing pocketsphinx says so here
         return self
+
+    def closure(self, feats) -> np.ndarray | None:
+        """(T,) how far each frame's mouth closes (None when off); records its time in ``feats.timings``."""
+        if self.closure_params_ is None:
+            return None
+        from ..targets.speech.closure import closure_strength
+
+        t0 = time.perf_counter()
+        a = feats.audio
+        p = self.phone_model_.closing_probability(a.samples, a.sr, feats.time_s, feats.fps)
+        feats.timings["closure_s"] = time.perf_counter() - t0
+        return closure_strength(p, *self.closure_params_)
 
     def model_for(self, feats):
         """The model that reads ``feats``: the one SpeechFeatures chose (the own one with this stage's blend)."""
@@ -227,7 +254,12 @@ class SpeechTarget(Stage):
         from ..targets.speech.target import speech_target
 
         pred = self.predict(feats)
-        tgt = speech_target(self.db_, pred, feats, audio_weight=self.audio_weight, model=self.model_for(feats))
+        closing = self.closure(feats)
+        tgt = speech_target(self.db_, pred, feats, audio_weight=self.audio_weight, model=self.model_for(feats),
+                            closure=closing, closed=self.closed_)
+        if closing is not None:
+            w, thr = self.closure_params_
+            tgt.report["closure"] = {"weight": w, "threshold": thr, "frames_closing": int(np.sum(closing > 0))}
         if getattr(feats, "model", None) is not None:
             tgt.report = {**tgt.report, "voice_ratio": feats.voice_ratio,
                           "voice_model": "own" if self.model_for(feats) is self.model_ else "other voices",
@@ -236,8 +268,9 @@ class SpeechTarget(Stage):
 
     def start(self, live: bool = False):
         """The stage's stream: by default equal to :meth:`transform` on the whole input. ``live=True``: features
-        of some frames in, their target out at once, the LLE blend from a running voice estimate and no audio
-        term (it needs the whole input's statistics) -- what ``sketchsynth live`` runs on."""
+        of some frames in, their target out at once, the LLE blend from a running voice estimate, no audio
+        term and no closure (both need the whole input's statistics: the phone model normalizes over 1.5 s on
+        either side of a frame) -- what ``sketchsynth live`` runs on."""
         if not live:
             return super().start()
         from ..targets.speech.streaming import StreamingSpeechTarget, TargetStream

@@ -176,7 +176,7 @@ class TextTarget(Stage):
                 blend = TTS_LLE_BLEND
             # No audio term: a TTS voice (or another reader) is not the database speaker; its sound frame by
             # frame says little about which recorded frame sounded alike (its evaluation was made without it).
-            speech = SpeechTarget(audio_weight=0.0, lle_blend=blend).fit(db)
+            speech = SpeechTarget(audio_weight=0.0, lle_blend=blend, closure_weight=0.0).fit(db)
             name = os.path.splitext(os.path.basename(spoken.wav_path))[0]
             tgt = speech.transform(self.features_.transform(Audio(spoken.samples16, 16000, spoken.wav_path, name)))
             n = min(n, len(tgt)) if kind == "both" else len(tgt)

@@ -29,7 +29,8 @@ validation fold gain 1.75 raised the selected frames' opening r 0.848 -> 0.854 a
 
 def speech_target(db, pred: np.ndarray, feats, jaw_weight: float | None = None,
                   inner_lip_weight: float | None = None, corner_weight: float | None = None,
-                  gain: float | None = None, audio_weight: float | None = None, model=None) -> Target:
+                  gain: float | None = None, audio_weight: float | None = None, model=None,
+                  closure: np.ndarray | None = None, closed: np.ndarray | None = None) -> Target:
     """A Target from predicted SPEECH_POINTS (T, 37, 2): weight on those points only.
 
     Parameters
@@ -47,6 +48,11 @@ def speech_target(db, pred: np.ndarray, feats, jaw_weight: float | None = None,
         joins the target cost (:mod:`sketchsynth.targets.feature_term`; 1 makes its median equal the mouth term's).
     model : SpeechModel, optional
         The model that predicted (default: the database's).
+    closure : np.ndarray, shape (T,), float, optional
+        How far each frame's mouth moves (after the gain) to the database's closed mouth, 0-1
+        (:mod:`sketchsynth.targets.speech.closure`: where the sound says b, p or m); None = not at all.
+    closed : np.ndarray, shape (37, 2), optional
+        The closed mouth (default :func:`~sketchsynth.targets.speech.closure.closed_mouth` of ``db``).
     """
     from ...layout import GROUPS, INNER_LIPS, LIP_CORNERS, N_POINTS, SPEECH_POINTS
 
@@ -62,12 +68,21 @@ def speech_target(db, pred: np.ndarray, feats, jaw_weight: float | None = None,
 
         mean = (model or require_model(db)).mean_mouth(db)
         points[:, SPEECH_POINTS] = mean + g * (np.asarray(pred, np.float32) - mean)
+    beta = AUDIO_WEIGHT if audio_weight is None else float(audio_weight)
+    report = {"audio_weight": beta}
+    if closure is not None:
+        from .closure import close_mouth, closed_mouth
+
+        closure = np.asarray(closure, np.float32)
+        if closure.shape != (T,):
+            raise ParameterError(f"{closure.shape} closure strengths for {T} frames")
+        closed = closed_mouth(db) if closed is None else closed
+        points[:, SPEECH_POINTS] = close_mouth(points[:, SPEECH_POINTS], closure, closed)
     weights = np.zeros((T, N_POINTS))
     weights[:, SPEECH_POINTS] = db.weights_[SPEECH_POINTS]
     weights[:, GROUPS["jaw"]] *= JAW_WEIGHT if jaw_weight is None else jaw_weight
     weights[:, INNER_LIPS] *= INNER_LIP_WEIGHT if inner_lip_weight is None else inner_lip_weight
     weights[:, list(LIP_CORNERS)] *= CORNER_WEIGHT if corner_weight is None else corner_weight
-    beta = AUDIO_WEIGHT if audio_weight is None else float(audio_weight)
     term = None
     if beta != 0:
         from .audio_term import audio_term
@@ -78,7 +93,6 @@ def speech_target(db, pred: np.ndarray, feats, jaw_weight: float | None = None,
             feats.reduced = model.reduce(feats.X)
         term = audio_term(model, db, feats.reduced, beta)
     a = feats.audio
-    report = {"audio_weight": beta}
     if feats.timings.get("lle") is not None:
         report["lle"] = feats.timings["lle"]
     return Target(points, weights, np.ones(T, bool), np.full(T, "", object), None, np.arange(T, dtype=np.int64),

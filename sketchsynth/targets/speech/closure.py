@@ -1,0 +1,206 @@
+"""Closing the lips where the sound says b, p or m.
+
+The speech models predict a mouth from spectral features and average over what the database says around a
+sound; a bilabial's closure lasts 50-100 ms and leaves the prediction half open, so the selection rarely closes
+the lips inside speech. pocketsphinx's en-us acoustic model (trained on many speakers) tells b, p and m from the
+other phones for any voice: summed, its posteriors of B, P and M give each output frame a probability that the lips
+are closed. A speech target then moves its lips' heights towards the database's closed mouth by that much
+(:func:`close_mouth`); the prefilter and the decoder see a closed target and pick closed frames. The normalization
+looks 1.5 s ahead, so ``live`` goes without.
+
+The front end is pocketsphinx's own (sphinx MFCC: 13 cepstra per 10 ms, a sliding cepstral mean over
+:data:`CMN_HALF_S` either side, deltas and double deltas); a phone's score is the likelihood of its three
+context-independent states (semi-continuous: each state a weighting of its phone's 128 Gaussians), a softmax over
+the base phones with a flat prior gives the posteriors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ParameterError
+
+CLOSURE_WEIGHT = 1.0
+"""How far a frame whose sound is surely b, p or m moves its target mouth to the closed one (0-1)."""
+CLOSURE_THRESHOLD = 0.3
+"""Closing probability under which a frame's target is left as predicted. Chosen with :data:`CLOSURE_WEIGHT` on
+GRID s1's validation sentences (docs/measurements.md, "Closures"): at the onsets of words starting with b or p
+the selection closed the lips in 14% of cases, 25% at (1, 0.3) against the speaker's 22%; lower thresholds closed
+more (32-40% at 0.15-0) and lost more width r; opening r stayed."""
+CLOSING_PHONES = ("B", "P", "M")
+CMN_HALF_S = 1.5
+"""Half-width of the sliding cepstral mean, s: long enough to hold a few words, so a voice's own colour goes."""
+CLOSED_OPENING = 0.05
+"""Inner-lip opening (over the inter-ocular distance) under which a database frame counts as closed."""
+ROWS_PER_FRAME = 2
+"""Posterior rows averaged per output frame, evenly spaced inside it (at 25 fps 10 and 30 ms after its start):
+the model's cost is per row, and two rows per 40 ms frame see a 50-100 ms closure."""
+_CHUNK = 1024
+_MODELS = {}
+
+
+class PhonePosteriors:
+    """Base-phone posteriors of 16 kHz speech under pocketsphinx's bundled en-us model.
+
+    Attributes
+    ----------
+    names_ : list of str
+        The base phones.
+    """
+
+    def __init__(self):
+        from ...io.sphinx_model import read_model
+
+        m = read_model()
+        self.names_ = list(m.names)
+        self._streams = []
+        for mu, var in zip(m.means, m.variances):
+            prec = 1.0 / np.maximum(var.astype(np.float64), 1e-4)      # pocketsphinx's variance floor
+            d = mu.shape[-1]
+            const = -0.5 * (np.log(2 * np.pi / prec).sum(-1) + (mu ** 2 * prec).sum(-1))
+            # log N(x) = const + x . (mu prec) - x^2 . prec / 2: one product of [x, x^2] with A
+            a = np.concatenate([(mu * prec).reshape(-1, d).T, (-0.5 * prec).reshape(-1, d).T])
+            self._streams.append((a.astype(np.float32), const.reshape(-1).astype(np.float32), d))
+        self._weights = m.weights                                        # (streams, phones, gaussians, states)
+
+    @classmethod
+    def shared(cls) -> "PhonePosteriors":
+        """One instance per process (reading the model takes ~0.3 s)."""
+        if "en-us" not in _MODELS:
+            _MODELS["en-us"] = cls()
+        return _MODELS["en-us"]
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        """The model's 39-D input (cepstra, deltas, double deltas), one row per 10 ms: row i covers samples
+        [160 i, 160 i + 410). Returns (n_rows, 39) float32."""
+        c = sphinx_mfcc(samples)
+        return deltas(sliding_mean_removed(c, int(round(CMN_HALF_S * 100))))
+
+    def log_posteriors(self, feats39: np.ndarray) -> np.ndarray:
+        """(n, n_phones) natural-log posteriors of the base phones for rows of :meth:`features`."""
+        n, k = len(feats39), self._weights.shape[2]
+        out = np.zeros((n, len(self.names_)), np.float64)
+        for a0 in range(0, n, _CHUNK):                                   # bounded memory: (chunk, phones * 128)
+            x = feats39[a0:a0 + _CHUNK]
+            states = 0.0
+            for s, ((a, const, d), w) in enumerate(zip(self._streams, self._weights)):
+                xs = x[:, s * d:(s + 1) * d]
+                ll = (np.concatenate([xs, xs * xs], 1) @ a + const).reshape(len(x), -1, k)
+                top = ll.max(-1, keepdims=True)
+                mix = np.einsum("tpk,pks->tps", np.exp(ll - top), w)   # (chunk, phones, states)
+                states = states + np.log(np.maximum(mix, 1e-30)) + top
+            top = states.max(-1, keepdims=True)
+            phone = np.log(np.exp(states - top).mean(-1)) + top[..., 0]    # the phone's states, equally likely
+            top = phone.max(-1, keepdims=True)
+            out[a0:a0 + len(x)] = phone - (np.log(np.exp(phone - top).sum(-1, keepdims=True)) + top)
+        return out
+
+    def closing_probability(self, samples: np.ndarray, sr: int, frame_times: np.ndarray, fps: float) -> np.ndarray:
+        """P(b) + P(p) + P(m) per output frame: the mean over :data:`ROWS_PER_FRAME` rows inside
+        [t, t + 1 / fps). ``samples`` mono float in [-1, 1] at 16 kHz; returns (T,) float32 in [0, 1]."""
+        if sr != 16000:
+            raise ParameterError(f"the phone model reads 16 kHz sound, got {sr} Hz")
+        feats = self.features(samples)
+        t = np.asarray(frame_times, np.float64)
+        offsets = (np.arange(ROWS_PER_FRAME) + 0.5) / ROWS_PER_FRAME / fps
+        rows = np.rint(((t[:, None] + offsets) * 16000 - 205) / 160).astype(np.int64)  # row centres at 160 i + 205
+        rows = np.clip(rows, 0, len(feats) - 1)
+        uniq, inv = np.unique(rows, return_inverse=True)
+        post = np.exp(self.log_posteriors(feats[uniq]))
+        p = post[:, [self.names_.index(n) for n in CLOSING_PHONES]].sum(1)[inv.reshape(rows.shape)]
+        return np.clip(p.mean(1), 0.0, 1.0).astype(np.float32)
+
+
+def closure_strength(p: np.ndarray, weight: float, threshold: float) -> np.ndarray:
+    """How far each frame's mouth moves to the closed one: ``weight * clip((p - threshold) / (1 - threshold), 0, 1)``
+    for closing probabilities ``p`` (T,). Returns (T,) float32."""
+    if not (np.isfinite(weight) and 0 <= weight <= 1):
+        raise ParameterError(f"the closure weight must lie in 0-1, got {weight}")
+    if not (np.isfinite(threshold) and 0 <= threshold < 1):
+        raise ParameterError(f"the closure threshold must lie in [0, 1), got {threshold}")
+    return (weight * np.clip((np.asarray(p, np.float64) - threshold) / (1 - threshold), 0, 1)).astype(np.float32)
+
+
+def closed_mouth(db) -> np.ndarray:
+    """The database's mean closed mouth: normalized SPEECH_POINTS (37, 2) float32 averaged over the usable frames
+    whose inner-lip opening lies under :data:`CLOSED_OPENING` (the closest tenth when none does)."""
+    from ...layout import SPEECH_POINTS, inter_ocular
+    from .calibrate import opening
+
+    pts = np.asarray(db.normalized_[db.usable_rows_], np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        o = opening(pts[:, SPEECH_POINTS]) / inter_ocular(pts)
+    o = np.where(np.isfinite(o), o, np.inf)
+    closed = o < CLOSED_OPENING
+    if closed.sum() < 10:
+        closed = o <= np.quantile(o, 0.1)
+    return pts[closed][:, SPEECH_POINTS].mean(0).astype(np.float32)
+
+
+def close_mouth(mouth: np.ndarray, strength: np.ndarray, closed: np.ndarray) -> np.ndarray:
+    """Mouths (T, 37, 2) whose heights move towards ``closed``'s (37, 2) by ``strength`` (T,) in 0-1; their x stay
+    (closing the lips moves them up and down: a blend of the whole mouth cost the selected width on validation)."""
+    s = np.asarray(strength, np.float32)[:, None]
+    out = np.array(mouth, np.float32)
+    out[..., 1] = (1 - s) * out[..., 1] + s * np.asarray(closed, np.float32)[None, :, 1]
+    return out
+
+
+# ---------------------------------------------------------------------- the sphinx front end
+def sphinx_mfcc(samples: np.ndarray) -> np.ndarray:
+    """pocketsphinx's default MFCC of 16 kHz sound: 13 cepstra per 10 ms row, (n_rows, 13) float32.
+
+    Pre-emphasis 0.97, Hamming windows of 410 samples every 160, 512-point power spectra, 25 unit-area mel
+    triangles on 130-6800 Hz (edges on FFT bins), log(x + 1e-4), orthonormal DCT-II, lifter 22.
+    """
+    x = np.asarray(samples, np.float64) * 32768.0                     # the model was trained on int16 scale
+    if len(x) == 0:
+        x = np.zeros(1)
+    pe = np.r_[x[:1], x[1:] - 0.97 * x[:-1]]
+    wlen, hop = 410, 160
+    if len(pe) < wlen:
+        pe = np.pad(pe, (0, wlen - len(pe)))
+    n = 1 + (len(pe) - wlen) // hop
+    frames = pe[np.arange(wlen)[None] + hop * np.arange(n)[:, None]] * np.hamming(wlen)
+    spec = np.fft.rfft(frames, 512)
+    e = (spec.real ** 2 + spec.imag ** 2) @ _mel_filters().T
+    m = np.log(e + 1e-4)
+    nf = m.shape[1]
+    dct = np.cos(np.pi / nf * np.arange(13)[:, None] * (np.arange(nf)[None] + 0.5))
+    dct[0] *= np.sqrt(1.0 / nf)
+    dct[1:] *= np.sqrt(2.0 / nf)
+    c = m @ dct.T
+    return (c * (1 + 11 * np.sin(np.arange(13) * np.pi / 22))).astype(np.float32)
+
+
+def _mel_filters(n_filters: int = 25, low: float = 130.0, high: float = 6800.0) -> np.ndarray:
+    """(25, 257) sphinx mel triangles over a 512-point spectrum at 16 kHz, each of unit area."""
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)                 # noqa: E731
+    hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)                   # noqa: E731
+    step, df = (mel(high) - mel(low)) / (n_filters + 1), 16000 / 512
+    h = np.zeros((n_filters, 257))
+    f = np.arange(256) * df
+    for i in range(n_filters):
+        lo, mid, hi = (int(hz(mel(low) + (i + j) * step) / df + 0.5) * df for j in range(3))
+        rise, fall = (f - lo) / (mid - lo), (hi - f) / (hi - mid)
+        inside = (f >= lo) & (f <= hi)
+        h[i, :256] = np.where(inside, np.minimum(rise, fall) * 2 / (hi - lo), 0.0)
+    return h
+
+
+def sliding_mean_removed(c: np.ndarray, half: int) -> np.ndarray:
+    """Rows (n, d) minus their mean over ``half`` rows either side (clipped at the ends)."""
+    cs = np.concatenate([np.zeros((1, c.shape[1])), np.cumsum(c.astype(np.float64), 0)])
+    n = len(c)
+    a = np.clip(np.arange(n) - half, 0, n)
+    b = np.clip(np.arange(n) + half + 1, 0, n)
+    return (c - (cs[b] - cs[a]) / (b - a)[:, None]).astype(np.float32)
+
+
+def deltas(c: np.ndarray) -> np.ndarray:
+    """sphinx's ``1s_c_d_dd``: [c, c[t+2] - c[t-2], (c[t+3] - c[t-1]) - (c[t+1] - c[t-3])], ends repeated;
+    (n, 13) -> (n, 39) float32."""
+    n = len(c)
+    p = np.concatenate([np.repeat(c[:1], 3, 0), c, np.repeat(c[-1:], 3, 0)])
+    g = lambda k: p[3 + k:3 + k + n]                                    # noqa: E731
+    return np.concatenate([c, g(2) - g(-2), (g(3) - g(-1)) - (g(1) - g(-3))], 1).astype(np.float32)
