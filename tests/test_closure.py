@@ -141,3 +141,67 @@ def test_a_speech_match_without_pocketsphinx_says_how_to_get_it(grid_example, tm
                                  str(grid_example["db"]), "--out", str(out)])
     one_line_error(r, "sketchsynth[speech]", "closure_weight=0")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("chunk", [320, 77, 4000])
+def test_the_streamed_closing_probability_equals_the_causal_batch(sentence, chunk):
+    """Chunks in, each frame's probability out as soon as its rows and their deltas have arrived: the batch with
+    the causal mean on the whole input, and not the centred one."""
+    y, times, _ = sentence
+    model = closure.PhonePosteriors.shared()
+    causal = model.closing_probability(y, 16000, times, 25.0, causal=True)
+    assert np.abs(causal - model.closing_probability(y, 16000, times, 25.0)).max() > 0.05
+    s = closure.StreamingClosure(model, 25.0).start()
+    ks, ps = [], []
+    for a in range(0, len(y), chunk):
+        k, p = s.push(y[a:a + chunk])
+        # ready 76 ms after the frame's start, or as soon as the chunk that brings it has arrived
+        assert np.all(min(len(y), a + chunk) <= (k / 25.0 + 0.076) * 16000 + chunk)
+        ks.append(k), ps.append(p)
+    ks, ps = np.concatenate(ks), np.concatenate(ps)
+    assert np.array_equal(ks, np.arange(len(ks))) and len(ks) >= len(times) - 2
+    rest = np.arange(len(ks), len(times))
+    got = np.r_[ps, s.probability(rest)]
+    np.testing.assert_allclose(got, causal, atol=1e-5)
+    # causal: the first second's probabilities do not depend on what is said later
+    first = model.closing_probability(y[:16000 + 1216], 16000, times[:25], 25.0, causal=True)
+    np.testing.assert_allclose(first, causal[:25], atol=1e-5)
+
+
+def test_the_live_engine_closes_at_the_bilabial_onsets(grid_example, sentence):
+    """The sentence said twice (the causal mean has heard 3 s by the second time, as in a conversation): the live
+    engine's selected mouth at the second onsets of "bin" and "blue" closes further with the closure than without,
+    and the live target stage closes there (and only where its report says)."""
+    from sketchsynth.database.frame_database import FrameDatabase
+    from sketchsynth.evaluation.metrics import mouth_opening
+    from sketchsynth.live.engine import LiveEngine
+    from sketchsynth.pipeline.stages import SpeechFeatures, SpeechTarget
+
+    db = FrameDatabase.load(grid_example["db"])
+    y, times, words = sentence
+    y = np.pad(y, (0, -len(y) % 640))               # whole frames, so the second time's frames fall as the first's
+    shift = len(y) // 640
+    y = np.r_[y, y]
+    onsets = [a + shift for w, a, _ in words if w in ("bin", "blue")]
+
+    def least_opening(weight):
+        e = LiveEngine(db, lookahead_ms=None, render="none", closure_weight=weight)
+        frames = [f for a in range(0, len(y), 320) for f in e.push_audio(y[a:a + 320])] + e.finish()
+        o = mouth_opening(np.asarray(db.keypoints_[[f.row for f in frames]], np.float64))
+        return np.array([o[int(a) - 2:int(a) + 4].min() for a in onsets])
+
+    assert least_opening(1.0).sum() < least_opening(0.0).sum()
+
+    fs, ts = SpeechFeatures().fit(db).start(live=True), SpeechTarget().fit(db).start(live=True)
+    off = SpeechTarget(closure_weight=0.0).fit(db).start(live=True)
+    closing, plain, pts = 0, [], []
+    for a in list(range(0, len(y), 320)) + [None]:
+        f = fs.finish() if a is None else fs.push(y[a:a + 320])
+        t, t0 = ts.push(f), off.push(f)
+        closing += t.report["closure"]["frames_closing"]
+        assert "closure" not in t0.report
+        pts.append(t.points), plain.append(t0.points)
+    pts, plain = np.concatenate(pts), np.concatenate(plain)
+    moved = np.abs(pts - plain).max(axis=(1, 2)) > 1e-4
+    assert closing == moved.sum() > 0
+    assert all(moved[int(a) - 2:int(a) + 4].any() for a in onsets)

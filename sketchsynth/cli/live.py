@@ -24,6 +24,9 @@ from .options import FLOAT, db_option
                    "it (sketchsynth fit-speech --lookahead-ms).")
 @click.option("--lag-ms", type=FLOAT, default=80.0, show_default=True,
               help="Longest wait of the smooth decoder before it commits to a frame.")
+@click.option("--closure-weight", type=FLOAT, default=None,
+              help="How far the mouth closes where the sound says b, p or m (0-1, 0 = not at all) "
+                   "[default: the speech target's, 1].")
 @click.option("--playout-ms", type=FLOAT, default=300.0, show_default=True,
               help="Delay of the display (and of the sound in --out) after the sound was spoken.")
 @click.option("--frames", "render", type=click.Choice(["sketch", "composite", "frames"]), default="sketch",
@@ -41,8 +44,8 @@ from .options import FLOAT, db_option
 @click.option("--seconds", type=FLOAT, default=None,
               help="Microphone or webcam: stop after this long [default: Ctrl-C].")
 @click.option("--device", default=None, help="Microphone: a sounddevice input device (name or number).")
-def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms, playout_ms, render, show,
-            virtual_camera, out_path, seconds, device):
+def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms, closure_weight, playout_ms, render,
+            show, virtual_camera, out_path, seconds, device):
     """Speak (or play a file, or face a webcam) and watch the database's face do it, about a quarter of a second
     later.
 
@@ -102,7 +105,8 @@ def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms,
             from ..pipeline.stages import AudioSource
 
             y = AudioSource().fit(db).transform(input_path).samples
-        engine = LiveEngine(db, lookahead_ms=lookahead_ms, lag_ms=lag_ms, render=render).start()
+        engine = LiveEngine(db, lookahead_ms=lookahead_ms, lag_ms=lag_ms, render=render,
+                            closure_weight=closure_weight).start()
         fps, push = engine.fps, None
     # a file fed as fast as possible has no latency to speak of; a microphone or a camera always does
     paced = realtime or (input_path is None and (src is None or src.path_ is None))

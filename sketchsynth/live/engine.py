@@ -3,6 +3,7 @@
 Chain per chunk: :class:`~sketchsynth.targets.speech.streaming.StreamingLogMel` ->
 :class:`~sketchsynth.targets.speech.streaming.StreamingContext` (the speech model's look-ahead) ->
 :class:`~sketchsynth.targets.speech.streaming.StreamingSpeechTarget` (LLE blend from a running voice estimate)
+(its mouth closed where :class:`~sketchsynth.targets.speech.closure.StreamingClosure` hears b, p or m)
 -> :class:`~sketchsynth.selection.frame_search.FrameSearch` (prefilter + exact re-rank) ->
 :class:`~sketchsynth.selection.fixed_lag.FixedLagViterbi` (jump cost from a running median of the best target
 cost, where the batch decoder takes the median over the whole input) -> a :class:`Frame` per decided video frame,
@@ -184,17 +185,22 @@ class LiveEngine(StreamEngine):
     prune : bool
         After a fixed-lag commit keep only the states that descend from it (the output stays one costed path).
     backend : {"numba", "numpy"}
+    closure_weight, closure_threshold : float, optional
+        Closing the mouth at b, p and m, as the batch speech target does (defaults ``CLOSURE_WEIGHT`` and
+        ``CLOSURE_THRESHOLD`` of :mod:`sketchsynth.targets.speech.closure`; weight 0 = off, pocketsphinx not needed).
     """
 
     def __init__(self, db, model=None, lookahead_ms: float | None = DEFAULT_LOOKAHEAD_MS,
                  lag_ms: float | None = DEFAULT_LAG_MS, smooth: float = DEFAULT_LIVE_SMOOTH, candidates: int = 32,
                  jump_cost: float = 1.5, prefilter_k: int = 256, render: str = "sketch", size=None,
                  cost_window: int = 250, voice_window: int = 250, cost_unit: float | None = None,
-                 lle_blend: float | None = None, prune: bool = True, backend: str = "numba"):
+                 lle_blend: float | None = None, prune: bool = True, backend: str = "numba",
+                 closure_weight: float | None = None, closure_threshold: float | None = None):
         self._init_decoder(db, lag_ms, smooth, candidates, jump_cost, render, size, cost_window, cost_unit, prune,
                            backend)
         self.model, self.lookahead_ms, self.prefilter_k = model, lookahead_ms, prefilter_k
         self.voice_window, self.lle_blend = voice_window, lle_blend
+        self.closure_weight, self.closure_threshold = closure_weight, closure_threshold
 
     def check(self):
         """Validate the parameters against the database and its model; returns the model. Raises ParameterError."""
@@ -211,6 +217,12 @@ class LiveEngine(StreamEngine):
         if m.cmvn or m.long_ms > 0:
             raise ParameterError("the speech model normalizes over whole utterances (cmvn or long_ms); live needs "
                                  "one fitted without: sketchsynth fit-speech --db DIR")
+        from ..targets.speech.closure import CLOSURE_THRESHOLD, CLOSURE_WEIGHT, closure_strength
+
+        w = CLOSURE_WEIGHT if self.closure_weight is None else float(self.closure_weight)
+        thr = CLOSURE_THRESHOLD if self.closure_threshold is None else float(self.closure_threshold)
+        closure_strength(np.zeros(0), w, thr)  # checks both
+        self.closure_params_ = (w, thr) if w > 0 else None
         return m
 
     def start(self, shared: "LiveEngine | None" = None) -> "LiveEngine":
@@ -221,6 +233,7 @@ class LiveEngine(StreamEngine):
         """
         from ..database.speech_features import LogMel, extractor_of
         from ..selection.frame_search import FrameSearch
+        from ..targets.speech.closure import PhonePosteriors, StreamingClosure, closed_mouth
         from ..targets.speech.streaming import FeatureStream, StreamingSpeechTarget
 
         db = self.db
@@ -231,9 +244,13 @@ class LiveEngine(StreamEngine):
         if int(front.sr) != SAMPLE_RATE:
             raise ParameterError(f"live takes {SAMPLE_RATE} Hz audio; the database's front end runs at {front.sr}")
         self.feats_ = FeatureStream(front, m, self.fps).start()
+        closing = self.closure_params_ is not None
+        closed = (shared.target_.closed if shared is not None and shared.target_.closed is not None
+                  else closed_mouth(db)) if closing else None
         self.target_ = StreamingSpeechTarget(m, m.mean_mouth(db), db.weights_, self.voice_window,
-                                             blend=self.lle_blend).start(
+                                             blend=self.lle_blend, closed=closed).start(
             None if shared is None else shared.target_.lle_index_)
+        self.closure_ = StreamingClosure(PhonePosteriors.shared(), self.fps).start() if closing else None
         self.search_ = shared.search_ if shared is not None else \
             FrameSearch(db, self.target_.weights_ > 0, self.prefilter_k).fit()
         self._start_decoder(shared)
@@ -255,7 +272,12 @@ class LiveEngine(StreamEngine):
     def _decide(self, ks, X) -> list:
         """Frames ``ks`` (their context windows X) through target, search and decoder -> decided (t, rows) pairs."""
         t0 = time.perf_counter()
-        pts, w, _ = self.target_.push(X)
+        strength = None
+        if self.closure_ is not None:
+            from ..targets.speech.closure import closure_strength
+
+            strength = closure_strength(self.closure_.probability(ks), *self.closure_params_)
+        pts, w, _ = self.target_.push(X, strength)
         t1 = time.perf_counter()
         out = []
         if len(ks):
@@ -272,6 +294,8 @@ class LiveEngine(StreamEngine):
             self.start()
         t0 = time.perf_counter()
         f = self.feats_.push(chunk)
+        if self.closure_ is not None:
+            self.closure_.push(f.audio.samples)
         t1 = time.perf_counter()
         frames = self._frames(self._decide(self._ks(f), f.X), self.feats_.mel_.n_samples_ / SAMPLE_RATE)
         self.timings_["features_s"] = t1 - t0

@@ -197,13 +197,17 @@ class SpeechTarget(Stage):
         ``closure_weight`` times how far the phone model's probability of those phones lies above
         ``closure_threshold`` (:mod:`sketchsynth.targets.speech.closure`, its ``CLOSURE_WEIGHT`` and
         ``CLOSURE_THRESHOLD`` by default; weight 0 = off, and then pocketsphinx is not needed).
+    closure_causal : bool
+        The phone model removes the cepstral mean of the past only, as ``live`` must, instead of the centred one
+        (the batch twin of the live target).
     """
 
     name, input_kind, output_kind = "speech-target", "audio_features", "target"
 
     def __init__(self, audio_weight: float | None = None, lle_blend: float | None = None,
-                 closure_weight: float | None = None, closure_threshold: float | None = None):
-        self.audio_weight, self.lle_blend = audio_weight, lle_blend
+                 closure_weight: float | None = None, closure_threshold: float | None = None,
+                 closure_causal: bool = False):
+        self.audio_weight, self.lle_blend, self.closure_causal = audio_weight, lle_blend, closure_causal
         self.closure_weight, self.closure_threshold = closure_weight, closure_threshold
 
     def fit(self, db):
@@ -230,7 +234,7 @@ class SpeechTarget(Stage):
 
         t0 = time.perf_counter()
         a = feats.audio
-        p = self.phone_model_.closing_probability(a.samples, a.sr, feats.time_s, feats.fps)
+        p = self.phone_model_.closing_probability(a.samples, a.sr, feats.time_s, feats.fps, bool(self.closure_causal))
         feats.timings["closure_s"] = time.perf_counter() - t0
         return closure_strength(p, *self.closure_params_)
 
@@ -269,15 +273,22 @@ class SpeechTarget(Stage):
     def start(self, live: bool = False):
         """The stage's stream: by default equal to :meth:`transform` on the whole input. ``live=True``: features
         of some frames in, their target out at once, the LLE blend from a running voice estimate, no audio
-        term and no closure (both need the whole input's statistics: the phone model normalizes over 1.5 s on
-        either side of a frame) -- what ``sketchsynth live`` runs on."""
+        term (it needs the whole input's statistics), the closure at b, p and m from the phone model with a
+        causal cepstral mean (:class:`~sketchsynth.targets.speech.closure.StreamingClosure`) -- what
+        ``sketchsynth live`` runs on."""
         if not live:
             return super().start()
+        from ..targets.speech.closure import StreamingClosure
         from ..targets.speech.streaming import StreamingSpeechTarget, TargetStream
 
         m = self.model_
         fixed = None if m.lle_auto else float(m.lle_blend)
-        return TargetStream(StreamingSpeechTarget(m, m.mean_mouth(self.db_), self.db_.weights_, blend=fixed).start())
+        target = StreamingSpeechTarget(m, m.mean_mouth(self.db_), self.db_.weights_, blend=fixed,
+                                       closed=self.closed_).start()
+        if self.closure_params_ is None:
+            return TargetStream(target)
+        return TargetStream(target, StreamingClosure(self.phone_model_, db_fps(self.db_)).start(),
+                            self.closure_params_)
 
 
 # ---------------------------------------------------------------------- selection and outputs

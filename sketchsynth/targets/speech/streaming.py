@@ -230,19 +230,23 @@ class StreamingSpeechTarget:
         As :func:`sketchsynth.targets.speech.target.speech_target` (its defaults when None).
     blend : float, optional
         A fixed LLE blend instead of the running voice estimate (tests: the batch model's blend).
+    closed : np.ndarray, shape (37, 2), optional
+        The database's closed mouth (:func:`~sketchsynth.targets.speech.closure.closed_mouth`), needed when
+        ``push`` is given closure strengths.
 
     Notes
     -----
-    ``push(X)`` with X (n, n_features) returns (points (n, 70, 2) f32, weights (n, 70) f64, pred (n, 37, 2));
+    ``push(X, closure=None)`` with X (n, n_features) and closure strengths (n,) in 0-1 (as the batch target's
+    ``closure``) returns (points (n, 70, 2) f32, weights (n, 70) f64, pred (n, 37, 2));
     ``blend_`` is the LLE blend of the last push.
     The batch model's LLE blend uses the median nearest-bank distance over the whole input; here it is
     the running median over the frames so far (``voice_window``), re-decided at every push.
     """
 
     def __init__(self, model, mean_mouth, db_weights, voice_window: int | None = 250, gain=None, jaw_weight=None,
-                 inner_lip_weight=None, corner_weight=None, blend: float | None = None):
+                 inner_lip_weight=None, corner_weight=None, blend: float | None = None, closed=None):
         self.model, self.mean_mouth, self.db_weights = model, np.asarray(mean_mouth, np.float32), db_weights
-        self.blend = blend
+        self.blend, self.closed = blend, closed
         self.voice_window = voice_window
         self.gain, self.jaw_weight = gain, jaw_weight
         self.inner_lip_weight, self.corner_weight = inner_lip_weight, corner_weight
@@ -278,7 +282,8 @@ class StreamingSpeechTarget:
         self.n_points_ = N_POINTS
         return self
 
-    def push(self, X: np.ndarray):
+    def push(self, X: np.ndarray, closure: np.ndarray | None = None):
+        from .closure import close_mouth
         from .lle import barycentric_weights, mismatch_blend
 
         m = self.model
@@ -303,6 +308,8 @@ class StreamingSpeechTarget:
         pred = np.asarray(m.regressor_.predict(Z), np.float32)
         pts = np.zeros((n, self.n_points_, 2), np.float32)
         pts[:, self.sp_] = pred if self.g_ == 1 else self.mean_mouth + self.g_ * (pred - self.mean_mouth)
+        if closure is not None:
+            pts[:, self.sp_] = close_mouth(pts[:, self.sp_], closure, self.closed)
         return pts, np.broadcast_to(self.weights_, (n, self.n_points_)).copy(), pred
 
     def finish(self):
@@ -331,38 +338,53 @@ class FeatureStream:
                                      m.step_ms / 1000).start()
         return self
 
-    def _out(self, ks, X):
+    def _out(self, ks, X, chunk):
         from .inputs import Audio, AudioFeatures
 
-        return AudioFeatures(X, ks / self.fps, self.fps, Audio(np.zeros(0, np.float32), self.mel_.sr, "", "stream"))
+        return AudioFeatures(X, ks / self.fps, self.fps, Audio(chunk, self.mel_.sr, "", "stream"))
 
     def push(self, samples):
         """Mono samples (n,) float32, or an :class:`~sketchsynth.targets.speech.inputs.Audio` piece (a pipeline
-        stream's chunk) -> the AudioFeatures of the frames now complete."""
-        return self._out(*self.ctx_.push(self.mel_.push(getattr(samples, "samples", samples))))
+        stream's chunk) -> the AudioFeatures of the frames now complete; their ``audio`` holds this chunk (what a
+        target stream's closure reads)."""
+        chunk = np.asarray(getattr(samples, "samples", samples), np.float32).reshape(-1)
+        return self._out(*self.ctx_.push(self.mel_.push(chunk)), chunk)
 
     def finish(self):
         ks, X = self.ctx_.push(self.mel_.finish())
         k2, X2 = self.ctx_.finish(self.mel_.n_samples_, self.mel_.sr)
         if len(k2):
             ks, X = np.concatenate([ks, k2]), (np.concatenate([X, X2]) if len(ks) else X2)
-        return self._out(ks, X)
+        return self._out(ks, X, np.zeros(0, np.float32))
 
 
 class TargetStream:
-    """The streaming form of the speech-target stage: AudioFeatures of some frames in, their Target out."""
+    """The streaming form of the speech-target stage: AudioFeatures of some frames in, their Target out.
 
-    def __init__(self, target: StreamingSpeechTarget):
-        self.target = target
+    ``closure``: a started :class:`~sketchsynth.targets.speech.closure.StreamingClosure` fed with each piece's
+    sound, and the (weight, threshold) of :func:`~sketchsynth.targets.speech.closure.closure_strength`; None: the
+    mouth is not closed at b, p and m.
+    """
+
+    def __init__(self, target: StreamingSpeechTarget, closure=None, closure_params=None):
+        self.target, self.closure, self.closure_params = target, closure, closure_params
 
     def push(self, feats):
         from ..target import Target
+        from .closure import closure_strength
 
-        pts, w, pred = self.target.push(feats.X)
+        ks = np.round(feats.time_s * feats.fps).astype(np.int64)
+        strength, report = None, {"lle": {"blend": self.target.blend_}}
+        if self.closure is not None:
+            self.closure.push(feats.audio.samples)
+            strength = closure_strength(self.closure.probability(ks), *self.closure_params)
+        pts, w, pred = self.target.push(feats.X, strength)
+        report["lle"]["blend"] = self.target.blend_
+        if strength is not None:
+            report["closure"] = {"frames_closing": int(np.sum(strength > 0))}
         T = len(pts)
-        return Target(pts, w, np.ones(T, bool), np.full(T, "", object), None,
-                      np.round(feats.time_s * feats.fps).astype(np.int64), feats.time_s, feats.fps, name="stream",
-                      prediction=pred, report={"lle": {"blend": self.target.blend_}})
+        return Target(pts, w, np.ones(T, bool), np.full(T, "", object), None, ks, feats.time_s, feats.fps,
+                      name="stream", prediction=pred, report=report)
 
     def finish(self):
         return None
