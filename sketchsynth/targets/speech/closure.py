@@ -20,6 +20,8 @@ inside the live look-ahead.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...errors import ParameterError
@@ -283,17 +285,27 @@ def mfcc_rows(pe: np.ndarray) -> np.ndarray:
     """The cepstra (n, 13) float32 of every whole 410-sample window, every 160 samples, of pre-emphasized sound
     ``pe`` (int16 scale)."""
     wlen, hop = 410, 160
+    window, mel_t, dct = _front_end()
     n = 1 + (len(pe) - wlen) // hop
-    frames = pe[np.arange(wlen)[None] + hop * np.arange(n)[:, None]] * np.hamming(wlen)
+    frames = pe[np.arange(wlen)[None] + hop * np.arange(n)[:, None]] * window
     spec = np.fft.rfft(frames, 512)
-    e = (spec.real ** 2 + spec.imag ** 2) @ _mel_filters().T
-    m = np.log(e + 1e-4)
-    nf = m.shape[1]
+    return (np.log((spec.real ** 2 + spec.imag ** 2) @ mel_t + 1e-4) @ dct).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _front_end():
+    """The constant parts of :func:`mfcc_rows` (built once: a stream calls it every chunk): the Hamming window
+    (410,), the mel filters transposed (257, 25), the orthonormal DCT-II with the lifter folded in (25, 13)."""
+    h = _mel_filters()
+    nf = h.shape[0]
     dct = np.cos(np.pi / nf * np.arange(13)[:, None] * (np.arange(nf)[None] + 0.5))
     dct[0] *= np.sqrt(1.0 / nf)
     dct[1:] *= np.sqrt(2.0 / nf)
-    c = m @ dct.T
-    return (c * (1 + 11 * np.sin(np.arange(13) * np.pi / 22))).astype(np.float32)
+    lifter = 1 + 11 * np.sin(np.arange(13) * np.pi / 22)
+    out = (np.hamming(410), np.ascontiguousarray(h.T), np.ascontiguousarray((dct * lifter[:, None]).T))
+    for x in out:
+        x.flags.writeable = False
+    return out
 
 
 def _mel_filters(n_filters: int = 25, low: float = 130.0, high: float = 6800.0) -> np.ndarray:
