@@ -19,6 +19,7 @@ tracked mouth, beside the batch match of the same tracked keypoints (the video's
 
 Run:
   python benchmarks/bench_live.py --data /work/research/live [--sentences 20] [--lookahead-ms 120] [--lag-ms 80]
+      [--closure-weight 0]
   python benchmarks/bench_live.py --data /work/research/live --face [--sentences 20] [--lag-ms 80]
 """
 
@@ -224,6 +225,8 @@ def main():
     ap.add_argument("--lookahead-ms", type=float, default=120.0)
     ap.add_argument("--lag-ms", type=float, default=80.0)
     ap.add_argument("--chunk-ms", type=float, default=20.0)
+    ap.add_argument("--closure-weight", type=float, default=None,
+                    help="the live engine's closure at b/p/m (default: the package's; 0 = off)")
     ap.add_argument("--face", action="store_true", help="the sentences' videos drive instead of their sound")
     ap.add_argument("--frames", default="sketch", choices=["sketch", "composite", "frames"],
                     help="what the live run renders per frame (real frames read the database's videos first)")
@@ -244,7 +247,8 @@ def main():
     print("load:", os.getloadavg())
     b_rows, b_s = batch_rows(db, y)
     print(f"batch (whole input, lambda 0.6): {scores(db, b_rows, truth)}, {len(y) / 16000 / b_s:.0f}x real time")
-    engine = LiveEngine(db, lookahead_ms=a.lookahead_ms, lag_ms=a.lag_ms, render=a.frames)
+    engine = LiveEngine(db, lookahead_ms=a.lookahead_ms, lag_ms=a.lag_ms, render=a.frames,
+                        closure_weight=a.closure_weight)
     t0 = time.perf_counter()
     engine.start()
     print(f"engine start ({a.frames}): {time.perf_counter() - t0:.1f} s")
