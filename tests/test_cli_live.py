@@ -60,6 +60,9 @@ def test_live_fast_and_options(grid_example, tmp_path):
     r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show", "--lookahead-ms", 480,
               "--lag-ms", 0)
     assert r.exit_code == 0, r.output
+    r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show", "--lookahead-ms", 480,
+              "--closure-weight", 0)
+    assert r.exit_code == 0, r.output
     r = _live("--help")
     assert r.exit_code == 0 and "Examples" in r.output and "--lookahead-ms" in r.output
 
@@ -74,6 +77,8 @@ def test_live_bad_input_is_one_line(grid_example, tmp_path):
         (["--db", db, "--input", grid_example["input"]], "fit-speech"),          # the model looks 480 ms ahead
         (["--db", db, "--input", grid_example["input"], "--lookahead-ms", 480, "--out", tmp_path / "x.avi"], ".mp4"),
         (["--db", db, "--input", grid_example["input"], "--lookahead-ms", 480, "--lag-ms", -1], "lag"),
+        (["--db", db, "--input", grid_example["input"], "--lookahead-ms", 480, "--closure-weight", 1.5],
+         "closure weight"),
     ]
     for args, fragment in cases:
         r = _live(*args, "--no-show")

@@ -309,6 +309,8 @@ class StreamingSpeechTarget:
         pts = np.zeros((n, self.n_points_, 2), np.float32)
         pts[:, self.sp_] = pred if self.g_ == 1 else self.mean_mouth + self.g_ * (pred - self.mean_mouth)
         if closure is not None:
+            if self.closed is None:
+                raise ParameterError("closure strengths need the closed mouth: construct with closed=closed_mouth(db)")
             pts[:, self.sp_] = close_mouth(pts[:, self.sp_], closure, self.closed)
         return pts, np.broadcast_to(self.weights_, (n, self.n_points_)).copy(), pred
 
@@ -374,12 +376,12 @@ class TargetStream:
         from .closure import closure_strength
 
         ks = np.round(feats.time_s * feats.fps).astype(np.int64)
-        strength, report = None, {"lle": {"blend": self.target.blend_}}
+        strength = None
         if self.closure is not None:
             self.closure.push(feats.audio.samples)
             strength = closure_strength(self.closure.probability(ks), *self.closure_params)
         pts, w, pred = self.target.push(feats.X, strength)
-        report["lle"]["blend"] = self.target.blend_
+        report = {"lle": {"blend": self.target.blend_}}
         if strength is not None:
             report["closure"] = {"frames_closing": int(np.sum(strength > 0))}
         T = len(pts)
