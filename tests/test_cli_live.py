@@ -87,6 +87,21 @@ def test_live_bad_input_is_one_line(grid_example, tmp_path):
     assert not (tmp_path / "x.avi").exists()
 
 
+def test_live_without_pocketsphinx_says_how_to_get_it(grid_example, monkeypatch):
+    import sys
+
+    from sketchsynth.targets.speech import closure
+
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    monkeypatch.setattr(closure, "_MODELS", {})
+    r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show", "--lookahead-ms", 480)
+    assert r.exit_code == 2, r.output
+    one_line_error(r, "sketchsynth[speech]", "--closure-weight 0")
+    r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show", "--lookahead-ms", 480,
+              "--closure-weight", 0)
+    assert r.exit_code == 0, r.output
+
+
 def test_live_microphone_missing_is_one_line(grid_example, monkeypatch):
     """No microphone here (or no PortAudio): a one-line error naming the fix, exit 2."""
     import sketchsynth.live.player as player

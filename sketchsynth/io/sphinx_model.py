@@ -47,8 +47,8 @@ class SphinxModel:
 
 def model_dir() -> str:
     """The en-us model folder inside the installed pocketsphinx package."""
-    ps = require("pocketsphinx", EXTRA, "closing the lips at b, p and m (a speech target's default; "
-                 "--stage speech-target:closure_weight=0 goes without)")
+    ps = require("pocketsphinx", EXTRA, "closing the lips at b, p and m (a speech target's default, live's too; "
+                 "--stage speech-target:closure_weight=0, or live --closure-weight 0, goes without)")
     return os.path.join(os.path.dirname(ps.__file__), "model", "en-us", "en-us")
 
 
