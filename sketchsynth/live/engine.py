@@ -217,12 +217,9 @@ class LiveEngine(StreamEngine):
         if m.cmvn or m.long_ms > 0:
             raise ParameterError("the speech model normalizes over whole utterances (cmvn or long_ms); live needs "
                                  "one fitted without: sketchsynth fit-speech --db DIR")
-        from ..targets.speech.closure import CLOSURE_THRESHOLD, CLOSURE_WEIGHT, closure_strength
+        from ..targets.speech.closure import closure_settings
 
-        w = CLOSURE_WEIGHT if self.closure_weight is None else float(self.closure_weight)
-        thr = CLOSURE_THRESHOLD if self.closure_threshold is None else float(self.closure_threshold)
-        closure_strength(np.zeros(0), w, thr)  # checks both
-        self.closure_params_ = (w, thr) if w > 0 else None
+        self.closure_params_ = closure_settings(self.closure_weight, self.closure_threshold)
         return m
 
     def start(self, shared: "LiveEngine | None" = None) -> "LiveEngine":

@@ -211,19 +211,16 @@ class SpeechTarget(Stage):
         self.closure_weight, self.closure_threshold = closure_weight, closure_threshold
 
     def fit(self, db):
-        from ..targets.speech.closure import CLOSURE_THRESHOLD, CLOSURE_WEIGHT, PhonePosteriors, closed_mouth, \
-            closure_strength
+        from ..targets.speech.closure import PhonePosteriors, closed_mouth, closure_settings
         from ..targets.speech.model_store import require_model
 
         model = require_model(db)
         self.own_ = model
         self.db_, self.model_ = db, model if self.lle_blend is None else model.with_blend(self.lle_blend)
-        w = CLOSURE_WEIGHT if self.closure_weight is None else float(self.closure_weight)
-        thr = CLOSURE_THRESHOLD if self.closure_threshold is None else float(self.closure_threshold)
-        closure_strength(np.zeros(0), w, thr)  # checks both
-        self.closure_params_ = (w, thr) if w > 0 else None
-        self.closed_ = closed_mouth(db) if w > 0 else None
-        self.phone_model_ = PhonePosteriors.shared() if w > 0 else None  # a missing pocketsphinx says so here
+        self.closure_params_ = closure_settings(self.closure_weight, self.closure_threshold)
+        closing = self.closure_params_ is not None
+        self.closed_ = closed_mouth(db) if closing else None
+        self.phone_model_ = PhonePosteriors.shared() if closing else None  # a missing pocketsphinx says so here
         return self
 
     def closure(self, feats) -> np.ndarray | None:

@@ -63,6 +63,7 @@ class PhonePosteriors:
 
         m = read_model()
         self.names_ = list(m.names)
+        self._closing = [self.names_.index(n) for n in CLOSING_PHONES]
         self._streams = []
         for mu, var in zip(m.means, m.variances):
             prec = 1.0 / np.maximum(var.astype(np.float64), 1e-4)      # pocketsphinx's variance floor
@@ -111,7 +112,7 @@ class PhonePosteriors:
     def row_probability(self, feats39: np.ndarray) -> np.ndarray:
         """P(b) + P(p) + P(m) of rows (n, 39) of :meth:`features`: (n,) float64."""
         post = np.exp(self.log_posteriors(feats39))
-        return post[:, [self.names_.index(n) for n in CLOSING_PHONES]].sum(1)
+        return post[:, self._closing].sum(1)
 
     def frame_probability(self, feats39: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The closing probability of frames whose rows (T, :data:`ROWS_PER_FRAME`) of ``feats39`` are given
@@ -238,6 +239,16 @@ def closure_strength(p: np.ndarray, weight: float, threshold: float) -> np.ndarr
     if not (np.isfinite(threshold) and 0 <= threshold < 1):
         raise ParameterError(f"the closure threshold must lie in [0, 1), got {threshold}")
     return (weight * np.clip((np.asarray(p, np.float64) - threshold) / (1 - threshold), 0, 1)).astype(np.float32)
+
+
+def closure_settings(weight: float | None = None, threshold: float | None = None) -> tuple | None:
+    """The (weight, threshold) a speech target closes with -- :data:`CLOSURE_WEIGHT` and
+    :data:`CLOSURE_THRESHOLD` where None -- checked as :func:`closure_strength` checks them; None when the weight
+    is 0 (no closure: pocketsphinx not needed). Raises ParameterError."""
+    w = CLOSURE_WEIGHT if weight is None else float(weight)
+    thr = CLOSURE_THRESHOLD if threshold is None else float(threshold)
+    closure_strength(np.zeros(0), w, thr)
+    return (w, thr) if w > 0 else None
 
 
 def closed_mouth(db) -> np.ndarray:
