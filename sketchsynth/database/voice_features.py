@@ -10,17 +10,18 @@ here and both the same on the database's side and on an input's:
   its features at several warps so that its model sees several "voices" of its speaker (an input uses warp 1).
 
 :class:`NormalizedLogMel` is a speech feature extractor (``build-db --features log-mel-cmvn``, or a speech
-model's own ``front_end``); it frames the STFT itself (librosa's framing) to apply the warped filterbank. It does
-not stream: the normalization looks 1.5 s ahead. Without warp and normalization it is
+model's own ``front_end``); only its filterbank differs from the log-mel's. It does not stream: the normalization looks 1.5 s ahead. Without warp and normalization it is
 :class:`~sketchsynth.database.speech_features.LogMel` (to float32 precision).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ..errors import InputError, ParameterError
-from .speech_features import LogMel
+from ..errors import ParameterError
+from .speech_features import LogMel, mel_filters
 
 
 def sliding_cmvn(F: np.ndarray, half: int, var_norm: bool = True, floor: float = 1e-2) -> np.ndarray:
@@ -54,6 +55,7 @@ def sliding_cmvn(F: np.ndarray, half: int, var_norm: bool = True, floor: float =
     return out.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=8)
 def warped_mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, warp: float) -> np.ndarray:
     """Mel filterbank for a vocal tract scaled by ``warp`` (piecewise-linear VTLN, as HTK's).
 
@@ -62,19 +64,19 @@ def warped_mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: floa
 
     Returns
     -------
-    np.ndarray, shape (n_mels, n_fft // 2 + 1), float32
+    np.ndarray, shape (n_mels, n_fft // 2 + 1), float64 (read-only: cached)
     """
-    import librosa
-
-    base = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    base = mel_filters(sr, n_fft, n_mels, fmin, fmax)
     if warp == 1.0:
-        return base.astype(np.float32)
+        return base
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     nyq = sr / 2
     cut = 0.8 * nyq * min(1.0, 1.0 / warp)
     warped = np.where(freqs <= cut, warp * freqs, warp * cut + (nyq - warp * cut) * (freqs - cut) / (nyq - cut))
     # base[:, k] weighs bin frequency freqs[k]; the warped filter weighs bin k by base at warped[k]
-    return np.stack([np.interp(warped, freqs, b, left=0.0, right=0.0) for b in base]).astype(np.float32)
+    out = np.stack([np.interp(warped, freqs, b, left=0.0, right=0.0) for b in base])
+    out.flags.writeable = False
+    return out
 
 
 class NormalizedLogMel(LogMel):
@@ -125,29 +127,9 @@ class NormalizedLogMel(LogMel):
         """Half-width of the normalization window, rows (0: the whole input)."""
         return int(round(self.cmvn_s * self.sr / self.hop_length)) if self.cmvn_s else 0
 
-    def power(self, y: np.ndarray) -> np.ndarray:
-        """|STFT|^2, shape (m, n_fft // 2 + 1), float32: librosa's framing (``center=True``, zero padding of
-        ``n_fft // 2`` at each end, a periodic Hann window of ``win_length`` centred in the frame)."""
-        y = np.asarray(y, np.float32).reshape(-1)
-        h = self.n_fft // 2
-        y = np.concatenate([np.zeros(h, np.float32), y, np.zeros(h, np.float32)])
-        m = 1 + (len(y) - self.n_fft) // self.hop_length if len(y) >= self.n_fft else 0
-        if m <= 0:
-            return np.zeros((0, h + 1), np.float32)
-        if getattr(self, "_window", None) is None:
-            w = np.zeros(self.n_fft, np.float32)
-            a = (self.n_fft - self.win_length) // 2
-            w[a:a + self.win_length] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.win_length) / self.win_length)
-            self._window = w
-        frames = np.lib.stride_tricks.sliding_window_view(y, self.n_fft)[::self.hop_length][:m]
-        return (np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2).astype(np.float32)
-
-    def log_mel(self, P: np.ndarray) -> np.ndarray:
-        """Log-mel rows of power spectra (m, n_fft // 2 + 1) at this warp, before normalization, (m, n_mels)."""
-        if getattr(self, "_filters", None) is None:
-            self._filters = warped_mel_filters(self.sr, self.n_fft, self.n_mels, self.fmin, self.fmax, self.warp)
-        S = np.asarray(P, np.float64) @ self._filters.T.astype(np.float64)
-        return np.log(S + self.eps) if self.log == "ln" else 10.0 * np.log10(S + self.eps)
+    def filters(self) -> np.ndarray:
+        """The mel filterbank at this warp, (n_mels, n_fft // 2 + 1) float64."""
+        return warped_mel_filters(self.sr, self.n_fft, self.n_mels, self.fmin, self.fmax, self.warp)
 
     def transform(self, samples: np.ndarray) -> np.ndarray:
         """Normalized log-mel, shape (1 + n_samples // hop_length, n_mels), float32; sets :attr:`times_`.
@@ -157,13 +139,5 @@ class NormalizedLogMel(LogMel):
         InputError
             Fewer samples than one analysis window.
         """
-        self.check()
-        y = np.asarray(samples, np.float32).reshape(-1)
-        if y.size < self.win_length:
-            raise InputError(f"audio too short: {y.size} samples, fewer than one analysis window "
-                             f"({1000 * self.win_length / self.sr:.1f} ms)")
-        L = self.log_mel(self.power(y))
-        self.times_ = np.arange(len(L)) * (self.hop_length / self.sr)
-        if self.cmvn_s is None:
-            return L.astype(np.float32)
-        return sliding_cmvn(L, self.half_rows, self.var_norm)
+        L = super().transform(samples)
+        return L if self.cmvn_s is None else sliding_cmvn(L, self.half_rows, self.var_norm)

@@ -247,7 +247,8 @@ class LiveEngine(StreamEngine):
         self.target_ = StreamingSpeechTarget(m, m.mean_mouth(db), db.weights_, self.voice_window,
                                              blend=self.lle_blend, closed=closed).start(
             None if shared is None else shared.target_.lle_index_)
-        self.closure_ = StreamingClosure(PhonePosteriors.shared(), self.fps).start() if closing else None
+        self.closure_ = (StreamingClosure(PhonePosteriors.shared(), self.fps, *self.closure_params_).start()
+                         if closing else None)
         self.search_ = shared.search_ if shared is not None else \
             FrameSearch(db, self.target_.weights_ > 0, self.prefilter_k).fit()
         self._start_decoder(shared)
@@ -271,9 +272,7 @@ class LiveEngine(StreamEngine):
         t0 = time.perf_counter()
         strength = None
         if self.closure_ is not None:
-            from ..targets.speech.closure import closure_strength
-
-            strength = closure_strength(self.closure_.probability(ks), *self.closure_params_)
+            strength = self.closure_.strength(ks)
         pts, w, _ = self.target_.push(X, strength)
         t1 = time.perf_counter()
         out = []

@@ -284,8 +284,8 @@ class SpeechTarget(Stage):
                                        closed=self.closed_).start()
         if self.closure_params_ is None:
             return TargetStream(target)
-        return TargetStream(target, StreamingClosure(self.phone_model_, db_fps(self.db_)).start(),
-                            self.closure_params_)
+        closure = StreamingClosure(self.phone_model_, db_fps(self.db_), *self.closure_params_).start()
+        return TargetStream(target, closure)
 
 
 # ---------------------------------------------------------------------- selection and outputs

@@ -24,6 +24,7 @@ import functools
 
 import numpy as np
 
+from ...database.speech_features import power_spectra
 from ...errors import ParameterError
 
 CLOSURE_WEIGHT = 1.0
@@ -152,6 +153,8 @@ class StreamingClosure:
         Default :meth:`PhonePosteriors.shared`.
     fps : float
         Video frame rate; frame k starts at k / fps s from the first sample.
+    weight, threshold : float
+        What :meth:`strength` makes of a probability (:func:`closure_strength`).
 
     Notes
     -----
@@ -161,8 +164,9 @@ class StreamingClosure:
     that exist (as the batch reads the last frames of an input).
     """
 
-    def __init__(self, phone_model: PhonePosteriors | None = None, fps: float = 25.0):
-        self.phone_model, self.fps = phone_model, float(fps)
+    def __init__(self, phone_model: PhonePosteriors | None = None, fps: float = 25.0,
+                 weight: float = CLOSURE_WEIGHT, threshold: float = CLOSURE_THRESHOLD):
+        self.phone_model, self.fps, self.weight, self.threshold = phone_model, float(fps), weight, threshold
 
     def start(self) -> "StreamingClosure":
         self.pm_ = self.phone_model or PhonePosteriors.shared()
@@ -226,6 +230,10 @@ class StreamingClosure:
         out[ready] = self.ready_[ks[ready] - self.ready_first_]
         out[~ready] = self._compute(ks[~ready])
         return out
+
+    def strength(self, ks: np.ndarray) -> np.ndarray:
+        """How far frames ``ks`` (as :meth:`probability`) close, (n,) float32 (:func:`closure_strength`)."""
+        return closure_strength(self.probability(ks), self.weight, self.threshold)
 
     def finish(self):
         return None
@@ -295,12 +303,8 @@ def sphinx_mfcc(samples: np.ndarray) -> np.ndarray:
 def mfcc_rows(pe: np.ndarray) -> np.ndarray:
     """The cepstra (n, 13) float32 of every whole 410-sample window, every 160 samples, of pre-emphasized sound
     ``pe`` (int16 scale)."""
-    wlen, hop = 410, 160
     window, mel_t, dct = _front_end()
-    n = 1 + (len(pe) - wlen) // hop
-    frames = pe[np.arange(wlen)[None] + hop * np.arange(n)[:, None]] * window
-    spec = np.fft.rfft(frames, 512)
-    return (np.log((spec.real ** 2 + spec.imag ** 2) @ mel_t + 1e-4) @ dct).astype(np.float32)
+    return (np.log(power_spectra(pe, window, 160, 512) @ mel_t + 1e-4) @ dct).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ParameterError
+from ...errors import DatabaseError, ParameterError
+from ...layout import SPEECH_POINTS
+from .audio_check import require_audio
 
 
 def window_mean(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarray, half_s: float) -> np.ndarray:
@@ -101,3 +103,59 @@ def frame_context(mel: np.ndarray, mel_times: np.ndarray, frame_times: np.ndarra
     out = mel[i0] * (1.0 - a) + mel[i0 + 1] * a                                # (n_frames, n_ctx, n_mels)
     return np.ascontiguousarray(out.reshape(len(t), -1), dtype=np.float32)
 
+
+def training_windows(model, db, recordings=None):
+    """Context windows and targets of the database's usable frames with sound, as a speech model reads them.
+
+    Parameters
+    ----------
+    model : SpeechModel
+        Its context, ``front_end`` and ``augment_warps``.
+    db : FrameDatabase
+        With sound.
+    recordings : collection of str, optional
+        Only these recordings (a held-out fold's complement).
+
+    Returns
+    -------
+    X : np.ndarray, shape (n, n_features), float32
+    Y : np.ndarray, shape (n, 37, 2), float32
+        Normalized SPEECH_POINTS.
+    rows : np.ndarray, shape (n,), int64
+        With ``augment_warps``, the rows once per warp, warp after warp.
+    """
+    audio = require_audio(db)
+    names = db.table_["recording"]
+    times = db.table_["time_s"]
+    usable = db.table_["usable"]
+    firsts = {r["name"]: (int(r["first_row"]), int(r["n_frames"])) for r in db.recordings_}
+    fronts = [None] if model.front_end is None else [model.extractor(db, w) for w in model.augment_warps]
+    entries = []
+    for e in audio.recordings():
+        if recordings is not None and e["name"] not in recordings:
+            continue
+        a, n = firsts[e["name"]]
+        r = np.arange(a, a + n)
+        r = r[usable[r] & (audio.mel_index[r] >= 0) & (names[r] == e["name"])]
+        if len(r):
+            entries.append((e, r))
+    if not entries:
+        raise DatabaseError("no usable frame has sound to fit the speech model on", getattr(db, "path_", None))
+    rows = np.concatenate([r for _, r in entries])
+    n, X, at = len(rows), None, 0
+    # Filled in place: blocks concatenated at the end would hold every window twice.
+    for e, r in entries:
+        if fronts[0] is None:
+            mel, mt = audio.recording_mel(e)
+            blocks = [model.context(np.asarray(mel), mt, times[r])]
+        else:
+            y = audio.samples(e)
+            blocks = [model.context(front.transform(y), front.times_, times[r]) for front in fronts]
+        for j, block in enumerate(blocks):
+            if X is None:
+                X = np.empty((n * len(fronts), block.shape[1]), block.dtype)
+            X[j * n + at:j * n + at + len(r)] = block
+        at += len(r)
+    rows = np.tile(rows, len(fronts))
+    Y = np.asarray(db.normalized_[rows][:, SPEECH_POINTS], np.float32)
+    return X, Y, rows

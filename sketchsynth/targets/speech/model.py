@@ -31,7 +31,6 @@ import time
 import numpy as np
 
 from ...errors import DatabaseError, ParameterError
-from .audio_check import require_audio
 
 
 LLE_SEARCH_DIMS = 64
@@ -215,58 +214,11 @@ class SpeechModel:
         return np.ascontiguousarray(((X - self.x_mean_) / self.x_scale_) @ self.proj_, dtype=np.float32)
 
     def training_data(self, db, recordings=None):
-        """Context windows and targets of the database's usable frames with sound.
+        """Context windows X (n, n_features), normalized SPEECH_POINTS Y (n, 37, 2) and database rows (n,) of the
+        usable frames with sound (:func:`~sketchsynth.targets.speech.features.training_windows`)."""
+        from .features import training_windows
 
-        Parameters
-        ----------
-        recordings : collection of str, optional
-            Only these recordings (a held-out fold's complement).
-
-        Returns
-        -------
-        X : np.ndarray, shape (n, n_features), float32
-        Y : np.ndarray, shape (n, 37, 2), float32
-            Normalized SPEECH_POINTS.
-        rows : np.ndarray, shape (n,), int64
-            With ``augment_warps``, the rows once per warp, warp after warp.
-        """
-        from ...layout import SPEECH_POINTS
-
-        audio = require_audio(db)
-        names = db.table_["recording"]
-        times = db.table_["time_s"]
-        usable = db.table_["usable"]
-        firsts = {r["name"]: (int(r["first_row"]), int(r["n_frames"])) for r in db.recordings_}
-        fronts = [None] if self.front_end is None else [self.extractor(db, w) for w in self.augment_warps]
-        entries = []
-        for e in audio.recordings():
-            if recordings is not None and e["name"] not in recordings:
-                continue
-            a, n = firsts[e["name"]]
-            r = np.arange(a, a + n)
-            r = r[usable[r] & (audio.mel_index[r] >= 0) & (names[r] == e["name"])]
-            if len(r):
-                entries.append((e, r))
-        if not entries:
-            raise DatabaseError("no usable frame has sound to fit the speech model on", getattr(db, "path_", None))
-        rows = np.concatenate([r for _, r in entries])
-        n, X, at = len(rows), None, 0
-        # Filled in place: blocks concatenated at the end would hold every window twice.
-        for e, r in entries:
-            if fronts[0] is None:
-                mel, mt = audio.recording_mel(e)
-                blocks = [self.context(np.asarray(mel), mt, times[r])]
-            else:
-                y = audio.samples(e)
-                blocks = [self.context(front.transform(y), front.times_, times[r]) for front in fronts]
-            for j, block in enumerate(blocks):
-                if X is None:
-                    X = np.empty((n * len(fronts), block.shape[1]), block.dtype)
-                X[j * n + at:j * n + at + len(r)] = block
-            at += len(r)
-        rows = np.tile(rows, len(fronts))
-        Y = np.asarray(db.normalized_[rows][:, SPEECH_POINTS], np.float32)
-        return X, Y, rows
+        return training_windows(self, db, recordings)
 
     # ------------------------------------------------------------------ fit / predict
     def fit(self, db, recordings=None) -> "SpeechModel":

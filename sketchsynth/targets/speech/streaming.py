@@ -3,8 +3,8 @@ look-ahead allows.
 
 Streaming twins of the batch stages, equal to them where the batch does not look at the whole input:
 
-- :class:`StreamingLogMel` = :class:`sketchsynth.database.speech_features.LogMel` (librosa's
-  ``melspectrogram(center=True, pad_mode="constant")``) frame by frame: mel frame i is centred on sample
+- :class:`StreamingLogMel` = :class:`sketchsynth.database.speech_features.LogMel` (librosa's framing,
+  ``center=True`` with zero padding) frame by frame: mel frame i is centred on sample
   ``i * hop`` and needs samples up to ``i * hop + n_fft / 2``;
 - :class:`StreamingContext` = :func:`sketchsynth.targets.speech.features.frame_context`: video frame k is
   ready once mel frames reach ``k / fps + look-ahead`` (plus one hop for the interpolation);
@@ -48,12 +48,12 @@ class StreamingLogMel:
         self.log, self.eps = log, float(eps)
 
     def start(self) -> "StreamingLogMel":
-        import librosa
+        from ...database.speech_features import LogMel, hann_window
 
-        w = librosa.filters.get_window("hann", self.win_length, fftbins=True)
-        self.window_ = librosa.util.pad_center(w, size=self.n_fft).astype(np.float64)
-        self.melfb_ = librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin,
-                                          fmax=self.fmax).astype(np.float64)
+        self.front_ = LogMel(self.sr, self.n_mels, self.fmin, self.fmax, self.n_fft, self.win_length,
+                             self.hop_length, self.log, self.eps)
+        self.front_.filters()                              # a missing librosa shows at start, not mid-stream
+        self.window_ = hann_window(self.n_fft, self.win_length)
         self.buf_ = np.zeros(self.n_fft // 2, np.float32)   # the centre padding (zeros, as pad_mode="constant")
         self.buf_start_ = -(self.n_fft // 2)               # sample index of buf_[0]
         self.n_frames_ = 0
@@ -72,13 +72,10 @@ class StreamingLogMel:
         i0 = self.n_frames_
         if n_ready <= i0:
             return np.zeros((0, self.n_mels), np.float32)
-        idx = np.arange(i0, n_ready)
-        starts = idx * h - half - self.buf_start_
-        frames = self.buf_[starts[:, None] + np.arange(self.n_fft)[None]].astype(np.float64)
-        spec = np.fft.rfft(frames * self.window_[None], axis=1)
-        power = spec.real ** 2 + spec.imag ** 2
-        S = power @ self.melfb_.T
-        S = np.log(S + self.eps) if self.log == "ln" else 10.0 * np.log10(S + self.eps)
+        from ...database.speech_features import power_spectra
+
+        S = self.front_.log_mel(power_spectra(self.buf_, self.window_, h, self.n_fft, n=n_ready - i0,
+                                              first=i0 * h - half - self.buf_start_))
         self.n_frames_ = n_ready
         # drop samples no later frame needs
         keep_from = n_ready * h - half
@@ -364,22 +361,20 @@ class TargetStream:
     """The streaming form of the speech-target stage: AudioFeatures of some frames in, their Target out.
 
     ``closure``: a started :class:`~sketchsynth.targets.speech.closure.StreamingClosure` fed with each piece's
-    sound, and the (weight, threshold) of :func:`~sketchsynth.targets.speech.closure.closure_strength`; None: the
-    mouth is not closed at b, p and m.
+    sound; None: the mouth is not closed at b, p and m.
     """
 
-    def __init__(self, target: StreamingSpeechTarget, closure=None, closure_params=None):
-        self.target, self.closure, self.closure_params = target, closure, closure_params
+    def __init__(self, target: StreamingSpeechTarget, closure=None):
+        self.target, self.closure = target, closure
 
     def push(self, feats):
         from ..target import Target
-        from .closure import closure_strength
 
         ks = np.round(feats.time_s * feats.fps).astype(np.int64)
         strength = None
         if self.closure is not None:
             self.closure.push(feats.audio.samples)
-            strength = closure_strength(self.closure.probability(ks), *self.closure_params)
+            strength = self.closure.strength(ks)
         pts, w, pred = self.target.push(feats.X, strength)
         report = {"lle": {"blend": self.target.blend_}}
         if strength is not None:
