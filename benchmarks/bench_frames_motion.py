@@ -10,7 +10,9 @@ for short databases). ``--take speaker31b`` / ``cnn2b``: second folds, fixed bef
 take's start driving a database of its end (speaker31: 0-6.1 s against 6.1-24.3 s; cnn2: 0-11.2 s against
 21.2-71.2 s); once run, the check's fallback order was chosen on them. ``--take speaker31c`` / ``cnn2c``: third
 folds, fixed before that choice, of seconds that had never driven anything (speaker31: 6.1-12.1 s against
-12.1-24.3 s; cnn2: 11.2-21.2 s against cnn2b's database). ``run others``: every clip of other people in
+12.1-24.3 s; cnn2: 11.2-21.2 s against cnn2b's database). ``--take speaker31d`` / ``cnn2d``: fourth folds, the
+last seconds that had never driven (speaker31: 12.1-18.2 s against its first 12.1 s; cnn2: 21.2-31.2 s against
+31.2-71.2 s), run once with the settings chosen before them. ``run others``: every clip of other people in
 ``benchmarks/voices/drivers.txt`` (GRID speakers, VidTIMIT fadg0, HDTF, retalking, VoxCeleb2; whole clips; the
 moving-head takes themselves left out) drives the take's database, by face or by sound: ``match input.mp4`` with
 another person, the take's moving head as the background; r pooled over the clips with each clip's mean
@@ -90,6 +92,10 @@ TAKES = {t.name: t for t in (
     # third folds, for settings chosen on the second: seconds that never drove anything
     Take("cnn2c", CNN2, {"db": (529, 1779), "test": (279, 529)}),
     Take("speaker31c", SHARED / "speaker31" / "31.mp4", {"db": (303, 607), "test": (152, 303)}),
+    # fourth folds: the last seconds that never drove anything, each against the take's seconds after (cnn2) or
+    # before (speaker31) them
+    Take("cnn2d", CNN2, {"db": (779, 1779), "test": (529, 779)}),
+    Take("speaker31d", SHARED / "speaker31" / "31.mp4", {"db": (0, 303), "test": (303, 455)}),
 )}
 
 
@@ -333,7 +339,8 @@ def main(argv=None):
     ap.add_argument("drive", nargs="?", choices=["face", "speech"], default="face")
     ap.add_argument("--work", type=Path, default=Path("bench_frames_motion"))
     ap.add_argument("--take", choices=sorted(TAKES), default="cnn2",
-                    help="the moving-head take (speaker31, speaker31b|c, cnn2b|c: held-out parts only, no validation part)")
+                    help="the moving-head take (speaker31, speaker31b|c|d, cnn2b|c|d: held-out parts only, no validation "
+                         "part)")
     ap.add_argument("--tag", default="run")
     ap.add_argument("--drivers", type=Path, default=ROOT / "benchmarks" / "voices" / "drivers.txt",
                     help="the clips of other people for 'others' (GROUP PATH lines)")
