@@ -32,11 +32,10 @@ from .timeline import output_timeline, resample_selection
 
 
 VIDEOS_JSON = "videos.json"
-FRAMES_CRF = 16
-"""frames.mp4's x264 quality: at the 23 of sketch.mp4 the codec alone keeps 0.89 of a real recording's
-mouth-region sharpness, at 18 0.97 (measured on a moving-head take); with rendering, frames.mp4 kept 0.95 of
-the shown frames' mouth sharpness at 18, 0.98 at 16 and 0.99 at 14 (files 1.0 / 1.2 / 1.6 MB per 10 s at
-512x512)."""
+FRAMES_CRF = 12
+"""frames.mp4's x264 quality. The codec is where most of the mouth's detail goes: on the moving-head validation
+folds frames.mp4 kept 0.91-0.97 of the shown frames' mouth-region sharpness at 16 and 0.97-1.03 at 12 (0.97-1.05
+at 10), for files of 1.25 / 2.2 / 2.9 MB per 10 s at 512x512 (docs/measurements.md)."""
 FRAMES_MATRICES = "frames_matrices.npy"
 DEFAULT_FRAMES_MODE = "composite"
 
