@@ -230,6 +230,8 @@ def main():
     ap.add_argument("--face", action="store_true", help="the sentences' videos drive instead of their sound")
     ap.add_argument("--frames", default="sketch", choices=["sketch", "composite", "frames"],
                     help="what the live run renders per frame (real frames read the database's videos first)")
+    ap.add_argument("--pose-weight", type=float, default=None,
+                    help="--frames composite: the pose term's weight (default: the package's; 0 = off)")
     a = ap.parse_args()
     if a.face:
         return face_main(a, sorted(open(os.path.join(a.data, "heldout.txt")).read().split())[1::2][:a.sentences])
@@ -247,7 +249,7 @@ def main():
     print("load:", os.getloadavg())
     b_rows, b_s = batch_rows(db, y)
     print(f"batch (whole input, lambda 0.6): {scores(db, b_rows, truth)}, {len(y) / 16000 / b_s:.0f}x real time")
-    engine = LiveEngine(db, lookahead_ms=a.lookahead_ms, lag_ms=a.lag_ms, render=a.frames,
+    engine = LiveEngine(db, lookahead_ms=a.lookahead_ms, lag_ms=a.lag_ms, render=a.frames, pose_weight=a.pose_weight,
                         closure_weight=a.closure_weight)
     t0 = time.perf_counter()
     engine.start()

@@ -78,6 +78,35 @@ def test_pose_term_prefers_the_background_pose_and_reranks_the_lattice(grid_db):
     assert np.allclose(d[:, 0], 0.0) and (d[:, 1] > d[:, 0]).all()
 
 
+def test_the_streaming_pose_term_is_the_batch_term_one_frame_at_a_time(grid_db):
+    """Live composite: a frame's column is re-ranked exactly as the batch re-ranks a lattice row with the pose
+    term of the background frame it will show, and the decoder gets that same term for the successors."""
+    from sketchsynth.database.pose import PoseSpace
+    from sketchsynth.selection.pose import StreamingPoseTerm, pingpong, pose_term
+    from sketchsynth.targets.feature_term import rerank_with
+
+    db = grid_db[0]
+    rec = np.asarray(db.table_["recording"])
+    bg = np.flatnonzero(rec == rec[0]).astype(np.int64)
+    live = StreamingPoseTerm(bg, start=3, weight=0.5).fit(db)
+    rng = np.random.default_rng(0)
+    cand = np.concatenate([rng.choice(db.usable_rows_, 12, replace=False), [-1]]).astype(np.int64)
+    cost = np.concatenate([np.sort(rng.uniform(1, 2, 12)), [np.inf]])
+    k, unit = 40, 2.0
+    index = int(pingpong(len(bg), 1, 3 + k)[0])
+    space = PoseSpace().fit(db)
+    want_c, want_cost = rerank_with(pose_term(space, space.db_pose_[bg], 0.5 * unit), cand[None], cost[None],
+                                    np.array([index]))
+    got_c, got_cost, (fq, fbank, fpos, fw, fmiss) = live.column(k, cand, cost, unit)
+    assert np.array_equal(got_c, want_c[0]) and np.allclose(got_cost, want_cost[0])
+    assert fw == 1.0 and np.allclose(fq, np.nan_to_num(space.z(space.db_pose_[bg[index]][None]))[0])
+    assert np.allclose(fbank[fpos[got_c[0]]], np.nan_to_num(space.z(space.db_pose_[got_c[0]][None]))[0])
+    # a heavy weight puts the background frame itself first, though its own target cost is the worst
+    worst = np.concatenate([cand[:-1], [bg[index]]])
+    c, _, _ = StreamingPoseTerm(bg, start=3, weight=100.0).fit(db).column(k, worst, np.linspace(1, 2, 13), 1.0)
+    assert c[0] == bg[index]
+
+
 def test_select_plans_the_background_and_the_pose_term_pulls_the_choice_to_it(grid_db):
     from sketchsynth.database.pose import PoseSpace
     from sketchsynth.selection.select import select

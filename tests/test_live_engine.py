@@ -253,6 +253,34 @@ def test_composite_frames_are_one_background_take_with_the_chosen_mouths(grid):
     assert np.mean(np.asarray(diffs) > 0.5) > 0.5                  # the mouth is pasted in most frames
 
 
+def test_a_composite_prefers_heads_posed_like_its_background(grid):
+    """Selecting for a composite (here without rendering, as live --out without a window does) weighs each
+    frame's head pose against the background frame it will be pasted into: a heavy pose weight chooses heads
+    closer in pose than none does, on the same sound."""
+    from sketchsynth.database.pose import PoseSpace
+    from sketchsynth.live.engine import LiveEngine
+    from sketchsynth.live.frames import background_take
+    from sketchsynth.selection.pose import pingpong
+
+    db, y = grid
+    bg, start = background_take(db)
+    z = np.nan_to_num(PoseSpace().fit(db).z(PoseSpace().fit(db).db_pose_))
+
+    def mismatch(weight):
+        e = LiveEngine(db, lookahead_ms=None, lag_ms=80, render="none", composite=True, pose_weight=weight).start()
+        frames = []
+        for a in range(0, len(y), 320):
+            frames += e.push_audio(y[a:a + 320])
+        frames += e.finish()
+        assert (e.pose_ is None) == (weight == 0)
+        ok = [f for f in frames if f.row >= 0]
+        rows = np.array([f.row for f in ok])
+        shown = bg[pingpong(len(bg), 1, start + np.array([f.index for f in ok]))] if ok else rows
+        return float(((z[rows] - z[shown]) ** 2).sum(axis=1).mean())
+
+    assert mismatch(4.0) < mismatch(0.0)
+
+
 def test_composite_morphs_one_frame_after_a_jump_only(grid):
     """A jump morphs from the previous stretch's continuation to the new frame over one frame (as frames.mp4 does);
     a frame that continues its stretch is pasted alone."""

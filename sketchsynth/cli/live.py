@@ -34,6 +34,9 @@ from .options import FLOAT, db_option
               help="Draw the sketch; or show real frames: the chosen mouths pasted into one real take that plays on "
                    "(composite), or the chosen recorded frames themselves (frames). Real frames are read into "
                    "memory at start.")
+@click.option("--pose-weight", type=FLOAT, default=None, metavar="W",
+              help="--frames composite: how much a chosen frame's head pose must fit the background take's "
+                   "(0: not at all) [default: 0.25, less for a database under 50 s].")
 @click.option("--show/--no-show", default=None,
               help="Show the face in a window [default: when a display exists].")
 @click.option("--virtual-camera", is_flag=True,
@@ -45,7 +48,7 @@ from .options import FLOAT, db_option
               help="Microphone or webcam: stop after this long [default: Ctrl-C].")
 @click.option("--device", default=None, help="Microphone: a sounddevice input device (name or number).")
 def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms, closure_weight, playout_ms, render,
-            show, virtual_camera, out_path, seconds, device):
+            pose_weight, show, virtual_camera, out_path, seconds, device):
     """Speak (or play a file, or face a webcam) and watch the database's face do it, about a quarter of a second
     later.
 
@@ -96,7 +99,8 @@ def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms,
 
         src = VideoSource(face, seconds).open()
         y = _video_sound(db, src.path_)
-        engine = FaceEngine(db, input_fps=src.fps_, lag_ms=lag_ms, render=render, retarget=retarget).start()
+        engine = FaceEngine(db, input_fps=src.fps_, lag_ms=lag_ms, render=render, retarget=retarget,
+                            pose_weight=pose_weight, composite=shown_as == "composite").start()
         fps, push = src.fps_, engine.push_frame
     else:
         from ..live.engine import LiveEngine
@@ -106,7 +110,8 @@ def command(db_path, input_path, face, retarget, realtime, lookahead_ms, lag_ms,
 
             y = AudioSource().fit(db).transform(input_path).samples
         engine = LiveEngine(db, lookahead_ms=lookahead_ms, lag_ms=lag_ms, render=render,
-                            closure_weight=closure_weight).start()
+                            closure_weight=closure_weight, pose_weight=pose_weight,
+                            composite=shown_as == "composite").start()
         fps, push = engine.fps, None
     # a file fed as fast as possible has no latency to speak of; a microphone or a camera always does
     paced = realtime or (input_path is None and (src is None or src.path_ is None))
@@ -187,6 +192,7 @@ def _write(path, engine, shown, y, fps, render):
 
     from ..io.video_write import write_video
     from ..live.frames import FrameSource
+    from ..outputs.video import FRAMES_CRF
 
     source = engine.frames_ if engine.render == render else FrameSource(engine.db, render, engine.size).fit()
     w, h = source.size_
@@ -208,7 +214,9 @@ def _write(path, engine, shown, y, fps, render):
                 yield blank if fr is None else source.image(fr.row, fr.keypoints, fr.index, previous=previous)
                 previous = -1 if fr is None else fr.row
 
-        write_video(tmp, images(), fps, audio=None if y is None else wav)
+        # real frames at frames.mp4's quality (the codec is where a mouth's detail goes)
+        crf = {"crf": FRAMES_CRF} if render in ("composite", "frames") else {}
+        write_video(tmp, images(), fps, audio=None if y is None else wav, **crf)
         os.replace(tmp, path)
     finally:
         for p in (wav, tmp):

@@ -73,10 +73,10 @@ class StreamEngine:
     """
 
     def _init_decoder(self, db, lag_ms, smooth, candidates, jump_cost, render, size, cost_window, cost_unit, prune,
-                      backend):
+                      backend, pose_weight, composite):
         self.db, self.lag_ms, self.smooth, self.candidates, self.jump_cost = db, lag_ms, smooth, candidates, jump_cost
         self.render, self.size, self.cost_window, self.cost_unit = render, size, cost_window, cost_unit
-        self.prune, self.backend = prune, backend
+        self.prune, self.backend, self.pose_weight, self.composite = prune, backend, pose_weight, composite
         self.started_ = False
 
     @property
@@ -95,6 +95,8 @@ class StreamEngine:
             raise ParameterError(f"render must be one of {', '.join(RENDERS)}, got {self.render!r}")
         if self.lag_ms is not None and not (np.isfinite(self.lag_ms) and 0 <= self.lag_ms <= 10000):
             raise ParameterError(f"--lag-ms must be within 0-10000, got {self.lag_ms}")
+        if self.pose_weight is not None and not (np.isfinite(self.pose_weight) and 0 <= self.pose_weight <= 100):
+            raise ParameterError(f"--pose-weight must be within 0-100, got {self.pose_weight}")
 
     def _start_decoder(self, shared=None):
         from ..selection.fixed_lag import FixedLagViterbi
@@ -107,6 +109,18 @@ class StreamEngine:
                                             candidates=self.candidates, backend=self.backend,
                                             prune=self.prune).start()
         self.cost_ = RunningMedian(self.cost_window)
+        self.pose_ = None
+        if self.render == "composite" or self.composite:
+            from ..selection.pose import StreamingPoseTerm, default_pose_weight
+            from .frames import background_take
+
+            pw = default_pose_weight(self.db) if self.pose_weight is None else float(self.pose_weight)
+            if pw > 0 and shared is not None and shared.pose_ is not None and shared.pose_.weight == pw:
+                self.pose_ = shared.pose_
+            elif pw > 0:
+                f = self.frames_
+                take = (f.background_, f.background_start_) if f.render == "composite" else background_take(self.db)
+                self.pose_ = StreamingPoseTerm(*take, pw).fit(self.db)
         pin_threads()
         self.points_, self.times_, self.cols_, self.timings_ = {}, {}, {}, {}
         self.new_segment_ = True
@@ -128,7 +142,11 @@ class StreamEngine:
         if keep_points:
             self.points_[int(k)] = pts
         unit = self.cost_.add([cost[0]]) if self.cost_unit is None else float(self.cost_unit)
-        d = self.dec_.push(cand, cost, pts, w, self.jump_cost * unit, segment_start=self.new_segment_, full=full)
+        feats = None
+        if self.pose_ is not None:  # the composite's background at frame k is known: prefer heads posed like it
+            cand, cost, feats = self.pose_.column(k, cand, cost, unit)
+        d = self.dec_.push(cand, cost, pts, w, self.jump_cost * unit, segment_start=self.new_segment_, full=full,
+                           features=feats)
         self.new_segment_ = False
         return [self._indices(d)]
 
@@ -188,6 +206,13 @@ class LiveEngine(StreamEngine):
     closure_weight, closure_threshold : float, optional
         Closing the mouth at b, p and m, as the batch speech target does (defaults ``CLOSURE_WEIGHT`` and
         ``CLOSURE_THRESHOLD`` of :mod:`sketchsynth.targets.speech.closure`; weight 0 = off, pocketsphinx not needed).
+    pose_weight : float, optional
+        For a composite: how much a head posed unlike the background frame costs (the batch's pose term,
+        :class:`~sketchsynth.selection.pose.StreamingPoseTerm`; default
+        :func:`~sketchsynth.selection.pose.default_pose_weight`; 0 = off).
+    composite : bool
+        Select for a composite even when ``render`` is not one (the frames will be composited elsewhere, e.g.
+        ``live --out`` without a window).
     """
 
     def __init__(self, db, model=None, lookahead_ms: float | None = DEFAULT_LOOKAHEAD_MS,
@@ -195,9 +220,10 @@ class LiveEngine(StreamEngine):
                  jump_cost: float = 1.5, prefilter_k: int = 256, render: str = "sketch", size=None,
                  cost_window: int = 250, voice_window: int = 250, cost_unit: float | None = None,
                  lle_blend: float | None = None, prune: bool = True, backend: str = "numba",
-                 closure_weight: float | None = None, closure_threshold: float | None = None):
+                 closure_weight: float | None = None, closure_threshold: float | None = None,
+                 pose_weight: float | None = None, composite: bool = False):
         self._init_decoder(db, lag_ms, smooth, candidates, jump_cost, render, size, cost_window, cost_unit, prune,
-                           backend)
+                           backend, pose_weight, composite)
         self.model, self.lookahead_ms, self.prefilter_k = model, lookahead_ms, prefilter_k
         self.voice_window, self.lle_blend = voice_window, lle_blend
         self.closure_weight, self.closure_threshold = closure_weight, closure_threshold

@@ -47,7 +47,7 @@ class FaceEngine(StreamEngine):
         Prefilter width (default: the batch's).
     search : {"auto", "exact", "ivf", "pq"}
         The batch's prefilter choice (``auto``: the IVF on databases of 20,000 usable frames or more).
-    render, size :
+    render, size, pose_weight, composite :
         As :class:`~sketchsynth.live.engine.LiveEngine`. ``Frame.keypoints`` is the selected frame as recorded.
     cost_window : int
     cost_unit, filter_scale : float, optional
@@ -64,9 +64,10 @@ class FaceEngine(StreamEngine):
                  candidates: int = DEFAULT_CANDIDATES, jump_cost: float = DEFAULT_JUMP_COST, k: int | None = None,
                  search: str = "auto", render: str = "sketch", size=None, cost_window: int = 250,
                  cost_unit: float | None = None, filter_scale: float | None = None, prune: bool = True,
-                 backend: str = "numba", retarget: str = "auto"):
+                 backend: str = "numba", retarget: str = "auto", pose_weight: float | None = None,
+                 composite: bool = False):
         self._init_decoder(db, lag_ms, smooth, candidates, jump_cost, render, size, cost_window, cost_unit, prune,
-                           backend)
+                           backend, pose_weight, composite)
         self.input_fps, self.tracker, self.jitter_filter, self.k, self.search = input_fps, tracker, jitter_filter, \
             k, search
         self.filter_scale, self.retarget = filter_scale, retarget

@@ -20,6 +20,26 @@ BACKGROUND_FRAMES = 250
 """Frames the background take is chosen for (10 s at 25 fps); it then plays forwards and backwards for ever."""
 
 
+def background_take(db) -> tuple:
+    """The background take a live composite plays: its database rows (n,) int64 in order, and the index in them
+    it starts at (chosen for :data:`BACKGROUND_FRAMES` frames, then played forwards and backwards).
+
+    Raises
+    ------
+    DatabaseError
+        No recording can play as the background.
+    """
+    from ..selection.pose import choose_background
+
+    plan = choose_background(db, BACKGROUND_FRAMES)
+    if plan is None:
+        raise DatabaseError("no recording of the database can play as the background take (one needs its video "
+                            "and a face in every frame); keep the recordings' videos where build-db found them, "
+                            "or use the sketch", getattr(db, "path_", None))
+    rows = np.flatnonzero(np.asarray(db.table_["recording"]) == plan.recording).astype(np.int64)
+    return rows, int(plan.start)
+
+
 class FrameSource:
     """Database rows -> keypoints and images for live frames.
 
@@ -69,16 +89,9 @@ class FrameSource:
     def _fit_background(self):
         from ..outputs.frames.composite import Compositor, fitted_warp
         from ..outputs.timeline import recording_bounds
-        from ..selection.pose import choose_background
 
         db = self.db
-        plan = choose_background(db, BACKGROUND_FRAMES)
-        if plan is None:
-            raise DatabaseError("no recording of the database can play as the background take (one needs its video "
-                                "and a face in every frame); keep the recordings' videos where build-db found them, "
-                                "or use the sketch", getattr(db, "path_", None))
-        self.background_ = np.flatnonzero(np.asarray(db.table_["recording"]) == plan.recording).astype(np.int64)
-        self.background_start_ = int(plan.start)
+        self.background_, self.background_start_ = background_take(db)
         self.compositor_ = Compositor(fitted_warp(db))
         self.ends_ = recording_bounds(db)[:, 1]
 

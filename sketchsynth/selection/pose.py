@@ -256,6 +256,49 @@ def pose_term(space: PoseSpace, bg_pose: np.ndarray, weight_abs: float):
     return t
 
 
+class StreamingPoseTerm:
+    """The pose term one output frame at a time, for a live composite: its background take is known ahead, so
+    each frame's candidates are re-ranked as :func:`add_pose_term` re-ranks a lattice, and the fixed-lag decoder
+    adds the same term to the recorded successors it considers.
+
+    Parameters
+    ----------
+    background_rows : np.ndarray, shape (n,), int64
+        The background take's database rows, in order.
+    start : int
+        The take's frame output frame 0 shows (it then plays forwards and backwards, :func:`pingpong`).
+    weight : float
+        The term's weight, in jump cost units: one standard deviation of pose mismatch on every dimension costs
+        ``weight`` median best target costs (:data:`DEFAULT_POSE_WEIGHT`; :func:`default_pose_weight`).
+
+    Attributes
+    ----------
+    term_ : FeatureTerm
+        :func:`pose_term` of the take's poses, weight 1 (each column scales it by the running cost unit).
+    """
+
+    def __init__(self, background_rows: np.ndarray, start: int = 0, weight: float = DEFAULT_POSE_WEIGHT):
+        self.background_rows, self.start, self.weight = background_rows, start, weight
+
+    def fit(self, db) -> "StreamingPoseTerm":
+        space = PoseSpace().fit(db)
+        self.term_ = pose_term(space, space.db_pose_[np.asarray(self.background_rows, np.int64)], 1.0)
+        return self
+
+    def column(self, k: int, cand: np.ndarray, cost: np.ndarray, unit: float):
+        """Output frame ``k``'s column: candidates (K,) int64 and target costs (K,) float64 -> the same re-sorted
+        with the term added, and the decoder's feature tuple (:meth:`FixedLagViterbi.push`); ``unit``: the
+        running median best target cost."""
+        t = self.term_
+        index = int(pingpong(len(t.query), 1, int(self.start) + int(k))[0])
+        w = float(self.weight) * float(unit)
+        total = np.asarray(cost, np.float64) + w * t.distances(np.array([int(index)]), np.asarray(cand)[None])[0]
+        total[np.asarray(cand) < 0] = np.inf
+        order = np.argsort(total, kind="stable")
+        fq, fbank, fpos, _, miss = t.kernel_args(np.array([int(index)]))
+        return np.asarray(cand)[order], total[order], (fq[0], fbank, fpos, w, miss)
+
+
 def combine_terms(a, b):
     """One FeatureTerm whose weighted distance is the sum of ``a``'s and ``b``'s (either may be None)."""
     from ..targets.feature_term import FeatureTerm
