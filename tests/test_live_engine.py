@@ -281,6 +281,19 @@ def test_a_composite_prefers_heads_posed_like_its_background(grid):
     assert mismatch(4.0) < mismatch(0.0)
 
 
+def test_the_pose_term_needs_the_numba_decoder(grid):
+    """The numpy reference decoder has no feature term: a composite selection on it says so at start, and runs
+    without the term."""
+    from sketchsynth.errors import ParameterError
+    from sketchsynth.live.engine import LiveEngine
+
+    db, _ = grid
+    with pytest.raises(ParameterError, match="numba"):
+        LiveEngine(db, lookahead_ms=None, render="none", composite=True, backend="numpy").start()
+    assert LiveEngine(db, lookahead_ms=None, render="none", composite=True, backend="numpy",
+                      pose_weight=0).start().pose_ is None
+
+
 def test_composite_morphs_one_frame_after_a_jump_only(grid):
     """A jump morphs from the previous stretch's continuation to the new frame over one frame (as frames.mp4 does);
     a frame that continues its stretch is pasted alone."""

@@ -10,8 +10,8 @@ here and both the same on the database's side and on an input's:
   its features at several warps so that its model sees several "voices" of its speaker (an input uses warp 1).
 
 :class:`NormalizedLogMel` is a speech feature extractor (``build-db --features log-mel-cmvn``, or a speech
-model's own ``front_end``); only its filterbank differs from the log-mel's. It does not stream: the normalization looks 1.5 s ahead. Without warp and normalization it is
-:class:`~sketchsynth.database.speech_features.LogMel` (to float32 precision).
+model's own ``front_end``); only its filterbank differs from the log-mel's. It does not stream: the normalization
+looks 1.5 s ahead. Without warp and normalization it is :class:`~sketchsynth.database.speech_features.LogMel`.
 """
 
 from __future__ import annotations

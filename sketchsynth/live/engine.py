@@ -115,6 +115,9 @@ class StreamEngine:
             from .frames import background_take
 
             pw = default_pose_weight(self.db) if self.pose_weight is None else float(self.pose_weight)
+            if pw > 0 and self.backend != "numba":
+                raise ParameterError("the composite's pose term runs on the numba decoder; pass pose_weight=0 "
+                                     "with the numpy backend")
             if pw > 0 and shared is not None and shared.pose_ is not None and shared.pose_.weight == pw:
                 self.pose_ = shared.pose_
             elif pw > 0:
