@@ -42,10 +42,11 @@ def window_max(p, onset):
 
 def closing(model, y, times, mean):
     """Closing probability per frame at ``times`` with the cepstral mean ``mean`` ("centred" or rows of the past)."""
+    from sketchsynth.database.voice_features import sliding_cmvn
     from sketchsynth.targets.speech import closure as C
 
     c = C.sphinx_mfcc(y)
-    c = C.sliding_mean_removed(c, 150) if mean == "centred" else C.causal_mean_removed(c, int(mean))
+    c = sliding_cmvn(c, 150, var_norm=False) if mean == "centred" else C.causal_mean_removed(c, int(mean))
     f = C.deltas(c)
     return model.frame_probability(f, np.clip(C.frame_rows(times, 25.0), 0, len(f) - 1))
 

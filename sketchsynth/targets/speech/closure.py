@@ -25,6 +25,7 @@ import functools
 import numpy as np
 
 from ...database.speech_features import power_spectra
+from ...database.voice_features import sliding_cmvn
 from ...errors import ParameterError
 
 CLOSURE_WEIGHT = 1.0
@@ -89,7 +90,7 @@ class PhonePosteriors:
         c = sphinx_mfcc(samples)
         if causal:
             return deltas(causal_mean_removed(c, int(round(CAUSAL_MEAN_S * 100))))
-        return deltas(sliding_mean_removed(c, int(round(CMN_HALF_S * 100))))
+        return deltas(sliding_cmvn(c, int(round(CMN_HALF_S * 100)), var_norm=False))
 
     def log_posteriors(self, feats39: np.ndarray) -> np.ndarray:
         """(n, n_phones) natural-log posteriors of the base phones for rows of :meth:`features`."""
@@ -336,15 +337,6 @@ def _mel_filters(n_filters: int = 25, low: float = 130.0, high: float = 6800.0) 
         inside = (f >= lo) & (f <= hi)
         h[i, :256] = np.where(inside, np.minimum(rise, fall) * 2 / (hi - lo), 0.0)
     return h
-
-
-def sliding_mean_removed(c: np.ndarray, half: int) -> np.ndarray:
-    """Rows (n, d) minus their mean over ``half`` rows either side (clipped at the ends)."""
-    cs = np.concatenate([np.zeros((1, c.shape[1])), np.cumsum(c.astype(np.float64), 0)])
-    n = len(c)
-    a = np.clip(np.arange(n) - half, 0, n)
-    b = np.clip(np.arange(n) + half + 1, 0, n)
-    return (c - (cs[b] - cs[a]) / (b - a)[:, None]).astype(np.float32)
 
 
 def causal_mean_removed(c: np.ndarray, n: int, history: np.ndarray | None = None) -> np.ndarray:
