@@ -29,16 +29,22 @@ def test_live_writes_what_it_showed(grid_example, tmp_path):
     assert not list(tmp_path.glob(".live-*"))  # no temp file left
 
 
-def test_live_writes_the_real_face_without_a_window(grid_example, tmp_path):
-    """--frames composite --out with no window: the file shows the real face (the loop itself renders nothing)."""
+def test_live_writes_the_real_face_without_a_window(grid_example, tmp_path, monkeypatch):
+    """--frames composite --out with no window: the file shows the real face (the loop itself renders nothing),
+    pasted into the background take the selection's pose term chose its mouths for (chosen once)."""
+    import sketchsynth.selection.pose as pose
     from sketchsynth.io.video_fetch import fetch_frames
 
+    chosen = []
+    choose = pose.choose_background
+    monkeypatch.setattr(pose, "choose_background", lambda *a, **k: chosen.append(choose(*a, **k)) or chosen[-1])
     out = tmp_path / "face.mp4"
     r = _live("--db", grid_example["db"], "--input", grid_example["input"], "--no-show", "--lookahead-ms", 480,
               "--frames", "composite", "--out", out)
     assert r.exit_code == 0, r.output
     img = fetch_frames(out, np.array([1.0]))[0].astype(int)
     assert (img.max(axis=2) - img.min(axis=2)).mean() > 20   # colour: a recorded face, not the sketch's white page
+    assert len(chosen) == 1 and chosen[0] is not None
 
 
 def test_the_player_keeps_no_pixels_of_shown_frames():

@@ -194,7 +194,11 @@ def _write(path, engine, shown, y, fps, render):
     from ..live.frames import FrameSource
     from ..outputs.video import FRAMES_CRF
 
-    source = engine.frames_ if engine.render == render else FrameSource(engine.db, render, engine.size).fit()
+    if engine.render == render:
+        source = engine.frames_
+    else:  # a composite plays the background the engine's pose term selected against
+        take = None if engine.pose_ is None else (engine.pose_.background_rows, engine.pose_.start)
+        source = FrameSource(engine.db, render, engine.size, background=take).fit()
     w, h = source.size_
     blank = np.full((h, w, 3), 255, np.uint8)
     folder = os.path.dirname(os.path.abspath(path))

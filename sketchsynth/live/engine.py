@@ -260,7 +260,7 @@ class LiveEngine(StreamEngine):
         from ..database.speech_features import LogMel, extractor_of
         from ..selection.frame_search import FrameSearch
         from ..targets.speech.closure import PhonePosteriors, StreamingClosure, closed_mouth
-        from ..targets.speech.streaming import FeatureStream, StreamingSpeechTarget
+        from ..targets.speech.streaming import FeatureStream, StreamingSpeechTarget, TargetStream
 
         db = self.db
         m = self.model_ = self.check()
@@ -276,8 +276,9 @@ class LiveEngine(StreamEngine):
         self.target_ = StreamingSpeechTarget(m, m.mean_mouth(db), db.weights_, self.voice_window,
                                              blend=self.lle_blend, closed=closed).start(
             None if shared is None else shared.target_.lle_index_)
-        self.closure_ = (StreamingClosure(PhonePosteriors.shared(), self.fps, *self.closure_params_).start()
-                         if closing else None)
+        closure = (StreamingClosure(PhonePosteriors.shared(), self.fps, *self.closure_params_).start()
+                   if closing else None)
+        self.stream_ = TargetStream(self.target_, closure)
         self.search_ = shared.search_ if shared is not None else \
             FrameSearch(db, self.target_.weights_ > 0, self.prefilter_k).fit()
         self._start_decoder(shared)
@@ -296,20 +297,18 @@ class LiveEngine(StreamEngine):
         cand, cost = self.search_.search(pts, self.target_.weights_[None])
         self._warm_decoder(cand[0], cost[0], pts[0], self.target_.weights_)
 
-    def _decide(self, ks, X) -> list:
-        """Frames ``ks`` (their context windows X) through target, search and decoder -> decided (t, rows) pairs."""
+    def _decide(self, f) -> list:
+        """Features ``f`` (AudioFeatures of the frames whose look-ahead arrived) through target, search and
+        decoder -> decided (t, rows) pairs."""
         t0 = time.perf_counter()
-        strength = None
-        if self.closure_ is not None:
-            strength = self.closure_.strength(ks)
-        pts, w, _ = self.target_.push(X, strength)
+        tgt = self.stream_.push(f)
         t1 = time.perf_counter()
         out = []
-        if len(ks):
-            cand, cost = self.search_.search(pts, w)
+        if len(tgt.frames):
+            cand, cost = self.search_.search(tgt.points, tgt.weights)
             t2 = time.perf_counter()
-            for i, k in enumerate(ks):
-                out += self._column(k, cand[i], cost[i], pts[i], w[i], keep_points=True)
+            for i, k in enumerate(tgt.frames):
+                out += self._column(k, cand[i], cost[i], tgt.points[i], tgt.weights[i], keep_points=True)
             self.timings_ = {"target_s": t1 - t0, "search_s": t2 - t1, "decode_s": time.perf_counter() - t2}
         return out
 
@@ -319,10 +318,8 @@ class LiveEngine(StreamEngine):
             self.start()
         t0 = time.perf_counter()
         f = self.feats_.push(chunk)
-        if self.closure_ is not None:
-            self.closure_.push(f.audio.samples)
         t1 = time.perf_counter()
-        frames = self._frames(self._decide(self._ks(f), f.X), self.feats_.mel_.n_samples_ / SAMPLE_RATE)
+        frames = self._frames(self._decide(f), self.feats_.mel_.n_samples_ / SAMPLE_RATE)
         self.timings_["features_s"] = t1 - t0
         self.timings_["frames_s"] = time.perf_counter() - t1 - sum(
             v for k, v in self.timings_.items() if k in ("target_s", "search_s", "decode_s"))
@@ -332,11 +329,7 @@ class LiveEngine(StreamEngine):
         """The frames still pending at the end of the audio (the batch decoder's rule for the last ones)."""
         if not self.started_:
             return []
-        f = self.feats_.finish()
-        decided = self._decide(self._ks(f), f.X)
+        decided = self._decide(self.feats_.finish())
         decided.append(self._indices(self.dec_.finish()))
         self.started_ = False
         return self._frames(decided, self.feats_.mel_.n_samples_ / SAMPLE_RATE)
-
-    def _ks(self, feats) -> np.ndarray:
-        return np.round(feats.time_s * self.fps).astype(np.int64)

@@ -52,6 +52,9 @@ class FrameSource:
         scaled to it; recorded frames are resized to it.
     rows : array of int, optional
         Real images: the rows to cache (default: every usable row).
+    background : (rows, start), optional
+        ``render="composite"``: the background take when already chosen (:func:`background_take`'s value, e.g.
+        the one a live engine's pose term selected against); default: chosen in :meth:`fit`.
 
     Attributes
     ----------
@@ -66,8 +69,8 @@ class FrameSource:
         ``render="composite"``: the end row of every row's recording (where a stretch cannot go on).
     """
 
-    def __init__(self, db, render: str = "sketch", size=None, rows=None):
-        self.db, self.render, self.size, self.rows = db, render, size, rows
+    def __init__(self, db, render: str = "sketch", size=None, rows=None, background=None):
+        self.db, self.render, self.size, self.rows, self.background = db, render, size, rows, background
 
     def fit(self, progress=None) -> "FrameSource":
         """Settle the size, and with ``render="frames"`` read the recorded images into the cache; returns self."""
@@ -91,7 +94,8 @@ class FrameSource:
         from ..outputs.timeline import recording_bounds
 
         db = self.db
-        self.background_, self.background_start_ = background_take(db)
+        rows, start = background_take(db) if self.background is None else self.background
+        self.background_, self.background_start_ = np.asarray(rows, np.int64), int(start)
         self.compositor_ = Compositor(fitted_warp(db))
         self.ends_ = recording_bounds(db)[:, 1]
 

@@ -189,7 +189,7 @@ class StreamingClosure:
         self.raw_ = np.concatenate([self.raw_, x])
         n_new = 1 + (len(self.raw_) - 1 - 410) // 160 if len(self.raw_) > 410 else 0
         if n_new > 0:
-            c = mfcc_rows(self.raw_[1:] - 0.97 * self.raw_[:-1])[:n_new]
+            c = mfcc_rows(pre_emphasized(self.raw_[1:], self.raw_[0]))[:n_new]
             self.raw_ = self.raw_[160 * n_new:]
             self.norm_ = np.concatenate([self.norm_, causal_mean_removed(c, self.n_mean_, self.history_)])
             self.history_ = np.concatenate([self.history_, c])[-(self.n_mean_ - 1):]
@@ -295,10 +295,16 @@ def sphinx_mfcc(samples: np.ndarray) -> np.ndarray:
     x = np.asarray(samples, np.float64) * 32768.0                     # the model was trained on int16 scale
     if len(x) == 0:
         x = np.zeros(1)
-    pe = np.r_[x[:1], x[1:] - 0.97 * x[:-1]]
+    pe = pre_emphasized(x)
     if len(pe) < 410:
         pe = np.pad(pe, (0, 410 - len(pe)))
     return mfcc_rows(pe)
+
+
+def pre_emphasized(x: np.ndarray, before: float = 0.0) -> np.ndarray:
+    """Sound (n,) float64 with pocketsphinx's pre-emphasis, y[i] = x[i] - 0.97 x[i - 1]; ``before``: the sample
+    before x[0] (0 at the start of the sound; a stream's last sample of the chunk before)."""
+    return x - 0.97 * np.r_[before, x[:-1]]
 
 
 def mfcc_rows(pe: np.ndarray) -> np.ndarray:
