@@ -12,7 +12,9 @@ take's start driving a database of its end (speaker31: 0-6.1 s against 6.1-24.3 
 folds, fixed before that choice, of seconds that had never driven anything (speaker31: 6.1-12.1 s against
 12.1-24.3 s; cnn2: 11.2-21.2 s against cnn2b's database). ``--take speaker31d`` / ``cnn2d``: fourth folds, the
 last seconds that had never driven (speaker31: 12.1-18.2 s against its first 12.1 s; cnn2: 21.2-31.2 s against
-31.2-71.2 s), run once with the settings chosen before them. ``run others``: every clip of other people in
+31.2-71.2 s), run once with the settings chosen before them. ``--take fadg0``: a fifth fold, another speaker
+and a database of several recordings (VidTIMIT fadg0: her head-rotation take, without sound, and five sentences;
+her sentence sx199 drives), run once. ``run others``: every clip of other people in
 ``benchmarks/voices/drivers.txt`` (GRID speakers, VidTIMIT fadg0, HDTF, retalking, VoxCeleb2; whole clips; the
 moving-head takes themselves left out) drives the take's database, by face or by sound: ``match input.mp4`` with
 another person, the take's moving head as the background; r pooled over the clips with each clip's mean
@@ -48,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -69,14 +72,24 @@ class Take:
     name: str
     source: Path
     parts: dict
+    files: tuple = ()
+    """Whole recordings that form the database instead of a cut of ``source`` (which is then the test part)."""
 
     def part_path(self, work: Path, part: str) -> Path:
+        if self.files and part == "db":
+            return work / f"{self.name}_rec" / self.files[0].name
         if self.name == "cnn2":  # the first take's files keep their names, so earlier work folders still serve
             return work / ("db_rec/cnn2_db.mp4" if part == "db" else f"cnn2_{part}.mp4")
         return work / (f"{self.name}_rec/{self.name}_db.mp4" if part == "db" else f"{self.name}_{part}.mp4")
 
     def db_dir(self, work: Path) -> Path:
         return work / f"db_{self.name}"
+
+    def db_videos(self, work: Path) -> list:
+        """The database's recording videos (one, or ``files``)."""
+        if self.files:
+            return [work / f"{self.name}_rec" / f.name for f in self.files]
+        return [self.part_path(work, "db")]
 
 
 TAKES = {t.name: t for t in (
@@ -96,6 +109,10 @@ TAKES = {t.name: t for t in (
     # before (speaker31) them
     Take("cnn2d", CNN2, {"db": (779, 1779), "test": (529, 779)}),
     Take("speaker31d", SHARED / "speaker31" / "31.mp4", {"db": (0, 303), "test": (303, 455)}),
+    # fifth fold, another speaker: VidTIMIT fadg0's head-rotation take (no sound) and five sentences as the
+    # database (6 recordings, 34 s), her sentence sx199 (5.8 s) driving; fixed before any of it was run
+    Take("fadg0", SHARED / "fadg0" / "video" / "sx199.mp4", {"test": (0, 144)},
+         tuple(SHARED / "fadg0" / "video" / f"{s}.mp4" for s in ("head", "sa1", "sa2", "si1279", "si1909", "sx19"))),
 )}
 
 
@@ -104,9 +121,13 @@ def prepare(take: Take, work: Path):
     from sketchsynth.io.video import iter_frames
     from sketchsynth.io.video_write import write_video
 
+    for src, dst in zip(take.files, take.db_videos(work)):  # whole recordings: as they are
+        if not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
     for name, (a, b) in take.parts.items():
         p = take.part_path(work, name)
-        if p.exists():
+        if p.exists() or (name == "db" and take.files):
             continue
         p.parent.mkdir(parents=True, exist_ok=True)
         frames = (img for i, (_, _, img) in enumerate(iter_frames(str(take.source))) if a <= i < b)
@@ -207,16 +228,16 @@ def chosen_sharpness(db, rows) -> float:
     return float(np.median(out))
 
 
-def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path, other: bool = False) -> dict:
+def figures(out_dir: Path, real: Path, db_videos: list, db_dir: Path, other: bool = False) -> dict:
     """The figures of one written output against its driver ``real``; ``other``: the driver is another person,
-    so the sharpness and change ratios are to the database recording's own mouth (same speaker, same size)
+    so the sharpness and change ratios are to the database recordings' own mouth (same speaker, same size)
     and the driver's own geometry is not judged against the speaker's range."""
     from sketchsynth.database.frame_database import FrameDatabase
 
     meta = json.loads((out_dir / "videos.json").read_text())
     summary = json.loads((out_dir / "summary.json").read_text())
-    kp_db = track(db_video)
-    g_db = geometry(kp_db)
+    kp_dbs = [track(v) for v in db_videos]
+    g_db = geometry(np.concatenate(kp_dbs))
     g_db = g_db[np.isfinite(g_db).all(axis=1)]
     lo, hi = np.percentile(g_db, [0.5, 99.5], axis=0)
     kp_real, kp_out = track(real), track(out_dir / "frames.mp4", cache=False)
@@ -235,7 +256,8 @@ def figures(out_dir: Path, real: Path, db_video: Path, db_dir: Path, other: bool
     res["implausible"] = implausible(geometry(kp_out), lo, hi)
     s_out, c_out = region_stats(out_dir / "frames.mp4", kp_out)
     if other:
-        s_real, c_real = region_stats(db_video, kp_db)
+        stats = [region_stats(v, kp) for v, kp in zip(db_videos, kp_dbs)]
+        s_real, c_real = (np.concatenate([st[i] for st in stats]) for i in (0, 1))
     else:
         res["implausible_real"] = implausible(geometry(kp_real), lo, hi)
         s_real, c_real = region_stats(real, kp_real)
@@ -276,7 +298,7 @@ def run(take: Take, part: str, drive: str, work: Path, tag: str, match_args: lis
     code = TUNED.replace("OPTIONS", repr(renderer or {}))
     subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
     res = {"tag": tag, "part": part, "drive": drive, "args": " ".join(match_args), "renderer": renderer or {},
-           **figures(out, take.part_path(work, part), take.part_path(work, "db"), take.db_dir(work))}
+           **figures(out, take.part_path(work, part), take.db_videos(work), take.db_dir(work))}
     (work / f"{stem}.json").write_text(json.dumps(res))
     return res
 
@@ -316,7 +338,7 @@ def run_others(take: Take, drive: str, work: Path, tag: str, match_args: list, r
         code = TUNED.replace("OPTIONS", repr(renderer or {}))
         subprocess.run([sys.executable, "-c", code, *args], check=True, stdout=subprocess.DEVNULL)
         res = {"group": group, "clip": path.name,
-               **figures(out, path, take.part_path(work, "db"), take.db_dir(work), other=True)}
+               **figures(out, path, take.db_videos(work), take.db_dir(work), other=True)}
         runs.append(res)
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()
                           if k not in ("openings", "frames_check", "joins")}), flush=True)
@@ -339,8 +361,8 @@ def main(argv=None):
     ap.add_argument("drive", nargs="?", choices=["face", "speech"], default="face")
     ap.add_argument("--work", type=Path, default=Path("bench_frames_motion"))
     ap.add_argument("--take", choices=sorted(TAKES), default="cnn2",
-                    help="the moving-head take (speaker31, speaker31b|c|d, cnn2b|c|d: held-out parts only, no validation "
-                         "part)")
+                    help="the moving-head take (speaker31, speaker31b|c|d, cnn2b|c|d, fadg0: held-out parts only, no "
+                         "validation part)")
     ap.add_argument("--tag", default="run")
     ap.add_argument("--drivers", type=Path, default=ROOT / "benchmarks" / "voices" / "drivers.txt",
                     help="the clips of other people for 'others' (GROUP PATH lines)")
