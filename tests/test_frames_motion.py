@@ -367,20 +367,35 @@ def test_composite_on_a_moving_head_checks_every_paste_and_shows_database_frames
     assert summary["smoothing"]["pose_join_weight"] == 0.25
     info = probe(out / "frames.mp4")
     assert (info.width, info.height) == (512, 512) and meta["written"]["frames.mp4"]["seconds"] > 0
-    # the sheet's "matched database frame" is the recorded frame shown, not the composited output
+    # the sheet's "matched database frame" is the recorded frame shown, not the composited output; both are
+    # shown around their own face (the box of the shown row's points, and the same mapped into frames.mp4)
+    src = meta["db_frames"]
+    row = meta["db_rows_shown"][10]
+    kp = db.keypoints_[row]
+    face, shown_face = np.array(src["face"][10]), np.array(src["shown_face"][10])
+    assert np.allclose(face, [*kp[:, :2].min(axis=0), *kp[:, :2].max(axis=0)], atol=0.06)
+    m = np.load(out / "frames_matrices.npy")[10]
+    moved = kp[:, :2] @ m[:, :2].T + m[:, 2]
+    assert np.allclose(shown_face, [*moved.min(axis=0), *moved.max(axis=0)], atol=0.06)
     sheet_path = tmp_path / "sheet.png"
     r = CliRunner().invoke(cli, ["plot", str(out), "--frame", "10", "--sheet", str(sheet_path)])
     assert r.exit_code == 0, r.output
     sheet = cv2.imread(str(sheet_path))
     assert sheet.shape[1] == 5 * 240
     panel, panel_out = (sheet[26:26 + 240, c * 240:(c + 1) * 240].astype(float) for c in (3, 4))
-    src = meta["db_frames"]
+
+    def around(img, box):  # the square 1.6 times the face box, resized to the panel
+        c, side = (box[:2] + box[2:]) / 2, 1.6 * (box[2:] - box[:2]).max()
+        s = 240 / side
+        a = np.array([[s, 0, -(c[0] - side / 2) * s], [0, s, -(c[1] - side / 2) * s]])
+        return cv2.warpAffine(img, a, (240, 240), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                              borderValue=(255, 255, 255)).astype(float)
+
     want = fetch_frames(src["videos"][src["video"][10]], np.array([src["time_s"][10]]))[0]
-    shown = cv2.resize(want, (240, 240), interpolation=cv2.INTER_AREA).astype(float)
-    composite = cv2.resize(fetch_frames(out / "frames.mp4", np.array([10 / 25.0]))[0], (240, 240),
-                           interpolation=cv2.INTER_AREA).astype(float)
-    assert np.abs(panel - shown).mean() < np.abs(panel - composite).mean()
-    assert np.abs(panel_out - composite).mean() < np.abs(panel_out - shown).mean()  # and frames.mp4 beside it
+    composite = fetch_frames(out / "frames.mp4", np.array([10 / 25.0]))[0]
+    assert np.abs(panel - around(want, face)).mean() < 2.0
+    assert np.abs(panel_out - around(composite, shown_face)).mean() < 2.0  # and frames.mp4 beside it
+    assert np.abs(panel - around(composite, face)).mean() > np.abs(panel - around(want, face)).mean()
 
 
 def test_pose_weight_must_be_a_number_at_least_zero(cnn2, tmp_path):

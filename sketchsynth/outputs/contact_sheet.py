@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from .render import BLACK, BLUE, draw_sketch
+from .render import BLACK, BLUE, draw_sketch, face_extent
 from .video import VIDEOS_JSON
 
 
@@ -20,7 +20,8 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     ``frames.mp4`` when it shows more than the database frame: composite, full).
 
     One row per chosen input frame; the first three panels show the same square around the input's face;
-    the database frame is the recorded frame shown at that moment (after composite's self-check).
+    the database frame is the recorded frame shown at that moment (after composite's self-check), and it and
+    frames.mp4 are shown around their own face (whole, for a match written without the faces' boxes).
 
     Parameters
     ----------
@@ -94,6 +95,7 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
     in_imgs = read_frames(video, frames) if video is not None else [None] * len(frames)
     db_imgs = [None] * len(frames)
     out_imgs = None  # frames.mp4 itself, a fifth column, when it is not the database frame
+    faces = [[None] * len(frames)] * 2  # the database frame's and frames.mp4's face boxes, where recorded
     if "frames.mp4" in meta["written"]:
         index = np.asarray(meta["input_index"])
         # The output frame showing each chosen input frame.
@@ -103,6 +105,7 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
             db_imgs = read_frames(result_dir / "frames.mp4", k)
         else:
             out_imgs = read_frames(result_dir / "frames.mp4", k)
+            faces = [_recorded_boxes(meta["db_frames"].get(key), k) for key in ("face", "shown_face")]
     titles = ("input frame", "input sketch", "matched sketch", "matched database frame") + \
         (() if out_imgs is None else ("frames.mp4",))
     sel = res["selection"]
@@ -120,11 +123,12 @@ def contact_sheet(result_dir: str | os.PathLike, frames=None, path: str | os.Pat
         row = (in_imgs[r], sk_in, sk_m, db_imgs[r]) + (() if out_imgs is None else (out_imgs[r],))
         for c, img in enumerate(row):
             if c >= 3 and img is not None and meta.get("frames_mode", "warp") != "warp":
-                # full/composite frames are not in the input's coordinates: show the whole frame.
+                # full/composite frames are not in the input's coordinates: around their own face, else whole
                 fh, fw = img.shape[:2]
+                ext = faces[c - 3][r]
                 side = float(max(fw, fh))
-                sheet[y0:y0 + panel, c * panel:(c + 1) * panel] = _crop(img, ((fw - side) / 2, (fh - side) / 2,
-                                                                               side), panel)
+                own = _square(ext) if ext is not None else ((fw - side) / 2, (fh - side) / 2, side)
+                sheet[y0:y0 + panel, c * panel:(c + 1) * panel] = _crop(img, own, panel)
                 continue
             sheet[y0:y0 + panel, c * panel:(c + 1) * panel] = (
                 _crop(img, box, panel) if img is not None
@@ -185,17 +189,34 @@ def database_frames(sources, out_frames):
     return out
 
 
+def _recorded_boxes(boxes, out_frames) -> list:
+    """videos.json's face boxes (x0, y0, x1, y1) at output frames ``out_frames``: each a (4,) float64 array, or
+    None where none was recorded or the value is not one (the file may have been edited)."""
+    out = []
+    for k in out_frames:
+        try:
+            e = np.asarray(boxes[k], np.float64)
+        except (IndexError, KeyError, TypeError, ValueError):
+            e = None
+        ok = e is not None and e.shape == (4,) and np.isfinite(e).all() and (e[2:] > e[:2]).all()
+        out.append(e if ok else None)
+    return out
+
+
+def _square(extent):
+    """A square (x0, y0, side) around a face's box (x0, y0, x1, y1), 1.6 times its extent."""
+    lo, hi = np.asarray(extent[:2], np.float64), np.asarray(extent[2:], np.float64)
+    c, side = (lo + hi) / 2, max(1.6 * float((hi - lo).max()), 16.0)
+    return c[0] - side / 2, c[1] - side / 2, side
+
+
 def _face_box(kp_in, kp_m, size):
     """A square (x0, y0, side) around the input's (else the match's) face, 1.6 times its extent."""
     w, h = size
     for kp in (kp_in, kp_m):
-        xy = np.asarray(kp, np.float64)[:, :2]
-        seen = np.isfinite(xy).all(axis=1) & (np.asarray(kp)[:, 2] > 0)
-        if seen.sum() >= 3:
-            lo, hi = xy[seen].min(axis=0), xy[seen].max(axis=0)
-            c, side = (lo + hi) / 2, 1.6 * float((hi - lo).max())
-            side = max(side, 16.0)
-            return c[0] - side / 2, c[1] - side / 2, side
+        ext = face_extent(kp)
+        if ext is not None:
+            return _square(ext)
     side = float(min(w, h))
     return (w - side) / 2, (h - side) / 2, side
 

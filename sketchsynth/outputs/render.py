@@ -42,6 +42,17 @@ def fit_box(frames: np.ndarray, size: tuple[int, int], margin: float = 0.08):
     return scale, offset
 
 
+def face_extent(keypoints: np.ndarray) -> np.ndarray | None:
+    """The bounding box (x0, y0, x1, y1) float64 of a face's seen points: ``keypoints`` (70, 3) in pixels (seen:
+    finite, confidence > 0); None with fewer than 3 seen."""
+    kp = np.asarray(keypoints, np.float64)
+    xy = kp[:, :2]
+    seen = np.isfinite(xy).all(axis=1) & (kp[:, 2] > 0)
+    if seen.sum() < 3:
+        return None
+    return np.concatenate([xy[seen].min(axis=0), xy[seen].max(axis=0)])
+
+
 def draw_sketch(canvas: np.ndarray, keypoints: np.ndarray, color=BLACK, thickness: int = 2,
                 scale: float = 1.0, offset=(0.0, 0.0), pupils: bool = True) -> np.ndarray:
     """Draw one frame's sketch onto ``canvas`` in place.

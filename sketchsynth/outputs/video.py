@@ -51,10 +51,15 @@ def check_frames_options(frames_mode: str, background: str, blend: str):
         raise ParameterError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
 
 
-def db_frame_sources(db, rows) -> dict:
+def db_frame_sources(db, rows, matrices=None) -> dict:
     """Where each output frame's chosen database frame is recorded: ``videos`` (paths) and per output frame
-    ``video`` (index into them, -1: none) and ``time_s`` -- so the contact sheet can show the frame itself."""
+    ``video`` (index into them, -1: none), ``time_s`` and ``face``, the frame's face box (x0, y0, x1, y1) in its
+    own pixels, or None -- so the contact sheet can show the frame itself, around the face. ``matrices``
+    (n_out, 2, 3): database pixels -> frames.mp4 pixels per output frame; with them ``shown_face`` is the same
+    face's box in frames.mp4."""
     from .frames.fetch import db_videos
+    from .frames.joins import apply_affine
+    from .render import face_extent
 
     videos = db_videos(db)
     names = [n for n, v in videos.items() if v]
@@ -63,8 +68,19 @@ def db_frame_sources(db, rows) -> dict:
     t = np.asarray(db.table_["time_s"], np.float64)
     rows = np.asarray(rows, np.int64)
     which = [pos.get(rec[r], -1) if r >= 0 else -1 for r in rows]
-    return {"videos": [os.path.abspath(videos[n]) for n in names], "video": which,
-            "time_s": [float(t[r]) if r >= 0 else None for r in rows]}
+    kp = np.asarray(db.keypoints_, np.float64)[np.maximum(rows, 0)]
+
+    def boxes(points):
+        ext = [face_extent(p) if r >= 0 else None for p, r in zip(points, rows)]
+        return [None if e is None or not np.isfinite(e).all() else np.round(e, 1).tolist() for e in ext]
+
+    out = {"videos": [os.path.abspath(videos[n]) for n in names], "video": which,
+           "time_s": [float(t[r]) if r >= 0 else None for r in rows], "face": boxes(kp)}
+    if matrices is not None and len(matrices) == len(rows):
+        moved = kp.copy()
+        moved[..., :2] = apply_affine(np.asarray(matrices, np.float64), kp[..., :2])
+        out["shown_face"] = boxes(moved)
+    return out
 
 
 # ---------------------------------------------------------------------- the match's videos
@@ -212,7 +228,8 @@ class MatchVideoWriter:
                 report["written"]["frames.mp4"]["seconds"] = time.perf_counter() - t0
                 report["db_rows"] = rows_out.tolist()
                 report["frames_mode"] = self.frames_mode
-                report["db_frames"] = db_frame_sources(self.db, info.get("db_rows_shown", rows_out))
+                report["db_frames"] = db_frame_sources(self.db, info.get("db_rows_shown", rows_out),
+                                                       info.get("matrices"))
                 report.update({k: v for k, v in info.items() if k not in ("matrices", "rows", "masks_area", "join_plan")})
                 if "frames_check" in info or "joins" in info:
                     report["summary"] = {k: info[k] for k in ("frames_check", "joins") if k in info}
