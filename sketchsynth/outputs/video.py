@@ -57,8 +57,8 @@ def db_frame_sources(db, rows, matrices=None) -> dict:
     own pixels, or None -- so the contact sheet can show the frame itself, around the face. ``matrices``
     (n_out, 2, 3): database pixels -> frames.mp4 pixels per output frame; with them ``shown_face`` is the same
     face's box in frames.mp4."""
+    from ..database.normalize import apply_matrices
     from .frames.fetch import db_videos
-    from .frames.joins import apply_affine
     from .render import face_extent
 
     videos = db_videos(db)
@@ -78,7 +78,7 @@ def db_frame_sources(db, rows, matrices=None) -> dict:
            "time_s": [float(t[r]) if r >= 0 else None for r in rows], "face": boxes(kp)}
     if matrices is not None and len(matrices) == len(rows):
         moved = kp.copy()
-        moved[..., :2] = apply_affine(np.asarray(matrices, np.float64), kp[..., :2])
+        moved[..., :2] = apply_matrices(kp, matrices)
         out["shown_face"] = boxes(moved)
     return out
 
