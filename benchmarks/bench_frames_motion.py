@@ -74,6 +74,9 @@ class Take:
     parts: dict
     files: tuple = ()
     """Whole recordings that form the database instead of a cut of ``source`` (which is then the test part)."""
+    group: str = ""
+    """The speaker's group in ``benchmarks/voices/drivers.txt``, left out of ``run others`` (they are not other
+    people); the moving-head takes' groups are left out always (:data:`OTHER_GROUPS_LEFT_OUT`)."""
 
     def part_path(self, work: Path, part: str) -> Path:
         if self.files and part == "db":
@@ -112,7 +115,8 @@ TAKES = {t.name: t for t in (
     # fifth fold, another speaker: VidTIMIT fadg0's head-rotation take (no sound) and five sentences as the
     # database (6 recordings, 34 s), her sentence sx199 (5.8 s) driving; fixed before any of it was run
     Take("fadg0", SHARED / "fadg0" / "video" / "sx199.mp4", {"test": (0, 144)},
-         tuple(SHARED / "fadg0" / "video" / f"{s}.mp4" for s in ("head", "sa1", "sa2", "si1279", "si1909", "sx19"))),
+         tuple(SHARED / "fadg0" / "video" / f"{s}.mp4" for s in ("head", "sa1", "sa2", "si1279", "si1909", "sx19")),
+         "fadg0"),
 )}
 
 
@@ -307,13 +311,14 @@ OTHER_GROUPS_LEFT_OUT = ("dfrf", "speaker31")
 """The moving-head takes themselves: their held-out parts are the takes' own runs."""
 
 
-def other_drivers(listing: Path) -> list:
+def other_drivers(listing: Path, own: tuple = ()) -> list:
     """(group, path) of every clip of other people in a drivers list (``benchmarks/voices/drivers.txt``: GROUP PATH
-    [PIECE_SECONDS], paths relative to it), whole clips, the moving-head takes left out."""
+    [PIECE_SECONDS], paths relative to it), whole clips, the moving-head takes and the ``own`` groups (the
+    take's speaker) left out."""
     out = []
     for line in listing.read_text().splitlines():
         f = line.split("#")[0].split()
-        if len(f) >= 2 and f[0] not in OTHER_GROUPS_LEFT_OUT:
+        if len(f) >= 2 and f[0] not in OTHER_GROUPS_LEFT_OUT + tuple(own):
             out.append((f[0], (listing.parent / f[1]).resolve()))
     return out
 
@@ -330,7 +335,7 @@ def run_others(take: Take, drive: str, work: Path, tag: str, match_args: list, r
                listing: Path) -> dict:
     """Other people's clips drive the take's database (its moving head is the background); per clip and pooled."""
     runs = []
-    for group, path in other_drivers(listing):
+    for group, path in other_drivers(listing, (take.group,) if take.group else ()):
         stem = f"{take.name}_{tag}_others_{drive}_{group}_{path.stem}"
         out = work / stem
         args = ["match", str(path), "--db", str(take.db_dir(work)), "--out", str(out), "--force",
