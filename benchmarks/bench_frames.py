@@ -61,7 +61,7 @@ def black_fraction(path) -> float:
 
 def output_keypoints(db, out: Path, meta: dict):
     """The sketch's keypoints in frames.mp4's pixels, shape (n_out, 70, 2) (NaN: none)."""
-    from sketchsynth.outputs.frames.joins import apply_affine
+    from sketchsynth.database.normalize import apply_matrices
     from sketchsynth.outputs.frames.warp import warp_matrices
     from sketchsynth.outputs.frames.fetch import fill_matrices
 
@@ -77,7 +77,7 @@ def output_keypoints(db, out: Path, meta: dict):
         mats = warp_matrices(db.transforms_[np.maximum(rows, 0)], fill_matrices(inp))
     kp = np.full((len(rows), 70, 2), np.nan)
     ok = (rows >= 0) & np.isfinite(mats).all(axis=(1, 2))
-    kp[ok] = apply_affine(mats[ok], db.keypoints_[rows[ok]][:, :, :2])
+    kp[ok] = apply_matrices(db.keypoints_[rows[ok]][:, :, :2], mats[ok])
     return kp
 
 

@@ -95,13 +95,12 @@ def test_full_mode_never_shows_an_unfilled_pixel(grid_db, tmp_path):
     # The camera only zooms in (never out) and moves smoothly although the chosen frames jump between
     # takes: the aim (where the output centre comes from) moves less than 1% of the frame per frame,
     # while the faces it follows jump by more.
-    from sketchsynth.outputs.frames.joins import apply_affine
+    from sketchsynth.database.normalize import apply_matrices, invert_matrices
     from sketchsynth.layout import FACE_CENTER_POINTS
-    from sketchsynth.database.normalize import invert_matrices
 
     scale = np.sqrt(np.abs(np.linalg.det(mats[:, :, :2])))
     assert (scale >= 0.999).all()
-    aim = apply_affine(invert_matrices(mats), np.array([[w / 2, h / 2]])[None].repeat(len(mats), 0))[:, 0]
+    aim = apply_matrices(np.array([[w / 2, h / 2]])[None].repeat(len(mats), 0), invert_matrices(mats))[:, 0]
     faces = db.keypoints_[rows][:, FACE_CENTER_POINTS, :2].mean(axis=1)
     assert len(np.flatnonzero(np.diff(rows) != 1)) >= 2
     assert np.abs(np.diff(aim, axis=0)).max() < 0.01 * w < np.abs(np.diff(faces, axis=0)).max()
@@ -116,7 +115,7 @@ def test_composite_keeps_the_background_outside_the_mask(grid_db):
     from sketchsynth.layout import LOWER_FACE
     from sketchsynth.outputs.frames.composite import MORPH_FRAMES, composite_images, fitted_warp
     from sketchsynth.outputs.frames.fetch import fetch_db_frames
-    from sketchsynth.outputs.frames.joins import apply_affine
+    from sketchsynth.database.normalize import apply_matrices
     from sketchsynth.outputs.frames.mesh import iod
     from sketchsynth.outputs.frames.seam import CHIN_MARGIN, FEATHER, MASK_GROW
 
@@ -135,11 +134,11 @@ def test_composite_keeps_the_background_outside_the_mask(grid_db):
     changed_inside = 0
     for k, img in enumerate(out):
         back = decode_image(bg["images"][k])
-        pts = [apply_affine(rep["matrices"][k], db.keypoints_[rows[k]][:, :2]), db.keypoints_[bg_rows[k]][:, :2]]
+        pts = [apply_matrices(db.keypoints_[rows[k]][:, :2], rep["matrices"][k]), db.keypoints_[bg_rows[k]][:, :2]]
         if 15 <= k < 15 + MORPH_FRAMES:  # morphed with the first stretch's recorded continuation
             cont = src[25 + k - 15]
-            pts.append(apply_affine(warp.plan(bg["keypoints"][k], db.keypoints_[cont])["S"],
-                                    db.keypoints_[cont][:, :2]))
+            pts.append(apply_matrices(db.keypoints_[cont][:, :2],
+                                      warp.plan(bg["keypoints"][k], db.keypoints_[cont])["S"]))
         region = np.zeros((288, 360), np.uint8)
         for p in pts:
             cv2.fillPoly(region, [np.round(p[LOWER_FACE]).astype(np.int32)], 255)

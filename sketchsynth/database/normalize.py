@@ -241,16 +241,17 @@ class Normalizer:
 
 
 def apply_matrices(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """Apply per-frame 2x3 affine matrices.
+    """Apply 2x3 affine matrices: one per frame, or one for all points.
 
     Parameters
     ----------
-    points : np.ndarray, shape (n_frames, n_points, 2|3)
-    matrices : np.ndarray, shape (n_frames, 2, 3)
+    points : np.ndarray, shape (n_frames, n_points, 2|3) or (n_points, 2|3)
+    matrices : np.ndarray, shape (n_frames, 2, 3) or (2, 3)
+        A single (2, 3) map applies to every point.
 
     Returns
     -------
-    np.ndarray, shape (n_frames, n_points, 2), float64
+    np.ndarray, shape (..., n_points, 2), float64
 
     Notes
     -----
@@ -259,8 +260,8 @@ def apply_matrices(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     """
     pts = np.asarray(points)
     x, y = pts[..., 0].astype(np.float64), pts[..., 1].astype(np.float64)
-    m = np.asarray(matrices, dtype=np.float64)[:, None]  # (n, 1, 2, 3) broadcasts over points
-    out = np.empty(x.shape + (2,))
+    m = np.asarray(matrices, dtype=np.float64)[..., None, :, :]  # (..., 1, 2, 3) broadcasts over points
+    out = np.empty(np.broadcast_shapes(x.shape, m.shape[:-2]) + (2,))
     out[..., 0] = m[..., 0, 0] * x + m[..., 0, 1] * y + m[..., 0, 2]
     out[..., 1] = m[..., 1, 0] * x + m[..., 1, 1] * y + m[..., 1, 2]
     return out

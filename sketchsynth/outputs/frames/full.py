@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...database.normalize import apply_matrices, invert_matrices
 from ...layout import EYE_OUTER_CORNERS, FACE_CENTER_POINTS, N_LANDMARKS_68
-from .joins import CROSSFADE_FRAMES, apply_affine, compose, smooth_series
+from .joins import CROSSFADE_FRAMES, compose, smooth_series
 
 
 CAMERA_SIGMA = 12.0
@@ -50,7 +51,6 @@ def min_zoom(cam: np.ndarray, src_size, out_size, margin: float = EDGE_MARGIN) -
     np.ndarray, shape (n,), float64
         >= 1; ``inf`` where the output centre itself maps outside the source.
     """
-    from ...database.normalize import invert_matrices
 
     cam = np.asarray(cam, np.float64)
     n = len(cam)
@@ -58,7 +58,7 @@ def min_zoom(cam: np.ndarray, src_size, out_size, margin: float = EDGE_MARGIN) -
     out = np.broadcast_to(np.asarray(out_size, np.float64), (n, 2))
     inv = invert_matrices(cam)
     o = out / 2
-    base = apply_affine(inv, o[:, None, :])[:, 0]                     # where the output centre comes from
+    base = apply_matrices(o[:, None, :], inv)[:, 0]                   # where the output centre comes from
     corners = np.stack([-o, o * [1, -1], o, o * [-1, 1]], axis=1)     # corner offsets from the centre
     d = corners @ np.swapaxes(inv[:, :, :2], 1, 2)                    # their offsets in the source, at zoom 1
     lo, hi = margin, src - 1 - margin                                 # the source's valid pixel centres
@@ -170,7 +170,7 @@ def join_plan(db, rows: np.ndarray, mats: np.ndarray, frames: int = FULL_CROSSFA
         if b == a or (b == a + 1 and b < bounds[a, 1]):
             continue
         cont = a + 1 if a + 1 < bounds[a, 1] else a
-        old, new = apply_affine(mats[k - 1], kp[cont]), apply_affine(mats[k], kp[b])
+        old, new = apply_matrices(kp[cont], mats[k - 1]), apply_matrices(kp[b], mats[k])
         size = np.linalg.norm(new[EYE_OUTER_CORNERS[1]] - new[EYE_OUTER_CORNERS[0]])
         d = float(np.linalg.norm(old - new, axis=1).mean() / max(size, 1e-9))
         if style != "morph" or frames <= 0 or not d <= morph_max:
@@ -213,21 +213,20 @@ def morph_frame(img, kp, mat, old, size, interp: int = 1) -> np.ndarray:
     import cv2
     from scipy.spatial import Delaunay
 
-    from ...database.normalize import invert_matrices
     from .mesh import mesh_remap
 
     w, h = size
     oimg, okp, omat, ow = old
     pts = slice(0, N_LANDMARKS_68)
-    target = ow * apply_affine(omat, okp[pts, :2]) + (1 - ow) * apply_affine(mat, kp[pts, :2])
+    target = ow * apply_matrices(okp[pts, :2], omat) + (1 - ow) * apply_matrices(kp[pts, :2], mat)
     border = border_points(w, h)
     dst = np.concatenate([target, border])
     tri = Delaunay(dst).simplices
     box = (0, 0, w, h)
-    a, _ = mesh_remap(img, dst, np.concatenate([kp[pts, :2], apply_affine(invert_matrices(mat[None])[0], border)]),
+    a, _ = mesh_remap(img, dst, np.concatenate([kp[pts, :2], apply_matrices(border, invert_matrices(mat[None])[0])]),
                       tri, box, interp)
     b, _ = mesh_remap(oimg, dst, np.concatenate([okp[pts, :2],
-                                                 apply_affine(invert_matrices(omat[None])[0], border)]),
+                                                 apply_matrices(border, invert_matrices(omat[None])[0])]),
                       tri, box, interp)
     return cv2.addWeighted(b, float(ow), a, 1.0 - float(ow), 0.0)
 

@@ -1,7 +1,7 @@
 """Helpers shared by the real-frame video modes (:mod:`sketchsynth.outputs.frames.full`,
 :mod:`sketchsynth.outputs.frames.composite`).
 
-- affine maps between database frames and output pixels, applied to points;
+- affine maps between database frames and output pixels, composed;
 - similarity parameters of an affine map (for smoothing a camera over time);
 - cross-fades at joins: for the first frames after a jump, the frame the
   previous recorded stretch would have shown next (its recorded successor),
@@ -12,26 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...database.normalize import apply_matrices
 
 CROSSFADE_FRAMES = 3
 """Frames over which a join is cross-faded (the old stretch fades out over them)."""
-
-
-def apply_affine(m: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Map points by 2x3 affine maps.
-
-    Parameters
-    ----------
-    m : np.ndarray, shape (n, 2, 3) or (2, 3)
-    xy : np.ndarray, shape (n, p, 2) or (p, 2)
-
-    Returns
-    -------
-    np.ndarray, same shape as ``xy``, float64
-    """
-    m = np.asarray(m, np.float64)
-    xy = np.asarray(xy, np.float64)
-    return xy @ np.swapaxes(m[..., :2], -1, -2) + m[..., None, :, 2]
 
 
 def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -63,7 +47,7 @@ def similarity_params(m: np.ndarray, centre: np.ndarray) -> np.ndarray:
     b = (lin[:, 1, 0] - lin[:, 0, 1]) / 2
     scale = np.hypot(a, b)
     angle = np.arctan2(b, a)
-    dst = apply_affine(m, np.asarray(centre, np.float64)[:, None, :])[:, 0]
+    dst = apply_matrices(np.asarray(centre, np.float64)[:, None, :], m)[:, 0]
     return np.column_stack([dst, np.log(np.maximum(scale, 1e-9)), angle])
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...layout import (DEFAULT_STABLE_POINTS, EYE_OUTER_CORNERS, GROUPS, LIP_ORDER, MESH_CHIN, MESH_JAW_SIDES,
                        MESH_CENTRE, MESH_LOWER_EYES, MESH_NOSE, MESH_UPPER, MOUTH)
-from .joins import apply_affine
+from ...database.normalize import apply_matrices
 
 LANDMARKS = np.array(MESH_JAW_SIDES + MESH_CHIN + MESH_NOSE + MESH_LOWER_EYES + tuple(MOUTH))
 """The keypoints that are mesh vertices (the ring's 20 points follow them)."""
@@ -213,7 +213,7 @@ class MeshWarp:
         sk = np.asarray(src_kp, np.float64)[:, :2]
         rigid = list(DEFAULT_STABLE_POINTS)
         S = similarity(sk[rigid], bg[rigid])
-        carried = apply_affine(S, self.moved(sk, residual))
+        carried = apply_matrices(self.moved(sk, residual), S)
         if mouth_from:
             carried = sum(np.asarray(k, np.float64)[:, :2] * w for k, w in mouth_from) / sum(w for _, w in mouth_from)
         dst_kp = bg.copy()
@@ -221,7 +221,7 @@ class MeshWarp:
         dst_kp[idx] = carried[idx]
         ring = self.ring_points(bg, dst_kp)
         return {"S": S, "dst": np.concatenate([dst_kp[LANDMARKS], ring]),
-                "src": np.concatenate([sk[LANDMARKS], apply_affine(inverse(S), ring)]),
+                "src": np.concatenate([sk[LANDMARKS], apply_matrices(ring, inverse(S))]),
                 "dst_kp": dst_kp, "carried": carried, "bg_chin_y": float(bg[GROUPS["jaw"][8], 1])}
 
 
