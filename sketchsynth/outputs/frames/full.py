@@ -51,7 +51,6 @@ def min_zoom(cam: np.ndarray, src_size, out_size, margin: float = EDGE_MARGIN) -
     np.ndarray, shape (n,), float64
         >= 1; ``inf`` where the output centre itself maps outside the source.
     """
-
     cam = np.asarray(cam, np.float64)
     n = len(cam)
     src = np.broadcast_to(np.asarray(src_size, np.float64), (n, 2))
