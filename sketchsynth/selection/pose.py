@@ -289,14 +289,14 @@ class StreamingPoseTerm:
         """Output frame ``k``'s column: candidates (K,) int64 and target costs (K,) float64 -> the same re-sorted
         with the term added, and the decoder's feature tuple (:meth:`FixedLagViterbi.push`); ``unit``: the
         running median best target cost."""
+        from ..targets.feature_term import rerank_with
+
         t = self.term_
-        index = int(pingpong(len(t.query), 1, int(self.start) + int(k))[0])
+        index = pingpong(len(t.query), 1, int(self.start) + int(k))  # (1,) int64: the background frame shown
         w = float(self.weight) * float(unit)
-        total = np.asarray(cost, np.float64) + w * t.distances(np.array([int(index)]), np.asarray(cand)[None])[0]
-        total[np.asarray(cand) < 0] = np.inf
-        order = np.argsort(total, kind="stable")
-        fq, fbank, fpos, _, miss = t.kernel_args(np.array([int(index)]))
-        return np.asarray(cand)[order], total[order], (fq[0], fbank, fpos, w, miss)
+        c, total = rerank_with(t, np.asarray(cand)[None], np.asarray(cost, np.float64)[None], index, weight=w)
+        fq, fbank, fpos, _, miss = t.kernel_args(index)
+        return c[0], total[0], (fq[0], fbank, fpos, w, miss)
 
 
 def combine_terms(a, b):

@@ -99,7 +99,7 @@ def no_feature_args(T: int, n_db: int):
     return (np.zeros((T, 0), np.float32), np.zeros((0, 0), np.float32), np.full(n_db, -1, np.int64), 0.0, 0.0)
 
 
-def rerank_with(term: FeatureTerm, cand: np.ndarray, cost: np.ndarray, t: np.ndarray):
+def rerank_with(term: FeatureTerm, cand: np.ndarray, cost: np.ndarray, t: np.ndarray, weight: float | None = None):
     """Add the term to the candidates' costs and re-sort each row, best first.
 
     Parameters
@@ -109,12 +109,14 @@ def rerank_with(term: FeatureTerm, cand: np.ndarray, cost: np.ndarray, t: np.nda
     cost : np.ndarray, shape (n, k), float64
     t : np.ndarray, shape (n,), int
         The input frames the rows belong to.
+    weight : float, optional
+        The term's weight (default ``term.weight``; a stream scales it by a running cost unit).
 
     Returns
     -------
     (cand, cost), re-sorted, cost including the term.
     """
-    total = cost + term.weight * term.distances(t, cand)
+    total = cost + (term.weight if weight is None else weight) * term.distances(t, cand)
     total[cand < 0] = np.inf
     order = np.argsort(total, axis=1, kind="stable")
     return np.take_along_axis(cand, order, 1), np.take_along_axis(total, order, 1)
