@@ -264,7 +264,8 @@ def test_a_composite_prefers_heads_posed_like_its_background(grid):
 
     db, y = grid
     bg, start = background_take(db)
-    z = np.nan_to_num(PoseSpace().fit(db).z(PoseSpace().fit(db).db_pose_))
+    space = PoseSpace().fit(db)
+    z = np.nan_to_num(space.z(space.db_pose_))
 
     def mismatch(weight):
         e = LiveEngine(db, lookahead_ms=None, lag_ms=80, render="none", composite=True, pose_weight=weight).start()
